@@ -1,0 +1,58 @@
+"""The request's audit context, carried in a ContextVar.
+
+PURE: no event loop, no file. The middleware builds one :class:`RequestContext`
+per request and sets it here; the event methods read it at capture time, so tool
+code anywhere below a request records the request's IP, user agent, session and
+request id without being handed them. ``contextvars`` travel into tasks spawned
+below the request and into FastAPI's threadpool for ``def`` routes.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from contextvars import ContextVar, Token
+from dataclasses import dataclass
+
+__all__ = ("RequestContext", "current_context", "reset_context", "set_context")
+
+
+@dataclass(frozen=True, slots=True)
+class RequestContext:
+    """What is known about the request an event belongs to.
+
+    Immutable: a changed context (say, the agent id once known) is a new object
+    set in the ContextVar, so an event captured earlier keeps what it saw.
+    ``session_id`` holds the raw value the client sent; the writer hashes it
+    before it reaches a file (see ``Auditor(session_ids=...)``).
+    """
+
+    ip_address: str | None = None
+    user_agent: str | None = None
+    session_id: str | None = None
+    request_id: str | None = None
+    request_path: str | None = None
+    method: str | None = None
+    agent_id: str | None = None
+    user_id: str | None = None
+
+    def replace(self, **changes: str | None) -> RequestContext:
+        """A copy with ``changes`` applied (unknown names raise ``TypeError``)."""
+        return dataclasses.replace(self, **changes)
+
+
+_current: ContextVar[RequestContext | None] = ContextVar("asgi_audit_context", default=None)
+
+
+def current_context() -> RequestContext | None:
+    """The context of the request being handled, or None outside a request."""
+    return _current.get()
+
+
+def set_context(context: RequestContext | None) -> Token[RequestContext | None]:
+    """Make ``context`` current; give the token back to :func:`reset_context`."""
+    return _current.set(context)
+
+
+def reset_context(token: Token[RequestContext | None]) -> None:
+    """Restore the context that was current before :func:`set_context`."""
+    _current.reset(token)

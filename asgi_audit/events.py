@@ -1,0 +1,244 @@
+"""Event categories, outcomes and the construction of one event dict.
+
+PURE: no event loop, no file. The request path builds a :class:`RawEvent` (one
+clock read, the request context, the caller's fields); the writer turns it into
+the dict that is redacted, capped and encoded, with :func:`build_event`.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import threading
+import traceback
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from typing import TYPE_CHECKING, Any, Final
+
+if TYPE_CHECKING:
+    from .context import RequestContext
+
+__all__ = (
+    "API_AUDIT",
+    "AUTH",
+    "CATEGORY_FILES",
+    "INJECTION",
+    "LOGIN_OUTCOMES",
+    "SCHEMA_VERSION",
+    "SEVERITY_RISK",
+    "TOOL_BLOCKS",
+    "RawEvent",
+    "Uuid7Generator",
+    "build_event",
+    "category_filename",
+    "format_timestamp",
+    "validate_category",
+    "validate_login_outcome",
+)
+
+#: Bumped when a field changes meaning or shape; readers can branch on it.
+SCHEMA_VERSION: Final = 1
+
+AUTH: Final = "auth"
+INJECTION: Final = "injection"
+TOOL_BLOCKS: Final = "tool_blocks"
+API_AUDIT: Final = "api_audit"
+
+#: The four files of the system this replaces; their names are kept.
+CATEGORY_FILES: Final[Mapping[str, str]] = {
+    AUTH: "auth-events.jsonl",
+    INJECTION: "injection-events.jsonl",
+    TOOL_BLOCKS: "tool-blocks.jsonl",
+    API_AUDIT: "api-audit.jsonl",
+}
+
+LOGIN_OUTCOMES: Final = ("success", "failed", "rate_limited", "blocked")
+
+#: Base risk per severity, as the original injection guard scored them.
+SEVERITY_RISK: Final[Mapping[str, float]] = {
+    "LOW": 0.2,
+    "WARNING": 0.3,
+    "MEDIUM": 0.4,
+    "HIGH": 0.7,
+    "CRITICAL": 1.0,
+}
+
+# A category becomes a file name, so it may hold no separator, no dot and no
+# space: nothing that can leave the log directory or hide a file.
+_CATEGORY_RE: Final = re.compile(r"[a-z0-9][a-z0-9_-]{0,63}\Z")
+
+# Keys of an event that the library owns; a caller's field of the same name is
+# kept under details instead of overwriting them.
+_RESERVED: Final = frozenset(
+    {"timestamp", "epoch_ms", "event_id", "event_type", "category", "schema_version"}
+)
+
+# The order of the leading keys in every line; the rest follow in call order.
+_CONTEXT_FIELDS: Final = (
+    "ip_address",
+    "user_agent",
+    "session_id",
+    "request_id",
+    "agent_id",
+    "user_id",
+    "request_path",
+    "method",
+)
+
+
+def validate_category(category: str) -> str:
+    """Return ``category`` if it can name a log file, else raise.
+
+    Raises:
+        ValueError: the name is empty, too long, or holds anything but lower-case
+            letters, digits, ``_`` and ``-`` (so no ``/``, ``\\``, ``.`` or ``..``).
+    """
+    if not isinstance(category, str) or not _CATEGORY_RE.match(category):
+        raise ValueError(
+            f"Invalid audit category: {category!r} (use 1-64 of a-z, 0-9, '_' and '-',"
+            " starting with a letter or digit)"
+        )
+    return category
+
+
+def category_filename(category: str) -> str:
+    """The file name of a category.
+
+    The kept names for the four built-ins, else ``<category>.jsonl``.
+    """
+    name = CATEGORY_FILES.get(category)
+    if name is not None:
+        return name
+    return validate_category(category) + ".jsonl"
+
+
+def validate_login_outcome(outcome: str) -> str:
+    """Return ``outcome`` if it is one of :data:`LOGIN_OUTCOMES`, else raise ``ValueError``."""
+    if outcome not in LOGIN_OUTCOMES:
+        raise ValueError(
+            f"Invalid login outcome: {outcome!r} (expected one of {', '.join(LOGIN_OUTCOMES)})"
+        )
+    return outcome
+
+
+def format_timestamp(time_ns: int) -> str:
+    """ISO 8601 UTC with microseconds, from nanoseconds since the epoch (no float rounding)."""
+    seconds, nanos = divmod(time_ns, 1_000_000_000)
+    moment = datetime.fromtimestamp(seconds, timezone.utc).replace(microsecond=nanos // 1000)
+    return moment.isoformat(timespec="microseconds")
+
+
+class Uuid7Generator:
+    """RFC 9562 UUIDv7 strings, time-ordered and unique across processes and hosts.
+
+    48 bits of Unix milliseconds, then 12 bits of sub-millisecond time (method 3
+    of the RFC), then 62 random bits from ``os.urandom``. Within one generator the
+    ids are strictly increasing even when the clock stands still or steps back: the
+    last value is kept and bumped. Across processes and hosts uniqueness rests on the
+    62 random bits (a collision needs ~2**31 ids in the same 244 ns tick).
+    Thread-safe.
+    """
+
+    __slots__ = ("_last", "_lock")
+
+    def __init__(self) -> None:
+        self._last = 0
+        self._lock = threading.Lock()
+
+    def new_int(self, time_ns: int) -> int:
+        """The 128-bit value of a new id for the moment ``time_ns``."""
+        millis, sub = divmod(time_ns, 1_000_000)
+        # 12 bits of the sub-millisecond fraction: sub * 4096 // 1_000_000.
+        frac = (sub * 4096) // 1_000_000
+        rand = int.from_bytes(os.urandom(8), "big") & 0x3FFF_FFFF_FFFF_FFFF
+        value = (
+            ((millis & 0xFFFF_FFFF_FFFF) << 80) | (0x7 << 76) | (frac << 64) | (0b10 << 62) | rand
+        )
+        with self._lock:
+            if value <= self._last:
+                # Same tick or a clock step back: stay ordered by bumping the last
+                # id's random part (the version and variant bits are untouched
+                # unless the 62-bit field overflows, which moves on the time bits).
+                value = self._last + 1
+                if (value >> 62) & 0b11 != 0b10:
+                    value = ((value >> 64) + 1) << 64 | (0b10 << 62)
+            self._last = value
+        return value
+
+    def new(self, time_ns: int) -> str:
+        """A new id for ``time_ns`` in the canonical 8-4-4-4-12 form."""
+        h = f"{self.new_int(time_ns):032x}"
+        return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
+
+
+@dataclass(slots=True)
+class RawEvent:
+    """What the request path captures: one clock read, the context, the raw fields.
+
+    Nothing here is redacted, capped or encoded yet; that is the writer's work.
+    """
+
+    category: str
+    event_type: str
+    outcome: str | None
+    time_ns: int
+    context: RequestContext | None
+    fields: dict[str, Any]
+    exception: BaseException | None = None
+
+
+def _stack_trace(exc: BaseException) -> str:
+    return "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
+
+
+def build_event(raw: RawEvent, event_id: str) -> dict[str, Any]:
+    """The event dict of one captured event, before redaction and caps.
+
+    Key order: the fixed header (``timestamp``, ``epoch_ms``, ``event_id``,
+    ``event_type``, ``category``, ``outcome``, ``schema_version``), then the
+    request context, then the caller's fields. A field given explicitly wins over
+    the context's value. Fields whose value is None are left out.
+    ``stack_trace`` comes only from a real exception; the ``NoneType: None`` text
+    that ``traceback.format_exc()`` gives outside an exception is dropped.
+    """
+    event: dict[str, Any] = {
+        "timestamp": format_timestamp(raw.time_ns),
+        "epoch_ms": raw.time_ns // 1_000_000,
+        "event_id": event_id,
+        "event_type": raw.event_type,
+        "category": raw.category,
+    }
+    if raw.outcome is not None:
+        event["outcome"] = raw.outcome
+    event["schema_version"] = SCHEMA_VERSION
+    fields = raw.fields
+    ctx = raw.context
+    if ctx is not None:
+        for name in _CONTEXT_FIELDS:
+            if fields.get(name) is None:
+                value = getattr(ctx, name)
+                if value is not None:
+                    event[name] = value
+    extra: dict[str, Any] | None = None
+    for name, value in fields.items():
+        if value is None:
+            continue
+        if name in _RESERVED:
+            if extra is None:
+                extra = {}
+            extra[name] = value
+            continue
+        event[name] = value
+    trace = event.get("stack_trace")
+    if isinstance(trace, str) and trace.strip() in ("NoneType: None", ""):
+        del event["stack_trace"]
+    if raw.exception is not None and "stack_trace" not in event:
+        event["stack_trace"] = _stack_trace(raw.exception)
+    if extra:
+        details = event.get("details")
+        if isinstance(details, dict):
+            event["details"] = {**details, **extra}
+        else:
+            event["details"] = extra if details is None else {"value": details, **extra}
+    return event

@@ -1,0 +1,117 @@
+"""The per-event pipeline the writer runs: build, redact, cap, encode.
+
+PURE: no event loop, no file. Composed once from the Auditor's options; the
+writer calls :meth:`Pipeline.encode` for each captured event of a batch, in the
+writer's thread, never on the request path.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import sys
+from typing import Any, Final, Literal
+
+from .encoding import Caps, encode_line, to_jsonable
+from .events import RawEvent, Uuid7Generator, build_event, format_timestamp
+from .redaction import Redactor
+
+__all__ = ("Pipeline", "SessionIdMode")
+
+SessionIdMode = Literal["hash", "raw", "omit"]
+
+# Top-level fields the library fills itself: their keys name no secret to mask
+# (``session_id`` is hashed before redaction), but their text is still redacted.
+_OWN_KEYS: Final = frozenset(
+    {
+        "timestamp",
+        "epoch_ms",
+        "event_id",
+        "event_type",
+        "category",
+        "outcome",
+        "schema_version",
+        "session_id",
+        "request_id",
+    }
+)
+
+
+class Pipeline:
+    """Turns a :class:`RawEvent` into one encoded line.
+
+    Args:
+        redactor: masks secrets; None turns redaction off (not recommended).
+        caps: string and event size caps.
+        session_ids: ``"hash"`` (default) stores a keyed hash of the session id,
+            stable for a given key so events still correlate; ``"raw"`` stores it
+            as sent; ``"omit"`` leaves it out.
+        session_key: the key of that hash.
+    """
+
+    __slots__ = ("_caps", "_ids", "_redactor", "_session_ids", "_session_key")
+
+    def __init__(
+        self,
+        *,
+        redactor: Redactor | None,
+        caps: Caps,
+        session_ids: SessionIdMode,
+        session_key: bytes,
+    ) -> None:
+        self._redactor = redactor
+        self._caps = caps
+        self._session_ids = session_ids
+        self._session_key = session_key
+        self._ids = Uuid7Generator()
+
+    def hash_session_id(self, session_id: str) -> str:
+        """The stored form of a session id: 32 hex chars of HMAC-SHA256."""
+        digest = hmac.new(self._session_key, session_id.encode("utf-8", "replace"), hashlib.sha256)
+        return "h:" + digest.hexdigest()[:32]
+
+    def build(self, raw: RawEvent) -> dict[str, Any]:
+        """The redacted, capped event dict (before encoding)."""
+        event = build_event(raw, self._ids.new(raw.time_ns))
+        sid = event.get("session_id")
+        if sid is not None:
+            if self._session_ids == "hash":
+                event["session_id"] = self.hash_session_id(str(sid))
+            elif self._session_ids == "omit":
+                del event["session_id"]
+        event = to_jsonable(event)
+        redactor = self._redactor
+        if redactor is not None:
+            for key, value in event.items():
+                if key in _OWN_KEYS:
+                    if type(value) is str and key != "session_id":
+                        event[key] = redactor.redact_text(value)
+                else:
+                    event[key] = redactor.redact(value, key)
+        return self._caps.apply(event)
+
+    def encode(self, raw: RawEvent) -> bytes:
+        """One line for ``raw``; a failure anywhere still gives a line saying so."""
+        try:
+            event = self.build(raw)
+            line = encode_line(event)
+            if len(line) > self._caps.max_event_bytes:
+                line = self._caps.fit(event, line)
+            return line
+        except Exception as exc:  # a bug here must not lose the event's existence
+            print(
+                f"asgi_audit: could not encode a {raw.category}/{raw.event_type} event: "
+                f"{type(exc).__name__}: {exc}",
+                file=sys.stderr,
+            )
+            return encode_line(
+                {
+                    "timestamp": format_timestamp(raw.time_ns),
+                    "epoch_ms": raw.time_ns // 1_000_000,
+                    "event_id": self._ids.new(raw.time_ns),
+                    "event_type": raw.event_type,
+                    "category": raw.category,
+                    "outcome": raw.outcome,
+                    "encoding_error": f"{type(exc).__name__}",
+                }
+            )

@@ -1,0 +1,261 @@
+"""Secrets out of every string of an event.
+
+PURE: no event loop, no file. Two mechanisms, both precompiled once per
+:class:`Redactor`:
+
+* **Keys.** A value whose key names a secret is replaced whole. Keys are split
+  into words (``user_password`` -> user, password; ``apiKey`` -> api, key;
+  ``x-api-key`` -> x, api, key) and a key is secret when one of its words, or two
+  adjacent words joined, is a secret word. The false-friend rule: a key whose
+  *last* word describes the secret rather than holding it (``token_count``,
+  ``password_policy_url``, ``token_type``) is not secret. Whole words only, so
+  ``tokenizer``, ``author`` and ``keyboard`` are never masked.
+* **Values in free text.** ``key=value``, ``key: value`` and ``"key": "value"``
+  where the key is secret (quoted values are masked whole, passphrases with
+  spaces included); ``Bearer``/``Basic``/``Digest`` credentials in any case; long
+  high-entropy base64 runs (mixed case and digits: file paths, UUIDs and hex
+  digests are not masked).
+
+Redaction runs in the writer, before any size cap, so no half-secret survives a cut.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Iterable, Mapping
+from typing import Any, Final
+
+__all__ = ("DEFAULT_SECRET_WORDS", "REDACTED", "Redactor", "key_words")
+
+REDACTED: Final = "***REDACTED***"
+
+#: Words that make a key secret. Two-word secrets are listed joined (``apikey``).
+DEFAULT_SECRET_WORDS: Final = frozenset(
+    {
+        "password",
+        "passwd",
+        "pwd",
+        "pass",
+        "passphrase",
+        "secret",
+        "token",
+        "apikey",
+        "privatekey",
+        "secretkey",
+        "accesskey",
+        "authorization",
+        "auth",
+        "cookie",
+        "session",
+        "sessionid",
+        "credential",
+        "credentials",
+        "jwt",
+        "otp",
+        "pin",
+        "cvv",
+        "signature",
+    }
+)
+
+# Last words that describe a secret instead of holding it: the documented
+# false-friend rule (``token_count`` and ``password_policy_url`` stay readable).
+_DESCRIPTIVE_LAST_WORDS: Final = frozenset(
+    {
+        "count",
+        "counts",
+        "length",
+        "len",
+        "size",
+        "type",
+        "types",
+        "kind",
+        "policy",
+        "url",
+        "uri",
+        "endpoint",
+        "expires",
+        "expiry",
+        "expiration",
+        "ttl",
+        "age",
+        "max",
+        "min",
+        "limit",
+        "name",
+        "field",
+        "hint",
+        "strength",
+        "required",
+        "enabled",
+        "set",
+        "present",
+        "valid",
+        "id",
+        "method",
+        "scheme",
+        "mode",
+        "status",
+        "result",
+        "provider",
+    }
+)
+
+# Keys that are secret even with a descriptive last word: a session id and a
+# key id that ends in "id" are credentials, not descriptions.
+_ALWAYS_SECRET_KEYS: Final = frozenset({"sessionid", "session_id", "sid", "csrftoken"})
+
+_WORD_RE: Final = re.compile(r"[A-Z]+(?![a-z])|[A-Z]?[a-z]+|[0-9]+")
+
+
+def key_words(key: str) -> list[str]:
+    """Split a key into lower-case words: ``apiKey`` -> ``["api", "key"]``."""
+    return [w.lower() for w in _WORD_RE.findall(key)]
+
+
+_BASE64_RUN: Final = re.compile(r"[A-Za-z0-9+/_-]{32,}={0,2}")
+_AUTH_SCHEME: Final = re.compile(
+    r"(?i)\b(bearer|basic)(\s+)([A-Za-z0-9._~+/=-]{8,})|\b(digest)(\s+)([^\r\n]+)"
+)
+
+
+def _looks_random(run: str) -> bool:
+    """A base64 run is a secret when it mixes cases and digits and is dense.
+
+    A path segment (``some_long_directory_name``), a hex digest or a UUID lacks
+    an upper-case letter or a digit, so it stays.
+    """
+    for piece in run.split("/"):
+        if len(piece) < 24:
+            continue
+        has_upper = any(c.isupper() for c in piece)
+        has_lower = any(c.islower() for c in piece)
+        has_digit = any(c.isdigit() for c in piece)
+        if not (has_upper and has_lower and has_digit):
+            continue
+        counts: dict[str, int] = {}
+        for c in piece:
+            counts[c] = counts.get(c, 0) + 1
+        n = len(piece)
+        entropy = -sum(k / n * math.log2(k / n) for k in counts.values())
+        if entropy >= 3.5:
+            return True
+    return False
+
+
+class Redactor:
+    """Masks secrets in strings and nested structures.
+
+    Args:
+        secret_words: replaces :data:`DEFAULT_SECRET_WORDS` when given.
+        extra_words: added to the secret words.
+        remove_words: taken out of the secret words (say ``{"pin"}``).
+        mask: the replacement text.
+
+    A Redactor is immutable after construction and safe to share between threads.
+    """
+
+    __slots__ = ("_key_cache", "_kv_re", "_mask", "_words")
+
+    def __init__(
+        self,
+        *,
+        secret_words: Iterable[str] | None = None,
+        extra_words: Iterable[str] = (),
+        remove_words: Iterable[str] = (),
+        mask: str = REDACTED,
+    ) -> None:
+        base = DEFAULT_SECRET_WORDS if secret_words is None else secret_words
+        words = {_join(w) for w in base} | {_join(w) for w in extra_words}
+        words -= {_join(w) for w in remove_words}
+        for w in words:
+            if not w:
+                raise ValueError("Empty secret word in redaction settings")
+        self._words: frozenset[str] = frozenset(words)
+        self._mask = mask
+        self._key_cache: dict[str, bool] = {}
+        # key=value, key: value, "key": "value", key="quoted passphrase". The key
+        # is any identifier-like run; is_secret_key decides on its words.
+        self._kv_re = re.compile(
+            r"""(?P<q>["']?)(?P<key>[A-Za-z_][A-Za-z0-9_.-]{0,63})(?P=q)(?P<sep>\s*[:=]\s*)"""
+            r"""(?P<val>"(?:[^"\\]|\\.)*"|'(?:[^'\\]|\\.)*'|[^\s&,;"'}\]]+)"""
+        )
+
+    @property
+    def mask(self) -> str:
+        """The replacement text."""
+        return self._mask
+
+    def is_secret_key(self, key: str) -> bool:
+        """Whether a value under ``key`` is masked whole (see the module rules)."""
+        cached = self._key_cache.get(key)
+        if cached is not None:
+            return cached
+        result = self._decide_key(key)
+        if len(self._key_cache) < 4096:
+            self._key_cache[key] = result
+        return result
+
+    def _decide_key(self, key: str) -> bool:
+        words = key_words(key)
+        if not words:
+            return False
+        joined = "".join(words)
+        if joined in _ALWAYS_SECRET_KEYS or key.lower() in _ALWAYS_SECRET_KEYS:
+            return True
+        if words[-1] in _DESCRIPTIVE_LAST_WORDS and len(words) > 1:
+            return False
+        secret = self._words
+        for i, w in enumerate(words):
+            if w in secret:
+                return True
+            if i + 1 < len(words) and w + words[i + 1] in secret:
+                return True
+        return joined in secret
+
+    def redact_text(self, text: str) -> str:
+        """``text`` with every secret it carries replaced by the mask."""
+        if len(text) < 8:
+            return text
+        mask = self._mask
+        out = _AUTH_SCHEME.sub(
+            lambda m: (
+                f"{m.group(1)}{m.group(2)}{mask}"
+                if m.group(1) is not None
+                else f"{m.group(4)}{m.group(5)}{mask}"
+            ),
+            text,
+        )
+
+        def kv(m: re.Match[str]) -> str:
+            if not self.is_secret_key(m.group("key")):
+                return m.group(0)
+            val = m.group("val")
+            if val == mask or val.endswith(mask):
+                return m.group(0)
+            quote = val[0] if val[:1] in ("'", '"') else ""
+            q = m.group("q")
+            return f"{q}{m.group('key')}{q}{m.group('sep')}{quote}{mask}{quote}"
+
+        out = self._kv_re.sub(kv, out)
+        return _BASE64_RUN.sub(lambda m: mask if _looks_random(m.group(0)) else m.group(0), out)
+
+    def redact(self, value: Any, key: str | None = None) -> Any:
+        """A redacted copy of a JSON-like value (dicts, lists, strings, scalars).
+
+        A value under a secret ``key`` is masked whole, whatever its type.
+        """
+        if key is not None and self.is_secret_key(key):
+            return value if value is None else self._mask
+        if isinstance(value, str):
+            return self.redact_text(value)
+        if isinstance(value, Mapping):
+            return {k: self.redact(v, k) for k, v in value.items()}
+        if isinstance(value, list):
+            return [self.redact(v) for v in value]
+        return value
+
+
+def _join(word: str) -> str:
+    return "".join(key_words(word))
