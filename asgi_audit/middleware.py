@@ -105,10 +105,13 @@ class AuditMiddleware:
     ) -> None:
         self.app = app
         self.auditor = auditor
+        include = tuple(include) if not isinstance(include, str) else include
         include_re = _compile(include, "include")
-        self._include_all = include_re is None or "*" in list(include)
+        self._include_all = include_re is None or "*" in include
         self._include = include_re
-        self._exclude = _compile(exclude, "exclude")
+        self._exclude = _compile(
+            tuple(exclude) if not isinstance(exclude, str) else exclude, "exclude"
+        )
         self._proxies = TrustedProxies(trusted_proxies, header=forwarded_header)
         self._forwarded_name = forwarded_header.lower().encode("latin-1")
         self._rid_name = request_id_header.lower().encode("latin-1")
