@@ -46,6 +46,8 @@ DEFAULT_FIELD_CAPS: Final[Mapping[str, int]] = {
 
 def _clean_str(text: str) -> str:
     # orjson refuses lone surrogates; replace them instead of losing the event.
+    if text.isascii():
+        return text
     try:
         text.encode("utf-8")
     except UnicodeEncodeError:

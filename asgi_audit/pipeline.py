@@ -20,21 +20,14 @@ __all__ = ("Pipeline", "SessionIdMode")
 
 SessionIdMode = Literal["hash", "raw", "omit"]
 
-# Top-level fields the library fills itself: their keys name no secret to mask
-# (``session_id`` is hashed before redaction), but their text is still redacted.
-_OWN_KEYS: Final = frozenset(
-    {
-        "timestamp",
-        "epoch_ms",
-        "event_id",
-        "event_type",
-        "category",
-        "outcome",
-        "schema_version",
-        "session_id",
-        "request_id",
-    }
+# Top-level fields the library makes itself (or hashes, for ``session_id``):
+# nothing to redact in them.
+_GENERATED: Final = frozenset(
+    {"timestamp", "epoch_ms", "event_id", "category", "schema_version", "session_id"}
 )
+# Fields whose key names no secret although it may look like one; their text is
+# still scanned (a request id comes from the client).
+_TEXT_ONLY: Final = frozenset({"event_type", "outcome", "request_id"})
 
 
 class Pipeline:
@@ -83,8 +76,10 @@ class Pipeline:
         redactor = self._redactor
         if redactor is not None:
             for key, value in event.items():
-                if key in _OWN_KEYS:
-                    if type(value) is str and key != "session_id":
+                if key in _GENERATED:
+                    continue
+                if key in _TEXT_ONLY:
+                    if type(value) is str:
                         event[key] = redactor.redact_text(value)
                 else:
                     event[key] = redactor.redact(value, key)

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import math
 import re
+from collections import Counter
 from collections.abc import Iterable, Mapping
 from typing import Any, Final
 
@@ -114,10 +115,18 @@ def key_words(key: str) -> list[str]:
     return [w.lower() for w in _WORD_RE.findall(key)]
 
 
+_CLEAN_CACHE_SIZE: Final = 4096
+_CLEAN_CACHE_CHARS: Final = 512
+
 _BASE64_RUN: Final = re.compile(r"[A-Za-z0-9+/_-]{32,}={0,2}")
 _AUTH_SCHEME: Final = re.compile(
     r"(?i)\b(bearer|basic)(\s+)([A-Za-z0-9._~+/=-]{8,})|\b(digest)(\s+)([^\r\n]+)"
 )
+
+
+_UPPER: Final = re.compile(r"[A-Z]")
+_LOWER: Final = re.compile(r"[a-z]")
+_DIGIT: Final = re.compile(r"[0-9]")
 
 
 def _looks_random(run: str) -> bool:
@@ -129,16 +138,10 @@ def _looks_random(run: str) -> bool:
     for piece in run.split("/"):
         if len(piece) < 24:
             continue
-        has_upper = any(c.isupper() for c in piece)
-        has_lower = any(c.islower() for c in piece)
-        has_digit = any(c.isdigit() for c in piece)
-        if not (has_upper and has_lower and has_digit):
+        if not (_UPPER.search(piece) and _LOWER.search(piece) and _DIGIT.search(piece)):
             continue
-        counts: dict[str, int] = {}
-        for c in piece:
-            counts[c] = counts.get(c, 0) + 1
         n = len(piece)
-        entropy = -sum(k / n * math.log2(k / n) for k in counts.values())
+        entropy = -sum(k / n * math.log2(k / n) for k in Counter(piece).values())
         if entropy >= 3.5:
             return True
     return False
@@ -156,7 +159,7 @@ class Redactor:
     A Redactor is immutable after construction and safe to share between threads.
     """
 
-    __slots__ = ("_key_cache", "_kv_re", "_mask", "_words")
+    __slots__ = ("_clean", "_key_cache", "_kv_re", "_mask", "_words")
 
     def __init__(
         self,
@@ -175,10 +178,11 @@ class Redactor:
         self._words: frozenset[str] = frozenset(words)
         self._mask = mask
         self._key_cache: dict[str, bool] = {}
+        self._clean: set[str] = set()
         # key=value, key: value, "key": "value", key="quoted passphrase". The key
         # is any identifier-like run; is_secret_key decides on its words.
         self._kv_re = re.compile(
-            r"""(?P<q>["']?)(?P<key>[A-Za-z_][A-Za-z0-9_.-]{0,63})(?P=q)(?P<sep>\s*[:=]\s*)"""
+            r"""(?P<q>["']?)\b(?P<key>[A-Za-z_][A-Za-z0-9_.-]{0,63})(?P=q)(?P<sep>\s*[:=]\s*)"""
             r"""(?P<val>"(?:[^"\\]|\\.)*"|'(?:[^'\\]|\\.)*'|[^\s&,;"'}\]]+)"""
         )
 
@@ -216,30 +220,42 @@ class Redactor:
 
     def redact_text(self, text: str) -> str:
         """``text`` with every secret it carries replaced by the mask."""
-        if len(text) < 8:
+        if len(text) < 8 or text in self._clean:
             return text
+        out = text
+        if "=" in out or ":" in out:
+            out = self._kv_re.sub(self._mask_pair, out)
+        lowered = out.lower()
+        if "bearer" in lowered or "basic" in lowered or "digest" in lowered:
+            out = _AUTH_SCHEME.sub(self._mask_scheme, out)
+        if len(out) >= 32:
+            out = _BASE64_RUN.sub(self._mask_random, out)
+        if out == text and len(text) <= _CLEAN_CACHE_CHARS:
+            # Only strings that held no secret are remembered, so the cache never
+            # keeps a secret alive; repeated user agents and paths skip the scan.
+            if len(self._clean) >= _CLEAN_CACHE_SIZE:
+                self._clean.clear()
+            self._clean.add(text)
+        return out
+
+    def _mask_scheme(self, m: re.Match[str]) -> str:
+        if m.group(1) is not None:
+            return f"{m.group(1)}{m.group(2)}{self._mask}"
+        return f"{m.group(4)}{m.group(5)}{self._mask}"
+
+    def _mask_pair(self, m: re.Match[str]) -> str:
+        if not self.is_secret_key(m.group("key")):
+            return m.group(0)
+        val = m.group("val")
         mask = self._mask
-        out = _AUTH_SCHEME.sub(
-            lambda m: (
-                f"{m.group(1)}{m.group(2)}{mask}"
-                if m.group(1) is not None
-                else f"{m.group(4)}{m.group(5)}{mask}"
-            ),
-            text,
-        )
+        if val == mask or val.endswith(mask):
+            return m.group(0)
+        quote = val[0] if val[:1] in ("'", '"') else ""
+        q = m.group("q")
+        return f"{q}{m.group('key')}{q}{m.group('sep')}{quote}{mask}{quote}"
 
-        def kv(m: re.Match[str]) -> str:
-            if not self.is_secret_key(m.group("key")):
-                return m.group(0)
-            val = m.group("val")
-            if val == mask or val.endswith(mask):
-                return m.group(0)
-            quote = val[0] if val[:1] in ("'", '"') else ""
-            q = m.group("q")
-            return f"{q}{m.group('key')}{q}{m.group('sep')}{quote}{mask}{quote}"
-
-        out = self._kv_re.sub(kv, out)
-        return _BASE64_RUN.sub(lambda m: mask if _looks_random(m.group(0)) else m.group(0), out)
+    def _mask_random(self, m: re.Match[str]) -> str:
+        return self._mask if _looks_random(m.group(0)) else m.group(0)
 
     def redact(self, value: Any, key: str | None = None) -> Any:
         """A redacted copy of a JSON-like value (dicts, lists, strings, scalars).
