@@ -223,11 +223,13 @@ class Redactor:
         if len(text) < 8 or text in self._clean:
             return text
         out = text
-        if "=" in out or ":" in out:
-            out = self._kv_re.sub(self._mask_pair, out)
+        # Schemes first: ``Authorization: Bearer x`` would otherwise lose only the
+        # word ``Bearer`` to the key=value pass and keep the token.
         lowered = out.lower()
         if "bearer" in lowered or "basic" in lowered or "digest" in lowered:
             out = _AUTH_SCHEME.sub(self._mask_scheme, out)
+        if "=" in out or ":" in out:
+            out = self._kv_re.sub(self._mask_pair, out)
         if len(out) >= 32:
             out = _BASE64_RUN.sub(self._mask_random, out)
         if out == text and len(text) <= _CLEAN_CACHE_CHARS:
