@@ -45,7 +45,7 @@ DEFAULT_EXCLUDE: Final = (
 
 # A kept request id: 8-128 of letters, digits and ``-_.:``. Nothing that can
 # carry a newline, a quote or a secret-sized blob; anything else is replaced.
-_REQUEST_ID_RE: Final = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:-]{7,127}\Z")
+_REQUEST_ID_RE: Final = re.compile(r"[A-Za-z0-9._:-]{8,128}\Z")
 
 
 def valid_request_id(value: str) -> bool:
@@ -107,7 +107,8 @@ class AuditMiddleware:
         self.auditor = auditor
         include = tuple(include) if not isinstance(include, str) else include
         include_re = _compile(include, "include")
-        self._include_all = include_re is None or "*" in include
+        # An empty include list records nothing; "*" skips the regex.
+        self._include_all = "*" in include
         self._include = include_re
         self._exclude = _compile(
             tuple(exclude) if not isinstance(exclude, str) else exclude, "exclude"
@@ -171,7 +172,10 @@ class AuditMiddleware:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
-            await self.app(scope, receive, send)
+            if scope["type"] == "websocket":
+                await self._websocket(scope, receive, send)
+            else:
+                await self.app(scope, receive, send)
             return
         start = time.perf_counter()
         context, _ = self._context(scope)
@@ -195,13 +199,28 @@ class AuditMiddleware:
         try:
             await self.app(scope, receive, send_with_id)
         except Exception:
-            if status == 0 and self._send_500:
-                await self._internal_error(send, rid_header)
-            await self._record(context, 500, start)
+            if status == 0:
+                if self._send_500:
+                    await self._internal_error(send, rid_header)
+                status = 500
+            # After the response started, the status the client saw is kept and
+            # the outcome says the request failed.
+            await self._record(context, status, start, "error")
             raise
         finally:
             reset_context(token)
         await self._record(context, status, start)
+
+    async def _websocket(self, scope: Scope, receive: Receive, send: Send) -> None:
+        # A websocket gets the request's context (for Depends(audit_context) and
+        # code below it) but no api_access record; messages are not touched.
+        context, _ = self._context(scope)
+        scope[SCOPE_KEY] = RequestAudit(self.auditor, context)
+        token = set_context(context)
+        try:
+            await self.app(scope, receive, send)
+        finally:
+            reset_context(token)
 
     async def _internal_error(self, send: Send, rid_header: tuple[bytes, bytes]) -> None:
         body = b"Internal Server Error"
@@ -213,6 +232,9 @@ class AuditMiddleware:
                     "headers": [
                         (b"content-type", b"text/plain; charset=utf-8"),
                         (b"content-length", str(len(body)).encode()),
+                        # The server closes the connection after an exception;
+                        # say so, or a keep-alive client reuses a dead socket.
+                        (b"connection", b"close"),
                         rid_header,
                     ],
                 }
@@ -221,13 +243,16 @@ class AuditMiddleware:
         except Exception:  # noqa: S110 - the client is gone; the record below still happens
             pass
 
-    async def _record(self, context: RequestContext, status: int, start: float) -> None:
+    async def _record(
+        self, context: RequestContext, status: int, start: float, outcome: str | None = None
+    ) -> None:
         path = context.request_path or ""
         if not self._selected(path):
             return
         duration_ms = round((time.perf_counter() - start) * 1000, 3)
         fields = {"status_code": status or None, "duration_ms": duration_ms}
-        outcome = outcome_for_status(status) if status else "error"
+        if outcome is None:
+            outcome = outcome_for_status(status) if status else "error"
         await self.auditor._put(
             RawEvent(API_AUDIT, "api_access", outcome, time.time_ns(), context, fields, None)
         )
