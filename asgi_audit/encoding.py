@@ -90,6 +90,8 @@ def _jsonable(value: Any, depth: int, path: set[int]) -> Any:
             if isinstance(value, (set, frozenset)):
                 items = _sorted_safely(items)
             return [_jsonable(v, depth - 1, path) for v in items]
+        except Exception as exc:  # a container subclass whose iteration raises
+            return f"[unrepresentable {type(value).__name__}: {type(exc).__name__}]"
         finally:
             path.discard(ident)
     return _scalar(value)
@@ -128,10 +130,14 @@ def _key(key: Any) -> str:
 
 
 def _sorted_safely(items: list[Any]) -> list[Any]:
+    # A set has no order; sorting makes the line reproducible when it can.
     try:
         return sorted(items)
-    except TypeError:
-        return sorted(items, key=repr)
+    except Exception:
+        try:
+            return sorted(items, key=lambda v: repr(_scalar(v)))
+        except Exception:
+            return items
 
 
 def _marker(dropped: int) -> str:

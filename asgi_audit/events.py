@@ -68,6 +68,8 @@ SEVERITY_RISK: Final[Mapping[str, float]] = {
 # space: nothing that can leave the log directory or hide a file.
 _CATEGORY_RE: Final = re.compile(r"[a-z0-9][a-z0-9_-]{0,63}\Z")
 
+_KEPT_FILES: Final = frozenset(CATEGORY_FILES.values())
+
 # Keys of an event that the library owns; a caller's field of the same name is
 # kept under details instead of overwriting them.
 _RESERVED: Final = frozenset(
@@ -99,6 +101,11 @@ def validate_category(category: str) -> str:
             f"Invalid audit category: {category!r} (use 1-64 of a-z, 0-9, '_' and '-',"
             " starting with a letter or digit)"
         )
+    if category + ".jsonl" in _KEPT_FILES:
+        raise ValueError(
+            f"Invalid audit category: {category!r} names the file of a built-in category;"
+            " use the built-in name instead"
+        )
     return category
 
 
@@ -107,10 +114,8 @@ def category_filename(category: str) -> str:
 
     The kept names for the four built-ins, else ``<category>.jsonl``.
     """
-    name = CATEGORY_FILES.get(category)
-    if name is not None:
-        return name
-    return validate_category(category) + ".jsonl"
+    validate_category(category)
+    return CATEGORY_FILES.get(category) or category + ".jsonl"
 
 
 def validate_login_outcome(outcome: str) -> str:
@@ -156,13 +161,22 @@ class Uuid7Generator:
             ((millis & 0xFFFF_FFFF_FFFF) << 80) | (0x7 << 76) | (frac << 64) | (0b10 << 62) | rand
         )
         with self._lock:
-            if value <= self._last:
+            last = self._last
+            if value <= last:
                 # Same tick or a clock step back: stay ordered by bumping the last
-                # id's random part (the version and variant bits are untouched
-                # unless the 62-bit field overflows, which moves on the time bits).
-                value = self._last + 1
-                if (value >> 62) & 0b11 != 0b10:
-                    value = ((value >> 64) + 1) << 64 | (0b10 << 62)
+                # id's random part; when those 62 bits are all ones, the 60 time
+                # bits (ms and sub-ms fraction) move on instead.
+                rand = (last & 0x3FFF_FFFF_FFFF_FFFF) + 1
+                when = ((last >> 80) << 12) | ((last >> 64) & 0xFFF)
+                if rand > 0x3FFF_FFFF_FFFF_FFFF:
+                    rand, when = 0, when + 1
+                value = (
+                    ((when >> 12) << 80)
+                    | (0x7 << 76)
+                    | ((when & 0xFFF) << 64)
+                    | (0b10 << 62)
+                    | rand
+                )
             self._last = value
         return value
 

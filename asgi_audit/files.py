@@ -9,6 +9,7 @@ writer goes on in a fresh file.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import stat
 import time
@@ -59,9 +60,17 @@ class LogDirectory:
         try:
             st = os.stat(self.path)
         except FileNotFoundError:
-            self.path.mkdir(mode=self.dir_mode, parents=True, exist_ok=True)
-            # mkdir's mode is filtered by the umask; set it exactly.
-            os.chmod(self.path, self.dir_mode)
+            missing: list[Path] = []
+            parent = self.path
+            while not parent.exists():
+                missing.append(parent)
+                parent = parent.parent
+            for directory in reversed(missing):
+                # Every directory created here gets dir_mode exactly (mkdir's mode
+                # is filtered by the umask, and parents=True would use 0o777).
+                with contextlib.suppress(FileExistsError):
+                    directory.mkdir(mode=self.dir_mode)
+                    os.chmod(directory, self.dir_mode)
             return
         if not stat.S_ISDIR(st.st_mode):
             raise NotADirectoryError(f"Audit log directory is not a directory: '{self.path}'")
@@ -252,24 +261,41 @@ def load_or_create_key(directory: LogDirectory) -> bytes:
     """The deployment's key kept in the log directory, created (0600) on first use.
 
     Every process writing to the directory reads the same key, so keyed hashes
-    (session ids) correlate across workers and restarts. Creation uses
-    ``O_EXCL``: when two processes race, one creates and the other reads.
+    (session ids) correlate across workers and restarts. The key is written to a
+    private temporary file and published with ``link()``, which never replaces an
+    existing file: a reader sees either no key file or a whole one, and of two
+    racing processes one publishes and the other reads.
     """
     path = directory.path / KEY_FILE
-    for _ in range(50):
-        try:
-            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
-        except FileExistsError:
-            data = path.read_bytes()
-            if len(data) >= 32:
-                return data[:32]
-            time.sleep(0.01)  # the creator has not written it yet
-            continue
-        key = os.urandom(32)
-        try:
-            os.write(fd, key)
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-        return key
-    raise OSError(f"Audit key file is empty or unreadable: '{path}'")
+    try:
+        return _read_key(path)
+    except FileNotFoundError:
+        pass
+    key = os.urandom(32)
+    tmp = directory.path / f"{KEY_FILE}.{os.getpid()}.{os.urandom(4).hex()}.tmp"
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
+    try:
+        os.write(fd, key)
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+    try:
+        os.link(tmp, path)
+    except FileExistsError:
+        return _read_key(path)
+    finally:
+        os.unlink(tmp)
+    return key
+
+
+def _read_key(path: Path) -> bytes:
+    fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | getattr(os, "O_CLOEXEC", 0))
+    try:
+        if stat.S_IMODE(os.fstat(fd).st_mode) & 0o077:
+            os.fchmod(fd, 0o600)
+        data = os.read(fd, 64)
+    finally:
+        os.close(fd)
+    if len(data) != 32:
+        raise OSError(f"Audit key file is damaged (expected 32 bytes): '{path}'")
+    return data

@@ -21,6 +21,7 @@ Redaction runs in the writer, before any size cap, so no half-secret survives a 
 
 from __future__ import annotations
 
+import itertools
 import math
 import re
 from collections import Counter
@@ -124,27 +125,36 @@ _AUTH_SCHEME: Final = re.compile(
 )
 
 
-_UPPER: Final = re.compile(r"[A-Z]")
-_LOWER: Final = re.compile(r"[a-z]")
-_DIGIT: Final = re.compile(r"[0-9]")
+def _char_class(c: str) -> int:
+    if c.isdigit():
+        return 0
+    if c.isupper():
+        return 1
+    if c.islower():
+        return 2
+    return 3
 
 
-def _looks_random(run: str) -> bool:
-    """A base64 run is a secret when it mixes cases and digits and is dense.
+def _random_token(token: str) -> bool:
+    """Whether a run of base64 characters looks like a random secret.
 
-    A path segment (``some_long_directory_name``), a hex digest or a UUID lacks
-    an upper-case letter or a digit, so it stays.
+    Random base64 mixes upper case, lower case and digits, switches between those
+    classes on more than half of its characters (CamelCase names with numbers
+    switch on a third), and is dense. Hex digests, UUIDs and words lack a class
+    and stay.
     """
-    for piece in run.split("/"):
-        if len(piece) < 24:
-            continue
-        if not (_UPPER.search(piece) and _LOWER.search(piece) and _DIGIT.search(piece)):
-            continue
-        n = len(piece)
-        entropy = -sum(k / n * math.log2(k / n) for k in Counter(piece).values())
-        if entropy >= 3.5:
-            return True
-    return False
+    chars = token.replace("/", "").replace("+", "").replace("-", "").replace("_", "")
+    n = len(chars)
+    if n < 20:
+        return False
+    classes = [_char_class(c) for c in chars]
+    if not (0 in classes and 1 in classes and 2 in classes):
+        return False
+    switches = sum(1 for a, b in itertools.pairwise(classes) if a != b)
+    if switches < 0.45 * (n - 1):
+        return False
+    entropy = -sum(k / n * math.log2(k / n) for k in Counter(chars).values())
+    return entropy >= 3.5
 
 
 class Redactor:
@@ -169,9 +179,9 @@ class Redactor:
         remove_words: Iterable[str] = (),
         mask: str = REDACTED,
     ) -> None:
-        base = DEFAULT_SECRET_WORDS if secret_words is None else secret_words
-        words = {_join(w) for w in base} | {_join(w) for w in extra_words}
-        words -= {_join(w) for w in remove_words}
+        base = DEFAULT_SECRET_WORDS if secret_words is None else _words(secret_words)
+        words = {_join(w) for w in base} | {_join(w) for w in _words(extra_words)}
+        words -= {_join(w) for w in _words(remove_words)}
         for w in words:
             if not w:
                 raise ValueError("Empty secret word in redaction settings")
@@ -220,7 +230,7 @@ class Redactor:
 
     def redact_text(self, text: str) -> str:
         """``text`` with every secret it carries replaced by the mask."""
-        if len(text) < 8 or text in self._clean:
+        if len(text) < 4 or text in self._clean:
             return text
         out = text
         # Schemes first: ``Authorization: Bearer x`` would otherwise lose only the
@@ -246,18 +256,28 @@ class Redactor:
         return f"{m.group(4)}{m.group(5)}{self._mask}"
 
     def _mask_pair(self, m: re.Match[str]) -> str:
-        if not self.is_secret_key(m.group("key")):
-            return m.group(0)
         val = m.group("val")
+        if not self.is_secret_key(m.group("key")):
+            # The value may hold pairs of its own (``next=/login?password=x``).
+            start = m.start("val") - m.start(0)
+            inner = self._kv_re.sub(self._mask_pair, val) if ("=" in val or ":" in val) else val
+            return m.group(0)[:start] + inner
         mask = self._mask
-        if val == mask or val.endswith(mask):
+        if val in (mask, f'"{mask}"', f"'{mask}'"):
             return m.group(0)
         quote = val[0] if val[:1] in ("'", '"') else ""
         q = m.group("q")
         return f"{q}{m.group('key')}{q}{m.group('sep')}{quote}{mask}{quote}"
 
     def _mask_random(self, m: re.Match[str]) -> str:
-        return self._mask if _looks_random(m.group(0)) else m.group(0)
+        run = m.group(0)
+        if run.startswith("/") or run.count("/") > 2:
+            # A path: judge each segment alone, so a random segment is masked and
+            # the names around it stay.
+            parts = run.split("/")
+            masked = [self._mask if _random_token(p) else p for p in parts]
+            return "/".join(masked)
+        return self._mask if _random_token(run.rstrip("=")) else run
 
     def redact(self, value: Any, key: str | None = None) -> Any:
         """A redacted copy of a JSON-like value (dicts, lists, strings, scalars).
@@ -270,9 +290,14 @@ class Redactor:
             return self.redact_text(value)
         if isinstance(value, Mapping):
             return {k: self.redact(v, k) for k, v in value.items()}
-        if isinstance(value, list):
+        if isinstance(value, (list, tuple)):
             return [self.redact(v) for v in value]
         return value
+
+
+def _words(words: Iterable[str]) -> Iterable[str]:
+    # A single string is one word, not a list of letters.
+    return (words,) if isinstance(words, str) else words
 
 
 def _join(word: str) -> str:
