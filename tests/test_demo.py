@@ -23,8 +23,8 @@ from typing import Any, Final
 import pytest
 
 from asgi_audit import CATEGORY_FILES, Redactor
-from demo.app import (
-    BLOCKED_USERS,
+from demo.app import BLOCKED_USERS
+from demo.guards import (
     INJECTION_RULES,
     SEVERITY_OUTCOMES,
     LoginRateLimiter,
