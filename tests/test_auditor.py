@@ -22,13 +22,7 @@ from asgi_audit import (
     rotate_audit_logs,
 )
 from asgi_audit.context import reset_context, set_context
-
-
-def read_lines(path: Path) -> list[dict[str, Any]]:
-    """Every line of a file, parsed; the file must end with a newline."""
-    data = path.read_bytes()
-    assert data.endswith(b"\n")
-    return [json.loads(line) for line in data.decode("utf-8").split("\n")[:-1]]
+from tests.helpers import read_events
 
 
 @pytest.fixture
@@ -60,7 +54,7 @@ async def test_login_attempt_writes_the_auth_line_with_the_request_context(
 ) -> None:
     async with Auditor(log_dir=log_dir) as auditor:
         await auditor.login_attempt("failed", error_message="Invalid password", user_id="admin")
-    (event,) = read_lines(log_dir / "auth-events.jsonl")
+    (event,) = read_events(log_dir / "auth-events.jsonl")
     assert set(event) == HEADER | CONTEXT | {"outcome", "error_message", "user_id"}
     assert event["event_type"] == "login_attempt"
     assert event["category"] == "auth"
@@ -163,7 +157,7 @@ async def test_each_event_method_writes_its_fields_to_its_file(
         await call(auditor)
     files = sorted(p.name for p in log_dir.glob("*.jsonl"))
     assert files == [filename]
-    (event,) = read_lines(log_dir / filename)
+    (event,) = read_events(log_dir / filename)
     for key, value in expected.items():
         assert event[key] == value, key
     # Outside a request: no context fields, and no None values anywhere.
@@ -177,7 +171,7 @@ async def test_explicit_fields_override_the_request_context(
 ) -> None:
     async with Auditor(log_dir=log_dir) as auditor:
         await auditor.tool_blocked(tool_name="bash", ip_address="10.9.9.9", agent_id="a-1")
-    (event,) = read_lines(log_dir / "tool-blocks.jsonl")
+    (event,) = read_events(log_dir / "tool-blocks.jsonl")
     assert event["ip_address"] == "10.9.9.9"
     assert event["agent_id"] == "a-1"
     assert event["request_id"] == context.request_id
@@ -208,7 +202,7 @@ async def test_stack_trace_only_from_a_real_exception(log_dir: Path) -> None:
         except ConnectionError:
             await auditor.login_attempt("blocked", exc_info=True)
         await auditor.login_attempt("failed", stack_trace="NoneType: None\n")
-    plain, real, text = read_lines(log_dir / "auth-events.jsonl")
+    plain, real, text = read_events(log_dir / "auth-events.jsonl")
     assert "stack_trace" not in plain
     assert "stack_trace" not in text
     assert "ConnectionError: ldap down" in real["stack_trace"]
@@ -221,7 +215,7 @@ async def test_details_changed_after_the_call_are_recorded_as_they_were(log_dir:
         await auditor.emit("custom", "x", details=details)
         details["attempts"].append(2)
         details["later"] = True
-    (event,) = read_lines(log_dir / "custom.jsonl")
+    (event,) = read_events(log_dir / "custom.jsonl")
     assert event["details"] == {"attempts": [1]}
 
 
@@ -237,7 +231,7 @@ async def test_recording_on_an_auditor_that_is_not_running_raises(log_dir: Path)
         await auditor.logout()
     with pytest.raises(AuditorNotRunning):
         await auditor.logout()
-    assert len(read_lines(log_dir / "auth-events.jsonl")) == 1
+    assert len(read_events(log_dir / "auth-events.jsonl")) == 1
 
 
 async def test_an_auditor_can_be_started_again_and_appends(log_dir: Path) -> None:
@@ -245,7 +239,7 @@ async def test_an_auditor_can_be_started_again_and_appends(log_dir: Path) -> Non
     for _ in range(3):
         async with auditor:
             await auditor.logout()
-    assert len(read_lines(log_dir / "auth-events.jsonl")) == 3
+    assert len(read_events(log_dir / "auth-events.jsonl")) == 3
 
 
 async def test_flush_returns_once_earlier_events_are_in_the_files(log_dir: Path) -> None:
@@ -253,7 +247,7 @@ async def test_flush_returns_once_earlier_events_are_in_the_files(log_dir: Path)
         for i in range(500):
             await auditor.emit("custom", "tick", n=i)
         await auditor.flush()
-        events = read_lines(log_dir / "custom.jsonl")
+        events = read_events(log_dir / "custom.jsonl")
         assert [e["n"] for e in events] == list(range(500))
         stats = auditor.stats()
         assert stats["categories"]["custom"]["written"] == 500
@@ -268,7 +262,7 @@ async def test_shutdown_with_ten_thousand_events_queued_loses_none(log_dir: Path
         for i in range(10_000):
             await auditor.api_access(method="GET", request_path=f"/items/{i}", status_code=200)
         assert auditor.stats()["queued"] == 10_000
-    events = read_lines(log_dir / "api-audit.jsonl")
+    events = read_events(log_dir / "api-audit.jsonl")
     assert sorted(int(e["request_path"].rsplit("/", 1)[1]) for e in events) == list(range(10_000))
     assert len({e["event_id"] for e in events}) == 10_000
 
@@ -292,7 +286,7 @@ async def test_events_from_eight_threads_and_the_loop_all_arrive_once(log_dir: P
                 t.join()
 
         await anyio.to_thread.run_sync(join_all)
-    events = read_lines(log_dir / "mixed.jsonl")
+    events = read_events(log_dir / "mixed.jsonl")
     seen = [(e["source"], e["n"]) for e in events]
     assert len(seen) == 9 * per_thread
     assert set(seen) == {
@@ -312,7 +306,7 @@ async def test_sync_api_in_a_worker_thread_carries_the_request_context(
         # anyio.to_thread copies the context, as FastAPI's threadpool does.
         await anyio.to_thread.run_sync(lambda: auditor.sync.tool_blocked(tool_name="bash"))
         assert await anyio.to_thread.run_sync(auditor.sync.flush)
-    (event,) = read_lines(log_dir / "tool-blocks.jsonl")
+    (event,) = read_events(log_dir / "tool-blocks.jsonl")
     assert event["request_id"] == context.request_id
 
 
@@ -324,7 +318,7 @@ async def test_sync_api_on_the_loop_thread_raises_instead_of_blocking_when_full(
             auditor.sync.emit("custom", "x")
         with pytest.raises(AuditQueueFull):
             auditor.sync.emit("custom", "x")
-    assert len(read_lines(log_dir / "custom.jsonl")) == 3
+    assert len(read_events(log_dir / "custom.jsonl")) == 3
 
 
 async def test_a_full_stream_makes_the_caller_wait_and_loses_nothing(log_dir: Path) -> None:
@@ -339,7 +333,7 @@ async def test_a_full_stream_makes_the_caller_wait_and_loses_nothing(log_dir: Pa
                     await auditor.emit("custom", "x", task=task, n=i)
 
             tg.start_soon(emit)
-    assert len(read_lines(log_dir / "custom.jsonl")) == 1000
+    assert len(read_events(log_dir / "custom.jsonl")) == 1000
 
 
 async def test_requests_go_on_while_the_write_is_stuck_and_everything_arrives_later(
@@ -400,8 +394,8 @@ async def test_a_failing_write_is_reported_counted_and_retried_until_it_works(
     err = capfd.readouterr().err
     assert err.count("failed: IsADirectoryError") == 1  # reported once, not per retry
     assert "works again" in err
-    assert len(read_lines(log_dir / "auth-events.jsonl")) == 1
-    assert len(read_lines(log_dir / "custom.jsonl")) == 1
+    assert len(read_events(log_dir / "auth-events.jsonl")) == 1
+    assert len(read_events(log_dir / "custom.jsonl")) == 1
 
 
 async def test_rotation_while_running_goes_on_in_a_fresh_file(log_dir: Path) -> None:
@@ -413,8 +407,8 @@ async def test_rotation_while_running_goes_on_in_a_fresh_file(log_dir: Path) -> 
         assert set(rotated) == {"custom"}
         for i in range(100, 200):
             await auditor.emit("custom", "x", n=i)
-    old = read_lines(Path(rotated["custom"]))
-    new = read_lines(log_dir / "custom.jsonl")
+    old = read_events(Path(rotated["custom"]))
+    new = read_events(log_dir / "custom.jsonl")
     assert [e["n"] for e in old + new] == list(range(200))
     assert get_audit_stats(log_dir)["custom"]["event_count"] == 100
 

@@ -22,6 +22,7 @@ from fastapi.responses import JSONResponse
 from starlette.types import Message
 
 from asgi_audit import AuditContext, AuditMiddleware, Auditor, audit_context
+from tests.helpers import read_events as read_file_events
 
 AUTH_FILE: Final = "auth-events.jsonl"
 TOOL_FILE: Final = "tool-blocks.jsonl"
@@ -36,18 +37,8 @@ Audit = Annotated[AuditContext, Depends(audit_context)]
 
 
 def read_events(log_dir: Path, name: str) -> list[dict[str, Any]]:
-    """Every line of a category file, each parsed strictly; [] when the file was never made."""
-    path = log_dir / name
-    if not path.exists():
-        return []
-    data = path.read_bytes()
-    assert data.endswith(b"\n"), "the file ends inside a line"
-    events = []
-    for line in data.split(b"\n")[:-1]:
-        event = json.loads(line)
-        assert isinstance(event, dict)
-        events.append(event)
-    return events
+    """Every line of a category file, parsed; [] when the file was never made."""
+    return read_file_events(log_dir / name)
 
 
 async def check_tool_path(auditor: Auditor, tool_name: str, path: str) -> bool:

@@ -11,18 +11,18 @@ hide what asgi_audit does with those headers on loopback.
 
 from __future__ import annotations
 
-import json
 import signal
 import stat
 import uuid
 from collections import Counter
 from pathlib import Path
-from typing import Any, Final
+from typing import Final
 
 import httpx
 import pytest
 
 from tests.apps import LOG_DIR_ENV, PASSWORD, TRUSTED_PROXIES_ENV
+from tests.helpers import read_events
 from tests.servers import run_server
 
 pytestmark = pytest.mark.e2e
@@ -32,20 +32,6 @@ NO_PROXY_HEADERS: Final = ("--no-proxy-headers",)
 USER_AGENT: Final = "audit-e2e/1.0"
 RID: Final = "x-request-id"
 CLIENT_TIMEOUT: Final = httpx.Timeout(10.0)  # a bound on a hang, not an assertion
-
-
-def read_events(path: Path) -> list[dict[str, Any]]:
-    """Every line of a file, each parsed strictly; [] when the file was never made."""
-    if not path.exists():
-        return []
-    data = path.read_bytes()
-    assert data.endswith(b"\n"), f"{path.name} ends inside a line"
-    events = []
-    for line in data.split(b"\n")[:-1]:
-        event = json.loads(line)
-        assert isinstance(event, dict)
-        events.append(event)
-    return events
 
 
 def http_client(server_url: str) -> httpx.Client:

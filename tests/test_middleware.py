@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-import json
 import re
 import uuid
 from collections import Counter
@@ -33,6 +32,7 @@ from starlette.websockets import WebSocket
 
 from asgi_audit import SCHEMA_VERSION, AuditMiddleware, Auditor, current_context
 from asgi_audit.middleware import DEFAULT_EXCLUDE, valid_request_id
+from tests.helpers import read_events as read_file_events
 
 API_FILE: Final = "api-audit.jsonl"
 USER_AGENT: Final = "audit-tests/1.0 (+middleware)"
@@ -67,18 +67,8 @@ HANG_GUARD: Final = 10.0
 
 
 def read_events(log_dir: Path, name: str = API_FILE) -> list[dict[str, Any]]:
-    """Every line of a category file, each parsed strictly; [] when the file was never made."""
-    path = log_dir / name
-    if not path.exists():
-        return []
-    data = path.read_bytes()
-    assert data.endswith(b"\n"), "the file ends inside a line"
-    events = []
-    for line in data.split(b"\n")[:-1]:
-        event = json.loads(line)
-        assert isinstance(event, dict)
-        events.append(event)
-    return events
+    """Every line of a category file, parsed; [] when the file was never made."""
+    return read_file_events(log_dir / name)
 
 
 async def context_json(request: Request) -> JSONResponse:
