@@ -1,32 +1,40 @@
 """Secrets out of every string of an event.
 
-PURE: no event loop, no file. Two mechanisms, both precompiled once per
-:class:`Redactor`:
+PURE: no event loop, no file. Precompiled once; a :class:`Redactor` is
+immutable after construction and safe to share between threads.
 
-* **Keys.** A value whose key names a secret is replaced whole. Keys are split
-  into words (``user_password`` -> user, password; ``apiKey`` -> api, key;
-  ``x-api-key`` -> x, api, key) and a key is secret when one of its words, or two
-  adjacent words joined, is a secret word. The false-friend rule: a key whose
-  *last* word describes the secret rather than holding it (``token_count``,
-  ``password_policy_url``, ``token_type``) is not secret. Whole words only, so
-  ``tokenizer``, ``author`` and ``keyboard`` are never masked.
-* **Values in free text.** ``key=value``, ``key: value`` and ``"key": "value"``
-  where the key is secret (quoted values are masked whole, passphrases with
-  spaces included); ``Bearer``/``Basic``/``Digest`` credentials in any case; long
-  high-entropy base64 runs (mixed case and digits: file paths, UUIDs and hex
-  digests are not masked).
+* **Keys.** A value whose key names a secret is replaced whole, whatever its
+  type, at any depth. Keys are split into words (``user_password`` -> user,
+  password; ``apiKey`` -> api, key; ``x-api-key`` -> x, api, key) and a key is
+  secret when one of its words, or two adjacent words joined, is a secret word.
+  Whole words only, so ``tokenizer``, ``author`` and ``keyboard`` are never
+  masked. **The false-friend rule:** a key of several words whose *last* word
+  describes the secret rather than holding it (``token_count``,
+  ``password_policy_url``, ``token_type``) is not secret; ``session_id`` and
+  ``sid`` always are.
+* **Pairs in free text.** ``key=value`` (query strings and form bodies too),
+  ``key: value``, ``"key": "value"`` and ``\\"key\\": \\"value\\"`` (JSON inside
+  a string), ``--key value`` on command lines, and the same inside
+  percent-encoded text, where the key is secret: quoted values are masked
+  whole (passphrases with spaces), a bare value after ``=`` up to whitespace or
+  ``&,;``, after ``:`` up to the end of the line or ``&,;``. The value of a
+  pair whose key is not secret is scanned for pairs of its own
+  (``next=/login?password=x``).
+* **Shapes,** whatever the key: see :mod:`asgi_audit.shapes` (auth schemes,
+  JWTs, PEM blocks, URL credentials, vendor tokens, Luhn-valid card numbers,
+  long random runs; paths, UUIDs and digests stay).
 
 Redaction runs in the writer, before any size cap, so no half-secret survives a cut.
 """
 
 from __future__ import annotations
 
-import itertools
-import math
 import re
-from collections import Counter
 from collections.abc import Iterable, Mapping
 from typing import Any, Final
+from urllib.parse import unquote_plus
+
+from .shapes import mask_shapes
 
 __all__ = ("DEFAULT_SECRET_WORDS", "REDACTED", "Redactor", "key_words")
 
@@ -119,42 +127,23 @@ def key_words(key: str) -> list[str]:
 _CLEAN_CACHE_SIZE: Final = 4096
 _CLEAN_CACHE_CHARS: Final = 512
 
-_BASE64_RUN: Final = re.compile(r"[A-Za-z0-9+/_-]{32,}={0,2}")
-_AUTH_SCHEME: Final = re.compile(
-    r"(?i)\b(bearer|basic)(\s+)([A-Za-z0-9._~+/=-]{8,})|\b(digest)(\s+)([^\r\n]+)"
+# key=value, key: value, "key": "value", {\"key\": \"value\"} (JSON inside a JSON
+# string), key="quoted passphrase". The key is any identifier-like run and
+# is_secret_key decides on its words. An unquoted value after "=" ends at
+# whitespace or a pair separator (query strings, form bodies); after ":" it runs
+# on to the end of the line or a separator, since headers and YAML-like text put
+# spaces in values.
+_PAIR: Final = re.compile(
+    r"""(?P<q>\\?["']?)\b(?P<key>[A-Za-z_][A-Za-z0-9_.-]{0,63})(?P=q)"""
+    r"""(?P<sep>\s*(?P<op>[:=])\s*)"""
+    r"""(?P<val>\\"(?:[^"\\]|\\[^"])*\\"|"(?:[^"\\]|\\.)*"|'(?:[^'\\]|\\.)*'"""
+    r"""|[^\r\n&,;"'}\]]+)"""
 )
-
-
-def _char_class(c: str) -> int:
-    if c.isdigit():
-        return 0
-    if c.isupper():
-        return 1
-    if c.islower():
-        return 2
-    return 3
-
-
-def _random_token(token: str) -> bool:
-    """Whether a run of base64 characters looks like a random secret.
-
-    Random base64 mixes upper case, lower case and digits, switches between those
-    classes on more than half of its characters (CamelCase names with numbers
-    switch on a third), and is dense. Hex digests, UUIDs and words lack a class
-    and stay.
-    """
-    chars = token.replace("/", "").replace("+", "").replace("-", "").replace("_", "")
-    n = len(chars)
-    if n < 20:
-        return False
-    classes = [_char_class(c) for c in chars]
-    if not (0 in classes and 1 in classes and 2 in classes):
-        return False
-    switches = sum(1 for a, b in itertools.pairwise(classes) if a != b)
-    if switches < 0.45 * (n - 1):
-        return False
-    entropy = -sum(k / n * math.log2(k / n) for k in Counter(chars).values())
-    return entropy >= 3.5
+# --password value, -p value: command lines in error messages and stack traces.
+_FLAG: Final = re.compile(
+    r"(?<![\w-])(?P<flag>--?(?P<key>[A-Za-z][A-Za-z0-9_-]{0,63}))(?P<sep>\s+)(?P<val>[^\s-]\S*)"
+)
+_SPACE: Final = re.compile(r"\s")
 
 
 class Redactor:
@@ -169,7 +158,7 @@ class Redactor:
     A Redactor is immutable after construction and safe to share between threads.
     """
 
-    __slots__ = ("_clean", "_key_cache", "_kv_re", "_mask", "_words")
+    __slots__ = ("_clean", "_key_cache", "_mask", "_words")
 
     def __init__(
         self,
@@ -189,12 +178,6 @@ class Redactor:
         self._mask = mask
         self._key_cache: dict[str, bool] = {}
         self._clean: set[str] = set()
-        # key=value, key: value, "key": "value", key="quoted passphrase". The key
-        # is any identifier-like run; is_secret_key decides on its words.
-        self._kv_re = re.compile(
-            r"""(?P<q>["']?)\b(?P<key>[A-Za-z_][A-Za-z0-9_.-]{0,63})(?P=q)(?P<sep>\s*[:=]\s*)"""
-            r"""(?P<val>"(?:[^"\\]|\\.)*"|'(?:[^'\\]|\\.)*'|[^\s&,;"'}\]]+)"""
-        )
 
     @property
     def mask(self) -> str:
@@ -232,16 +215,15 @@ class Redactor:
         """``text`` with every secret it carries replaced by the mask."""
         if len(text) < 4 or text in self._clean:
             return text
-        out = text
-        # Schemes first: ``Authorization: Bearer x`` would otherwise lose only the
-        # word ``Bearer`` to the key=value pass and keep the token.
-        lowered = out.lower()
-        if "bearer" in lowered or "basic" in lowered or "digest" in lowered:
-            out = _AUTH_SCHEME.sub(self._mask_scheme, out)
-        if "=" in out or ":" in out:
-            out = self._kv_re.sub(self._mask_pair, out)
-        if len(out) >= 32:
-            out = _BASE64_RUN.sub(self._mask_random, out)
+        out = self._scan(text)
+        if "%" in out:
+            # A percent-encoded query (``next=%2Flogin%3Fpassword%3Dx``) hides its
+            # pairs; scan the decoded form and keep it if that masked something.
+            decoded = unquote_plus(out)
+            if decoded != out:
+                scanned = self._scan(decoded)
+                if scanned != decoded:
+                    out = scanned
         if out == text and len(text) <= _CLEAN_CACHE_CHARS:
             # Only strings that held no secret are remembered, so the cache never
             # keeps a secret alive; repeated user agents and paths skip the scan.
@@ -250,34 +232,39 @@ class Redactor:
             self._clean.add(text)
         return out
 
-    def _mask_scheme(self, m: re.Match[str]) -> str:
-        if m.group(1) is not None:
-            return f"{m.group(1)}{m.group(2)}{self._mask}"
-        return f"{m.group(4)}{m.group(5)}{self._mask}"
+    def _scan(self, text: str) -> str:
+        # Shapes first: in ``Authorization: Bearer x`` the pair pass would take
+        # only the word ``Bearer`` as the value.
+        out = mask_shapes(text, self._mask)
+        if "=" in out or ":" in out:
+            out = _PAIR.sub(self._mask_pair, out)
+        if "-" in out:
+            out = _FLAG.sub(self._mask_flag, out)
+        return out
 
     def _mask_pair(self, m: re.Match[str]) -> str:
         val = m.group("val")
+        head = m.group(0)[: m.start("val") - m.start(0)]
+        tail = ""
+        if m.group("op") == "=" and val[:1] not in ("'", '"', "\\"):
+            # After "=" a bare value ends at whitespace; the rest is scanned alone.
+            space = _SPACE.search(val)
+            if space is not None:
+                val, tail = val[: space.start()], self._scan(val[space.start() :])
         if not self.is_secret_key(m.group("key")):
             # The value may hold pairs of its own (``next=/login?password=x``).
-            start = m.start("val") - m.start(0)
-            inner = self._kv_re.sub(self._mask_pair, val) if ("=" in val or ":" in val) else val
-            return m.group(0)[:start] + inner
+            inner = _PAIR.sub(self._mask_pair, val) if ("=" in val or ":" in val) else val
+            return head + inner + tail
         mask = self._mask
-        if val in (mask, f'"{mask}"', f"'{mask}'"):
-            return m.group(0)
+        if val.startswith('\\"'):
+            return f'{head}\\"{mask}\\"{tail}'
         quote = val[0] if val[:1] in ("'", '"') else ""
-        q = m.group("q")
-        return f"{q}{m.group('key')}{q}{m.group('sep')}{quote}{mask}{quote}"
+        return f"{head}{quote}{mask}{quote}{tail}"
 
-    def _mask_random(self, m: re.Match[str]) -> str:
-        run = m.group(0)
-        if run.startswith("/") or run.count("/") > 2:
-            # A path: judge each segment alone, so a random segment is masked and
-            # the names around it stay.
-            parts = run.split("/")
-            masked = [self._mask if _random_token(p) else p for p in parts]
-            return "/".join(masked)
-        return self._mask if _random_token(run.rstrip("=")) else run
+    def _mask_flag(self, m: re.Match[str]) -> str:
+        if not self.is_secret_key(m.group("key")):
+            return m.group(0)
+        return f"{m.group('flag')}{m.group('sep')}{self._mask}"
 
     def redact(self, value: Any, key: str | None = None) -> Any:
         """A redacted copy of a JSON-like value (dicts, lists, strings, scalars).
@@ -289,7 +276,12 @@ class Redactor:
         if isinstance(value, str):
             return self.redact_text(value)
         if isinstance(value, Mapping):
-            return {k: self.redact(v, k) for k, v in value.items()}
+            return {
+                (self.redact_text(k) if isinstance(k, str) else k): self.redact(
+                    v, k if isinstance(k, str) else None
+                )
+                for k, v in value.items()
+            }
         if isinstance(value, (list, tuple)):
             return [self.redact(v) for v in value]
         return value

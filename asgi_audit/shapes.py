@@ -1,0 +1,146 @@
+"""The shapes of secrets in free text, whatever key they come under.
+
+PURE: no event loop, no file. :func:`mask_shapes` replaces every match of a
+precompiled set of patterns:
+
+* credentials after an auth scheme: ``Bearer``, ``Basic``, ``Digest`` (any case);
+* JWTs (``eyJ…``.``eyJ…``.sig), PEM private-key blocks (also cut-off ones);
+* URL credentials ``scheme://user:password@host`` (the password goes);
+* vendor token formats: AWS access key ids (``AKIA``/``ASIA``…), GitHub
+  (``ghp_``, ``gho_``, ``ghu_``, ``ghs_``, ``ghr_``, ``github_pat_``), GitLab
+  (``glpat-``), Slack (``xox?-`` and webhook URLs), Stripe (``sk_``/``rk_``
+  ``live``/``test``, ``whsec_``), Google API keys (``AIza``), OpenAI-style
+  (``sk-``, ``sk-proj-``), npm (``npm_``), Hugging Face (``hf_``);
+* card numbers of 13-19 digits (spaces or dashes allowed) that pass the Luhn
+  check and start like a card (2-6);
+* long random runs: base64/base64url of 20+ characters that mix upper case,
+  lower case and digits, switch between them on at least 45% of characters and
+  are dense (Shannon entropy >= 3.5 bits); and hex runs of 40+ characters that
+  mix digits and letters, are dense (>= 3 bits) and whose length is not a digest's.
+
+What stays, by rule: file paths (a run starting with ``/``, ``./`` or ``~/`` is
+judged segment by segment, so only a random segment goes), UUIDs and the log's
+own event ids (hex with dashes), request ids and hex digests of the usual
+lengths (32, 40, 64, 96, 128 hex characters: MD5, SHA-1, SHA-256, SHA-384,
+SHA-512), words and identifiers (``QuarterlyReport2024Q3`` switches too rarely).
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+import re
+from collections import Counter
+from typing import Final
+
+__all__ = ("DIGEST_HEX_LENGTHS", "luhn_valid", "mask_shapes", "random_token")
+
+#: Lengths of hex runs that are kept as digests or ids rather than masked.
+DIGEST_HEX_LENGTHS: Final = frozenset({32, 40, 64, 96, 128})
+
+_SHAPES: Final = re.compile(
+    r"""
+    (?P<pem>-----BEGIN[ A-Z0-9]*PRIVATE\ KEY(?:\ BLOCK)?-----
+        (?:.*?-----END[ A-Z0-9]*PRIVATE\ KEY(?:\ BLOCK)?-----|.*\Z))
+  | (?P<scheme>(?i:\b(?:bearer|basic)\s+))(?![a-z]+\b)(?P<cred>[A-Za-z0-9._~+/=-]{6,})
+  | (?P<digest>(?i:\bdigest\s+))(?P<dparams>[^\r\n]+)
+  | (?P<jwt>\beyJ[A-Za-z0-9_-]{2,}\.[A-Za-z0-9_-]{2,}\.[A-Za-z0-9_-]*)
+  | (?P<url>\b[A-Za-z][A-Za-z0-9+.-]{1,30}://[^\s/:@?#]*:)(?P<pw>[^\s/?#]+)(?=@[^\s@/?#]*(?:[\s/?#]|\Z))
+  | (?P<slackhook>https://hooks\.slack\.com/(?:services|workflows)/)(?P<hookpath>[A-Za-z0-9/_-]+)
+  | (?P<token>
+        \b(?:AKIA|ASIA|AGPA|AIDA|AROA|AIPA|ANPA|ANVA|ABIA|ACCA)[A-Z0-9]{16}\b
+      | \bgh[pousr]_[A-Za-z0-9]{30,255}\b
+      | \bgithub_pat_[A-Za-z0-9_]{22,255}\b
+      | \bglpat-[A-Za-z0-9_-]{20,}
+      | \bxox[abposre]-[A-Za-z0-9-]{10,}
+      | \b(?:sk|rk|pk)_(?:live|test)_[A-Za-z0-9]{16,}\b
+      | \bwhsec_[A-Za-z0-9]{24,}\b
+      | \bAIza[0-9A-Za-z_-]{35}
+      | \bsk-(?:proj-|svcacct-|admin-|ant-)?[A-Za-z0-9_-]{20,}
+      | \bnpm_[A-Za-z0-9]{36}\b
+      | \bhf_[A-Za-z0-9]{30,}\b
+    )
+  | (?P<card>(?<![\w.-])[2-6](?:[ -]?\d){12,18}(?![\w])(?!\.\d))
+  | (?P<hex>(?<![A-Za-z0-9_-])[0-9a-fA-F]{40,}(?![A-Za-z0-9_-]))
+  | (?P<run>[A-Za-z0-9+/_~.-]{20,}={0,2})
+    """,
+    re.VERBOSE | re.DOTALL,
+)
+
+
+def luhn_valid(digits: str) -> bool:
+    """Whether a string of digits passes the Luhn check."""
+    total = 0
+    for i, ch in enumerate(reversed(digits)):
+        d = ord(ch) - 48
+        if i % 2:
+            d *= 2
+            if d > 9:
+                d -= 9
+        total += d
+    return total % 10 == 0
+
+
+def _char_class(c: str) -> int:
+    if c.isdigit():
+        return 0
+    if c.isupper():
+        return 1
+    if c.islower():
+        return 2
+    return 3
+
+
+def random_token(token: str) -> bool:
+    """Whether a run of base64 characters looks like a random secret (see the module rules)."""
+    chars = token.replace("/", "").replace("+", "").replace("-", "").replace("_", "")
+    n = len(chars)
+    if n < 20:
+        return False
+    classes = [_char_class(c) for c in chars]
+    if not (0 in classes and 1 in classes and 2 in classes):
+        return False
+    switches = sum(1 for a, b in itertools.pairwise(classes) if a != b)
+    if switches < 0.45 * (n - 1):
+        return False
+    return _entropy(chars) >= 3.5
+
+
+def _entropy(text: str) -> float:
+    n = len(text)
+    return -sum(k / n * math.log2(k / n) for k in Counter(text).values())
+
+
+def _random_hex(run: str) -> bool:
+    # Random hex mixes digits and letters and is dense (4 bits is the most).
+    return any(c.isdigit() for c in run) and any(c.isalpha() for c in run) and _entropy(run) >= 3.0
+
+
+def _mask_run(run: str, mask: str) -> str:
+    if run.startswith(("/", "./", "~/", "../")) or "." in run:
+        # A path or a dotted name: judge each segment alone, so a random segment
+        # is masked and the names around it stay.
+        parts = re.split(r"([/.~])", run)
+        return "".join(mask if random_token(p.rstrip("=")) else p for p in parts)
+    return mask if random_token(run.rstrip("=")) else run
+
+
+def mask_shapes(text: str, mask: str) -> str:
+    """``text`` with every secret shape of the module rules replaced by ``mask``."""
+
+    def replace(m: re.Match[str]) -> str:
+        kind = m.lastgroup
+        if kind in ("cred", "dparams", "pw", "hookpath"):
+            prefix = {"cred": "scheme", "dparams": "digest", "pw": "url", "hookpath": "slackhook"}
+            return m.group(prefix[kind]) + mask
+        if kind == "card":
+            digits = m.group(0).replace(" ", "").replace("-", "")
+            return mask if 13 <= len(digits) <= 19 and luhn_valid(digits) else m.group(0)
+        if kind == "hex":
+            run = m.group(0)
+            return mask if len(run) not in DIGEST_HEX_LENGTHS and _random_hex(run) else run
+        if kind == "run":
+            return _mask_run(m.group(0), mask)
+        return mask
+
+    return _SHAPES.sub(replace, text)
