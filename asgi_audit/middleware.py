@@ -14,7 +14,7 @@ import re
 import time
 import uuid
 from collections.abc import Callable, Iterable
-from typing import TYPE_CHECKING, Final
+from typing import TYPE_CHECKING, Any, Final
 
 from starlette.requests import cookie_parser
 
@@ -85,6 +85,12 @@ class AuditMiddleware:
         send_500: when the app raises before responding, send the 500 here, so
             it carries the request id header (default True); the exception is
             re-raised either way.
+        request_id_factory: makes new request ids (default 32 hex chars of a UUID4).
+        record_query: record the query string as ``query_string`` (redacted in the
+            writer like every field; default False).
+        record_headers: names of request headers to record under
+            ``request_headers`` (``"*"`` for all); secret ones such as
+            ``Authorization`` and ``Cookie`` are masked by the redaction rules.
     """
 
     def __init__(
@@ -102,6 +108,8 @@ class AuditMiddleware:
         agent_id_header: str | None = None,
         send_500: bool = True,
         request_id_factory: Callable[[], str] | None = None,
+        record_query: bool = False,
+        record_headers: Iterable[str] = (),
     ) -> None:
         self.app = app
         self.auditor = auditor
@@ -121,13 +129,18 @@ class AuditMiddleware:
         self._agent_name = agent_id_header.lower().encode("latin-1") if agent_id_header else None
         self._send_500 = send_500
         self._new_id = request_id_factory or (lambda: uuid.uuid4().hex)
+        if isinstance(record_headers, str):
+            raise TypeError(f"record_headers takes a list of names, not {record_headers!r}")
+        self._record_query = record_query
+        self._record_headers = frozenset(h.lower() for h in record_headers)
+        self._all_headers = "*" in self._record_headers
 
     def _selected(self, path: str) -> bool:
         if self._exclude is not None and self._exclude.match(path):
             return False
         return self._include_all or (self._include is not None and bool(self._include.match(path)))
 
-    def _context(self, scope: Scope) -> tuple[RequestContext, bool]:
+    def _context(self, scope: Scope) -> RequestContext:
         user_agent = request_id = cookie = session = agent = None
         forwarded: list[str] = []
         rid_name, fwd_name = self._rid_name, self._forwarded_name
@@ -149,26 +162,40 @@ class AuditMiddleware:
                 session = value.decode("latin-1")
             elif name == agent_name:
                 agent = value.decode("latin-1")
-        kept = request_id is not None and valid_request_id(request_id)
-        if not kept:
+        if request_id is None or not valid_request_id(request_id):
             request_id = self._new_id()
         if session is None and cookie is not None and self._session_cookie:
             session = cookie_parser(cookie).get(self._session_cookie)
         client = scope.get("client")
         peer = client[0] if client else None
         ip = self._proxies.client_ip(peer, forwarded) if self._proxies else peer
-        return (
-            RequestContext(
-                ip_address=ip,
-                user_agent=user_agent,
-                session_id=session or None,
-                request_id=request_id,
-                request_path=scope.get("path"),
-                method=scope.get("method"),
-                agent_id=agent,
-            ),
-            kept,
+        return RequestContext(
+            ip_address=ip,
+            user_agent=user_agent,
+            session_id=session or None,
+            request_id=request_id,
+            request_path=scope.get("path"),
+            method=scope.get("method"),
+            agent_id=agent,
         )
+
+    def _request_fields(self, scope: Scope) -> dict[str, Any]:
+        # Only what the options ask for; the writer redacts it like any field.
+        fields: dict[str, Any] = {}
+        if self._record_query:
+            query = scope.get("query_string", b"")
+            if query:
+                fields["query_string"] = query.decode("latin-1")
+        if self._record_headers:
+            headers: dict[str, str] = {}
+            for raw_name, raw_value in scope["headers"]:
+                name = raw_name.decode("latin-1").lower()
+                if self._all_headers or name in self._record_headers:
+                    value = raw_value.decode("latin-1")
+                    headers[name] = f"{headers[name]}, {value}" if name in headers else value
+            if headers:
+                fields["request_headers"] = headers
+        return fields
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -178,7 +205,7 @@ class AuditMiddleware:
                 await self.app(scope, receive, send)
             return
         start = time.perf_counter()
-        context, _ = self._context(scope)
+        context = self._context(scope)
         assert context.request_id is not None
         rid_header = (self._rid_name, context.request_id.encode("latin-1"))
         rid_name = self._rid_name
@@ -205,16 +232,16 @@ class AuditMiddleware:
                 status = 500
             # After the response started, the status the client saw is kept and
             # the outcome says the request failed.
-            await self._record(context, status, start, "error")
+            await self._record(scope, context, status, start, "error")
             raise
         finally:
             reset_context(token)
-        await self._record(context, status, start)
+        await self._record(scope, context, status, start)
 
     async def _websocket(self, scope: Scope, receive: Receive, send: Send) -> None:
         # A websocket gets the request's context (for Depends(audit_context) and
         # code below it) but no api_access record; messages are not touched.
-        context, _ = self._context(scope)
+        context = self._context(scope)
         scope[SCOPE_KEY] = RequestAudit(self.auditor, context)
         token = set_context(context)
         try:
@@ -244,13 +271,20 @@ class AuditMiddleware:
             pass
 
     async def _record(
-        self, context: RequestContext, status: int, start: float, outcome: str | None = None
+        self,
+        scope: Scope,
+        context: RequestContext,
+        status: int,
+        start: float,
+        outcome: str | None = None,
     ) -> None:
         path = context.request_path or ""
         if not self._selected(path):
             return
         duration_ms = round((time.perf_counter() - start) * 1000, 3)
-        fields = {"status_code": status or None, "duration_ms": duration_ms}
+        fields: dict[str, Any] = {"status_code": status or None, "duration_ms": duration_ms}
+        if self._record_query or self._record_headers:
+            fields.update(self._request_fields(scope))
         if outcome is None:
             outcome = outcome_for_status(status) if status else "error"
         await self.auditor._put(

@@ -965,3 +965,51 @@ async def test_the_agent_id_comes_from_the_configured_header(
     assert response.json()["agent_id"] == expected
     [event] = read_events(tmp_path)
     assert event.get("agent_id") == expected
+
+
+# ------------------------------------------------------------- recorded request parts
+
+
+async def test_query_string_and_headers_are_recorded_only_when_asked(tmp_path: Path) -> None:
+    async with Auditor(log_dir=tmp_path) as auditor, client_for(build_app(auditor)) as client:
+        await client.get("/plain?page=2", headers={"accept": "text/plain"})
+        await auditor.flush()
+    (event,) = read_events(tmp_path)
+    assert "query_string" not in event
+    assert "request_headers" not in event
+
+
+async def test_recorded_query_strings_and_headers_go_through_the_same_redaction(
+    tmp_path: Path,
+) -> None:
+    secrets = {
+        "query": "q5Zt8WmKp2RxL7vNc4Hy",
+        "bearer": "bT9xQ2mZ7kR4vN8cL1pW6sY3",
+        "api_key": "k8Jd2Lq9Xv4Tz7Mb1Nc6Rf3W",
+        "cookie": "cS4vB8nM2xK7qL1zR9tY5wP0",
+    }
+    headers = ["Authorization", "X-API-Key", "cookie", "accept"]
+    auditor = Auditor(log_dir=tmp_path)
+    app = build_app(auditor, record_query=True, record_headers=headers)
+    async with auditor, client_for(app) as client:
+        await client.get(
+            f"/cb?code=1&access_token={secrets['query']}&page=2",
+            headers={
+                "authorization": f"Bearer {secrets['bearer']}",
+                "x-api-key": secrets["api_key"],
+                "cookie": f"session={secrets['cookie']}; theme=dark",
+                "accept": "application/json",
+            },
+        )
+        await auditor.flush()
+    raw = (tmp_path / API_FILE).read_bytes()
+    for secret in secrets.values():
+        assert secret.encode() not in raw
+    (event,) = read_events(tmp_path)
+    assert event["query_string"] == "code=1&access_token=***REDACTED***&page=2"
+    assert event["request_headers"] == {
+        "authorization": "***REDACTED***",
+        "x-api-key": "***REDACTED***",
+        "cookie": "***REDACTED***",
+        "accept": "application/json",
+    }
