@@ -134,10 +134,10 @@ _CLEAN_CACHE_CHARS: Final = 512
 # on to the end of the line or a separator, since headers and YAML-like text put
 # spaces in values.
 _PAIR: Final = re.compile(
-    r"""(?P<q>\\?["']?)\b(?P<key>[A-Za-z_][A-Za-z0-9_.-]{0,63})(?P=q)"""
-    r"""(?P<sep>\s*(?P<op>[:=])\s*)"""
-    r"""(?P<val>\\"(?:[^"\\]|\\[^"])*\\"|"(?:[^"\\]|\\.)*"|'(?:[^'\\]|\\.)*'"""
-    r"""|[^\r\n&,;"'}\]]+)"""
+    r"""(?P<q>\\*["']?)\b(?P<key>[A-Za-z_][A-Za-z0-9_.-]{0,63})(?P=q)"""
+    r"""(?P<sep>[ \t]*(?P<op>[:=])[ \t]*)"""
+    r"""(?=(?P<val>(?P<vq>\\+)".*?(?<!\\)(?P=vq)"|"(?:[^"\\]|\\.)*"|'(?:[^'\\]|\\.)*'"""
+    r"""|[^\s&,;"'}\]][^\r\n&,;"'}\]]*))"""
 )
 # --password value, -p value: command lines in error messages and stack traces.
 _FLAG: Final = re.compile(
@@ -237,29 +237,43 @@ class Redactor:
         # only the word ``Bearer`` as the value.
         out = mask_shapes(text, self._mask)
         if "=" in out or ":" in out:
-            out = _PAIR.sub(self._mask_pair, out)
+            out = self._mask_pairs(out)
         if "-" in out:
             out = _FLAG.sub(self._mask_flag, out)
         return out
 
-    def _mask_pair(self, m: re.Match[str]) -> str:
-        val = m.group("val")
-        head = m.group(0)[: m.start("val") - m.start(0)]
-        tail = ""
-        if m.group("op") == "=" and val[:1] not in ("'", '"', "\\"):
-            # After "=" a bare value ends at whitespace; the rest is scanned alone.
-            space = _SPACE.search(val)
-            if space is not None:
-                val, tail = val[: space.start()], self._scan(val[space.start() :])
-        if not self.is_secret_key(m.group("key")):
-            # The value may hold pairs of its own (``next=/login?password=x``).
-            inner = _PAIR.sub(self._mask_pair, val) if ("=" in val or ":" in val) else val
-            return head + inner + tail
-        mask = self._mask
-        if val.startswith('\\"'):
-            return f'{head}\\"{mask}\\"{tail}'
-        quote = val[0] if val[:1] in ("'", '"') else ""
-        return f"{head}{quote}{mask}{quote}{tail}"
+    def _mask_pairs(self, text: str) -> str:
+        # A match takes only ``key=``; the value is looked at ahead of it. So a
+        # pair whose key is not secret swallows nothing, and the pairs inside
+        # its value (``next=/login?password=x``, ``error: password="a b"``) are
+        # found by the same scan.
+        parts: list[str] = []
+        pos = 0
+        for m in _PAIR.finditer(text):
+            if m.start("val") < pos or not self.is_secret_key(m.group("key")):
+                continue
+            start, end = m.span("val")
+            val = m.group("val")
+            escape = m.group("vq")
+            if escape:
+                # JSON inside JSON: keep the value's own escaped quotes.
+                replacement = f'{escape}"{self._mask}{escape}"'
+            elif val[:1] in ("'", '"'):
+                replacement = f"{val[0]}{self._mask}{val[0]}"
+            else:
+                if m.group("op") == "=":
+                    # After "=" a bare value ends at whitespace.
+                    space = _SPACE.search(val)
+                    if space is not None:
+                        end = start + space.start()
+                replacement = self._mask
+            parts.append(text[pos:start])
+            parts.append(replacement)
+            pos = end
+        if not parts:
+            return text
+        parts.append(text[pos:])
+        return "".join(parts)
 
     def _mask_flag(self, m: re.Match[str]) -> str:
         if not self.is_secret_key(m.group("key")):

@@ -62,10 +62,12 @@ _SHAPES: Final = re.compile(
     )
   | (?P<card>(?<![\w.-])[2-6](?:[ -]?\d){12,18}(?![\w])(?!\.\d))
   | (?P<hex>(?<![A-Za-z0-9_-])[0-9a-fA-F]{40,}(?![A-Za-z0-9_-]))
-  | (?P<run>[A-Za-z0-9+/_~.-]{20,}={0,2})
     """,
     re.VERBOSE | re.DOTALL,
 )
+# Long runs are judged in a second pass, once the shapes above are masked, so a
+# token or a URL inside a path is found by its own pattern first.
+_RUN: Final = re.compile(r"[A-Za-z0-9+/_~.-]{20,}={0,2}")
 
 
 def luhn_valid(digits: str) -> bool:
@@ -139,8 +141,9 @@ def mask_shapes(text: str, mask: str) -> str:
         if kind == "hex":
             run = m.group(0)
             return mask if len(run) not in DIGEST_HEX_LENGTHS and _random_hex(run) else run
-        if kind == "run":
-            return _mask_run(m.group(0), mask)
         return mask
 
-    return _SHAPES.sub(replace, text)
+    out = _SHAPES.sub(replace, text)
+    if len(out) >= 20:
+        out = _RUN.sub(lambda m: _mask_run(m.group(0), mask), out)
+    return out
