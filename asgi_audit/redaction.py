@@ -133,11 +133,18 @@ _CLEAN_CACHE_CHARS: Final = 512
 # whitespace or a pair separator (query strings, form bodies); after ":" it runs
 # on to the end of the line or a separator, since headers and YAML-like text put
 # spaces in values.
-_PAIR: Final = re.compile(
-    r"""(?P<q>\\*["']?)\b(?P<key>[A-Za-z_][A-Za-z0-9_.-]{0,63})(?P=q)"""
-    r"""(?P<sep>[ \t]*(?P<op>[:=])[ \t]*)"""
-    r"""(?=(?P<val>(?P<vq>\\+)".*?(?<!\\)(?P=vq)"|"(?:[^"\\]|\\.)*"|'(?:[^'\\]|\\.)*'"""
-    r"""|[^\s&,;"'}\]][^\r\n&,;"'}\]]*))"""
+_SEPARATOR: Final = re.compile(r"[:=]")
+# The key before a separator, matched on the reversed text from the separator
+# leftwards, so finding pairs costs a little per ":" or "=" instead of a regex
+# attempt at every position. Reversed: optional blanks, the closing quote (with
+# its escaping backslashes), the key (its first character last), the same quote,
+# and no word character before it.
+_KEY_BACKWARDS: Final = re.compile(
+    r"""[ \t]*(?P<q>["']?\\*)(?P<key>[A-Za-z0-9_.-]{0,63}[A-Za-z_])(?P=q)(?![A-Za-z0-9_])"""
+)
+_VALUE: Final = re.compile(
+    r"""[ \t]*(?P<val>(?P<vq>\\+)".*?(?<!\\)(?P=vq)"|"(?:[^"\\]|\\.)*"|'(?:[^'\\]|\\.)*'"""
+    r"""|[^\s&,;"'}\]][^\r\n&,;"'}\]]*)"""
 )
 # --password value, -p value: command lines in error messages and stack traces.
 _FLAG: Final = re.compile(
@@ -243,14 +250,25 @@ class Redactor:
         return out
 
     def _mask_pairs(self, text: str) -> str:
-        # A match takes only ``key=``; the value is looked at ahead of it. So a
-        # pair whose key is not secret swallows nothing, and the pairs inside
-        # its value (``next=/login?password=x``, ``error: password="a b"``) are
-        # found by the same scan.
+        # Each separator is looked at on its own: the key to its left, the value
+        # to its right. A pair whose key is not secret swallows nothing, so the
+        # pairs inside its value (``next=/login?password=x``, ``error:
+        # password="a b"``) are found too.
         parts: list[str] = []
         pos = 0
-        for m in _PAIR.finditer(text):
-            if m.start("val") < pos or not self.is_secret_key(m.group("key")):
+        backwards: str | None = None
+        last = len(text) - 1
+        for sep in _SEPARATOR.finditer(text):
+            i = sep.start()
+            if i < pos:
+                continue  # inside a value already masked
+            if backwards is None:
+                backwards = text[::-1]
+            key_match = _KEY_BACKWARDS.match(backwards, last - i + 1)
+            if key_match is None or not self.is_secret_key(key_match.group("key")[::-1]):
+                continue
+            m = _VALUE.match(text, i + 1)
+            if m is None:
                 continue
             start, end = m.span("val")
             val = m.group("val")
@@ -261,7 +279,7 @@ class Redactor:
             elif val[:1] in ("'", '"'):
                 replacement = f"{val[0]}{self._mask}{val[0]}"
             else:
-                if m.group("op") == "=":
+                if sep.group(0) == "=":
                     # After "=" a bare value ends at whitespace.
                     space = _SPACE.search(val)
                     if space is not None:

@@ -38,16 +38,25 @@ __all__ = ("DIGEST_HEX_LENGTHS", "luhn_valid", "mask_shapes", "random_token")
 #: Lengths of hex runs that are kept as digests or ids rather than masked.
 DIGEST_HEX_LENGTHS: Final = frozenset({32, 40, 64, 96, 128})
 
-_SHAPES: Final = re.compile(
+# One pattern per family, each run only when a cheap substring test says the
+# text could hold it: most strings (user agents, paths, tool names) hold none,
+# and Python's re pays for every alternative at every position.
+_PEM: Final = re.compile(
+    r"-----BEGIN[ A-Z0-9]*PRIVATE KEY(?: BLOCK)?-----"
+    r"(?:.*?-----END[ A-Z0-9]*PRIVATE KEY(?: BLOCK)?-----|.*\Z)",
+    re.DOTALL,
+)
+_SCHEME: Final = re.compile(r"(\b(?i:bearer|basic)\s+)(?![a-z]+\b)[A-Za-z0-9._~+/=-]{6,}")
+_DIGEST: Final = re.compile(r"(\b(?i:digest)\s+)[^\r\n]+")
+_JWT: Final = re.compile(r"\beyJ[A-Za-z0-9_-]{2,}\.[A-Za-z0-9_-]{2,}\.[A-Za-z0-9_-]*")
+_URL_PASSWORD: Final = re.compile(
+    r"(\b[A-Za-z][A-Za-z0-9+.-]{0,30}://[^\s/:@?#]*:)[^\s/?#]+(?=@[^\s@/?#]*(?:[\s/?#]|\Z))"
+)
+_SLACK_HOOK: Final = re.compile(
+    r"(https://hooks\.slack\.com/(?:services|workflows)/)[A-Za-z0-9/_-]+"
+)
+_TOKENS: Final = re.compile(
     r"""
-    (?P<pem>-----BEGIN[ A-Z0-9]*PRIVATE\ KEY(?:\ BLOCK)?-----
-        (?:.*?-----END[ A-Z0-9]*PRIVATE\ KEY(?:\ BLOCK)?-----|.*\Z))
-  | (?P<scheme>(?i:\b(?:bearer|basic)\s+))(?![a-z]+\b)(?P<cred>[A-Za-z0-9._~+/=-]{6,})
-  | (?P<digest>(?i:\bdigest\s+))(?P<dparams>[^\r\n]+)
-  | (?P<jwt>\beyJ[A-Za-z0-9_-]{2,}\.[A-Za-z0-9_-]{2,}\.[A-Za-z0-9_-]*)
-  | (?P<url>\b[A-Za-z][A-Za-z0-9+.-]{1,30}://[^\s/:@?#]*:)(?P<pw>[^\s/?#]+)(?=@[^\s@/?#]*(?:[\s/?#]|\Z))
-  | (?P<slackhook>https://hooks\.slack\.com/(?:services|workflows)/)(?P<hookpath>[A-Za-z0-9/_-]+)
-  | (?P<token>
         \b(?:AKIA|ASIA|AGPA|AIDA|AROA|AIPA|ANPA|ANVA|ABIA|ACCA)[A-Z0-9]{16}\b
       | \bgh[pousr]_[A-Za-z0-9]{30,255}\b
       | \bgithub_pat_[A-Za-z0-9_]{22,255}\b
@@ -59,13 +68,15 @@ _SHAPES: Final = re.compile(
       | \bsk-(?:proj-|svcacct-|admin-|ant-)?[A-Za-z0-9_-]{20,}
       | \bnpm_[A-Za-z0-9]{36}\b
       | \bhf_[A-Za-z0-9]{30,}\b
-    )
-  | (?P<card>(?<![\w.-])[2-6](?:[ -]?\d){12,18}(?![\w])(?!\.\d))
-  | (?P<hex>(?<![A-Za-z0-9_-])[0-9a-fA-F]{40,}(?![A-Za-z0-9_-]))
     """,
-    re.VERBOSE | re.DOTALL,
+    re.VERBOSE,
 )
-# Long runs are judged in a second pass, once the shapes above are masked, so a
+# Every token above has a run of 16+ word characters (with - and _); text
+# without one cannot hold a token.
+_TOKEN_HINT: Final = re.compile(r"[A-Za-z0-9_-]{16}")
+_CARD: Final = re.compile(r"(?<![\w.-])[2-6](?:[ -]?\d){12,18}(?!\w)(?!\.\d)")
+_HEX: Final = re.compile(r"(?<![A-Za-z0-9_-])[0-9a-fA-F]{40,}(?![A-Za-z0-9_-])")
+# Long runs are judged in a last pass, once the shapes above are masked, so a
 # token or a URL inside a path is found by its own pattern first.
 _RUN: Final = re.compile(r"[A-Za-z0-9+/_~.-]{20,}={0,2}")
 
@@ -95,6 +106,8 @@ def _char_class(c: str) -> int:
 
 def random_token(token: str) -> bool:
     """Whether a run of base64 characters looks like a random secret (see the module rules)."""
+    if len(token) < 20:
+        return False
     chars = token.replace("/", "").replace("+", "").replace("-", "").replace("_", "")
     n = len(chars)
     if n < 20:
@@ -127,23 +140,46 @@ def _mask_run(run: str, mask: str) -> str:
     return mask if random_token(run.rstrip("=")) else run
 
 
+def _digit_count(text: str) -> int:
+    return sum(map(text.count, "0123456789"))
+
+
 def mask_shapes(text: str, mask: str) -> str:
     """``text`` with every secret shape of the module rules replaced by ``mask``."""
-
-    def replace(m: re.Match[str]) -> str:
-        kind = m.lastgroup
-        if kind in ("cred", "dparams", "pw", "hookpath"):
-            prefix = {"cred": "scheme", "dparams": "digest", "pw": "url", "hookpath": "slackhook"}
-            return m.group(prefix[kind]) + mask
-        if kind == "card":
-            digits = m.group(0).replace(" ", "").replace("-", "")
-            return mask if 13 <= len(digits) <= 19 and luhn_valid(digits) else m.group(0)
-        if kind == "hex":
-            run = m.group(0)
-            return mask if len(run) not in DIGEST_HEX_LENGTHS and _random_hex(run) else run
-        return mask
-
-    out = _SHAPES.sub(replace, text)
+    out = text
+    if "-----BEGIN" in out:
+        out = _PEM.sub(mask, out)
+    lowered = out.lower()
+    if "bearer" in lowered or "basic" in lowered:
+        out = _SCHEME.sub(lambda m: m.group(1) + mask, out)
+    if "digest" in lowered:
+        out = _DIGEST.sub(lambda m: m.group(1) + mask, out)
+    if "eyJ" in out:
+        out = _JWT.sub(mask, out)
+    if "://" in out:
+        out = _URL_PASSWORD.sub(lambda m: m.group(1) + mask, out)
+        if "hooks.slack.com" in out:
+            out = _SLACK_HOOK.sub(lambda m: m.group(1) + mask, out)
+    if len(out) < 16:
+        return out
+    if _TOKEN_HINT.search(out):
+        out = _TOKENS.sub(mask, out)
+    digits = _digit_count(out)
+    if digits >= 13:
+        out = _CARD.sub(lambda m: mask if luhn_valid(_digits_only(m.group(0))) else m.group(0), out)
+    if digits >= 6 and len(out) >= 40:
+        out = _HEX.sub(
+            lambda m: (
+                mask
+                if len(m.group(0)) not in DIGEST_HEX_LENGTHS and _random_hex(m.group(0))
+                else m.group(0)
+            ),
+            out,
+        )
     if len(out) >= 20:
         out = _RUN.sub(lambda m: _mask_run(m.group(0), mask), out)
     return out
+
+
+def _digits_only(text: str) -> str:
+    return text.replace(" ", "").replace("-", "")
