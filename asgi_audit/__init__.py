@@ -9,15 +9,17 @@ background writer so that a request handler never waits on disk.
 
 from __future__ import annotations
 
-from .auditor import Auditor, SyncAuditor, outcome_for_status
+from .auditor import Auditor, SyncAuditor
 from .context import RequestContext, current_context
 from .dependencies import AuditContext, audit_context
 from .encoding import Caps
 from .events import CATEGORY_FILES, SCHEMA_VERSION, category_filename
-from .files import get_audit_stats, rotate_audit_logs
+from .files import InsecureDirectoryError
+from .methods import outcome_for_status
 from .middleware import AuditMiddleware
 from .redaction import REDACTED, Redactor
-from .writer import AuditorNotRunning, AuditQueueFull
+from .rotation import get_audit_stats, rotate_audit_logs
+from .stream import AuditorNotRunning, AuditQueueFull, AuditWriteError
 
 __version__ = "0.1.0"
 
@@ -28,9 +30,11 @@ __all__ = (
     "AuditContext",
     "AuditMiddleware",
     "AuditQueueFull",
+    "AuditWriteError",
     "Auditor",
     "AuditorNotRunning",
     "Caps",
+    "InsecureDirectoryError",
     "Redactor",
     "RequestContext",
     "SyncAuditor",

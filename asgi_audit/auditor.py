@@ -1,7 +1,8 @@
-"""The Auditor: options, lifecycle, the typed event methods and live stats.
+"""The Auditor: options, lifecycle and live stats; the sync facade.
 
-API. The one object a user builds. Its event methods only capture (one clock
-read, the request context, the fields) and enqueue; the writer does the rest.
+API. The one object a user builds. Its event methods (from
+:class:`~asgi_audit.methods.EventMethods`) only capture (one clock read, the
+request context, the fields) and enqueue; the writer does the rest.
 """
 
 from __future__ import annotations
@@ -9,316 +10,113 @@ from __future__ import annotations
 import hashlib
 import hmac
 import os
+import socket
 import sys
 import time
 from collections.abc import AsyncIterator, Coroutine, Iterable, Mapping
 from contextlib import asynccontextmanager
 from pathlib import Path
 from types import TracebackType
-from typing import Any, Generic, Literal, TypeVar
+from typing import Any
 
 import anyio
+import anyio.from_thread
+import anyio.lowlevel
 import anyio.to_thread
 
 from .context import RequestContext, current_context
 from .encoding import DEFAULT_FIELD_CAPS, Caps
-from .events import (
-    API_AUDIT,
-    AUTH,
-    INJECTION,
-    SEVERITY_RISK,
-    TOOL_BLOCKS,
-    RawEvent,
-    validate_category,
-    validate_login_outcome,
-)
-from .files import LogDirectory, load_or_create_key
+from .events import CATEGORY_FILES, SCHEMA_VERSION, RawEvent, category_filename
+from .files import LogDirectory, load_or_create_key, recover_partial_line
+from .methods import EventMethods
 from .pipeline import Pipeline, SessionIdMode
 from .redaction import Redactor
-from .writer import AuditorNotRunning, Writer, _report
+from .rotation import RotationPolicy, apply_retention, parse_interval
+from .stream import AuditorNotRunning, EventStream, OverflowPolicy
+from .writer import FsyncPolicy, Writer, report
 
-__all__ = ("Auditor", "EventMethods", "LoginOutcome", "SyncAuditor", "outcome_for_status")
-
-R = TypeVar("R")
-LoginOutcome = Literal["success", "failed", "rate_limited", "blocked"]
-ExcInfo = BaseException | bool | None
+__all__ = ("KEY_ENV", "SELF_CATEGORY", "Auditor", "SyncAuditor")
 
 #: The environment variable holding the deployment's audit key.
 KEY_ENV = "ASGI_AUDIT_KEY"
+#: The category of the auditor's own events (``audit_started``, ...): ``audit.jsonl``.
+SELF_CATEGORY = "audit"
+_VERSION = "0.1.0"
 
 
-def outcome_for_status(status: int) -> str:
-    """The outcome of an HTTP status.
-
-    2xx/3xx ``success``, 401/403 ``denied``, 429 ``rate_limited``, other 4xx
-    ``failed``, 5xx ``error``.
-    """
-    if status < 400:
-        return "success"
-    if status in (401, 403):
-        return "denied"
-    if status == 429:
-        return "rate_limited"
-    if status < 500:
-        return "failed"
-    return "error"
-
-
-def _exception(exc_info: ExcInfo) -> BaseException | None:
-    if exc_info is True:
-        return sys.exc_info()[1]  # None outside an except block: no stack trace
-    if isinstance(exc_info, BaseException):
-        return exc_info
-    return None
-
-
-def _snapshot(value: Any, depth: int = 8) -> Any:
-    # The caller may change a dict after the call returns; the writer reads it
-    # later, so containers are copied at capture (leaves are shared).
-    if depth <= 0:
-        return value
-    t = type(value)
-    if t is dict:
-        return {k: _snapshot(v, depth - 1) for k, v in value.items()}
-    if t is list or t is tuple or t is set or t is frozenset:
-        return [_snapshot(v, depth - 1) for v in value]
-    return value
-
-
-def _fields(fields: dict[str, Any]) -> dict[str, Any]:
-    for key, value in fields.items():
-        if type(value) in (dict, list, tuple, set, frozenset):
-            fields[key] = _snapshot(value)
-    return fields
-
-
-class EventMethods(Generic[R]):
-    """The event methods shared by :class:`Auditor`, :class:`SyncAuditor` and
-    ``AuditContext``: written once, returning an awaitable on the async classes
-    and None on the sync ones.
-
-    Every method takes extra keyword fields (``**fields``), which land in the
-    event under their own names; an explicit ``ip_address``, ``user_agent``,
-    ``session_id``, ``request_id``, ``request_path`` or ``agent_id`` overrides the
-    request context.
-    """
-
-    __slots__ = ()
-
-    def _submit(
-        self,
-        category: str,
-        event_type: str,
-        outcome: str | None,
-        fields: dict[str, Any],
-        exception: BaseException | None,
-    ) -> R:
-        raise NotImplementedError
-
-    def login_attempt(
-        self,
-        outcome: LoginOutcome,
-        *,
-        user_id: str | None = None,
-        error_message: str | None = None,
-        exc_info: ExcInfo = None,
-        details: Mapping[str, Any] | None = None,
-        **fields: Any,
-    ) -> R:
-        """A login attempt in ``auth-events.jsonl``.
-
-        Args:
-            outcome: ``success``, ``failed``, ``rate_limited`` or ``blocked``.
-            user_id: who tried to log in, when known.
-            error_message: why it failed.
-            exc_info: an exception (or True for the one being handled) whose
-                stack trace is recorded; nothing is recorded without one.
-            details: any further structured data.
-
-        Raises:
-            ValueError: an unknown outcome.
-        """
-        validate_login_outcome(outcome)
-        fields.update(user_id=user_id, error_message=error_message, details=details)
-        return self._submit(AUTH, "login_attempt", outcome, _fields(fields), _exception(exc_info))
-
-    def logout(
-        self,
-        *,
-        user_id: str | None = None,
-        outcome: str = "success",
-        details: Mapping[str, Any] | None = None,
-        **fields: Any,
-    ) -> R:
-        """A logout in ``auth-events.jsonl``."""
-        fields.update(user_id=user_id, details=details)
-        return self._submit(AUTH, "logout", outcome, _fields(fields), None)
-
-    def session_event(
-        self,
-        event_type: str,
-        *,
-        outcome: str | None = "success",
-        user_id: str | None = None,
-        details: Mapping[str, Any] | None = None,
-        **fields: Any,
-    ) -> R:
-        """A session event (``session_created``, ``session_expired``, ...) in ``auth-events.jsonl``.
-
-        Raises:
-            ValueError: ``event_type`` is empty.
-        """
-        if not event_type or not isinstance(event_type, str):
-            raise ValueError(f"Invalid session event type: {event_type!r}")
-        fields.update(user_id=user_id, details=details)
-        return self._submit(AUTH, event_type, outcome, _fields(fields), None)
-
-    def injection_attempt(
-        self,
-        *,
-        rule_name: str,
-        severity: str,
-        outcome: str = "blocked",
-        agent_id: str | None = None,
-        tool_name: str | None = None,
-        risk_score: float | None = None,
-        matched_text: str | None = None,
-        raw_input: str | None = None,
-        details: Mapping[str, Any] | None = None,
-        **fields: Any,
-    ) -> R:
-        """A prompt-injection detection in ``injection-events.jsonl``.
-
-        Args:
-            rule_name: the guard rule that matched (``ignore_previous_instructions``).
-            severity: ``LOW``, ``WARNING``, ``MEDIUM``, ``HIGH``, ``CRITICAL`` or your own.
-            outcome: ``logged``, ``warned`` or ``blocked``.
-            risk_score: defaults to the severity's base risk (CRITICAL 1.0, HIGH 0.7, ...).
-            matched_text: what matched; redacted and capped in the writer.
-            raw_input: the scanned input; redacted, then capped at 500 characters.
-        """
-        if risk_score is None:
-            risk_score = SEVERITY_RISK.get(severity.upper())
-        fields.update(
-            agent_id=agent_id,
-            tool_name=tool_name,
-            rule_name=rule_name,
-            severity=severity,
-            risk_score=risk_score,
-            matched_text=matched_text,
-            raw_input=raw_input,
-            details=details,
-        )
-        return self._submit(INJECTION, "injection_attempt", outcome, _fields(fields), None)
-
-    def tool_blocked(
-        self,
-        *,
-        tool_name: str,
-        blocked_path: str | None = None,
-        blocked_reason: str | None = None,
-        outcome: str = "blocked",
-        agent_id: str | None = None,
-        details: Mapping[str, Any] | None = None,
-        **fields: Any,
-    ) -> R:
-        """A blocked tool or file access in ``tool-blocks.jsonl`` (``tool_path_blocked``).
-
-        ``outcome`` is ``blocked`` or, for paths that need a human, ``requires_approval``.
-        """
-        fields.update(
-            agent_id=agent_id,
-            tool_name=tool_name,
-            blocked_path=blocked_path,
-            blocked_reason=blocked_reason,
-            details=details,
-        )
-        return self._submit(TOOL_BLOCKS, "tool_path_blocked", outcome, _fields(fields), None)
-
-    def api_access(
-        self,
-        *,
-        method: str | None = None,
-        request_path: str | None = None,
-        status_code: int | None = None,
-        duration_ms: float | None = None,
-        outcome: str | None = None,
-        details: Mapping[str, Any] | None = None,
-        **fields: Any,
-    ) -> R:
-        """An API access in ``api-audit.jsonl``; the outcome follows the status when not given."""
-        if outcome is None and status_code is not None:
-            outcome = outcome_for_status(status_code)
-        fields.update(
-            method=method,
-            request_path=request_path,
-            status_code=status_code,
-            duration_ms=duration_ms,
-            details=details,
-        )
-        return self._submit(API_AUDIT, "api_access", outcome, _fields(fields), None)
-
-    def emit(
-        self,
-        category: str,
-        event_type: str,
-        *,
-        outcome: str | None = None,
-        exc_info: ExcInfo = None,
-        **fields: Any,
-    ) -> R:
-        """Any event: ``category`` picks the file (``<category>.jsonl`` for your own).
-
-        Raises:
-            ValueError: the category cannot name a file (separators, dots, ...),
-                or ``event_type`` is empty.
-        """
-        validate_category(category)
-        if not event_type or not isinstance(event_type, str):
-            raise ValueError(f"Invalid event type: {event_type!r}")
-        return self._submit(category, event_type, outcome, _fields(fields), _exception(exc_info))
+def _overflow(value: OverflowPolicy | Mapping[str, OverflowPolicy]) -> dict[str, OverflowPolicy]:
+    policies: Mapping[str, str] = {"*": value} if isinstance(value, str) else value
+    for category, policy in policies.items():
+        if policy not in ("block", "drop"):
+            raise ValueError(
+                f"Invalid overflow policy for {category!r}: {policy!r} (use 'block' or 'drop')"
+            )
+        if category != "*":
+            category_filename(category)  # validates the name
+    return dict(policies)  # type: ignore[arg-type]
 
 
 class Auditor(EventMethods[Coroutine[Any, Any, None]]):
     """Records security events into per-category JSON Lines files.
 
     Start it with ``FastAPI(lifespan=auditor.lifespan)`` or ``async with auditor:``;
-    every option is keyword-only.
+    every option is keyword-only and has a safe default. See the README's
+    "Options" and "Guarantees" for the whole story.
 
     Args:
-        log_dir: the directory of the files (default ``logs/security``), created
-            ``0700`` if missing; files are created ``0600``.
-        queue_capacity: events held in memory before callers wait (default 10,000).
-        shutdown_timeout: seconds the shutdown waits for the writer to drain
-            (default 30); events still unwritten then are counted and reported.
+        log_dir: the directory of the files (default ``logs/security``).
+        queue_capacity: events held in memory (default 10,000).
+        overflow: ``"block"`` (default) or ``"drop"``, or a mapping from category
+            to policy (``{"api_audit": "drop"}``; ``"*"`` sets the default).
+        block_timeout: the longest a ``block`` caller waits for room (default
+            None: no limit); past it the event is counted as dropped and
+            ``AuditQueueFull`` is raised.
+        fsync: ``"interval"`` (default), ``"always"`` or ``"never"``.
+        fsync_interval_ms: the most time between fsyncs under ``"interval"`` (1,000).
+        rotate_max_mb: rotate a file before it would pass this size.
+        rotate_interval: rotate at UTC period boundaries: ``"hourly"``,
+            ``"daily"``, ``"weekly"``, ``"6h"`` or seconds.
+        retain_count: keep at most this many rotated files per category.
+        retain_days: delete rotated files older than this.
+        compress_rotated: gzip rotated files, off the writer's path.
+        shutdown_timeout: seconds the shutdown waits for the writer to drain (30).
         redact: mask secrets (default True).
-        secret_words: replace the default secret key words.
-        extra_secret_words: add secret key words.
-        remove_secret_words: remove secret key words.
-        field_caps: per-field caps in characters, merged over the defaults
-            (``raw_input`` 500, ``matched_text`` 500, ``user_agent`` 512, ...).
-        max_string_chars: the cap of every other string (default 4,096).
-        max_event_bytes: the cap of a whole line (default 16 KiB).
+        secret_words / extra_secret_words / remove_secret_words: the secret key words.
+        field_caps: per-field caps in characters, merged over the defaults.
+        max_string_chars: the cap of every other string (4,096).
+        max_event_bytes: the cap of a whole line (16 KiB).
         session_ids: ``"hash"`` (default), ``"raw"`` or ``"omit"``.
-        key: the deployment's key (bytes or str) for keyed hashes; default the
-            ``ASGI_AUDIT_KEY`` environment variable, else a key file created in
-            ``log_dir`` and shared by every process writing there.
-        dir_mode: mode of a created log directory (default ``0o700``).
-        file_mode: mode of created files (default ``0o600``).
+        key: the deployment's key for keyed hashes (default ``$ASGI_AUDIT_KEY``,
+            else a key file created in ``log_dir``).
+        dir_mode / file_mode: modes of created directories and files (0700 / 0600).
+        allow_insecure_dir: accept a log directory that is a symlink or writable
+            by others (refused by default).
+        self_audit: record ``audit_started`` (with the configuration) and
+            ``audit_stopped`` in ``audit.jsonl`` (default True).
     """
 
     __slots__ = (
         "_caps",
         "_directory",
         "_key",
+        "_maintenance",
+        "_options",
+        "_overflow",
+        "_recovered",
         "_redactor",
+        "_rotation",
         "_session_ids",
-        "_shutdown_timeout",
+        "_stream",
         "_sync",
         "_task_group",
         "_writer",
+        "block_timeout",
         "capacity",
+        "fsync",
+        "fsync_interval",
         "lost",
+        "self_audit",
+        "shutdown_timeout",
     )
 
     def __init__(
@@ -326,6 +124,15 @@ class Auditor(EventMethods[Coroutine[Any, Any, None]]):
         *,
         log_dir: str | os.PathLike[str] = "logs/security",
         queue_capacity: int = 10_000,
+        overflow: OverflowPolicy | Mapping[str, OverflowPolicy] = "block",
+        block_timeout: float | None = None,
+        fsync: FsyncPolicy = "interval",
+        fsync_interval_ms: float = 1000,
+        rotate_max_mb: float | None = None,
+        rotate_interval: str | float | None = None,
+        retain_count: int | None = None,
+        retain_days: float | None = None,
+        compress_rotated: bool = False,
         shutdown_timeout: float = 30.0,
         redact: bool = True,
         secret_words: Iterable[str] | None = None,
@@ -338,16 +145,44 @@ class Auditor(EventMethods[Coroutine[Any, Any, None]]):
         key: bytes | str | None = None,
         dir_mode: int = 0o700,
         file_mode: int = 0o600,
+        allow_insecure_dir: bool = False,
+        self_audit: bool = True,
     ) -> None:
         if not isinstance(queue_capacity, int) or queue_capacity < 1:
             raise ValueError(f"queue_capacity must be a positive integer, got {queue_capacity!r}")
         if shutdown_timeout <= 0:
             raise ValueError(f"shutdown_timeout must be positive, got {shutdown_timeout!r}")
+        if block_timeout is not None and block_timeout < 0:
+            raise ValueError(f"block_timeout must not be negative, got {block_timeout!r}")
+        if fsync not in ("always", "interval", "never"):
+            raise ValueError(f"fsync must be 'always', 'interval' or 'never', got {fsync!r}")
+        if fsync_interval_ms <= 0:
+            raise ValueError(f"fsync_interval_ms must be positive, got {fsync_interval_ms!r}")
         if session_ids not in ("hash", "raw", "omit"):
             raise ValueError(f"session_ids must be 'hash', 'raw' or 'omit', got {session_ids!r}")
-        self._directory = LogDirectory(Path(log_dir), dir_mode=dir_mode, file_mode=file_mode)
+        if rotate_max_mb is not None and rotate_max_mb <= 0:
+            raise ValueError(f"rotate_max_mb must be positive, got {rotate_max_mb!r}")
+        self._overflow = _overflow(overflow)
+        self._rotation = RotationPolicy(
+            max_bytes=None if rotate_max_mb is None else max(1024, int(rotate_max_mb * 2**20)),
+            interval=parse_interval(rotate_interval),
+            keep=retain_count,
+            max_age=None if retain_days is None else retain_days * 86400.0,
+            compress=compress_rotated,
+        )
+        self._directory = LogDirectory(
+            Path(log_dir),
+            dir_mode=dir_mode,
+            file_mode=file_mode,
+            allow_insecure=allow_insecure_dir,
+            sync_dir=fsync != "never",
+        )
         self.capacity = queue_capacity
-        self._shutdown_timeout = shutdown_timeout
+        self.block_timeout = block_timeout
+        self.fsync: FsyncPolicy = fsync
+        self.fsync_interval = fsync_interval_ms / 1000
+        self.shutdown_timeout = shutdown_timeout
+        self.self_audit = self_audit
         self._redactor = (
             Redactor(
                 secret_words=secret_words,
@@ -366,8 +201,32 @@ class Auditor(EventMethods[Coroutine[Any, Any, None]]):
         if key is None:
             key = os.environ.get(KEY_ENV) or None
         self._key = key.encode() if isinstance(key, str) else key
+        self._options = {
+            "log_dir": str(self._directory.path),
+            "queue_capacity": queue_capacity,
+            "overflow": dict(self._overflow),
+            "block_timeout": block_timeout,
+            "fsync": fsync,
+            "fsync_interval_ms": fsync_interval_ms,
+            "rotate_max_mb": rotate_max_mb,
+            "rotate_interval": rotate_interval,
+            "retain_count": retain_count,
+            "retain_days": retain_days,
+            "compress_rotated": compress_rotated,
+            "shutdown_timeout": shutdown_timeout,
+            "redact": redact,
+            "session_ids": session_ids,
+            "key_source": "option" if key is not None else "key file",
+            "max_event_bytes": max_event_bytes,
+            "dir_mode": f"{dir_mode:o}",
+            "file_mode": f"{file_mode:o}",
+            "allow_insecure_dir": allow_insecure_dir,
+        }
+        self._stream: EventStream | None = None
         self._writer: Writer | None = None
         self._task_group: Any = None
+        self._maintenance: anyio.Event | None = None
+        self._recovered: list[tuple[str, Path, int]] = []
         self._sync: SyncAuditor | None = None
         #: Events given up at a shutdown deadline, over this Auditor's life.
         self.lost = 0
@@ -380,13 +239,13 @@ class Auditor(EventMethods[Coroutine[Any, Any, None]]):
     @property
     def running(self) -> bool:
         """Whether events are accepted now."""
-        return self._writer is not None and self._writer.statistics()["running"]
+        return self._stream is not None and self._stream.accepting
 
     @property
     def sync(self) -> SyncAuditor:
         """The same event methods for sync code: ``def`` routes and other threads.
 
-        They block while the stream is full, and are thread-safe.
+        Thread-safe; they block while the stream is full (``block`` policy).
         """
         if self._sync is None:
             self._sync = SyncAuditor(self)
@@ -398,26 +257,107 @@ class Auditor(EventMethods[Coroutine[Any, Any, None]]):
         if self._writer is not None:
             raise RuntimeError("This Auditor is already running")
         key = await anyio.to_thread.run_sync(self._prepare)
+        stream = EventStream(
+            capacity=self.capacity,
+            overflow={c: p for c, p in self._overflow.items() if c != "*"},
+            default=self._overflow.get("*", "block"),
+            block_timeout=self.block_timeout,
+        )
         pipeline = Pipeline(
             redactor=self._redactor,
             caps=self._caps,
             session_ids=self._session_ids,
             session_key=hmac.new(key, b"asgi_audit session id", hashlib.sha256).digest(),
         )
-        writer = Writer(pipeline=pipeline, directory=self._directory, capacity=self.capacity)
+        maintenance = anyio.Event() if self._rotation.maintains else None
+        token = anyio.lowlevel.current_token()
+
+        def rotated(path: Path) -> None:
+            # In the writer's thread: wake the maintenance task on the loop.
+            if self._maintenance is not None:
+                anyio.from_thread.run_sync(self._poke_maintenance, token=token)
+
+        writer = Writer(
+            stream=stream,
+            pipeline=pipeline,
+            directory=self._directory,
+            fsync=self.fsync,
+            fsync_interval=self.fsync_interval,
+            rotation=self._rotation,
+            on_rotated=rotated,
+        )
         task_group = anyio.create_task_group()
         await task_group.__aenter__()
         try:
             await task_group.start(writer.run)
+            if maintenance is not None:
+                task_group.start_soon(self._maintain, maintenance)
         except BaseException:
             await task_group.__aexit__(*sys.exc_info())
             raise
-        self._writer, self._task_group = writer, task_group
+        self._stream, self._writer, self._task_group = stream, writer, task_group
+        self._maintenance = maintenance
+        if self.self_audit:
+            await self.emit(
+                SELF_CATEGORY, "audit_started", outcome="success", **self._start_fields()
+            )
+        for category, partial, size in self._recovered:
+            await self.emit(
+                category,
+                "partial_line_recovered",
+                outcome="recovered",
+                partial_file=str(partial),
+                partial_bytes=size,
+            )
+        self._recovered = []
+        if maintenance is not None:
+            maintenance.set()  # apply retention once at start
         return self
 
     def _prepare(self) -> bytes:
         self._directory.prepare()
-        return self._key if self._key is not None else load_or_create_key(self._directory)
+        key = self._key if self._key is not None else load_or_create_key(self._directory)
+        # A crash may have left a partial last line: move it aside before writing.
+        self._recovered = []
+        for path in sorted(self._directory.path.glob("*.jsonl")):
+            if path.is_file() and not path.is_symlink():
+                moved = recover_partial_line(path, self._directory.file_mode)
+                if moved is not None:
+                    category = _category_of(path)
+                    report(f"a partial last line of '{path}' was moved to '{moved[0]}'")
+                    self._recovered.append((category, *moved))
+        return key
+
+    def _start_fields(self) -> dict[str, Any]:
+        return {
+            "details": {
+                "version": _VERSION,
+                "schema_version": SCHEMA_VERSION,
+                "pid": os.getpid(),
+                "host": socket.gethostname(),
+                "configuration": self._options,
+            }
+        }
+
+    def _poke_maintenance(self) -> None:
+        if self._maintenance is not None:
+            self._maintenance.set()
+
+    async def _maintain(self, wanted: anyio.Event) -> None:
+        # Compression and retention of rotated files, off the writer's path.
+        limiter = anyio.CapacityLimiter(1)
+        while True:
+            await wanted.wait()
+            wanted = anyio.Event()
+            self._maintenance = wanted
+            await anyio.to_thread.run_sync(self._retain, limiter=limiter, abandon_on_cancel=True)
+
+    def _retain(self) -> None:
+        for name in sorted({*CATEGORY_FILES.values(), *_jsonl_names(self._directory.path)}):
+            try:
+                apply_retention(self._directory.path / name, self._rotation)
+            except OSError as exc:
+                report(f"retention of '{name}' rotated files failed: {exc}")
 
     async def __aexit__(
         self,
@@ -425,25 +365,46 @@ class Auditor(EventMethods[Coroutine[Any, Any, None]]):
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> bool | None:
-        writer, task_group = self._writer, self._task_group
-        if writer is None:
+        stream, writer, task_group = self._stream, self._writer, self._task_group
+        if stream is None or writer is None:
             return None
         with anyio.CancelScope(shield=True):
-            writer.close()
-            with anyio.move_on_after(self._shutdown_timeout):
+            if self.self_audit and stream.accepting:
+                stats = stream.statistics()
+                raw = RawEvent(
+                    SELF_CATEGORY,
+                    "audit_stopped",
+                    "success",
+                    time.time_ns(),
+                    None,
+                    {
+                        "details": {
+                            "pid": os.getpid(),
+                            "enqueued": stats["enqueued"] + 1,
+                            "dropped": sum(stats["dropped_by_category"].values()),
+                            "lost": self.lost,
+                        }
+                    },
+                )
+                if not stream.offer(raw):
+                    stream.drop(raw)
+            stream.close()
+            with anyio.move_on_after(self.shutdown_timeout):
                 await writer.done.wait()
             if not writer.done.is_set():
-                lost = writer.abandon()
+                writer.abandon()
+                lost = stream.abandon(TimeoutError("shutdown deadline passed"))
                 self.lost += lost
-                _report(
-                    f"shutdown deadline of {self._shutdown_timeout}s passed; "
+                report(
+                    f"shutdown deadline of {self.shutdown_timeout}s passed; "
                     f"{lost} events were not written"
                 )
-                task_group.cancel_scope.cancel()
+            task_group.cancel_scope.cancel()
         try:
             await task_group.__aexit__(None, None, None)
         finally:
-            self._writer = self._task_group = None
+            self._stream = self._writer = self._task_group = None
+            self._maintenance = None
             with anyio.CancelScope(shield=True):
                 await anyio.to_thread.run_sync(writer.close_files)
         return None
@@ -458,26 +419,50 @@ class Auditor(EventMethods[Coroutine[Any, Any, None]]):
         """Return once every event recorded before the call is in the files.
 
         Raises:
-            AuditorNotRunning: the Auditor was never started.
+            AuditorNotRunning: the Auditor is not running.
         """
-        await self._running_writer().flush()
+        await self._running_stream().flush()
 
-    def _running_writer(self) -> Writer:
-        writer = self._writer
-        if writer is None:
+    def _running_stream(self) -> EventStream:
+        stream = self._stream
+        if stream is None:
             raise AuditorNotRunning(
                 "asgi_audit: the Auditor is not running; start it with "
                 "`FastAPI(lifespan=auditor.lifespan)` or `async with auditor:`"
             )
-        return writer
+        return stream
 
     def stats(self) -> dict[str, Any]:
-        """Live counters: the stream (queued, capacity, enqueued, completed) and,
-        per category, written, bytes, errors, last error and the current file."""
-        writer = self._writer
-        if writer is None:
+        """Live counters: the stream (``queued``, ``capacity``, ``enqueued``,
+        ``completed``), ``lost``, and per category ``queued``, ``written``,
+        ``dropped``, ``errors``, ``fsync_errors``, ``rotations``, ``last_error``,
+        ``bytes`` and the current ``file``."""
+        stream, writer = self._stream, self._writer
+        if stream is None or writer is None:
             return {"running": False, "capacity": self.capacity, "lost": self.lost}
-        stats = writer.statistics()
+        stats = stream.statistics()
+        queued = stats.pop("queued_by_category")
+        dropped = stats.pop("dropped_by_category")
+        categories = writer.category_stats()
+        for name in {*queued, *dropped}:
+            categories.setdefault(
+                name,
+                {
+                    "file": str(self._directory.path / category_filename(name)),
+                    "written": 0,
+                    "bytes": 0,
+                    "errors": 0,
+                    "fsync_errors": 0,
+                    "rotations": 0,
+                    "last_error": None,
+                },
+            )
+        for name, entry in categories.items():
+            entry["queued"] = queued.get(name, 0)
+            entry["dropped"] = dropped.get(name, 0)
+        stats["categories"] = categories
+        stats["batches"] = writer.batches
+        stats["dropped"] = sum(dropped.values())
         stats["lost"] = self.lost
         return stats
 
@@ -490,29 +475,53 @@ class Auditor(EventMethods[Coroutine[Any, Any, None]]):
         outcome: str | None,
         fields: dict[str, Any],
         exception: BaseException | None,
+        durable: bool,
     ) -> None:
         await self._put(
             RawEvent(
-                category, event_type, outcome, time.time_ns(), current_context(), fields, exception
+                category,
+                event_type,
+                outcome,
+                time.time_ns(),
+                current_context(),
+                fields,
+                exception,
+                durable,
             )
         )
 
     async def _put(self, raw: RawEvent) -> None:
-        writer = self._running_writer()
+        stream = self._running_stream()
         # Fast path: no checkpoint, so an awaited event costs a lock and an append.
-        if not writer.put_nowait(raw):
-            await writer.put(raw)
+        seq = stream.offer(raw) or await stream.put(raw)
+        if raw.durable and seq:
+            await stream.wait_durable(seq)
 
     def _put_blocking(self, raw: RawEvent) -> None:
-        self._running_writer().put_blocking(raw)
+        stream = self._running_stream()
+        seq = stream.put_blocking(raw)
+        if raw.durable and seq:
+            stream.wait_durable_blocking(seq)
+
+
+def _jsonl_names(directory: Path) -> list[str]:
+    return [p.name for p in directory.glob("*.jsonl")] if directory.is_dir() else []
+
+
+def _category_of(path: Path) -> str:
+    for category, name in CATEGORY_FILES.items():
+        if name == path.name:
+            return category
+    return path.name[: -len(".jsonl")]
 
 
 class SyncAuditor(EventMethods[None]):
     """The event methods for sync code: FastAPI ``def`` routes, threads, callbacks.
 
-    Thread-safe; a call blocks while the stream is full. The request context of a
-    ``def`` route is there (FastAPI copies it into the threadpool). On the event
-    loop's own thread a full stream raises ``AuditQueueFull`` instead of blocking.
+    Thread-safe; a call blocks while the stream is full (``block`` policy). The
+    request context of a ``def`` route is there (FastAPI copies it into the
+    threadpool). On the event loop's own thread a full stream raises
+    ``AuditQueueFull`` instead of blocking the loop that must drain it.
     """
 
     __slots__ = ("_auditor", "_context")
@@ -528,12 +537,15 @@ class SyncAuditor(EventMethods[None]):
         outcome: str | None,
         fields: dict[str, Any],
         exception: BaseException | None,
+        durable: bool,
     ) -> None:
         context = self._context if self._context is not None else current_context()
         self._auditor._put_blocking(
-            RawEvent(category, event_type, outcome, time.time_ns(), context, fields, exception)
+            RawEvent(
+                category, event_type, outcome, time.time_ns(), context, fields, exception, durable
+            )
         )
 
     def flush(self, timeout: float | None = None) -> bool:
         """Block until every event recorded before the call is written; False on timeout."""
-        return self._auditor._running_writer().flush_blocking(timeout)
+        return self._auditor._running_stream().flush_blocking(timeout)

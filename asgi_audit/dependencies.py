@@ -14,8 +14,9 @@ from typing import TYPE_CHECKING, Any, Final
 
 from starlette.requests import HTTPConnection
 
-from .auditor import EventMethods, SyncAuditor
+from .auditor import SyncAuditor
 from .events import RawEvent
+from .methods import EventMethods
 
 if TYPE_CHECKING:
     from .auditor import Auditor
@@ -89,9 +90,10 @@ class AuditContext(EventMethods[Coroutine[Any, Any, None]]):
         outcome: str | None,
         fields: dict[str, Any],
         exception: BaseException | None,
+        durable: bool,
     ) -> None:
         raw = RawEvent(
-            category, event_type, outcome, time.time_ns(), self.context, fields, exception
+            category, event_type, outcome, time.time_ns(), self.context, fields, exception, durable
         )
         await self.auditor._put(raw)
 

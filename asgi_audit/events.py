@@ -200,6 +200,7 @@ class RawEvent:
     context: RequestContext | None
     fields: dict[str, Any]
     exception: BaseException | None = None
+    durable: bool = False
 
 
 def _stack_trace(exc: BaseException) -> str:

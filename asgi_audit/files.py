@@ -1,39 +1,65 @@
-"""Per-category append files: open, append, reopen after rotation; stats and rotation.
+"""Per-category append files shared by every process writing to one directory.
 
 IO: blocking calls, run by the writer in its thread, never on the event loop.
-Every batch of a category is one ``write()`` on an ``O_APPEND`` descriptor with
-short writes finished, so lines from several processes never interleave. A file
-renamed away (rotation) is noticed by its inode before the next batch, and the
-writer goes on in a fresh file.
+
+* Every batch of a category is one ``write()`` on an ``O_APPEND`` descriptor,
+  short writes finished, under an exclusive ``flock`` on the category's lock file
+  (``.<file>.lock``). So lines of several processes (``uvicorn --workers``,
+  gunicorn) never interleave, at any size, and a write that fails half-way is
+  cut back (``ftruncate``) to where it began: the file only ever holds whole
+  lines of whole batches.
+* Rotation takes the same lock, so no process writes into a file after it was
+  rotated; every process checks the file's inode under the lock before it
+  writes and reopens a rotated file.
+* A partial last line left by a crash is moved aside into a ``.partial`` file at
+  start (under the lock; nothing is deleted).
+* Files are created ``0600`` in a ``0700`` directory, opened without following
+  symlinks; new files fsync their directory.
 """
 
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import os
 import stat
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Final
+from typing import Final
 
-from .events import CATEGORY_FILES, category_filename
+from .events import category_filename
 
 __all__ = (
+    "KEY_FILE",
     "AppendFile",
+    "InsecureDirectoryError",
     "LogDirectory",
-    "count_lines",
-    "get_audit_stats",
+    "RotateCheck",
+    "fsync_directory",
     "load_or_create_key",
-    "rotate_audit_logs",
+    "locked",
+    "recover_partial_line",
     "rotate_file",
 )
 
-_OPEN_FLAGS: Final = (
-    os.O_WRONLY | os.O_APPEND | os.O_CREAT | getattr(os, "O_CLOEXEC", 0) | os.O_NOFOLLOW
-)
-_CHUNK: Final = 1 << 20
+_CLOEXEC: Final = getattr(os, "O_CLOEXEC", 0)
+_OPEN_FLAGS: Final = os.O_WRONLY | os.O_APPEND | os.O_CREAT | _CLOEXEC | os.O_NOFOLLOW
+KEY_FILE: Final = ".asgi-audit-key"
+
+
+class InsecureDirectoryError(PermissionError):
+    """The log directory is a symlink or writable by others (see ``allow_insecure_dir``)."""
+
+
+def fsync_directory(path: Path) -> None:
+    """Flush a directory entry change (a new file, a rename) to stable storage."""
+    fd = os.open(path, os.O_RDONLY | _CLOEXEC)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,61 +69,118 @@ class LogDirectory:
     Args:
         path: the directory (created with its parents if missing).
         dir_mode: mode of a directory this creates (default ``0o700``).
-        file_mode: mode of a log file this creates (default ``0o600``).
+        file_mode: mode of a file this creates (default ``0o600``).
+        allow_insecure: accept a directory that is a symlink or writable by others.
+        sync_dir: fsync the directory after a file is created or renamed.
     """
 
     path: Path
     dir_mode: int = 0o700
     file_mode: int = 0o600
+    allow_insecure: bool = False
+    sync_dir: bool = True
 
     def prepare(self) -> None:
-        """Create the directory if missing; refuse a path that is not a directory.
+        """Create the directory if missing; refuse one that is unsafe.
 
         Raises:
             NotADirectoryError: the path exists and is not a directory.
-            OSError: it cannot be created.
+            InsecureDirectoryError: it is a symlink or writable by others, and
+                ``allow_insecure`` is off.
         """
         try:
-            st = os.stat(self.path)
+            st = os.lstat(self.path)
         except FileNotFoundError:
-            missing: list[Path] = []
-            parent = self.path
-            while not parent.exists():
-                missing.append(parent)
-                parent = parent.parent
-            for directory in reversed(missing):
-                # Every directory created here gets dir_mode exactly (mkdir's mode
-                # is filtered by the umask, and parents=True would use 0o777).
-                with contextlib.suppress(FileExistsError):
-                    directory.mkdir(mode=self.dir_mode)
-                    os.chmod(directory, self.dir_mode)
+            self._create()
             return
+        if stat.S_ISLNK(st.st_mode) and not self.allow_insecure:
+            raise InsecureDirectoryError(
+                f"Audit log directory is a symlink: '{self.path}' (pass allow_insecure_dir=True"
+                " to accept it)"
+            )
+        if stat.S_ISLNK(st.st_mode):
+            st = os.stat(self.path)
         if not stat.S_ISDIR(st.st_mode):
             raise NotADirectoryError(f"Audit log directory is not a directory: '{self.path}'")
+        if st.st_mode & 0o002 and not self.allow_insecure:
+            raise InsecureDirectoryError(
+                f"Audit log directory is writable by others: '{self.path}' (mode "
+                f"{stat.S_IMODE(st.st_mode):o}; chmod o-w it, or pass allow_insecure_dir=True)"
+            )
+
+    def _create(self) -> None:
+        missing: list[Path] = []
+        parent = self.path
+        while not parent.exists():
+            missing.append(parent)
+            parent = parent.parent
+        for directory in reversed(missing):
+            # Every directory created here gets dir_mode exactly (mkdir's mode is
+            # filtered by the umask, and parents=True would use 0o777).
+            with contextlib.suppress(FileExistsError):
+                directory.mkdir(mode=self.dir_mode)
+                os.chmod(directory, self.dir_mode)
+        if self.sync_dir:
+            fsync_directory(self.path.parent)
 
     def file(self, category: str) -> AppendFile:
         """The append file of ``category`` (not opened yet)."""
-        return AppendFile(self.path / category_filename(category), self.file_mode)
+        return AppendFile(self, self.path / category_filename(category))
+
+
+@contextlib.contextmanager
+def locked(path: Path, mode: int = 0o600) -> Iterator[int]:
+    """Hold the exclusive lock of the file ``path`` (its ``.<name>.lock`` sibling)."""
+    fd = os.open(_lock_path(path), os.O_RDWR | os.O_CREAT | _CLOEXEC | os.O_NOFOLLOW, mode)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield fd
+    finally:
+        os.close(fd)  # closing releases the lock
+
+
+def _lock_path(path: Path) -> Path:
+    return path.with_name(f".{path.name}.lock")
+
+
+#: Decides, under the lock, whether the file is rotated before an append:
+#: called with the file's size, the size of the data to append and its mtime.
+RotateCheck = Callable[[int, int, float], bool]
 
 
 class AppendFile:
-    """One category's file, opened ``O_APPEND`` without following symlinks."""
+    """One category's file: locked appends, reopened after rotation or deletion."""
 
-    __slots__ = ("_fd", "_ident", "mode", "path")
+    __slots__ = ("_fd", "_ident", "_lock_fd", "directory", "path")
 
-    def __init__(self, path: Path, mode: int = 0o600) -> None:
+    def __init__(self, directory: LogDirectory, path: Path) -> None:
+        self.directory = directory
         self.path = path
-        self.mode = mode
         self._fd: int | None = None
         self._ident: tuple[int, int] | None = None
+        self._lock_fd: int | None = None
+
+    # ------------------------------------------------------------------ opening
 
     def _open(self) -> int:
-        fd = os.open(self.path, _OPEN_FLAGS, self.mode)
+        mode = self.directory.file_mode
+        try:
+            fd = os.open(self.path, _OPEN_FLAGS | os.O_EXCL, mode)
+            created = True
+        except FileExistsError:
+            fd = os.open(self.path, _OPEN_FLAGS, mode)
+            created = False
+        except FileNotFoundError:
+            # The directory itself is gone (deleted under us): make it again.
+            self.directory.prepare()
+            fd = os.open(self.path, _OPEN_FLAGS, mode)
+            created = True
         try:
             st = os.fstat(fd)
-            if stat.S_ISREG(st.st_mode) and stat.S_IMODE(st.st_mode) & ~self.mode:
-                # An existing file with looser permissions is tightened.
-                os.fchmod(fd, self.mode)
+            if stat.S_ISREG(st.st_mode) and stat.S_IMODE(st.st_mode) & ~mode:
+                os.fchmod(fd, mode)  # an existing file with looser permissions
+            if created and self.directory.sync_dir:
+                fsync_directory(self.path.parent)
         except OSError:
             os.close(fd)
             raise
@@ -115,85 +198,94 @@ class AppendFile:
         except FileNotFoundError:
             same = False
         if not same:
-            # Renamed away by a rotation (here or in another process): reopen.
+            # Rotated (here or in another process) or deleted: reopen.
             self.close()
             return self._open()
         return fd
 
-    def write(self, data: bytes | memoryview) -> int:
-        """Append ``data`` with one ``write()`` (finishing short writes); return bytes written.
+    def _lock(self) -> int:
+        if self._lock_fd is None:
+            self._lock_fd = os.open(
+                _lock_path(self.path),
+                os.O_RDWR | os.O_CREAT | _CLOEXEC | os.O_NOFOLLOW,
+                self.directory.file_mode,
+            )
+        fcntl.flock(self._lock_fd, fcntl.LOCK_EX)
+        return self._lock_fd
 
-        On an error the bytes already written are reported in ``OSError.written``
-        (set as an attribute) so that a retry goes on from there.
+    def _unlock(self) -> None:
+        if self._lock_fd is not None:
+            fcntl.flock(self._lock_fd, fcntl.LOCK_UN)
+
+    # ------------------------------------------------------------------ writing
+
+    def append(self, data: bytes, rotate: RotateCheck | None = None) -> tuple[int, Path | None]:
+        """Append ``data`` whole, or not at all; return the file size after it and
+        the rotated file's path if ``rotate`` asked for a rotation first.
+
+        Raises:
+            OSError: the write failed; the file was cut back to its size before it.
         """
-        fd = self._current_fd()
-        view = memoryview(data)
-        total = len(view)
-        done = 0
         try:
-            while done < total:
-                done += os.write(fd, view[done:])
-        except OSError as exc:
-            exc.written = done  # type: ignore[attr-defined]
+            self._lock()
+        except OSError:
+            self._drop_lock()
             raise
-        return done
+        try:
+            fd = self._current_fd()
+            st = os.fstat(fd)
+            size = st.st_size
+            rotated: Path | None = None
+            if rotate is not None and size > 0 and rotate(size, len(data), st.st_mtime):
+                rotated = self._rotate_locked()
+                fd = self._open()
+                size = 0
+            view = memoryview(data)
+            done = 0
+            try:
+                while done < len(view):
+                    done += os.write(fd, view[done:])
+            except OSError:
+                if done:
+                    # Never leave half a batch: under the lock nobody wrote after us.
+                    with contextlib.suppress(OSError):
+                        os.ftruncate(fd, size)
+                raise
+            return size + done, rotated
+        finally:
+            self._unlock()
+
+    def _rotate_locked(self) -> Path:
+        target = rotate_file(self.path)
+        self.close()
+        if self.directory.sync_dir:
+            fsync_directory(self.path.parent)
+        return target
 
     def fsync(self) -> None:
         """Flush the file to stable storage, if it is open."""
         if self._fd is not None:
             os.fsync(self._fd)
 
+    def _drop_lock(self) -> None:
+        fd, self._lock_fd = self._lock_fd, None
+        if fd is not None:
+            with contextlib.suppress(OSError):
+                os.close(fd)
+
     def close(self) -> None:
-        """Close the descriptor (a later write reopens)."""
+        """Close the file (a later append reopens it)."""
         fd, self._fd, self._ident = self._fd, None, None
         if fd is not None:
             os.close(fd)
 
-
-def count_lines(path: Path) -> int:
-    """The number of complete lines in ``path`` (a partial last line is not counted)."""
-    count = 0
-    with open(path, "rb") as fh:
-        while chunk := fh.read(_CHUNK):
-            count += chunk.count(b"\n")
-    return count
+    def close_all(self) -> None:
+        """Close the file and its lock."""
+        self.close()
+        self._drop_lock()
 
 
-def _category_files(log_dir: Path) -> Iterator[tuple[str, Path]]:
-    for category, name in CATEGORY_FILES.items():
-        yield category, log_dir / name
-    known = set(CATEGORY_FILES.values())
-    if log_dir.is_dir():
-        for path in sorted(log_dir.glob("*.jsonl")):
-            if path.name not in known and path.is_file():
-                yield path.name[: -len(".jsonl")], path
-
-
-def get_audit_stats(log_dir: str | os.PathLike[str] = "logs/security") -> dict[str, Any]:
-    """Per category: ``file``, ``size_bytes``, ``size_kb``, ``event_count``.
-
-    The shape of the system this replaces. The four built-in categories are
-    always present (zeros when their file does not exist yet); custom categories
-    appear once they have a file. ``event_count`` counts whole lines only.
-    """
-    root = Path(log_dir)
-    stats: dict[str, Any] = {}
-    for category, path in _category_files(root):
-        try:
-            size = path.stat().st_size
-            count = count_lines(path) if size else 0
-        except FileNotFoundError:
-            size, count = 0, 0
-        stats[category] = {
-            "file": str(path),
-            "size_bytes": size,
-            "size_kb": round(size / 1024, 2),
-            "event_count": count,
-        }
-    return stats
-
-
-def _rotated_name(path: Path, now: float) -> Iterator[Path]:
+def _rotated_names(path: Path, now: float) -> Iterator[Path]:
     stamp = time.strftime("%Y%m%d_%H%M%S", time.gmtime(now))
     yield path.with_name(f"{path.name}.{stamp}.rotated")
     for n in range(1, 10_000):
@@ -205,14 +297,15 @@ def rotate_file(path: Path, now: float | None = None) -> Path:
 
     The new name is claimed with ``link()``, which fails if it exists, so two
     rotations in the same second (or in two processes) take different names.
-    A writer holding the old file notices the inode change and reopens.
+    Rename only, never copy-and-truncate, so log shippers follow the file. The
+    caller holds the file's lock when writers may be running.
 
     Raises:
         FileNotFoundError: ``path`` does not exist.
         FileExistsError: 10,000 rotated names of that second are taken.
     """
     moment = time.time() if now is None else now
-    for target in _rotated_name(path, moment):
+    for target in _rotated_names(path, moment):
         try:
             os.link(path, target)
         except FileExistsError:
@@ -230,31 +323,51 @@ def rotate_file(path: Path, now: float | None = None) -> Path:
     raise FileExistsError(f"No free rotated name left for '{path}'")
 
 
-def rotate_audit_logs(
-    log_dir: str | os.PathLike[str] = "logs/security", max_size_mb: float = 100
-) -> dict[str, str]:
-    """Rotate every category file larger than ``max_size_mb``; return ``{category: rotated_path}``.
+def recover_partial_line(path: Path, mode: int = 0o600) -> tuple[Path, int] | None:
+    """Move a partial last line (left by a crash) into a ``.partial`` file.
 
-    Safe while a writer runs: it goes on in a fresh file at its next batch.
+    Under the file's lock: the bytes after the last newline are appended to
+    ``<file>.<UTC YYYYmmdd_HHMMSS>.partial``, fsynced, and only then cut from the
+    file. Returns that path and the byte count, or None when the file ends in a
+    whole line.
     """
-    if max_size_mb < 0:
-        raise ValueError(f"max_size_mb must not be negative, got {max_size_mb!r}")
-    limit = max_size_mb * 1024 * 1024
-    rotated: dict[str, str] = {}
-    for category, path in _category_files(Path(log_dir)):
+    with locked(path, mode):
         try:
-            size = path.stat().st_size
+            fd = os.open(path, os.O_RDWR | _CLOEXEC | os.O_NOFOLLOW)
         except FileNotFoundError:
-            continue
-        if size > limit:
+            return None
+        try:
+            size = os.fstat(fd).st_size
+            if size == 0 or os.pread(fd, 1, size - 1) == b"\n":
+                return None
+            cut = _last_newline(fd, size) + 1
+            tail = os.pread(fd, size - cut, cut)
+            stamp = time.strftime("%Y%m%d_%H%M%S", time.gmtime())
+            partial = path.with_name(f"{path.name}.{stamp}.partial")
+            out = os.open(partial, os.O_WRONLY | os.O_APPEND | os.O_CREAT | _CLOEXEC, mode)
             try:
-                rotated[category] = str(rotate_file(path))
-            except FileNotFoundError:
-                continue
-    return rotated
+                os.write(out, tail)
+                os.fsync(out)
+            finally:
+                os.close(out)
+            os.ftruncate(fd, cut)
+            os.fsync(fd)
+            return partial, len(tail)
+        finally:
+            os.close(fd)
 
 
-KEY_FILE: Final = ".asgi-audit-key"
+def _last_newline(fd: int, size: int) -> int:
+    """Offset of the last ``\\n`` before ``size``, or -1."""
+    end = size
+    while end > 0:
+        start = max(0, end - (1 << 16))
+        chunk = os.pread(fd, end - start, start)
+        pos = chunk.rfind(b"\n")
+        if pos >= 0:
+            return start + pos
+        end = start
+    return -1
 
 
 def load_or_create_key(directory: LogDirectory) -> bytes:
@@ -289,7 +402,7 @@ def load_or_create_key(directory: LogDirectory) -> bytes:
 
 
 def _read_key(path: Path) -> bytes:
-    fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | getattr(os, "O_CLOEXEC", 0))
+    fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | _CLOEXEC)
     try:
         if stat.S_IMODE(os.fstat(fd).st_mode) & 0o077:
             os.fchmod(fd, 0o600)

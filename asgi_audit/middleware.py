@@ -18,10 +18,10 @@ from typing import TYPE_CHECKING, Any, Final
 
 from starlette.requests import cookie_parser
 
-from .auditor import outcome_for_status
 from .context import RequestContext, reset_context, set_context
 from .dependencies import SCOPE_KEY, RequestAudit
 from .events import API_AUDIT, RawEvent
+from .methods import outcome_for_status
 from .proxies import TrustedProxies
 
 if TYPE_CHECKING:

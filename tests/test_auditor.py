@@ -52,7 +52,7 @@ CONTEXT = {"ip_address", "user_agent", "session_id", "request_id", "request_path
 async def test_login_attempt_writes_the_auth_line_with_the_request_context(
     log_dir: Path, context: RequestContext
 ) -> None:
-    async with Auditor(log_dir=log_dir) as auditor:
+    async with Auditor(log_dir=log_dir, self_audit=False) as auditor:
         await auditor.login_attempt("failed", error_message="Invalid password", user_id="admin")
     (event,) = read_events(log_dir / "auth-events.jsonl")
     assert set(event) == HEADER | CONTEXT | {"outcome", "error_message", "user_id"}
@@ -153,7 +153,7 @@ async def test_login_attempt_writes_the_auth_line_with_the_request_context(
 async def test_each_event_method_writes_its_fields_to_its_file(
     log_dir: Path, call: Any, filename: str, expected: dict[str, Any]
 ) -> None:
-    async with Auditor(log_dir=log_dir) as auditor:
+    async with Auditor(log_dir=log_dir, self_audit=False) as auditor:
         await call(auditor)
     files = sorted(p.name for p in log_dir.glob("*.jsonl"))
     assert files == [filename]
@@ -169,7 +169,7 @@ async def test_each_event_method_writes_its_fields_to_its_file(
 async def test_explicit_fields_override_the_request_context(
     log_dir: Path, context: RequestContext
 ) -> None:
-    async with Auditor(log_dir=log_dir) as auditor:
+    async with Auditor(log_dir=log_dir, self_audit=False) as auditor:
         await auditor.tool_blocked(tool_name="bash", ip_address="10.9.9.9", agent_id="a-1")
     (event,) = read_events(log_dir / "tool-blocks.jsonl")
     assert event["ip_address"] == "10.9.9.9"
@@ -179,7 +179,7 @@ async def test_explicit_fields_override_the_request_context(
 
 @pytest.mark.parametrize("outcome", ["ok", "FAILED", "", "denied"])
 async def test_login_attempt_rejects_an_unknown_outcome(log_dir: Path, outcome: str) -> None:
-    async with Auditor(log_dir=log_dir) as auditor:
+    async with Auditor(log_dir=log_dir, self_audit=False) as auditor:
         with pytest.raises(ValueError, match="Invalid login outcome"):
             await auditor.login_attempt(outcome)  # type: ignore[arg-type]
 
@@ -188,14 +188,14 @@ async def test_login_attempt_rejects_an_unknown_outcome(log_dir: Path, outcome: 
 async def test_emit_rejects_a_category_that_cannot_name_a_file(
     log_dir: Path, category: str
 ) -> None:
-    async with Auditor(log_dir=log_dir) as auditor:
+    async with Auditor(log_dir=log_dir, self_audit=False) as auditor:
         with pytest.raises(ValueError, match="Invalid audit category"):
             await auditor.emit(category, "x")
     assert list(log_dir.iterdir()) == [log_dir / ".asgi-audit-key"]
 
 
 async def test_stack_trace_only_from_a_real_exception(log_dir: Path) -> None:
-    async with Auditor(log_dir=log_dir) as auditor:
+    async with Auditor(log_dir=log_dir, self_audit=False) as auditor:
         await auditor.login_attempt("failed", exc_info=True)  # no exception being handled
         try:
             raise ConnectionError("ldap down")
@@ -211,7 +211,7 @@ async def test_stack_trace_only_from_a_real_exception(log_dir: Path) -> None:
 
 async def test_details_changed_after_the_call_are_recorded_as_they_were(log_dir: Path) -> None:
     details: dict[str, Any] = {"attempts": [1]}
-    async with Auditor(log_dir=log_dir) as auditor:
+    async with Auditor(log_dir=log_dir, self_audit=False) as auditor:
         await auditor.emit("custom", "x", details=details)
         details["attempts"].append(2)
         details["later"] = True
@@ -220,7 +220,7 @@ async def test_details_changed_after_the_call_are_recorded_as_they_were(log_dir:
 
 
 async def test_recording_on_an_auditor_that_is_not_running_raises(log_dir: Path) -> None:
-    auditor = Auditor(log_dir=log_dir)
+    auditor = Auditor(log_dir=log_dir, self_audit=False)
     with pytest.raises(AuditorNotRunning, match="not running"):
         await auditor.logout()
     with pytest.raises(AuditorNotRunning):
@@ -235,7 +235,7 @@ async def test_recording_on_an_auditor_that_is_not_running_raises(log_dir: Path)
 
 
 async def test_an_auditor_can_be_started_again_and_appends(log_dir: Path) -> None:
-    auditor = Auditor(log_dir=log_dir)
+    auditor = Auditor(log_dir=log_dir, self_audit=False)
     for _ in range(3):
         async with auditor:
             await auditor.logout()
@@ -243,7 +243,7 @@ async def test_an_auditor_can_be_started_again_and_appends(log_dir: Path) -> Non
 
 
 async def test_flush_returns_once_earlier_events_are_in_the_files(log_dir: Path) -> None:
-    async with Auditor(log_dir=log_dir) as auditor:
+    async with Auditor(log_dir=log_dir, self_audit=False) as auditor:
         for i in range(500):
             await auditor.emit("custom", "tick", n=i)
         await auditor.flush()
@@ -256,7 +256,7 @@ async def test_flush_returns_once_earlier_events_are_in_the_files(log_dir: Path)
 
 
 async def test_shutdown_with_ten_thousand_events_queued_loses_none(log_dir: Path) -> None:
-    auditor = Auditor(log_dir=log_dir, queue_capacity=20_000)
+    auditor = Auditor(log_dir=log_dir, self_audit=False, queue_capacity=20_000)
     async with auditor:
         # The fast path never yields, so all 10,000 are queued before the writer runs.
         for i in range(10_000):
@@ -269,7 +269,7 @@ async def test_shutdown_with_ten_thousand_events_queued_loses_none(log_dir: Path
 
 async def test_events_from_eight_threads_and_the_loop_all_arrive_once(log_dir: Path) -> None:
     per_thread = 2_000
-    async with Auditor(log_dir=log_dir, queue_capacity=500) as auditor:
+    async with Auditor(log_dir=log_dir, self_audit=False, queue_capacity=500) as auditor:
 
         def work(thread: int) -> None:
             for i in range(per_thread):
@@ -302,7 +302,7 @@ async def test_events_from_eight_threads_and_the_loop_all_arrive_once(log_dir: P
 async def test_sync_api_in_a_worker_thread_carries_the_request_context(
     log_dir: Path, context: RequestContext
 ) -> None:
-    async with Auditor(log_dir=log_dir) as auditor:
+    async with Auditor(log_dir=log_dir, self_audit=False) as auditor:
         # anyio.to_thread copies the context, as FastAPI's threadpool does.
         await anyio.to_thread.run_sync(lambda: auditor.sync.tool_blocked(tool_name="bash"))
         assert await anyio.to_thread.run_sync(auditor.sync.flush)
@@ -313,17 +313,21 @@ async def test_sync_api_in_a_worker_thread_carries_the_request_context(
 async def test_sync_api_on_the_loop_thread_raises_instead_of_blocking_when_full(
     log_dir: Path,
 ) -> None:
-    async with Auditor(log_dir=log_dir, queue_capacity=3) as auditor:
+    async with Auditor(log_dir=log_dir, self_audit=False, queue_capacity=3) as auditor:
         for _ in range(3):
             auditor.sync.emit("custom", "x")
         with pytest.raises(AuditQueueFull):
             auditor.sync.emit("custom", "x")
-    assert len(read_events(log_dir / "custom.jsonl")) == 3
+    *events, dropped = read_events(log_dir / "custom.jsonl")
+    assert [e["event_type"] for e in events] == ["x", "x", "x"]
+    # The refused event is not silent: it is counted and reported in the file.
+    assert dropped["event_type"] == "events_dropped"
+    assert dropped["dropped_count"] == 1
 
 
 async def test_a_full_stream_makes_the_caller_wait_and_loses_nothing(log_dir: Path) -> None:
     async with (
-        Auditor(log_dir=log_dir, queue_capacity=4) as auditor,
+        Auditor(log_dir=log_dir, self_audit=False, queue_capacity=4) as auditor,
         anyio.create_task_group() as tg,
     ):
         for task in range(20):
@@ -351,7 +355,7 @@ async def test_requests_go_on_while_the_write_is_stuck_and_everything_arrives_la
 
     reading = threading.Thread(target=reader)
     try:
-        async with Auditor(log_dir=log_dir, queue_capacity=1000) as auditor:
+        async with Auditor(log_dir=log_dir, self_audit=False, queue_capacity=1000) as auditor:
             for i in range(300):
                 await auditor.emit("custom", "x", n=i)
             await anyio.sleep(0.05)  # give the stuck writer every chance to take its batch
@@ -377,7 +381,7 @@ async def test_a_failing_write_is_reported_counted_and_retried_until_it_works(
     log_dir.mkdir(parents=True)
     blocker = log_dir / "auth-events.jsonl"
     blocker.mkdir()  # a directory where the file should be: every open fails
-    async with Auditor(log_dir=log_dir) as auditor:
+    async with Auditor(log_dir=log_dir, self_audit=False) as auditor:
         await auditor.login_attempt("failed")  # never raises into the caller
         await auditor.emit("custom", "unaffected")
         for _ in range(200):
@@ -399,7 +403,7 @@ async def test_a_failing_write_is_reported_counted_and_retried_until_it_works(
 
 
 async def test_rotation_while_running_goes_on_in_a_fresh_file(log_dir: Path) -> None:
-    async with Auditor(log_dir=log_dir) as auditor:
+    async with Auditor(log_dir=log_dir, self_audit=False) as auditor:
         for i in range(100):
             await auditor.emit("custom", "x", n=i)
         await auditor.flush()
@@ -416,7 +420,7 @@ async def test_rotation_while_running_goes_on_in_a_fresh_file(log_dir: Path) -> 
 async def test_files_are_private_to_the_owner(log_dir: Path) -> None:
     old = os.umask(0)
     try:
-        async with Auditor(log_dir=log_dir) as auditor:
+        async with Auditor(log_dir=log_dir, self_audit=False) as auditor:
             await auditor.logout()
     finally:
         os.umask(old)
@@ -438,4 +442,4 @@ def test_bad_options_fail_at_construction_naming_the_option(
     log_dir: Path, options: dict[str, Any], message: str
 ) -> None:
     with pytest.raises(ValueError, match=message):
-        Auditor(log_dir=log_dir, **options)
+        Auditor(log_dir=log_dir, self_audit=False, **options)

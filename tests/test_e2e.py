@@ -103,6 +103,7 @@ def test_every_event_over_real_http_is_written_exactly_once_with_the_response_re
 
     assert sorted(path.name for path in log_dir.glob("*.jsonl")) == [
         "api-audit.jsonl",
+        "audit.jsonl",
         "auth-events.jsonl",
         "tool-blocks.jsonl",
     ]

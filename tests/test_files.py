@@ -23,10 +23,10 @@ from asgi_audit.files import (
     KEY_FILE,
     AppendFile,
     LogDirectory,
-    count_lines,
     load_or_create_key,
     rotate_file,
 )
+from asgi_audit.rotation import count_lines
 
 BUILTIN_FILES = {
     "auth": "auth-events.jsonl",
@@ -54,13 +54,17 @@ def permissive_umask() -> Iterator[None]:
 # --- AppendFile --------------------------------------------------------------------------
 
 
+def open_file(path: Path) -> AppendFile:
+    return AppendFile(LogDirectory(path.parent), path)
+
+
 def test_append_file_creates_the_file_0600(tmp_path: Path) -> None:
     path = tmp_path / "auth-events.jsonl"
-    target = AppendFile(path)
+    target = open_file(path)
     try:
-        assert target.write(b'{"a": 1}\n') == 9
+        assert target.append(b'{"a": 1}\n') == (9, None)
     finally:
-        target.close()
+        target.close_all()
     assert mode_of(path) == 0o600
     assert path.read_bytes() == b'{"a": 1}\n'
 
@@ -69,11 +73,11 @@ def test_append_file_is_0600_under_a_permissive_umask(
     tmp_path: Path, permissive_umask: None
 ) -> None:
     path = tmp_path / "auth-events.jsonl"
-    target = AppendFile(path)
+    target = open_file(path)
     try:
-        target.write(b"x\n")
+        target.append(b"x\n")
     finally:
-        target.close()
+        target.close_all()
     assert mode_of(path) == 0o600
 
 
@@ -81,11 +85,11 @@ def test_append_file_tightens_an_existing_0644_file(tmp_path: Path) -> None:
     path = tmp_path / "auth-events.jsonl"
     path.write_bytes(b"old\n")
     path.chmod(0o644)
-    target = AppendFile(path)
+    target = open_file(path)
     try:
-        target.write(b"new\n")
+        target.append(b"new\n")
     finally:
-        target.close()
+        target.close_all()
     assert mode_of(path) == 0o600
     assert path.read_bytes() == b"old\nnew\n"
 
@@ -95,12 +99,12 @@ def test_append_file_refuses_to_follow_a_symlink(tmp_path: Path) -> None:
     victim.write_bytes(b"precious\n")
     link = tmp_path / "auth-events.jsonl"
     link.symlink_to(victim)
-    target = AppendFile(link)
+    target = open_file(link)
     try:
         with pytest.raises(OSError, match=re.escape(os.strerror(errno.ELOOP))) as excinfo:
-            target.write(b"attacker-controlled\n")
+            target.append(b"attacker-controlled\n")
     finally:
-        target.close()
+        target.close_all()
     assert excinfo.value.errno == errno.ELOOP
     assert victim.read_bytes() == b"precious\n"
     assert link.is_symlink()
@@ -109,13 +113,13 @@ def test_append_file_refuses_to_follow_a_symlink(tmp_path: Path) -> None:
 def test_append_file_reopens_after_the_file_is_renamed_away(tmp_path: Path) -> None:
     path = tmp_path / "auth-events.jsonl"
     moved = tmp_path / "auth-events.jsonl.moved"
-    target = AppendFile(path)
+    target = open_file(path)
     try:
-        target.write(b"first\n")
+        target.append(b"first\n")
         path.rename(moved)
-        target.write(b"second\n")
+        target.append(b"second\n")
     finally:
-        target.close()
+        target.close_all()
     assert moved.read_bytes() == b"first\n"
     assert path.read_bytes() == b"second\n"
     assert mode_of(path) == 0o600
@@ -123,40 +127,40 @@ def test_append_file_reopens_after_the_file_is_renamed_away(tmp_path: Path) -> N
 
 def test_append_file_reopens_after_the_file_is_deleted(tmp_path: Path) -> None:
     path = tmp_path / "auth-events.jsonl"
-    target = AppendFile(path)
+    target = open_file(path)
     try:
-        target.write(b"first\n")
+        target.append(b"first\n")
         path.unlink()
-        target.write(b"second\n")
+        target.append(b"second\n")
     finally:
-        target.close()
+        target.close_all()
     assert path.read_bytes() == b"second\n"
 
 
 def test_append_file_appends_and_reopens_after_close(tmp_path: Path) -> None:
     path = tmp_path / "custom.jsonl"
-    target = AppendFile(path)
+    target = open_file(path)
     try:
         for i in range(3):
-            target.write(f"{i}\n".encode())
+            target.append(f"{i}\n".encode())
         target.fsync()
-        target.close()
-        target.write(memoryview(b"3\n"))
+        target.close_all()
+        target.append(b"3\n")
     finally:
-        target.close()
+        target.close_all()
     assert path.read_bytes() == b"0\n1\n2\n3\n"
 
 
 def test_two_append_files_on_one_path_both_append(tmp_path: Path) -> None:
     path = tmp_path / "auth-events.jsonl"
-    one, two = AppendFile(path), AppendFile(path)
+    one, two = open_file(path), open_file(path)
     try:
-        one.write(b"a\n")
-        two.write(b"b\n")
-        one.write(b"c\n")
+        one.append(b"a\n")
+        two.append(b"b\n")
+        one.append(b"c\n")
     finally:
-        one.close()
-        two.close()
+        one.close_all()
+        two.close_all()
     assert path.read_bytes() == b"a\nb\nc\n"
 
 
@@ -204,7 +208,7 @@ def test_log_directory_file_uses_the_category_file_name_and_mode(tmp_path: Path)
     directory = LogDirectory(tmp_path, file_mode=0o640)
     target = directory.file("tool_blocks")
     assert target.path == tmp_path / "tool-blocks.jsonl"
-    assert target.mode == 0o640
+    assert target.directory.file_mode == 0o640
     assert directory.file("custom").path == tmp_path / "custom.jsonl"
     with pytest.raises(ValueError, match="Invalid audit category"):
         directory.file("../escape")

@@ -453,7 +453,7 @@ async def test_non_http_scopes_reach_the_app_untouched(tmp_path: Path, scope_typ
     before = dict(scope)
     receive = scripted_receive(then={"type": "never"})
     send = collecting_send([])
-    async with Auditor(log_dir=tmp_path) as auditor:
+    async with Auditor(log_dir=tmp_path, self_audit=False) as auditor:
         await AuditMiddleware(inner, auditor=auditor)(scope, receive, send)
         await auditor.flush()
         enqueued = auditor.stats()["enqueued"]

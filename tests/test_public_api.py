@@ -25,9 +25,11 @@ EXPECTED_ALL = (
     "AuditContext",
     "AuditMiddleware",
     "AuditQueueFull",
+    "AuditWriteError",
     "Auditor",
     "AuditorNotRunning",
     "Caps",
+    "InsecureDirectoryError",
     "Redactor",
     "RequestContext",
     "SyncAuditor",
@@ -41,7 +43,7 @@ EXPECTED_ALL = (
 )
 
 #: The modules DESIGN.md lists as PURE (no event loop, no file).
-DESIGN_PURE = {"events", "context", "redaction", "encoding", "pipeline", "proxies"}
+DESIGN_PURE = {"events", "context", "redaction", "shapes", "encoding", "pipeline", "proxies"}
 LOOP_LIBRARIES = ("asyncio", "anyio")
 #: Calls that open or touch a file: open(), os.open, io.open, Path.open, Path.read_text, ...
 FILE_CALLS = frozenset(

@@ -504,7 +504,7 @@ def test_corpus_formats_are_syntactically_valid() -> None:
 @pytest.mark.parametrize(("secret", "place"), CASES)
 async def test_secret_never_reaches_a_file(tmp_path: Path, secret: Secret, place: Place) -> None:
     log_dir = tmp_path / "security"
-    auditor = Auditor(log_dir=log_dir)
+    auditor = Auditor(log_dir=log_dir, self_audit=False)
     async with auditor:
         await place.plant(auditor, secret)
     assert len(read_events(log_dir)) == 1
@@ -519,7 +519,7 @@ async def test_every_place_reaches_the_file_without_redaction(tmp_path: Path, pl
     # The control: with redaction off the same planting leaves the secret in a file,
     # so a passing leak test above means redaction, not a place that writes nothing.
     log_dir = tmp_path / "security"
-    auditor = Auditor(log_dir=log_dir, redact=False)
+    auditor = Auditor(log_dir=log_dir, redact=False, self_audit=False)
     async with auditor:
         await place.plant(auditor, CONTROL_SECRET)
     assert len(read_events(log_dir)) == 1
@@ -535,7 +535,7 @@ LOOKALIKE_PLACES: Final = ("top_level", "in_sentence", "details_nested", "neutra
 @pytest.mark.parametrize(("name", "value"), LOOKALIKES, ids=[name for name, _ in LOOKALIKES])
 async def test_lookalike_is_kept(tmp_path: Path, name: str, value: str, place: str) -> None:
     log_dir = tmp_path / "security"
-    auditor = Auditor(log_dir=log_dir)
+    auditor = Auditor(log_dir=log_dir, self_audit=False)
     sentence = f"lookup of {value} finished without error"
     async with auditor:
         if place == "top_level":
@@ -568,7 +568,7 @@ async def test_lookalike_is_kept(tmp_path: Path, name: str, value: str, place: s
 
 async def test_lookalike_keys_keep_their_values(tmp_path: Path) -> None:
     log_dir = tmp_path / "security"
-    auditor = Auditor(log_dir=log_dir)
+    auditor = Auditor(log_dir=log_dir, self_audit=False)
     text = "token_count=12 password_length=12 author=alice tokenizer=cl100k_base"
     async with auditor:
         await auditor.emit("custom", "usage", details=dict(LOOKALIKE_KEYS), note=text)

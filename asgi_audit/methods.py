@@ -1,0 +1,277 @@
+"""The typed event methods, written once for every front door.
+
+API. :class:`EventMethods` holds ``login_attempt``, ``logout``, ``session_event``,
+``injection_attempt``, ``tool_blocked``, ``api_access`` and ``emit``; ``Auditor``,
+``AuditContext`` and the sync facades inherit them and differ only in how a
+captured event is submitted (awaited, or blocking for threads).
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Mapping
+from typing import Any, Generic, Literal, TypeVar
+
+from .events import (
+    API_AUDIT,
+    AUTH,
+    INJECTION,
+    SEVERITY_RISK,
+    TOOL_BLOCKS,
+    validate_category,
+    validate_login_outcome,
+)
+
+__all__ = ("EventMethods", "ExcInfo", "LoginOutcome", "outcome_for_status")
+
+R = TypeVar("R")
+LoginOutcome = Literal["success", "failed", "rate_limited", "blocked"]
+ExcInfo = BaseException | bool | None
+
+
+def outcome_for_status(status: int) -> str:
+    """The outcome of an HTTP status.
+
+    2xx/3xx ``success``, 401/403 ``denied``, 429 ``rate_limited``, other 4xx
+    ``failed``, 5xx ``error``.
+    """
+    if status < 400:
+        return "success"
+    if status in (401, 403):
+        return "denied"
+    if status == 429:
+        return "rate_limited"
+    if status < 500:
+        return "failed"
+    return "error"
+
+
+def _exception(exc_info: ExcInfo) -> BaseException | None:
+    if exc_info is True:
+        return sys.exc_info()[1]  # None outside an except block: no stack trace
+    if isinstance(exc_info, BaseException):
+        return exc_info
+    return None
+
+
+def _snapshot(value: Any, depth: int = 8) -> Any:
+    # The caller may change a dict after the call returns; the writer reads it
+    # later, so containers are copied at capture (leaves are shared).
+    if depth <= 0:
+        return value
+    t = type(value)
+    if t is dict:
+        return {k: _snapshot(v, depth - 1) for k, v in value.items()}
+    if t is list or t is tuple or t is set or t is frozenset:
+        return [_snapshot(v, depth - 1) for v in value]
+    return value
+
+
+def _fields(fields: dict[str, Any]) -> dict[str, Any]:
+    for key, value in fields.items():
+        if type(value) in (dict, list, tuple, set, frozenset):
+            fields[key] = _snapshot(value)
+    return fields
+
+
+class EventMethods(Generic[R]):
+    """The event methods shared by :class:`Auditor`, :class:`SyncAuditor` and
+    ``AuditContext``: written once, returning an awaitable on the async classes
+    and None on the sync ones.
+
+    Every method takes extra keyword fields (``**fields``), which land in the
+    event under their own names; an explicit ``ip_address``, ``user_agent``,
+    ``session_id``, ``request_id``, ``request_path`` or ``agent_id`` overrides the
+    request context. ``durable=True`` makes the call return only once its line
+    is on stable storage (its batch fsynced: group commit); a failed fsync then
+    raises ``AuditWriteError``.
+    """
+
+    __slots__ = ()
+
+    def _submit(
+        self,
+        category: str,
+        event_type: str,
+        outcome: str | None,
+        fields: dict[str, Any],
+        exception: BaseException | None,
+        durable: bool,
+    ) -> R:
+        raise NotImplementedError
+
+    def login_attempt(
+        self,
+        outcome: LoginOutcome,
+        *,
+        user_id: str | None = None,
+        error_message: str | None = None,
+        exc_info: ExcInfo = None,
+        details: Mapping[str, Any] | None = None,
+        durable: bool = False,
+        **fields: Any,
+    ) -> R:
+        """A login attempt in ``auth-events.jsonl``.
+
+        Args:
+            outcome: ``success``, ``failed``, ``rate_limited`` or ``blocked``.
+            user_id: who tried to log in, when known.
+            error_message: why it failed.
+            exc_info: an exception (or True for the one being handled) whose
+                stack trace is recorded; nothing is recorded without one.
+            details: any further structured data.
+
+        Raises:
+            ValueError: an unknown outcome.
+        """
+        validate_login_outcome(outcome)
+        fields.update(user_id=user_id, error_message=error_message, details=details)
+        return self._submit(
+            AUTH, "login_attempt", outcome, _fields(fields), _exception(exc_info), durable
+        )
+
+    def logout(
+        self,
+        *,
+        user_id: str | None = None,
+        outcome: str = "success",
+        details: Mapping[str, Any] | None = None,
+        durable: bool = False,
+        **fields: Any,
+    ) -> R:
+        """A logout in ``auth-events.jsonl``."""
+        fields.update(user_id=user_id, details=details)
+        return self._submit(AUTH, "logout", outcome, _fields(fields), None, durable)
+
+    def session_event(
+        self,
+        event_type: str,
+        *,
+        outcome: str | None = "success",
+        user_id: str | None = None,
+        details: Mapping[str, Any] | None = None,
+        durable: bool = False,
+        **fields: Any,
+    ) -> R:
+        """A session event (``session_created``, ``session_expired``, ...) in ``auth-events.jsonl``.
+
+        Raises:
+            ValueError: ``event_type`` is empty.
+        """
+        if not event_type or not isinstance(event_type, str):
+            raise ValueError(f"Invalid session event type: {event_type!r}")
+        fields.update(user_id=user_id, details=details)
+        return self._submit(AUTH, event_type, outcome, _fields(fields), None, durable)
+
+    def injection_attempt(
+        self,
+        *,
+        rule_name: str,
+        severity: str,
+        outcome: str = "blocked",
+        agent_id: str | None = None,
+        tool_name: str | None = None,
+        risk_score: float | None = None,
+        matched_text: str | None = None,
+        raw_input: str | None = None,
+        details: Mapping[str, Any] | None = None,
+        durable: bool = False,
+        **fields: Any,
+    ) -> R:
+        """A prompt-injection detection in ``injection-events.jsonl``.
+
+        Args:
+            rule_name: the guard rule that matched (``ignore_previous_instructions``).
+            severity: ``LOW``, ``WARNING``, ``MEDIUM``, ``HIGH``, ``CRITICAL`` or your own.
+            outcome: ``logged``, ``warned`` or ``blocked``.
+            risk_score: defaults to the severity's base risk (CRITICAL 1.0, HIGH 0.7, ...).
+            matched_text: what matched; redacted and capped in the writer.
+            raw_input: the scanned input; redacted, then capped at 500 characters.
+        """
+        if risk_score is None:
+            risk_score = SEVERITY_RISK.get(severity.upper())
+        fields.update(
+            agent_id=agent_id,
+            tool_name=tool_name,
+            rule_name=rule_name,
+            severity=severity,
+            risk_score=risk_score,
+            matched_text=matched_text,
+            raw_input=raw_input,
+            details=details,
+        )
+        return self._submit(INJECTION, "injection_attempt", outcome, _fields(fields), None, durable)
+
+    def tool_blocked(
+        self,
+        *,
+        tool_name: str,
+        blocked_path: str | None = None,
+        blocked_reason: str | None = None,
+        outcome: str = "blocked",
+        agent_id: str | None = None,
+        details: Mapping[str, Any] | None = None,
+        durable: bool = False,
+        **fields: Any,
+    ) -> R:
+        """A blocked tool or file access in ``tool-blocks.jsonl`` (``tool_path_blocked``).
+
+        ``outcome`` is ``blocked`` or, for paths that need a human, ``requires_approval``.
+        """
+        fields.update(
+            agent_id=agent_id,
+            tool_name=tool_name,
+            blocked_path=blocked_path,
+            blocked_reason=blocked_reason,
+            details=details,
+        )
+        return self._submit(
+            TOOL_BLOCKS, "tool_path_blocked", outcome, _fields(fields), None, durable
+        )
+
+    def api_access(
+        self,
+        *,
+        method: str | None = None,
+        request_path: str | None = None,
+        status_code: int | None = None,
+        duration_ms: float | None = None,
+        outcome: str | None = None,
+        details: Mapping[str, Any] | None = None,
+        durable: bool = False,
+        **fields: Any,
+    ) -> R:
+        """An API access in ``api-audit.jsonl``; the outcome follows the status when not given."""
+        if outcome is None and status_code is not None:
+            outcome = outcome_for_status(status_code)
+        fields.update(
+            method=method,
+            request_path=request_path,
+            status_code=status_code,
+            duration_ms=duration_ms,
+            details=details,
+        )
+        return self._submit(API_AUDIT, "api_access", outcome, _fields(fields), None, durable)
+
+    def emit(
+        self,
+        category: str,
+        event_type: str,
+        *,
+        outcome: str | None = None,
+        exc_info: ExcInfo = None,
+        durable: bool = False,
+        **fields: Any,
+    ) -> R:
+        """Any event: ``category`` picks the file (``<category>.jsonl`` for your own).
+
+        Raises:
+            ValueError: the category cannot name a file (separators, dots, ...),
+                or ``event_type`` is empty.
+        """
+        validate_category(category)
+        if not event_type or not isinstance(event_type, str):
+            raise ValueError(f"Invalid event type: {event_type!r}")
+        return self._submit(
+            category, event_type, outcome, _fields(fields), _exception(exc_info), durable
+        )

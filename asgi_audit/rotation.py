@@ -1,0 +1,239 @@
+"""Rotation policy, retention, compression of rotated files, and the file stats.
+
+IO. The writer asks :class:`RotationPolicy` under each file's lock whether to
+rotate before a batch; rotation renames (never copies) so log shippers follow.
+Compression and retention of rotated files run off the writer's path, in the
+Auditor's maintenance task. :func:`get_audit_stats` and :func:`rotate_audit_logs`
+keep the names and return shapes of the system this replaces.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import gzip
+import os
+import re
+import shutil
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Final
+
+from .events import CATEGORY_FILES
+from .files import fsync_directory, locked, rotate_file
+
+__all__ = (
+    "RotationPolicy",
+    "apply_retention",
+    "compress_rotated",
+    "count_lines",
+    "get_audit_stats",
+    "parse_interval",
+    "rotate_audit_logs",
+    "rotated_files",
+)
+
+_CHUNK: Final = 1 << 20
+_INTERVALS: Final = {"hourly": 3600.0, "daily": 86400.0, "weekly": 7 * 86400.0}
+_DURATION: Final = re.compile(r"\s*(\d+(?:\.\d+)?)\s*(s|m|h|d)\s*\Z")
+_UNITS: Final = {"s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
+
+
+def parse_interval(value: str | float | None, option: str = "rotate_interval") -> float | None:
+    """Seconds from ``"hourly"``, ``"daily"``, ``"weekly"``, ``"30m"``, ``"6h"``, ``"7d"``.
+
+    A number is taken as seconds.
+
+    Raises:
+        ValueError: quoting the value that cannot be read.
+    """
+    if value is None:
+        return None
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        seconds = float(value)
+    elif isinstance(value, str) and value.strip().lower() in _INTERVALS:
+        seconds = _INTERVALS[value.strip().lower()]
+    elif isinstance(value, str) and (m := _DURATION.match(value.lower())):
+        seconds = float(m.group(1)) * _UNITS[m.group(2)]
+    else:
+        raise ValueError(
+            f"Cannot parse {option} from: {value!r} (use 'hourly', 'daily', 'weekly', "
+            "'30m', '6h', '7d' or seconds)"
+        )
+    if seconds <= 0:
+        raise ValueError(f"Cannot parse {option} from: {value!r} (it must be positive)")
+    return seconds
+
+
+@dataclass(frozen=True, slots=True)
+class RotationPolicy:
+    """When a category file is rotated, and what happens to rotated files.
+
+    Args:
+        max_bytes: rotate before a batch would take the file past this size.
+        interval: rotate the first time a batch comes in a new UTC period of this
+            many seconds (86400: at midnight UTC) after the file's last write.
+        keep: keep at most this many rotated files per category (oldest go first).
+        max_age: delete rotated files older than this many seconds.
+        compress: gzip rotated files (off the writer's path).
+    """
+
+    max_bytes: int | None = None
+    interval: float | None = None
+    keep: int | None = None
+    max_age: float | None = None
+    compress: bool = False
+
+    def __post_init__(self) -> None:
+        if self.max_bytes is not None and self.max_bytes < 1024:
+            raise ValueError(f"rotate_max_bytes must be at least 1024, got {self.max_bytes!r}")
+        if self.keep is not None and self.keep < 0:
+            raise ValueError(f"retain_count must not be negative, got {self.keep!r}")
+        if self.max_age is not None and self.max_age <= 0:
+            raise ValueError(f"retain_days must be positive, got {self.max_age!r}")
+
+    @property
+    def rotates(self) -> bool:
+        """Whether the writer checks before each batch."""
+        return self.max_bytes is not None or self.interval is not None
+
+    @property
+    def maintains(self) -> bool:
+        """Whether rotated files need compression or retention."""
+        return self.compress or self.keep is not None or self.max_age is not None
+
+    def __call__(self, size: int, incoming: int, mtime: float) -> bool:
+        if self.max_bytes is not None and size + incoming > self.max_bytes:
+            return True
+        if self.interval is not None:
+            return int(time.time() // self.interval) != int(mtime // self.interval)
+        return False
+
+
+def rotated_files(path: Path) -> list[Path]:
+    """The rotated files of ``path`` (plain and gzipped), oldest first by name."""
+    prefix = path.name + "."
+    found = [
+        p
+        for p in path.parent.glob(f"{path.name}.*")
+        if p.name.startswith(prefix) and p.name.endswith((".rotated", ".rotated.gz"))
+    ]
+    return sorted(found, key=_rotation_order)
+
+
+def _rotation_order(path: Path) -> tuple[str, int]:
+    # <file>.<stamp>[.N].rotated[.gz]: by stamp, then N.
+    parts = path.name.split(".")
+    idx = parts.index("rotated")
+    stamp = parts[idx - 1] if not parts[idx - 1].isdigit() else parts[idx - 2]
+    n = int(parts[idx - 1]) if parts[idx - 1].isdigit() else 0
+    return stamp, n
+
+
+def compress_rotated(path: Path) -> Path:
+    """Gzip one rotated file to ``<name>.gz`` (atomically), then remove the original."""
+    target = path.with_name(path.name + ".gz")
+    tmp = path.with_name(f".{path.name}.gz.tmp")
+    with open(path, "rb") as src, open(tmp, "wb") as raw:
+        with gzip.GzipFile(filename=path.name, mode="wb", fileobj=raw, mtime=0) as gz:
+            shutil.copyfileobj(src, gz, _CHUNK)
+        raw.flush()
+        os.fsync(raw.fileno())
+    os.chmod(tmp, os.stat(path).st_mode & 0o777)
+    os.replace(tmp, target)
+    os.unlink(path)
+    fsync_directory(path.parent)
+    return target
+
+
+def apply_retention(path: Path, policy: RotationPolicy, now: float | None = None) -> list[Path]:
+    """Compress and delete the rotated files of ``path`` as ``policy`` says; return deleted."""
+    moment = time.time() if now is None else now
+    if policy.compress:
+        for rotated in rotated_files(path):
+            if rotated.name.endswith(".rotated"):
+                with contextlib.suppress(FileNotFoundError):
+                    compress_rotated(rotated)
+    files = rotated_files(path)
+    doomed: list[Path] = []
+    if policy.keep is not None and len(files) > policy.keep:
+        doomed = files[: len(files) - policy.keep]
+    if policy.max_age is not None:
+        for rotated in files:
+            with contextlib.suppress(FileNotFoundError):
+                if moment - rotated.stat().st_mtime > policy.max_age and rotated not in doomed:
+                    doomed.append(rotated)
+    for rotated in doomed:
+        with contextlib.suppress(FileNotFoundError):
+            rotated.unlink()
+    return doomed
+
+
+def count_lines(path: Path) -> int:
+    """The number of complete lines in ``path`` (a partial last line is not counted)."""
+    count = 0
+    with open(path, "rb") as fh:
+        while chunk := fh.read(_CHUNK):
+            count += chunk.count(b"\n")
+    return count
+
+
+def _category_files(log_dir: Path) -> Iterator[tuple[str, Path]]:
+    for category, name in CATEGORY_FILES.items():
+        yield category, log_dir / name
+    known = set(CATEGORY_FILES.values())
+    if log_dir.is_dir():
+        for path in sorted(log_dir.glob("*.jsonl")):
+            if path.name not in known and path.is_file():
+                yield path.name[: -len(".jsonl")], path
+
+
+def get_audit_stats(log_dir: str | os.PathLike[str] = "logs/security") -> dict[str, Any]:
+    """Per category: ``file``, ``size_bytes``, ``size_kb``, ``event_count``.
+
+    The shape of the system this replaces. The four built-in categories are
+    always present (zeros when their file does not exist yet); custom categories
+    appear once they have a file. ``event_count`` counts whole lines only.
+    """
+    root = Path(log_dir)
+    stats: dict[str, Any] = {}
+    for category, path in _category_files(root):
+        try:
+            size = path.stat().st_size
+            count = count_lines(path) if size else 0
+        except FileNotFoundError:
+            size, count = 0, 0
+        stats[category] = {
+            "file": str(path),
+            "size_bytes": size,
+            "size_kb": round(size / 1024, 2),
+            "event_count": count,
+        }
+    return stats
+
+
+def rotate_audit_logs(
+    log_dir: str | os.PathLike[str] = "logs/security", max_size_mb: float = 100
+) -> dict[str, str]:
+    """Rotate every category file larger than ``max_size_mb``; return ``{category: rotated_path}``.
+
+    Safe while apps are writing, in this process or others: each file is rotated
+    under its lock, and every writer reopens the fresh file before its next batch.
+    """
+    if max_size_mb < 0:
+        raise ValueError(f"max_size_mb must not be negative, got {max_size_mb!r}")
+    limit = max_size_mb * 1024 * 1024
+    rotated: dict[str, str] = {}
+    for category, path in _category_files(Path(log_dir)):
+        if not path.exists():
+            continue
+        with locked(path):
+            try:
+                size = path.stat().st_size
+            except FileNotFoundError:
+                continue
+            if size > limit:
+                rotated[category] = str(rotate_file(path))
+                fsync_directory(path.parent)
+    return rotated

@@ -1,0 +1,387 @@
+"""The bounded, thread-safe stream between the request path and the writer.
+
+IO (it waits on the event loop and on threads, but touches no file). Each
+operation has a synchronous core (:meth:`EventStream.offer`: a lock, a deque
+append, counters) and waiting forms on top: awaited for the event loop,
+blocking for threads. When the stream is full a category's overflow policy
+decides: ``block`` waits for room (up to an optional deadline), ``drop`` never
+waits and counts the event, and the writer then records an ``events_dropped``
+event in that category's file with the count and the time range.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import importlib
+import threading
+import time
+from collections import deque
+from collections.abc import Callable, Mapping
+from typing import Any, Final, Literal
+
+import anyio
+
+from .events import RawEvent
+
+__all__ = (
+    "AuditQueueFull",
+    "AuditWriteError",
+    "AuditorNotRunning",
+    "EventStream",
+    "OverflowPolicy",
+)
+
+OverflowPolicy = Literal["block", "drop"]
+_NOT_RUNNING: Final = (
+    "asgi_audit: the Auditor is not running; start it with "
+    "`FastAPI(lifespan=auditor.lifespan)` or `async with auditor:`"
+)
+
+
+class AuditorNotRunning(RuntimeError):
+    """An event was recorded while the Auditor was not started (or already stopped)."""
+
+
+class AuditQueueFull(RuntimeError):
+    """The stream stayed full past the caller's deadline, or sync code on the
+    event loop thread could not wait; the event was counted as dropped."""
+
+
+class AuditWriteError(OSError):
+    """A ``durable=True`` event could not be made durable (its fsync failed)."""
+
+
+class EventStream:
+    """Bounded FIFO of captured events, shared by the event loop and threads.
+
+    Args:
+        capacity: the most events held; beyond it the overflow policy decides.
+        overflow: a policy per category; others get ``default``.
+        default: the policy of unlisted categories (``block``).
+        block_timeout: the longest a ``block`` caller waits (None: no limit).
+    """
+
+    def __init__(
+        self,
+        *,
+        capacity: int,
+        overflow: Mapping[str, OverflowPolicy],
+        default: OverflowPolicy = "block",
+        block_timeout: float | None = None,
+    ) -> None:
+        self.capacity = capacity
+        self._overflow = dict(overflow)
+        self._default = default
+        self._block_timeout = block_timeout
+        self._lock = threading.Lock()
+        self._space_cond = threading.Condition(self._lock)
+        self._done_cond = threading.Condition(self._lock)
+        self._items: deque[RawEvent] = deque()
+        self._queued_by: dict[str, int] = {}
+        self.accepting = False
+        self.closing = False
+        self.enqueued = 0  # sequence number of the last enqueued event
+        self.completed = 0  # events written (or given up), in order
+        self.in_flight = 0
+        self._drops: dict[str, list[int]] = {}  # category -> [count, first_ns, last_ns]
+        self.dropped: dict[str, int] = {}
+        self._writer_waiting = False
+        self._wakeup: anyio.Event | None = None
+        self._space: anyio.Event | None = None
+        self._flush_waiters: list[tuple[int, anyio.Event]] = []
+        self.synced = 0  # every event up to this sequence number is fsynced
+        self._sync_failures: list[tuple[int, int, BaseException]] = []
+        self._durable_waiters: list[tuple[int, Callable[[BaseException | None], object]]] = []
+        self._loop_thread = -1
+        self._call_soon: Callable[[Callable[[], object]], object] | None = None
+
+    def policy(self, category: str) -> OverflowPolicy:
+        """The overflow policy of ``category``."""
+        return self._overflow.get(category, self._default)
+
+    # ----------------------------------------------------------------- the core
+
+    def offer(self, raw: RawEvent) -> int:
+        """Enqueue ``raw`` if there is room: its sequence number, or 0 if full.
+
+        Raises:
+            AuditorNotRunning: the stream is not accepting events.
+        """
+        with self._lock:
+            if not self.accepting:
+                raise AuditorNotRunning(_NOT_RUNNING)
+            if len(self._items) >= self.capacity:
+                return 0
+            self._items.append(raw)
+            self.enqueued += 1
+            seq = self.enqueued
+            self._queued_by[raw.category] = self._queued_by.get(raw.category, 0) + 1
+            if not self._writer_waiting:
+                return seq
+            self._writer_waiting = False
+            wakeup = self._wakeup
+        if wakeup is not None:
+            self._on_loop(wakeup.set)
+        return seq
+
+    def drop(self, raw: RawEvent) -> None:
+        """Count ``raw`` as dropped (an ``events_dropped`` event will say so)."""
+        with self._lock:
+            entry = self._drops.get(raw.category)
+            if entry is None:
+                self._drops[raw.category] = [1, raw.time_ns, raw.time_ns]
+            else:
+                entry[0] += 1
+                entry[1] = min(entry[1], raw.time_ns)
+                entry[2] = max(entry[2], raw.time_ns)
+            self.dropped[raw.category] = self.dropped.get(raw.category, 0) + 1
+
+    # ------------------------------------------------------------- waiting forms
+
+    async def put(self, raw: RawEvent) -> int:
+        """Enqueue from the event loop; the sequence number, or 0 if dropped.
+
+        Raises:
+            AuditQueueFull: a ``block`` category's deadline passed (counted as dropped).
+        """
+        seq = self.offer(raw)
+        if seq:
+            return seq
+        if self.policy(raw.category) == "drop":
+            self.drop(raw)
+            return 0
+        with anyio.move_on_after(self._block_timeout):
+            while not (seq := self.offer(raw)):
+                space = self._space
+                if space is None:
+                    space = self._space = anyio.Event()
+                await space.wait()
+            return seq
+        self.drop(raw)
+        raise AuditQueueFull(
+            f"asgi_audit: the event stream stayed full for {self._block_timeout}s; "
+            f"the {raw.category} event was dropped and counted"
+        )
+
+    def put_blocking(self, raw: RawEvent) -> int:
+        """Enqueue from any thread, blocking while full as the policy says.
+
+        Raises:
+            AuditQueueFull: the deadline passed, or called on the event loop's own
+                thread, where blocking would stop the writer (counted as dropped).
+        """
+        seq = self.offer(raw)
+        if seq:
+            return seq
+        if self.policy(raw.category) == "drop":
+            self.drop(raw)
+            return 0
+        if threading.get_ident() == self._loop_thread:
+            self.drop(raw)
+            raise AuditQueueFull(
+                "asgi_audit: the event stream is full and sync code on the event loop "
+                "cannot wait (use the async methods there); the event was counted as dropped"
+            )
+        timeout = self._block_timeout
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while not (seq := self.offer(raw)):
+            with self._lock:
+                if self.accepting and len(self._items) >= self.capacity:
+                    remaining = None if deadline is None else deadline - time.monotonic()
+                    if remaining is not None and remaining <= 0:
+                        break
+                    self._space_cond.wait(remaining)
+        if seq:
+            return seq
+        self.drop(raw)
+        raise AuditQueueFull(
+            f"asgi_audit: the event stream stayed full for {timeout}s; the event was "
+            "counted as dropped"
+        )
+
+    def _register_durable(self, seq: int, notify: Callable[[BaseException | None], object]) -> bool:
+        # True when the answer is already known (and given to notify).
+        known: BaseException | None = None
+        with self._lock:
+            if seq > self.synced:
+                for lo, hi, error in self._sync_failures:
+                    if lo <= seq <= hi:
+                        known = error
+                        break
+                else:
+                    self._durable_waiters.append((seq, notify))
+                    return False
+        notify(known)
+        return True
+
+    async def wait_durable(self, seq: int) -> None:
+        """Return once event ``seq`` is written and fsynced.
+
+        Raises:
+            AuditWriteError: its fsync failed, or it was given up at shutdown.
+        """
+        event = anyio.Event()
+        box: list[BaseException | None] = []
+
+        def notify(error: BaseException | None) -> None:
+            box.append(error)
+            event.set()
+
+        if not self._register_durable(seq, notify):
+            await event.wait()
+        if box[0] is not None:
+            raise AuditWriteError(str(box[0])) from box[0]
+
+    def wait_durable_blocking(self, seq: int) -> None:
+        """:meth:`wait_durable` for threads."""
+        done = threading.Event()
+        box: list[BaseException | None] = []
+
+        def notify(error: BaseException | None) -> None:
+            box.append(error)
+            done.set()
+
+        if not self._register_durable(seq, notify):
+            done.wait()
+        if box[0] is not None:
+            raise AuditWriteError(str(box[0])) from box[0]
+
+    async def flush(self) -> None:
+        """Return once every event enqueued before the call is written (or given up)."""
+        with self._lock:
+            target = self.enqueued
+            if self.completed >= target:
+                return
+        event = anyio.Event()
+        self._flush_waiters.append((target, event))
+        await event.wait()
+
+    def flush_blocking(self, timeout: float | None = None) -> bool:
+        """:meth:`flush` for threads; False if ``timeout`` passed first."""
+        with self._lock:
+            target = self.enqueued
+            return self._done_cond.wait_for(lambda: self.completed >= target, timeout)
+
+    # ------------------------------------------------------------ writer side
+
+    def bind_loop(self) -> None:
+        """Called by the writer task on its event loop before it accepts events."""
+        self._loop_thread = threading.get_ident()
+        self._call_soon = _threadsafe_scheduler()
+        with self._lock:
+            self.accepting = True
+            self.closing = False
+
+    def _on_loop(self, fn: Callable[[], object]) -> None:
+        if threading.get_ident() == self._loop_thread:
+            fn()
+        elif self._call_soon is not None:
+            # A closed loop raises RuntimeError: nothing waits any more.
+            with contextlib.suppress(RuntimeError):
+                self._call_soon(fn)
+
+    def take(self) -> tuple[list[RawEvent], dict[str, list[int]]] | anyio.Event | None:
+        """Everything queued and the drops to report; or an Event to wait on when
+        empty; or None when closed and drained."""
+        with self._lock:
+            batch = list(self._items)
+            drops, self._drops = self._drops, {}
+            if batch or drops:
+                self._items.clear()
+                self._queued_by.clear()
+                self.in_flight = len(batch)
+                self._space_cond.notify_all()
+            elif self.closing:
+                return None
+            else:
+                self._writer_waiting = True
+                wakeup = self._wakeup = anyio.Event()
+                return wakeup
+        space, self._space = self._space, None
+        if space is not None:
+            space.set()
+        return batch, drops
+
+    def wake(self) -> None:
+        """Wake the writer if it waits (from the loop thread)."""
+        with self._lock:
+            wakeup = self._wakeup if self._writer_waiting else None
+            self._writer_waiting = False
+        if wakeup is not None:
+            wakeup.set()
+
+    def completed_batch(self, count: int, synced: bool, error: BaseException | None) -> None:
+        """Mark the next ``count`` events written (``synced``: and fsynced, or
+        ``error``: given up or not durable); release flush and durable waiters."""
+        with self._lock:
+            first = self.completed + 1
+            self.completed += count
+            done = self.completed
+            if error is not None:
+                self._sync_failures.append((first, done, error))
+                del self._sync_failures[:-64]
+            elif synced:
+                self.synced = done
+            self._done_cond.notify_all()
+            self.in_flight = 0
+            ready = [(s, n) for s, n in self._durable_waiters if s <= done]
+            if ready:
+                self._durable_waiters = [(s, n) for s, n in self._durable_waiters if s > done]
+        for _, notify in ready:
+            notify(error)
+        keep = []
+        for target, event in self._flush_waiters:
+            if target <= done:
+                event.set()
+            else:
+                keep.append((target, event))
+        self._flush_waiters = keep
+
+    def close(self) -> None:
+        """Stop accepting; the writer ends once what is queued is written."""
+        with self._lock:
+            self.accepting = False
+            self.closing = True
+            self._space_cond.notify_all()
+        self.wake()
+        space, self._space = self._space, None
+        if space is not None:
+            space.set()
+
+    def abandon(self, reason: BaseException) -> int:
+        """Give up what is still queued or in flight (shutdown deadline); return how many."""
+        with self._lock:
+            lost = len(self._items) + self.in_flight
+            self._items.clear()
+            self._queued_by.clear()
+        self.completed_batch(lost, synced=False, error=reason)
+        return lost
+
+    def statistics(self) -> dict[str, Any]:
+        """Counters of the stream, read at once."""
+        with self._lock:
+            return {
+                "running": self.accepting,
+                "capacity": self.capacity,
+                "queued": len(self._items),
+                "in_flight": self.in_flight,
+                "enqueued": self.enqueued,
+                "completed": self.completed,
+                "queued_by_category": dict(self._queued_by),
+                "dropped_by_category": dict(self.dropped),
+            }
+
+
+def _threadsafe_scheduler() -> Callable[[Callable[[], object]], object]:
+    """A way for other threads to run a callback on this event loop, without waiting."""
+    try:
+        loop = asyncio.get_running_loop()
+    except RuntimeError:
+        # The only other backend anyio runs on; imported only when it is the one running.
+        trio: Any = importlib.import_module("trio")
+        run_sync_soon: Callable[[Callable[[], object]], object] = (
+            trio.lowlevel.current_trio_token().run_sync_soon
+        )
+        return run_sync_soon
+    return loop.call_soon_threadsafe
