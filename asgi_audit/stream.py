@@ -273,6 +273,10 @@ class EventStream:
             self.accepting = True
             self.closing = False
 
+    def call_on_loop(self, fn: Callable[[], object]) -> None:
+        """Run ``fn`` on the event loop: now if called there, else soon (never waits)."""
+        self._on_loop(fn)
+
     def _on_loop(self, fn: Callable[[], object]) -> None:
         if threading.get_ident() == self._loop_thread:
             fn()

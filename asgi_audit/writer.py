@@ -19,15 +19,16 @@ of that batch get ``AuditWriteError``.
 from __future__ import annotations
 
 import contextlib
+import queue
 import sys
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 import anyio
-import anyio.to_thread
 
 from .events import RawEvent, format_timestamp
 
@@ -42,6 +43,7 @@ if TYPE_CHECKING:
 __all__ = ("CategoryStats", "FsyncPolicy", "Writer", "report")
 
 FsyncPolicy = Literal["always", "interval", "never"]
+T = TypeVar("T")
 
 
 def report(message: str) -> None:
@@ -114,7 +116,8 @@ class Writer:
         self._on_rotated = on_rotated
         self._retry_initial = retry_initial
         self._retry_max = retry_max
-        self._limiter = anyio.CapacityLimiter(1)
+        self._jobs: queue.SimpleQueue[Callable[[], None] | None] = queue.SimpleQueue()
+        self._thread: threading.Thread | None = None
         self._files: dict[str, AppendFile] = {}
         self._stats: dict[str, CategoryStats] = {}
         self._dirty: set[str] = set()
@@ -140,17 +143,54 @@ class Writer:
                     continue
                 batch, drops = taken
                 batch.extend(_dropped_events(drops))
-                synced, error = await anyio.to_thread.run_sync(
-                    self._write_batch, batch, limiter=self._limiter, abandon_on_cancel=True
-                )
+                synced, error = await self._in_thread(self._write_batch, batch)
                 self.batches += 1
                 stream.completed_batch(len(batch) - len(drops), synced, error)
             if self._dirty and self._fsync != "never":
-                await anyio.to_thread.run_sync(
-                    self._sync_dirty, limiter=self._limiter, abandon_on_cancel=True
-                )
+                await self._in_thread(self._sync_dirty)
         finally:
+            self.stop_thread()
             self.done.set()
+
+    async def _in_thread(self, fn: Callable[..., T], *args: Any) -> T:
+        """Run ``fn`` in the writer's own thread: the one thread hop of a batch.
+
+        A daemon thread of the writer's own rather than a pooled worker: a write
+        stuck forever on a dead disk is abandoned at the shutdown deadline and
+        cannot keep the process from exiting. Waiting here is cancellable.
+        """
+        if self._thread is None:
+            self._thread = threading.Thread(
+                target=self._work, name="asgi_audit writer", daemon=True
+            )
+            self._thread.start()
+        done = anyio.Event()
+        box: list[Any] = []
+        on_loop = self.stream.call_on_loop
+
+        def job() -> None:
+            try:
+                box.append((True, fn(*args)))
+            except BaseException as exc:  # handed back to the task, which re-raises
+                box.append((False, exc))
+            on_loop(done.set)
+
+        self._jobs.put(job)
+        await done.wait()
+        ok, value = box[0]
+        if not ok:
+            raise value
+        return value  # type: ignore[no-any-return]
+
+    def _work(self) -> None:
+        while (job := self._jobs.get()) is not None:
+            job()
+
+    def stop_thread(self) -> None:
+        """Let the writer's thread end once its current job is done."""
+        if self._thread is not None:
+            self._jobs.put(None)
+            self._thread = None
 
     async def _idle(self, wakeup: anyio.Event) -> None:
         # With unsynced lines under "interval", wake up in time to fsync them even
@@ -160,9 +200,7 @@ class Writer:
             with anyio.move_on_after(max(due, 0)):
                 await wakeup.wait()
             if not wakeup.is_set():
-                await anyio.to_thread.run_sync(
-                    self._sync_dirty, limiter=self._limiter, abandon_on_cancel=True
-                )
+                await self._in_thread(self._sync_dirty)
                 self.stream.wake()
         else:
             await wakeup.wait()
