@@ -468,27 +468,8 @@ class Auditor(EventMethods[Coroutine[Any, Any, None]]):
 
     # --------------------------------------------------------------- the core
 
-    async def _submit(
-        self,
-        category: str,
-        event_type: str,
-        outcome: str | None,
-        fields: dict[str, Any],
-        exception: BaseException | None,
-        durable: bool,
-    ) -> None:
-        await self._put(
-            RawEvent(
-                category,
-                event_type,
-                outcome,
-                time.time_ns(),
-                current_context(),
-                fields,
-                exception,
-                durable,
-            )
-        )
+    def _deliver(self, raw: RawEvent) -> Coroutine[Any, Any, None]:
+        return self._put(raw)
 
     async def _put(self, raw: RawEvent) -> None:
         stream = self._running_stream()
@@ -530,21 +511,11 @@ class SyncAuditor(EventMethods[None]):
         self._auditor = auditor
         self._context = context
 
-    def _submit(
-        self,
-        category: str,
-        event_type: str,
-        outcome: str | None,
-        fields: dict[str, Any],
-        exception: BaseException | None,
-        durable: bool,
-    ) -> None:
-        context = self._context if self._context is not None else current_context()
-        self._auditor._put_blocking(
-            RawEvent(
-                category, event_type, outcome, time.time_ns(), context, fields, exception, durable
-            )
-        )
+    def _bound_context(self) -> RequestContext | None:
+        return self._context if self._context is not None else current_context()
+
+    def _deliver(self, raw: RawEvent) -> None:
+        self._auditor._put_blocking(raw)
 
     def flush(self, timeout: float | None = None) -> bool:
         """Block until every event recorded before the call is written; False on timeout."""

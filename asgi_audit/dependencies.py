@@ -7,7 +7,6 @@ whose event methods fill in the IP, user agent, session and request id.
 
 from __future__ import annotations
 
-import time
 from collections.abc import Coroutine
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Final
@@ -83,19 +82,11 @@ class AuditContext(EventMethods[Coroutine[Any, Any, None]]):
         """The same methods for sync code (a ``def`` route), bound to this context."""
         return SyncAuditor(self.auditor, self.context)
 
-    async def _submit(
-        self,
-        category: str,
-        event_type: str,
-        outcome: str | None,
-        fields: dict[str, Any],
-        exception: BaseException | None,
-        durable: bool,
-    ) -> None:
-        raw = RawEvent(
-            category, event_type, outcome, time.time_ns(), self.context, fields, exception, durable
-        )
-        await self.auditor._put(raw)
+    def _bound_context(self) -> RequestContext:
+        return self.context
+
+    def _deliver(self, raw: RawEvent) -> Coroutine[Any, Any, None]:
+        return self.auditor._put(raw)
 
 
 def audit_context(request: HTTPConnection) -> AuditContext:

@@ -9,15 +9,18 @@ captured event is submitted (awaited, or blocking for threads).
 from __future__ import annotations
 
 import sys
+import time
 from collections.abc import Mapping
 from typing import Any, Generic, Literal, TypeVar
 
+from .context import RequestContext, current_context
 from .events import (
     API_AUDIT,
     AUTH,
     INJECTION,
     SEVERITY_RISK,
     TOOL_BLOCKS,
+    RawEvent,
     validate_category,
     validate_login_outcome,
 )
@@ -98,6 +101,26 @@ class EventMethods(Generic[R]):
         exception: BaseException | None,
         durable: bool,
     ) -> R:
+        # The capture: one clock read and the request context, now.
+        return self._deliver(
+            RawEvent(
+                category,
+                event_type,
+                outcome,
+                time.time_ns(),
+                self._bound_context(),
+                fields,
+                exception,
+                durable,
+            )
+        )
+
+    def _bound_context(self) -> RequestContext | None:
+        """The request context of the events (the ContextVar's, unless bound)."""
+        return current_context()
+
+    def _deliver(self, raw: RawEvent) -> R:
+        """Hand a captured event to the writer's stream."""
         raise NotImplementedError
 
     def login_attempt(
