@@ -297,6 +297,14 @@ class Auditor(EventMethods[Coroutine[Any, Any, None]]):
             raise
         self._stream, self._writer, self._task_group = stream, writer, task_group
         self._maintenance = maintenance
+        try:
+            await self._announce()
+        except BaseException:
+            await self.__aexit__(*sys.exc_info())
+            raise
+        return self
+
+    async def _announce(self) -> None:
         if self.self_audit:
             await self.emit(
                 SELF_CATEGORY, "audit_started", outcome="success", **self._start_fields()
@@ -310,9 +318,8 @@ class Auditor(EventMethods[Coroutine[Any, Any, None]]):
                 partial_bytes=size,
             )
         self._recovered = []
-        if maintenance is not None:
-            maintenance.set()  # apply retention once at start
-        return self
+        if self._maintenance is not None:
+            self._maintenance.set()  # apply retention once at start
 
     def _prepare(self) -> bytes:
         self._directory.prepare()
@@ -320,12 +327,13 @@ class Auditor(EventMethods[Coroutine[Any, Any, None]]):
         # A crash may have left a partial last line: move it aside before writing.
         self._recovered = []
         for path in sorted(self._directory.path.glob("*.jsonl")):
-            if path.is_file() and not path.is_symlink():
-                moved = recover_partial_line(path, self._directory.file_mode)
-                if moved is not None:
-                    category = _category_of(path)
-                    report(f"a partial last line of '{path}' was moved to '{moved[0]}'")
-                    self._recovered.append((category, *moved))
+            category = _category_of(path)
+            if category is None or not path.is_file() or path.is_symlink():
+                continue  # not a file of ours: leave it alone
+            moved = recover_partial_line(path, self._directory.file_mode)
+            if moved is not None:
+                report(f"a partial last line of '{path}' was moved to '{moved[0]}'")
+                self._recovered.append((category, *moved))
         return key
 
     def _start_fields(self) -> dict[str, Any]:
@@ -392,8 +400,10 @@ class Auditor(EventMethods[Coroutine[Any, Any, None]]):
             with anyio.move_on_after(self.shutdown_timeout):
                 await writer.done.wait()
             if not writer.done.is_set():
-                writer.abandon()
-                lost = stream.abandon(TimeoutError("shutdown deadline passed"))
+                lost = writer.abandon()
+                lost += stream.abandon(
+                    TimeoutError("shutdown deadline passed"), written=writer.batch_written
+                )
                 self.lost += lost
                 report(
                     f"shutdown deadline of {self.shutdown_timeout}s passed; "
@@ -489,11 +499,16 @@ def _jsonl_names(directory: Path) -> list[str]:
     return [p.name for p in directory.glob("*.jsonl")] if directory.is_dir() else []
 
 
-def _category_of(path: Path) -> str:
+def _category_of(path: Path) -> str | None:
+    """The category whose file ``path`` is, or None for a file of no category."""
     for category, name in CATEGORY_FILES.items():
         if name == path.name:
             return category
-    return path.name[: -len(".jsonl")]
+    category = path.name[: -len(".jsonl")]
+    try:
+        return category if category_filename(category) == path.name else None
+    except ValueError:
+        return None
 
 
 class SyncAuditor(EventMethods[None]):

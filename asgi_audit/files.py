@@ -151,7 +151,7 @@ RotateCheck = Callable[[int, int, float], bool]
 class AppendFile:
     """One category's file: locked appends, reopened after rotation or deletion."""
 
-    __slots__ = ("_fd", "_ident", "_lock_fd", "directory", "path")
+    __slots__ = ("_fd", "_ident", "_lock_fd", "directory", "path", "sync_error")
 
     def __init__(self, directory: LogDirectory, path: Path) -> None:
         self.directory = directory
@@ -159,6 +159,8 @@ class AppendFile:
         self._fd: int | None = None
         self._ident: tuple[int, int] | None = None
         self._lock_fd: int | None = None
+        #: An fsync that failed when the file was left for a rotated one.
+        self.sync_error: OSError | None = None
 
     # ------------------------------------------------------------------ opening
 
@@ -198,20 +200,37 @@ class AppendFile:
         except FileNotFoundError:
             same = False
         if not same:
-            # Rotated (here or in another process) or deleted: reopen.
+            # Rotated (here or in another process) or deleted: reopen, after making
+            # what this process wrote to the old file durable.
+            self._sync_before_close()
             self.close()
             return self._open()
         return fd
 
     def _lock(self) -> int:
-        if self._lock_fd is None:
-            self._lock_fd = os.open(
-                _lock_path(self.path),
-                os.O_RDWR | os.O_CREAT | _CLOEXEC | os.O_NOFOLLOW,
-                self.directory.file_mode,
-            )
-        fcntl.flock(self._lock_fd, fcntl.LOCK_EX)
-        return self._lock_fd
+        path = _lock_path(self.path)
+        while True:
+            if self._lock_fd is None:
+                try:
+                    self._lock_fd = os.open(
+                        path,
+                        os.O_RDWR | os.O_CREAT | _CLOEXEC | os.O_NOFOLLOW,
+                        self.directory.file_mode,
+                    )
+                except FileNotFoundError:
+                    self.directory.prepare()  # the directory was deleted: make it again
+                    continue
+            fcntl.flock(self._lock_fd, fcntl.LOCK_EX)
+            # The lock file may have been deleted (with its directory) meanwhile;
+            # a lock on an unlinked file excludes nobody, so take the new one.
+            try:
+                st = os.stat(path)
+                held = os.fstat(self._lock_fd)
+                if (st.st_dev, st.st_ino) == (held.st_dev, held.st_ino):
+                    return self._lock_fd
+            except FileNotFoundError:
+                pass
+            self._drop_lock()
 
     def _unlock(self) -> None:
         if self._lock_fd is not None:
@@ -257,10 +276,19 @@ class AppendFile:
 
     def _rotate_locked(self) -> Path:
         target = rotate_file(self.path)
+        self._sync_before_close()
         self.close()
         if self.directory.sync_dir:
             fsync_directory(self.path.parent)
         return target
+
+    def _sync_before_close(self) -> None:
+        if self._fd is not None and self.directory.sync_dir:
+            try:
+                os.fsync(self._fd)
+            except OSError as exc:
+                # Kept for the writer to report and count; the file is left anyway.
+                self.sync_error = exc
 
     def fsync(self) -> None:
         """Flush the file to stable storage, if it is open."""
@@ -350,6 +378,8 @@ def recover_partial_line(path: Path, mode: int = 0o600) -> tuple[Path, int] | No
                 os.fsync(out)
             finally:
                 os.close(out)
+            # The .partial file's entry must be durable before the tail is cut.
+            fsync_directory(path.parent)
             os.ftruncate(fd, cut)
             os.fsync(fd)
             return partial, len(tail)

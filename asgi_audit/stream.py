@@ -84,6 +84,8 @@ class EventStream:
         self.enqueued = 0  # sequence number of the last enqueued event
         self.completed = 0  # events written (or given up), in order
         self.in_flight = 0
+        self.taken = 0  # sequence number of the last event handed to the writer
+        self.held = 0  # events the writer holds because their write failed
         self._drops: dict[str, list[int]] = {}  # category -> [count, first_ns, last_ns]
         self.dropped: dict[str, int] = {}
         self._writer_waiting = False
@@ -111,7 +113,7 @@ class EventStream:
         with self._lock:
             if not self.accepting:
                 raise AuditorNotRunning(_NOT_RUNNING)
-            if len(self._items) >= self.capacity:
+            if len(self._items) + self.in_flight + self.held >= self.capacity:
                 return 0
             self._items.append(raw)
             self.enqueued += 1
@@ -187,7 +189,8 @@ class EventStream:
         deadline = None if timeout is None else time.monotonic() + timeout
         while not (seq := self.offer(raw)):
             with self._lock:
-                if self.accepting and len(self._items) >= self.capacity:
+                used = len(self._items) + self.in_flight + self.held
+                if self.accepting and used >= self.capacity:
                     remaining = None if deadline is None else deadline - time.monotonic()
                     if remaining is not None and remaining <= 0:
                         break
@@ -285,16 +288,18 @@ class EventStream:
             with contextlib.suppress(RuntimeError):
                 self._call_soon(fn)
 
-    def take(self) -> tuple[list[RawEvent], dict[str, list[int]]] | anyio.Event | None:
-        """Everything queued and the drops to report; or an Event to wait on when
-        empty; or None when closed and drained."""
+    def take(self) -> tuple[list[RawEvent], int, dict[str, list[int]]] | anyio.Event | None:
+        """Everything queued, the sequence number of its first event, and the drops
+        to report; or an Event to wait on when empty; or None when closed and drained."""
         with self._lock:
             batch = list(self._items)
             drops, self._drops = self._drops, {}
+            base = self.taken + 1
             if batch or drops:
                 self._items.clear()
                 self._queued_by.clear()
                 self.in_flight = len(batch)
+                self.taken += len(batch)
                 self._space_cond.notify_all()
             elif self.closing:
                 return None
@@ -305,7 +310,7 @@ class EventStream:
         space, self._space = self._space, None
         if space is not None:
             space.set()
-        return batch, drops
+        return batch, base, drops
 
     def wake(self) -> None:
         """Wake the writer if it waits (from the loop thread)."""
@@ -315,20 +320,22 @@ class EventStream:
         if wakeup is not None:
             wakeup.set()
 
-    def completed_batch(self, count: int, synced: bool, error: BaseException | None) -> None:
-        """Mark the next ``count`` events written (``synced``: and fsynced, or
-        ``error``: given up or not durable); release flush and durable waiters."""
+    def advance(self, upto: int, synced: bool, error: BaseException | None, held: int) -> None:
+        """Every event up to sequence number ``upto`` is written (``synced``: and
+        fsynced; ``error``: its fsync failed or it was given up); ``held`` events
+        wait for a failing write. Releases flush and durable waiters."""
         with self._lock:
             first = self.completed + 1
-            self.completed += count
-            done = self.completed
+            done = self.completed = max(self.completed, upto)
             if error is not None:
                 self._sync_failures.append((first, done, error))
                 del self._sync_failures[:-64]
             elif synced:
                 self.synced = done
-            self._done_cond.notify_all()
+            self.held = held
             self.in_flight = 0
+            self._done_cond.notify_all()
+            self._space_cond.notify_all()
             ready = [(s, n) for s, n in self._durable_waiters if s <= done]
             if ready:
                 self._durable_waiters = [(s, n) for s, n in self._durable_waiters if s > done]
@@ -341,6 +348,9 @@ class EventStream:
             else:
                 keep.append((target, event))
         self._flush_waiters = keep
+        space, self._space = self._space, None
+        if space is not None:
+            space.set()
 
     def close(self) -> None:
         """Stop accepting; the writer ends once what is queued is written."""
@@ -353,13 +363,18 @@ class EventStream:
         if space is not None:
             space.set()
 
-    def abandon(self, reason: BaseException) -> int:
-        """Give up what is still queued or in flight (shutdown deadline); return how many."""
+    def abandon(self, reason: BaseException, written: int = 0) -> int:
+        """Give up what is still queued or in flight (shutdown deadline); return how many.
+
+        ``written`` of the in-flight batch reached a file before the writer stuck;
+        the writer's held events are counted by the writer.
+        """
         with self._lock:
-            lost = len(self._items) + self.in_flight
+            lost = len(self._items) + self.in_flight - written
             self._items.clear()
             self._queued_by.clear()
-        self.completed_batch(lost, synced=False, error=reason)
+            self.taken = self.enqueued
+        self.advance(self.enqueued, synced=False, error=reason, held=0)
         return lost
 
     def statistics(self) -> dict[str, Any]:
@@ -370,6 +385,7 @@ class EventStream:
                 "capacity": self.capacity,
                 "queued": len(self._items),
                 "in_flight": self.in_flight,
+                "held": self.held,
                 "enqueued": self.enqueued,
                 "completed": self.completed,
                 "queued_by_category": dict(self._queued_by),

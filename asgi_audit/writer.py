@@ -56,6 +56,19 @@ def report(message: str) -> None:
 
 
 @dataclass(slots=True)
+class _Held:
+    """A category's lines whose write failed, with its retry schedule."""
+
+    data: bytes
+    count: int
+    real: int  # how many of them are the stream's events (not events_dropped lines)
+    first_seq: int  # sequence number of its oldest event (0 for events_dropped only)
+    failing: str | None = None
+    retry_at: float = 0.0
+    delay: float = 0.0
+
+
+@dataclass(slots=True)
 class CategoryStats:
     """Live counters of one category (see ``Auditor.stats()``)."""
 
@@ -121,6 +134,9 @@ class Writer:
         self._files: dict[str, AppendFile] = {}
         self._stats: dict[str, CategoryStats] = {}
         self._dirty: set[str] = set()
+        self._held: dict[str, _Held] = {}
+        #: Events of the batch in the worker thread that already reached a file.
+        self.batch_written = 0
         self._last_sync = time.monotonic()
         self.batches = 0
         self._abandoned = False
@@ -137,20 +153,32 @@ class Writer:
             while True:
                 taken = stream.take()
                 if taken is None:
-                    break
+                    if not self._held:
+                        break
+                    taken = anyio.Event()  # closing, but held lines still to write
                 if isinstance(taken, anyio.Event):
                     await self._idle(taken)
+                    if self._held and not taken.is_set():
+                        await self._retry_held()
                     continue
-                batch, drops = taken
+                batch, base, drops = taken
+                real = len(batch)
                 batch.extend(_dropped_events(drops))
-                synced, error = await self._in_thread(self._write_batch, batch)
+                upto, synced, error = await self._in_thread(self._write_batch, batch, base, real)
                 self.batches += 1
-                stream.completed_batch(len(batch) - len(drops), synced, error)
+                stream.advance(upto, synced, error, self._held_count())
             if self._dirty and self._fsync != "never":
                 await self._in_thread(self._sync_dirty)
         finally:
             self.stop_thread()
             self.done.set()
+
+    async def _retry_held(self) -> None:
+        upto, synced, error = await self._in_thread(self._write_held)
+        self.stream.advance(upto, synced, error, self._held_count())
+
+    def _held_count(self) -> int:
+        return sum(h.real for h in self._held.values())
 
     async def _in_thread(self, fn: Callable[..., T], *args: Any) -> T:
         """Run ``fn`` in the writer's own thread: the one thread hop of a batch.
@@ -193,39 +221,95 @@ class Writer:
             self._thread = None
 
     async def _idle(self, wakeup: anyio.Event) -> None:
-        # With unsynced lines under "interval", wake up in time to fsync them even
-        # when nothing more comes (a quiet period).
+        # Wake up for new events, or in time to retry held lines, or to fsync
+        # unsynced lines under "interval" even when nothing more comes.
+        deadlines = []
+        if self._held:
+            deadlines.append(min(h.retry_at for h in self._held.values()))
         if self._dirty and self._fsync == "interval":
-            due = self._last_sync + self._fsync_interval - time.monotonic()
-            with anyio.move_on_after(max(due, 0)):
-                await wakeup.wait()
-            if not wakeup.is_set():
-                await self._in_thread(self._sync_dirty)
-                self.stream.wake()
-        else:
+            deadlines.append(self._last_sync + self._fsync_interval)
+        if not deadlines:
             await wakeup.wait()
+            return
+        with anyio.move_on_after(max(min(deadlines) - time.monotonic(), 0)):
+            await wakeup.wait()
+        if (
+            not wakeup.is_set()
+            and self._dirty
+            and self._fsync == "interval"
+            and time.monotonic() - self._last_sync >= self._fsync_interval
+        ):
+            await self._in_thread(self._sync_dirty)
 
-    def abandon(self) -> None:
-        """Stop retrying a failing write (the shutdown deadline passed)."""
+    def abandon(self) -> int:
+        """Stop retrying (the shutdown deadline passed); return how many held events are lost."""
         self._abandoned = True
+        lost = self._held_count()
+        self._held.clear()
+        return lost
 
     # --------------------------------------------------------- the worker thread
 
-    def _write_batch(self, batch: list[RawEvent]) -> tuple[bool, BaseException | None]:
+    def _write_batch(
+        self, batch: list[RawEvent], base: int, real: int
+    ) -> tuple[int, bool, BaseException | None]:
+        """Encode and write one batch; return (every event up to this sequence
+        number is written, whether they are fsynced, the fsync error if any)."""
         encode = self._pipeline.encode
         lines: dict[str, list[bytes]] = {}
+        first_seq: dict[str, int] = {}
+        real_count: dict[str, int] = {}
         durable = False
-        for raw in batch:
-            lines.setdefault(raw.category, []).append(encode(raw))
+        self.batch_written = 0
+        for offset, raw in enumerate(batch):
+            chunk = lines.get(raw.category)
+            if chunk is None:
+                chunk = lines[raw.category] = []
+                first_seq[raw.category] = base + offset
+                real_count[raw.category] = 0
+            if offset < real:
+                real_count[raw.category] += 1
+            chunk.append(encode(raw))
             durable = durable or raw.durable
         for category, chunk in lines.items():
-            self._write_category(category, b"".join(chunk), len(chunk))
-            self._dirty.add(category)
+            held = self._held.get(category)
+            data = b"".join(chunk)
+            if held is not None:
+                # Keep the category's order: new lines go after the held ones,
+                # and the whole is retried when its backoff is over.
+                held.data += data
+                held.count += len(chunk)
+                held.real += real_count[category]
+                if held.retry_at <= time.monotonic() and self._try_write(category, held):
+                    del self._held[category]
+                continue
+            held = _Held(
+                data, len(chunk), real_count[category], min(first_seq[category], base + real)
+            )
+            if self._try_write(category, held):
+                self.batch_written += held.real
+            else:
+                self._held[category] = held
+        # Sequence numbers are the stream's: the events_dropped lines after the
+        # ``real`` events have none of their own.
+        return self._finish(base + real - 1, durable)
+
+    def _write_held(self) -> tuple[int, bool, BaseException | None]:
+        now = time.monotonic()
+        for category, held in list(self._held.items()):
+            if held.retry_at <= now and self._try_write(category, held):
+                del self._held[category]
+        return self._finish(self.stream.taken, False)
+
+    def _finish(self, last: int, durable: bool) -> tuple[int, bool, BaseException | None]:
+        # Events are complete up to just before the oldest held line.
+        upto = min([h.first_seq - 1 for h in self._held.values()] + [last])
         if self._fsync == "always" or durable:
-            return self._sync_dirty()
+            synced, error = self._sync_dirty()
+            return upto, synced, error
         if self._fsync == "interval" and time.monotonic() - self._last_sync >= self._fsync_interval:
             self._sync_dirty()
-        return False, None
+        return upto, False, None
 
     def _sync_dirty(self) -> tuple[bool, BaseException | None]:
         """fsync every file written since the last fsync; (all synced, first error)."""
@@ -235,18 +319,21 @@ class Writer:
             try:
                 file.fsync()
             except OSError as exc:
-                stats = self._stats[category]
-                stats.fsync_errors += 1
-                stats.last_error = f"fsync: {type(exc).__name__}: {exc}"
-                report(
-                    f"fsync of '{file.path}' failed: {type(exc).__name__}: {exc}; lines written "
-                    "since the last fsync may not be on disk (not retried: a second fsync "
-                    "after a failed one proves nothing)"
-                )
+                self._fsync_failed(category, exc)
                 failure = failure or exc
         self._dirty.clear()
         self._last_sync = time.monotonic()
         return failure is None, failure
+
+    def _fsync_failed(self, category: str, exc: OSError) -> None:
+        stats = self._stats[category]
+        stats.fsync_errors += 1
+        stats.last_error = f"fsync: {type(exc).__name__}: {exc}"
+        report(
+            f"fsync of '{self._files[category].path}' failed: {type(exc).__name__}: {exc}; "
+            "lines written since the last fsync may not be on disk (not retried: a second "
+            "fsync after a failed one proves nothing)"
+        )
 
     def _file(self, category: str) -> AppendFile:
         file = self._files.get(category)
@@ -255,45 +342,43 @@ class Writer:
             self._stats.setdefault(category, CategoryStats(str(file.path)))
         return file
 
-    def _write_category(self, category: str, data: bytes, count: int) -> None:
+    def _try_write(self, category: str, held: _Held) -> bool:
+        """One attempt to append a category's lines; on failure report, count and
+        schedule a retry with backoff (the lines stay held, other categories go on)."""
+        if self._abandoned:
+            return False
         file = self._file(category)
         stats = self._stats[category]
-        delay = self._retry_initial
-        failing: str | None = None
-        while True:
-            try:
-                _, rotated = file.append(data, self._rotation)
-            except OSError as exc:
-                stats.errors += 1
-                reason = f"{type(exc).__name__}: {exc}"
-                stats.last_error = reason
-                if reason != failing:
-                    failing = reason
-                    report(
-                        f"writing {count} {category} events to '{file.path}' failed: {reason}; "
-                        "holding them and retrying"
-                    )
-                with contextlib.suppress(OSError):
-                    file.close()  # a broken descriptor is reopened on the next try
-                if self._sleep_or_abandon(delay):
-                    return
-                delay = min(delay * 2, self._retry_max)
-                continue
-            if failing is not None:
-                report(f"writing to '{file.path}' works again; {count} held events written")
-            stats.written += count
-            stats.bytes += len(data)
-            if rotated is not None:
-                stats.rotations += 1
-                if self._on_rotated is not None:
-                    self._on_rotated(rotated)
-            return
-
-    def _sleep_or_abandon(self, delay: float) -> bool:
-        """Back off before a retry; True when the writer was abandoned meanwhile."""
-        if not self._abandoned:
-            time.sleep(delay)
-        return self._abandoned
+        try:
+            _, rotated = file.append(held.data, self._rotation)
+        except OSError as exc:
+            stats.errors += 1
+            reason = f"{type(exc).__name__}: {exc}"
+            stats.last_error = reason
+            if reason != held.failing:
+                held.failing = reason
+                report(
+                    f"writing {held.count} {category} events to '{file.path}' failed: "
+                    f"{reason}; holding them and retrying"
+                )
+            with contextlib.suppress(OSError):
+                file.close()  # a broken descriptor is reopened on the next try
+            held.delay = min(held.delay * 2, self._retry_max) if held.delay else self._retry_initial
+            held.retry_at = time.monotonic() + held.delay
+            return False
+        if file.sync_error is not None:
+            self._fsync_failed(category, file.sync_error)
+            file.sync_error = None
+        if held.failing is not None:
+            report(f"writing to '{file.path}' works again; {held.count} held events written")
+        stats.written += held.count
+        stats.bytes += len(held.data)
+        self._dirty.add(category)
+        if rotated is not None:
+            stats.rotations += 1
+            if self._on_rotated is not None:
+                self._on_rotated(rotated)
+        return True
 
     # ------------------------------------------------------------------- stats
 
