@@ -24,10 +24,12 @@ import anyio.from_thread
 import anyio.lowlevel
 import anyio.to_thread
 
+from .checkpoints import Checkpointer, last_line_end
 from .context import RequestContext, current_context
 from .encoding import DEFAULT_FIELD_CAPS, Caps
 from .events import CATEGORY_FILES, SCHEMA_VERSION, RawEvent, category_filename
 from .files import LogDirectory, load_or_create_key, recover_partial_line
+from .integrity import CHECKPOINT_FILE, Sealed
 from .methods import EventMethods
 from .pipeline import Pipeline, SessionIdMode
 from .redaction import Redactor
@@ -102,6 +104,7 @@ class Auditor(EventMethods[Coroutine[Any, Any, None]]):
         "_maintenance",
         "_options",
         "_overflow",
+        "_prev_ends",
         "_recovered",
         "_redactor",
         "_rotation",
@@ -112,8 +115,10 @@ class Auditor(EventMethods[Coroutine[Any, Any, None]]):
         "_writer",
         "block_timeout",
         "capacity",
+        "checkpoint_interval",
         "fsync",
         "fsync_interval",
+        "integrity",
         "lost",
         "self_audit",
         "shutdown_timeout",
@@ -147,6 +152,8 @@ class Auditor(EventMethods[Coroutine[Any, Any, None]]):
         file_mode: int = 0o600,
         allow_insecure_dir: bool = False,
         self_audit: bool = True,
+        integrity: bool = True,
+        checkpoint_interval_s: float | None = 60.0,
     ) -> None:
         if not isinstance(queue_capacity, int) or queue_capacity < 1:
             raise ValueError(f"queue_capacity must be a positive integer, got {queue_capacity!r}")
@@ -160,6 +167,10 @@ class Auditor(EventMethods[Coroutine[Any, Any, None]]):
             raise ValueError(f"fsync_interval_ms must be positive, got {fsync_interval_ms!r}")
         if session_ids not in ("hash", "raw", "omit"):
             raise ValueError(f"session_ids must be 'hash', 'raw' or 'omit', got {session_ids!r}")
+        if checkpoint_interval_s is not None and checkpoint_interval_s <= 0:
+            raise ValueError(
+                f"checkpoint_interval_s must be positive, got {checkpoint_interval_s!r}"
+            )
         if rotate_max_mb is not None and rotate_max_mb <= 0:
             raise ValueError(f"rotate_max_mb must be positive, got {rotate_max_mb!r}")
         self._overflow = _overflow(overflow)
@@ -183,6 +194,8 @@ class Auditor(EventMethods[Coroutine[Any, Any, None]]):
         self.fsync_interval = fsync_interval_ms / 1000
         self.shutdown_timeout = shutdown_timeout
         self.self_audit = self_audit
+        self.integrity = integrity
+        self.checkpoint_interval = checkpoint_interval_s
         self._redactor = (
             Redactor(
                 secret_words=secret_words,
@@ -221,12 +234,16 @@ class Auditor(EventMethods[Coroutine[Any, Any, None]]):
             "dir_mode": f"{dir_mode:o}",
             "file_mode": f"{file_mode:o}",
             "allow_insecure_dir": allow_insecure_dir,
+            "integrity": integrity,
+            "mac": "hmac-sha256" if self._key else "sha256 (no key: not tamper-proof)",
+            "checkpoint_interval_s": checkpoint_interval_s,
         }
         self._stream: EventStream | None = None
         self._writer: Writer | None = None
         self._task_group: Any = None
         self._maintenance: anyio.Event | None = None
         self._recovered: list[tuple[str, Path, int]] = []
+        self._prev_ends: dict[str, Sealed] = {}
         self._sync: SyncAuditor | None = None
         #: Events given up at a shutdown deadline, over this Auditor's life.
         self.lost = 0
@@ -285,6 +302,10 @@ class Auditor(EventMethods[Coroutine[Any, Any, None]]):
             fsync_interval=self.fsync_interval,
             rotation=self._rotation,
             on_rotated=rotated,
+            chain_key=self._chain_key(),
+            integrity=self.integrity,
+            checkpoint_interval=self.checkpoint_interval,
+            prev_ends=self._prev_ends,
         )
         task_group = anyio.create_task_group()
         await task_group.__aenter__()
@@ -326,6 +347,10 @@ class Auditor(EventMethods[Coroutine[Any, Any, None]]):
         key = self._key if self._key is not None else load_or_create_key(self._directory)
         # A crash may have left a partial last line: move it aside before writing.
         self._recovered = []
+        self._prev_ends = {}
+        checkpoints = self._directory.path / CHECKPOINT_FILE
+        if checkpoints.is_file() and recover_partial_line(checkpoints) is not None:
+            report(f"a partial last line of '{checkpoints}' was moved aside")
         for path in sorted(self._directory.path.glob("*.jsonl")):
             category = _category_of(path)
             if category is None or not path.is_file() or path.is_symlink():
@@ -334,6 +359,9 @@ class Auditor(EventMethods[Coroutine[Any, Any, None]]):
             if moved is not None:
                 report(f"a partial last line of '{path}' was moved to '{moved[0]}'")
                 self._recovered.append((category, *moved))
+            end = last_line_end(path) if self.integrity else None
+            if end is not None:
+                self._prev_ends[category] = end
         return key
 
     def _start_fields(self) -> dict[str, Any]:
@@ -361,11 +389,27 @@ class Auditor(EventMethods[Coroutine[Any, Any, None]]):
             await anyio.to_thread.run_sync(self._retain, limiter=limiter, abandon_on_cancel=True)
 
     def _retain(self) -> None:
-        for name in sorted({*CATEGORY_FILES.values(), *_jsonl_names(self._directory.path)}):
-            try:
-                apply_retention(self._directory.path / name, self._rotation)
-            except OSError as exc:
-                report(f"retention of '{name}' rotated files failed: {exc}")
+        # Before a rotated file goes, the streams it held are recorded (signed),
+        # so that verify tells retention from an intruder deleting a file.
+        retirer = Checkpointer(self._directory, self._chain_key()) if self.integrity else None
+        try:
+            for name in sorted({*CATEGORY_FILES.values(), *_jsonl_names(self._directory.path)}):
+                try:
+                    apply_retention(
+                        self._directory.path / name,
+                        self._rotation,
+                        before_delete=None if retirer is None else retirer.retire,
+                    )
+                except OSError as exc:
+                    report(f"retention of '{name}' rotated files failed: {exc}")
+        finally:
+            if retirer is not None:
+                retirer.close()
+
+    def _chain_key(self) -> bytes | None:
+        if self._key is None:
+            return None
+        return hmac.new(self._key, b"asgi_audit chain", hashlib.sha256).digest()
 
     async def __aexit__(
         self,

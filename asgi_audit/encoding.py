@@ -218,13 +218,13 @@ class Caps:
             return items, changed
         return value, False
 
-    def fit(self, event: dict[str, Any], line: bytes) -> bytes:
+    def fit(self, event: dict[str, Any], line: bytes, limit: int | None = None) -> bytes:
         """Shrink an encoded event over ``max_event_bytes`` until it fits.
 
         The largest strings and nested values are cut first; the fixed header
         fields are never touched.
         """
-        limit = self.max_event_bytes
+        limit = self.max_event_bytes if limit is None else limit
         cut: dict[str, int] = dict(event.get("truncated_fields") or {})
         for _ in range(64):
             if len(line) <= limit:
@@ -252,8 +252,22 @@ class Caps:
         return line
 
 
+# Never cut: the fixed header, and the integrity fields a verifier needs.
 _HEADER: Final = frozenset(
-    {"timestamp", "epoch_ms", "event_id", "event_type", "category", "outcome", "schema_version"}
+    {
+        "timestamp",
+        "epoch_ms",
+        "event_id",
+        "event_type",
+        "category",
+        "outcome",
+        "schema_version",
+        "stream",
+        "seq",
+        "prev_stream",
+        "prev_seq",
+        "prev_mac",
+    }
 )
 
 

@@ -14,6 +14,7 @@ from typing import Any, Final, Literal
 
 from .encoding import Caps, encode_line, to_jsonable
 from .events import RawEvent, Uuid7Generator, build_event, format_timestamp
+from .integrity import SEAL_BYTES, Chain
 from .redaction import Redactor
 
 __all__ = ("Pipeline", "SessionIdMode")
@@ -85,28 +86,36 @@ class Pipeline:
                     event[key] = redactor.redact(value, key)
         return self._caps.apply(event)
 
-    def encode(self, raw: RawEvent) -> bytes:
-        """One line for ``raw``; a failure anywhere still gives a line saying so."""
+    def encode(self, raw: RawEvent, chain: Chain | None = None) -> bytes:
+        """One line for ``raw``, sealed into ``chain`` when given.
+
+        A failure anywhere still gives a line saying so (``encoding_error``), so an
+        event never silently disappears and the chain has no hole.
+        """
+        limit = self._caps.max_event_bytes - (SEAL_BYTES if chain is not None else 0)
         try:
             event = self.build(raw)
+            if chain is not None:
+                chain.stamp(event)
             line = encode_line(event)
-            if len(line) > self._caps.max_event_bytes:
-                line = self._caps.fit(event, line)
-            return line
+            if len(line) > limit:
+                line = self._caps.fit(event, line, limit)
         except Exception as exc:  # a bug here must not lose the event's existence
             print(
                 f"asgi_audit: could not encode a {raw.category}/{raw.event_type} event: "
                 f"{type(exc).__name__}: {exc}",
                 file=sys.stderr,
             )
-            return encode_line(
-                {
-                    "timestamp": format_timestamp(raw.time_ns),
-                    "epoch_ms": raw.time_ns // 1_000_000,
-                    "event_id": self._ids.new(raw.time_ns),
-                    "event_type": raw.event_type,
-                    "category": raw.category,
-                    "outcome": raw.outcome,
-                    "encoding_error": f"{type(exc).__name__}",
-                }
-            )
+            fallback = {
+                "timestamp": format_timestamp(raw.time_ns),
+                "epoch_ms": raw.time_ns // 1_000_000,
+                "event_id": self._ids.new(raw.time_ns),
+                "event_type": raw.event_type,
+                "category": raw.category,
+                "outcome": raw.outcome,
+                "encoding_error": f"{type(exc).__name__}",
+            }
+            if chain is not None:
+                chain.stamp(fallback)
+            line = encode_line(fallback)
+        return line if chain is None else chain.seal(line)

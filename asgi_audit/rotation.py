@@ -15,7 +15,7 @@ import os
 import re
 import shutil
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final
@@ -147,8 +147,17 @@ def compress_rotated(path: Path) -> Path:
     return target
 
 
-def apply_retention(path: Path, policy: RotationPolicy, now: float | None = None) -> list[Path]:
-    """Compress and delete the rotated files of ``path`` as ``policy`` says; return deleted."""
+def apply_retention(
+    path: Path,
+    policy: RotationPolicy,
+    now: float | None = None,
+    before_delete: Callable[[Path], object] | None = None,
+) -> list[Path]:
+    """Compress and delete the rotated files of ``path`` as ``policy`` says; return deleted.
+
+    ``before_delete`` is called with each file about to be deleted (the auditor
+    records which stream ranges it held).
+    """
     moment = time.time() if now is None else now
     if policy.compress:
         for rotated in rotated_files(path):
@@ -166,6 +175,8 @@ def apply_retention(path: Path, policy: RotationPolicy, now: float | None = None
                     doomed.append(rotated)
     for rotated in doomed:
         with contextlib.suppress(FileNotFoundError):
+            if before_delete is not None:
+                before_delete(rotated)
             rotated.unlink()
     return doomed
 

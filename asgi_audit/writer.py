@@ -19,18 +19,19 @@ of that batch get ``AuditWriteError``.
 from __future__ import annotations
 
 import contextlib
-import queue
 import sys
-import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal, TypeVar
+from typing import TYPE_CHECKING, Any, Literal
 
 import anyio
 
+from .checkpoints import Checkpointer
 from .events import RawEvent, format_timestamp
+from .integrity import Chain, Sealed
+from .worker import WorkerThread
 
 if TYPE_CHECKING:
     from anyio.abc import TaskStatus
@@ -43,7 +44,6 @@ if TYPE_CHECKING:
 __all__ = ("CategoryStats", "FsyncPolicy", "Writer", "report")
 
 FsyncPolicy = Literal["always", "interval", "never"]
-T = TypeVar("T")
 
 
 def report(message: str) -> None:
@@ -62,7 +62,8 @@ class _Held:
     data: bytes
     count: int
     real: int  # how many of them are the stream's events (not events_dropped lines)
-    first_seq: int  # sequence number of its oldest event (0 for events_dropped only)
+    first_seq: int  # sequence number of its oldest event
+    end: Sealed | None  # where the category's chain stands after these lines
     failing: str | None = None
     retry_at: float = 0.0
     delay: float = 0.0
@@ -103,6 +104,12 @@ class Writer:
         fsync_interval: seconds between fsyncs under ``interval``.
         rotation: when files rotate and what happens to rotated files.
         on_rotated: called (in the worker thread) with each rotated file's path.
+        chain_key: the key of the MAC chain and the checkpoints (None: SHA-256).
+        integrity: seal lines into per-category chains and write checkpoints.
+        checkpoint_interval: seconds between checkpoints (None: only at rotation
+            and shutdown).
+        prev_ends: where the previous stream of each category file ended, for the
+            first line of this writer's streams to name.
         retry_initial: first backoff after a failed write, in seconds.
         retry_max: the longest backoff.
     """
@@ -119,6 +126,10 @@ class Writer:
         on_rotated: Callable[[Path], object] | None = None,
         retry_initial: float = 0.05,
         retry_max: float = 2.0,
+        chain_key: bytes | None = None,
+        integrity: bool = True,
+        checkpoint_interval: float | None = 60.0,
+        prev_ends: dict[str, Sealed] | None = None,
     ) -> None:
         self.stream = stream
         self._pipeline = pipeline
@@ -129,12 +140,19 @@ class Writer:
         self._on_rotated = on_rotated
         self._retry_initial = retry_initial
         self._retry_max = retry_max
-        self._jobs: queue.SimpleQueue[Callable[[], None] | None] = queue.SimpleQueue()
-        self._thread: threading.Thread | None = None
+        self._worker = WorkerThread(stream.call_on_loop)
         self._files: dict[str, AppendFile] = {}
         self._stats: dict[str, CategoryStats] = {}
         self._dirty: set[str] = set()
         self._held: dict[str, _Held] = {}
+        self._integrity = integrity
+        self._chain_key = chain_key
+        self._chains: dict[str, Chain] = {}
+        self._prev_ends = prev_ends or {}
+        self._written_end: dict[str, tuple[Sealed, str]] = {}
+        self._checkpoints = Checkpointer(directory, chain_key) if integrity else None
+        self._checkpoint_interval = checkpoint_interval if integrity else None
+        self._last_checkpoint = time.monotonic()
         #: Events of the batch in the worker thread that already reached a file.
         self.batch_written = 0
         self._last_sync = time.monotonic()
@@ -164,61 +182,22 @@ class Writer:
                 batch, base, drops = taken
                 real = len(batch)
                 batch.extend(_dropped_events(drops))
-                upto, synced, error = await self._in_thread(self._write_batch, batch, base, real)
+                upto, synced, error = await self._worker.run(self._write_batch, batch, base, real)
                 self.batches += 1
                 stream.advance(upto, synced, error, self._held_count())
+            await self._worker.run(self.final_checkpoint)
             if self._dirty and self._fsync != "never":
-                await self._in_thread(self._sync_dirty)
+                await self._worker.run(self._sync_dirty)
         finally:
-            self.stop_thread()
+            self._worker.stop()
             self.done.set()
 
     async def _retry_held(self) -> None:
-        upto, synced, error = await self._in_thread(self._write_held)
+        upto, synced, error = await self._worker.run(self._write_held)
         self.stream.advance(upto, synced, error, self._held_count())
 
     def _held_count(self) -> int:
         return sum(h.real for h in self._held.values())
-
-    async def _in_thread(self, fn: Callable[..., T], *args: Any) -> T:
-        """Run ``fn`` in the writer's own thread: the one thread hop of a batch.
-
-        A daemon thread of the writer's own rather than a pooled worker: a write
-        stuck forever on a dead disk is abandoned at the shutdown deadline and
-        cannot keep the process from exiting. Waiting here is cancellable.
-        """
-        if self._thread is None:
-            self._thread = threading.Thread(
-                target=self._work, name="asgi_audit writer", daemon=True
-            )
-            self._thread.start()
-        done = anyio.Event()
-        box: list[Any] = []
-        on_loop = self.stream.call_on_loop
-
-        def job() -> None:
-            try:
-                box.append((True, fn(*args)))
-            except BaseException as exc:  # handed back to the task, which re-raises
-                box.append((False, exc))
-            on_loop(done.set)
-
-        self._jobs.put(job)
-        await done.wait()
-        ok, value = box[0]
-        if not ok:
-            raise value
-        return value  # type: ignore[no-any-return]
-
-    def _work(self) -> None:
-        while (job := self._jobs.get()) is not None:
-            job()
-
-    def stop_thread(self) -> None:
-        """Let the writer's thread end once its current job is done."""
-        if self._thread is not None:
-            self._jobs.put(None)
-            self._thread = None
 
     async def _idle(self, wakeup: anyio.Event) -> None:
         # Wake up for new events, or in time to retry held lines, or to fsync
@@ -228,18 +207,20 @@ class Writer:
             deadlines.append(min(h.retry_at for h in self._held.values()))
         if self._dirty and self._fsync == "interval":
             deadlines.append(self._last_sync + self._fsync_interval)
+        if self._checkpoint_interval is not None and self._written_end:
+            deadlines.append(self._last_checkpoint + self._checkpoint_interval)
         if not deadlines:
             await wakeup.wait()
             return
         with anyio.move_on_after(max(min(deadlines) - time.monotonic(), 0)):
             await wakeup.wait()
-        if (
-            not wakeup.is_set()
-            and self._dirty
-            and self._fsync == "interval"
-            and time.monotonic() - self._last_sync >= self._fsync_interval
-        ):
-            await self._in_thread(self._sync_dirty)
+        if wakeup.is_set():
+            return
+        overdue = time.monotonic() - self._last_sync >= self._fsync_interval
+        if self._dirty and self._fsync == "interval" and overdue:
+            await self._worker.run(self._sync_dirty)
+        # A quiet period still gets its checkpoint: it proves nothing was written.
+        await self._worker.run(self._checkpoint_if_due)
 
     def abandon(self) -> int:
         """Stop retrying (the shutdown deadline passed); return how many held events are lost."""
@@ -269,12 +250,15 @@ class Writer:
                 real_count[raw.category] = 0
             if offset < real:
                 real_count[raw.category] += 1
-            chunk.append(encode(raw))
+            chunk.append(encode(raw, self._chain(raw.category)))
             durable = durable or raw.durable
         for category, chunk in lines.items():
             held = self._held.get(category)
             data = b"".join(chunk)
+            chain = self._chains.get(category)
+            end = Sealed(chain.last.stream, chain.last.seq, chain.last.mac) if chain else None
             if held is not None:
+                held.end = end
                 # Keep the category's order: new lines go after the held ones,
                 # and the whole is retried when its backoff is over.
                 held.data += data
@@ -284,7 +268,11 @@ class Writer:
                     del self._held[category]
                 continue
             held = _Held(
-                data, len(chunk), real_count[category], min(first_seq[category], base + real)
+                data,
+                len(chunk),
+                real_count[category],
+                min(first_seq[category], base + real),
+                end,
             )
             if self._try_write(category, held):
                 self.batch_written += held.real
@@ -302,6 +290,7 @@ class Writer:
         return self._finish(self.stream.taken, False)
 
     def _finish(self, last: int, durable: bool) -> tuple[int, bool, BaseException | None]:
+        self._checkpoint_if_due()
         # Events are complete up to just before the oldest held line.
         upto = min([h.first_seq - 1 for h in self._held.values()] + [last])
         if self._fsync == "always" or durable:
@@ -349,6 +338,7 @@ class Writer:
             return False
         file = self._file(category)
         stats = self._stats[category]
+        before = self._written_end.get(category)
         try:
             _, rotated = file.append(held.data, self._rotation)
         except OSError as exc:
@@ -374,11 +364,45 @@ class Writer:
         stats.written += held.count
         stats.bytes += len(held.data)
         self._dirty.add(category)
+        if held.end is not None:
+            self._written_end[category] = (held.end, file.path.name)
         if rotated is not None:
             stats.rotations += 1
+            if before is not None:
+                # The rotated file ends where this stream stood before the append.
+                self._checkpoint("rotation", {category: (before[0], rotated.name)})
             if self._on_rotated is not None:
                 self._on_rotated(rotated)
         return True
+
+    def _chain(self, category: str) -> Chain | None:
+        if not self._integrity:
+            return None
+        chain = self._chains.get(category)
+        if chain is None:
+            chain = Chain(self._chain_key, prev=self._prev_ends.get(category))
+            self._chains[category] = chain
+        return chain
+
+    def _checkpoint_if_due(self) -> None:
+        interval = self._checkpoint_interval
+        if interval is not None and time.monotonic() - self._last_checkpoint >= interval:
+            self._checkpoint("interval", dict(self._written_end))
+
+    def _checkpoint(self, reason: str, ends: dict[str, tuple[Sealed, str]]) -> None:
+        """Record where streams stand; a failure is reported, never raised."""
+        if reason != "rotation":
+            self._last_checkpoint = time.monotonic()
+        if self._checkpoints is None or not ends:
+            return
+        try:
+            self._checkpoints.record(reason, ends)
+        except OSError as exc:
+            report(f"writing a {reason} checkpoint failed: {type(exc).__name__}: {exc}")
+
+    def final_checkpoint(self) -> None:
+        """The shutdown checkpoint of every stream (blocking; call from a thread)."""
+        self._checkpoint("shutdown", dict(self._written_end))
 
     # ------------------------------------------------------------------- stats
 
@@ -388,6 +412,9 @@ class Writer:
 
     def close_files(self) -> None:
         """Close every descriptor and lock (blocking; call from a thread)."""
+        if self._checkpoints is not None:
+            with contextlib.suppress(OSError):
+                self._checkpoints.close()
         for file in self._files.values():
             try:
                 file.close_all()

@@ -45,7 +45,17 @@ def context() -> Iterator[RequestContext]:
     reset_context(token)
 
 
-HEADER = {"timestamp", "epoch_ms", "event_id", "event_type", "category", "schema_version"}
+HEADER = {
+    "timestamp",
+    "epoch_ms",
+    "event_id",
+    "event_type",
+    "category",
+    "schema_version",
+    "stream",
+    "seq",
+    "mac",
+}
 CONTEXT = {"ip_address", "user_agent", "session_id", "request_id", "request_path", "method"}
 
 

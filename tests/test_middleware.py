@@ -56,6 +56,9 @@ API_ACCESS_KEYS: Final = frozenset(
         "method",
         "status_code",
         "duration_ms",
+        "stream",
+        "seq",
+        "mac",
     }
 )
 #: Bounds a raw ASGI exchange, so a body held back by the middleware fails the

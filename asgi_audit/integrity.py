@@ -1,0 +1,182 @@
+"""Tamper evidence: one MAC chain per writer stream, and signed checkpoints.
+
+PURE: no event loop, no file. Each writer (one per process and category) is a
+*stream* with a random id. Every line it writes carries ``stream``, ``seq`` (1,
+2, 3, ... without gaps) and, as its last field, ``mac``::
+
+    {"timestamp": ..., ..., "stream": "9f2c...", "seq": 42, "mac": "hmac-sha256:<64 hex>"}
+
+The MAC is computed over exact bytes: the previous line's MAC (its 32 raw bytes)
+followed by the line as written, up to and excluding ``,"mac":"``, plus the
+closing ``}``. A verifier strips that suffix from the bytes it reads; nothing is
+re-serialised, so no JSON library can make a difference. The first line of a
+stream chains from ``H(key, "asgi_audit stream " + stream id)``; it may name
+where the previous stream of that file ended (``prev_stream``, ``prev_seq``,
+``prev_mac``), so a restart does not break the story.
+
+With a key the MAC is HMAC-SHA256 (``hmac-sha256:``) and cannot be recomputed
+without the key. Without one it is plain SHA-256 (``sha256:``), which says so in
+every line: it catches accidents and careless edits, not an attacker who can
+rewrite the file.
+
+A checkpoint records a stream's last ``seq`` and MAC at an interval, at rotation
+and at shutdown (also when nothing new was written), signed with the key, in a
+separate file; removing the last lines of a file after a checkpoint is caught.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import os
+from dataclasses import dataclass
+from typing import Any, Final
+
+import orjson
+
+__all__ = (
+    "CHECKPOINT_FILE",
+    "MAC_MARKER",
+    "SEAL_BYTES",
+    "Chain",
+    "Sealed",
+    "algorithm",
+    "chain_root",
+    "compute_mac",
+    "new_stream_id",
+    "sign_checkpoint",
+    "split_mac",
+    "verify_checkpoint",
+)
+
+#: Where checkpoints are written, beside the category files: JSON lines, but not
+#: ``*.jsonl``, so that every ``*.jsonl`` file holds events and nothing else.
+CHECKPOINT_FILE: Final = "checkpoints.log"
+#: The bytes that start the MAC field; always the last field of a line.
+MAC_MARKER: Final = b',"mac":"'
+#: The most bytes sealing adds to a line (the MAC field).
+SEAL_BYTES: Final = len(MAC_MARKER) + len("hmac-sha256:") + 64 + 2
+_HMAC: Final = "hmac-sha256"
+_SHA: Final = "sha256"
+
+
+def new_stream_id() -> str:
+    """A random stream id: 16 hex characters."""
+    return os.urandom(8).hex()
+
+
+def algorithm(key: bytes | None) -> str:
+    """``hmac-sha256`` with a key, ``sha256`` without."""
+    return _HMAC if key else _SHA
+
+
+def compute_mac(key: bytes | None, previous: bytes, body: bytes) -> bytes:
+    """The 32-byte MAC of ``body`` chained to ``previous``."""
+    if key:
+        mac = hmac.new(key, previous, hashlib.sha256)
+        mac.update(body)
+        return mac.digest()
+    digest = hashlib.sha256(previous)
+    digest.update(body)
+    return digest.digest()
+
+
+def chain_root(key: bytes | None, stream_id: str) -> bytes:
+    """The MAC a stream's first line chains from."""
+    return compute_mac(key, b"", b"asgi_audit stream " + stream_id.encode("ascii"))
+
+
+def split_mac(line: bytes) -> tuple[bytes, str, bytes] | None:
+    """``(body, algorithm, mac)`` of a written line (without its newline), or None.
+
+    ``body`` is exactly what the MAC covers: the line up to ``,"mac":"`` with the
+    closing ``}`` put back.
+    """
+    at = line.rfind(MAC_MARKER)
+    if at < 0 or not line.endswith(b'"}'):
+        return None
+    value = line[at + len(MAC_MARKER) : -2]
+    algo, sep, hexmac = value.partition(b":")
+    if not sep or len(hexmac) != 64:
+        return None
+    try:
+        mac = bytes.fromhex(hexmac.decode("ascii"))
+    except ValueError:
+        return None
+    return line[:at] + b"}", algo.decode("ascii", "replace"), mac
+
+
+@dataclass(slots=True)
+class Sealed:
+    """Where a stream stands: its id, last ``seq`` and last MAC."""
+
+    stream: str
+    seq: int
+    mac: bytes
+
+
+class Chain:
+    """One stream's chain: numbers its lines and seals each with its MAC.
+
+    Not thread-safe: the writer's one thread owns it.
+    """
+
+    __slots__ = ("_algo", "_key", "last", "prev")
+
+    def __init__(
+        self, key: bytes | None, stream_id: str | None = None, prev: Sealed | None = None
+    ) -> None:
+        self._key = key
+        self._algo = algorithm(key).encode("ascii")
+        stream = stream_id or new_stream_id()
+        self.last = Sealed(stream, 0, chain_root(key, stream))
+        #: Where the previous stream of this file ended, named by the first line.
+        self.prev = prev
+
+    @property
+    def stream(self) -> str:
+        return self.last.stream
+
+    def stamp(self, event: dict[str, Any]) -> None:
+        """Add ``stream``, ``seq`` (and on the first line ``prev_*``) to an event dict."""
+        seq = self.last.seq + 1
+        if seq == 1 and self.prev is not None:
+            event["prev_stream"] = self.prev.stream
+            event["prev_seq"] = self.prev.seq
+            event["prev_mac"] = f"{self._algo.decode()}:{self.prev.mac.hex()}"
+        event["stream"] = self.last.stream
+        event["seq"] = seq
+
+    def seal(self, encoded: bytes) -> bytes:
+        """Append the MAC to an encoded line stamped with the next ``seq``.
+
+        Args:
+            encoded: one JSON object and its newline, as :func:`encode_line` gives.
+        """
+        body = encoded[:-1] if encoded.endswith(b"\n") else encoded
+        mac = compute_mac(self._key, self.last.mac, body)
+        self.last = Sealed(self.last.stream, self.last.seq + 1, mac)
+        return b"".join((body[:-1], MAC_MARKER, self._algo, b":", mac.hex().encode(), b'"}\n'))
+
+
+def _checkpoint_body(record: dict[str, Any]) -> bytes:
+    unsigned = {k: v for k, v in record.items() if k != "sig"}
+    return orjson.dumps(unsigned, option=orjson.OPT_SORT_KEYS)
+
+
+def sign_checkpoint(key: bytes | None, record: dict[str, Any]) -> dict[str, Any]:
+    """``record`` with its ``sig``: a MAC over its sorted-key JSON without ``sig``."""
+    mac = compute_mac(key, b"asgi_audit checkpoint", _checkpoint_body(record))
+    return {**record, "sig": f"{algorithm(key)}:{mac.hex()}"}
+
+
+def verify_checkpoint(key: bytes | None, record: dict[str, Any]) -> bool:
+    """Whether a checkpoint's ``sig`` holds under ``key``."""
+    sig = record.get("sig")
+    if not isinstance(sig, str):
+        return False
+    algo, _, hexmac = sig.partition(":")
+    if algo != algorithm(key):
+        return False
+    mac = compute_mac(key, b"asgi_audit checkpoint", _checkpoint_body(record))
+    return hmac.compare_digest(mac.hex(), hexmac)
