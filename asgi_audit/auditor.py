@@ -29,7 +29,7 @@ from .context import RequestContext, current_context
 from .encoding import DEFAULT_FIELD_CAPS, Caps
 from .events import CATEGORY_FILES, SCHEMA_VERSION, RawEvent, category_filename
 from .files import LogDirectory, load_or_create_key, recover_partial_line
-from .integrity import CHECKPOINT_FILE, Sealed
+from .integrity import CHECKPOINT_FILE, Sealed, derive_chain_key
 from .methods import EventMethods
 from .pipeline import Pipeline, SessionIdMode
 from .redaction import Redactor
@@ -407,9 +407,7 @@ class Auditor(EventMethods[Coroutine[Any, Any, None]]):
                 retirer.close()
 
     def _chain_key(self) -> bytes | None:
-        if self._key is None:
-            return None
-        return hmac.new(self._key, b"asgi_audit chain", hashlib.sha256).digest()
+        return derive_chain_key(self._key)
 
     async def __aexit__(
         self,

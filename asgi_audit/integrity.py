@@ -43,6 +43,7 @@ __all__ = (
     "algorithm",
     "chain_root",
     "compute_mac",
+    "derive_chain_key",
     "new_stream_id",
     "sign_checkpoint",
     "split_mac",
@@ -63,6 +64,13 @@ _SHA: Final = "sha256"
 def new_stream_id() -> str:
     """A random stream id: 16 hex characters."""
     return os.urandom(8).hex()
+
+
+def derive_chain_key(deployment_key: bytes | None) -> bytes | None:
+    """The chain's own key, derived from the deployment key (None stays None)."""
+    if deployment_key is None:
+        return None
+    return hmac.new(deployment_key, b"asgi_audit chain", hashlib.sha256).digest()
 
 
 def algorithm(key: bytes | None) -> str:

@@ -1,0 +1,111 @@
+"""Verify a log directory: every file's chains and the signed checkpoints.
+
+IO. Reads current, rotated and gzipped files of every category (oldest first),
+streaming line by line, and the checkpoints file, and hands them to the pure
+:class:`~asgi_audit.verification.Verifier`.
+"""
+
+from __future__ import annotations
+
+import gzip
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO, Any
+
+import orjson
+
+from .integrity import CHECKPOINT_FILE, derive_chain_key
+from .rotation import rotated_files
+from .verification import Break, StreamSummary, Verifier
+
+__all__ = ("VerifyResult", "event_files", "verify_directory")
+
+
+@dataclass(frozen=True, slots=True)
+class VerifyResult:
+    """What ``verify`` found: the streams checked and every break."""
+
+    files: list[str]
+    lines: int
+    streams: list[StreamSummary]
+    breaks: list[Break]
+    keyed: bool
+
+    @property
+    def ok(self) -> bool:
+        """Whether everything holds."""
+        return not self.breaks
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "ok": self.ok,
+            "keyed": self.keyed,
+            "files": self.files,
+            "lines": self.lines,
+            "streams": [s.as_dict() for s in self.streams],
+            "breaks": [b.as_dict() for b in self.breaks],
+        }
+
+
+def event_files(log_dir: Path) -> list[Path]:
+    """Every event file of a directory: per category, rotated oldest first, then current."""
+    current = sorted(p for p in log_dir.glob("*.jsonl") if p.is_file() and not p.is_symlink())
+    names = {p.name for p in current}
+    for rotated in log_dir.glob("*.jsonl.*"):
+        # A category whose current file is gone still has its rotated files.
+        base = rotated.name.split(".jsonl.", 1)[0] + ".jsonl"
+        if rotated.name.endswith((".rotated", ".rotated.gz")):
+            names.add(base)
+    files: list[Path] = []
+    for name in sorted(names):
+        path = log_dir / name
+        files.extend(rotated_files(path))
+        if path.is_file():
+            files.append(path)
+    return files
+
+
+def _open(path: Path) -> IO[bytes]:
+    if path.name.endswith(".gz"):
+        return gzip.open(path, "rb")  # type: ignore[return-value]
+    return open(path, "rb")
+
+
+def _lines(path: Path) -> Iterator[tuple[int, bytes]]:
+    with _open(path) as fh:
+        for number, raw in enumerate(fh, start=1):
+            line = raw[:-1] if raw.endswith(b"\n") else raw
+            if line:
+                yield number, line
+
+
+def verify_directory(log_dir: str | os.PathLike[str], key: bytes | None) -> VerifyResult:
+    """Check every chain in ``log_dir`` with the deployment ``key`` (None: unkeyed).
+
+    Raises:
+        FileNotFoundError: ``log_dir`` does not exist.
+    """
+    root = Path(log_dir)
+    if not root.is_dir():
+        raise FileNotFoundError(f"no such log directory: '{root}'")
+    verifier = Verifier(derive_chain_key(key))
+    checkpoints = root / CHECKPOINT_FILE
+    if checkpoints.is_file():
+        for number, raw in _lines(checkpoints):
+            try:
+                record = orjson.loads(raw)
+            except ValueError:
+                verifier.breaks.append(
+                    Break(checkpoints.name, number, "bad checkpoint", None, "not JSON")
+                )
+                continue
+            if isinstance(record, dict):
+                verifier.add_checkpoint(checkpoints.name, number, record)
+    files = event_files(root)
+    for path in files:
+        for number, raw in _lines(path):
+            verifier.feed(path.name, number, raw)
+    streams, breaks = verifier.finish()
+    return VerifyResult([p.name for p in files], verifier.lines, streams, breaks, key is not None)
