@@ -44,6 +44,7 @@ KEY_ENV = "ASGI_AUDIT_KEY"
 #: The category of the auditor's own events (``audit_started``, ...): ``audit.jsonl``.
 SELF_CATEGORY = "audit"
 _VERSION = "0.1.0"
+_MAINTENANCE_PERIOD = 300.0
 
 
 def _overflow(value: OverflowPolicy | Mapping[str, OverflowPolicy]) -> dict[str, OverflowPolicy]:
@@ -380,10 +381,13 @@ class Auditor(EventMethods[Coroutine[Any, Any, None]]):
             self._maintenance.set()
 
     async def _maintain(self, wanted: anyio.Event) -> None:
-        # Compression and retention of rotated files, off the writer's path.
+        # Compression and retention of rotated files, off the writer's path: after
+        # each rotation here, and every few minutes for rotations done elsewhere
+        # (another worker, `asgi-audit rotate`).
         limiter = anyio.CapacityLimiter(1)
         while True:
-            await wanted.wait()
+            with anyio.move_on_after(_MAINTENANCE_PERIOD):
+                await wanted.wait()
             wanted = anyio.Event()
             self._maintenance = wanted
             await anyio.to_thread.run_sync(self._retain, limiter=limiter, abandon_on_cancel=True)
@@ -538,7 +542,12 @@ class Auditor(EventMethods[Coroutine[Any, Any, None]]):
 
 
 def _jsonl_names(directory: Path) -> list[str]:
-    return [p.name for p in directory.glob("*.jsonl")] if directory.is_dir() else []
+    # Current files, and categories known only by their rotated files.
+    if not directory.is_dir():
+        return []
+    names = {p.name for p in directory.glob("*.jsonl")}
+    names.update(p.name.split(".jsonl.", 1)[0] + ".jsonl" for p in directory.glob("*.jsonl.*"))
+    return sorted(names)
 
 
 def _category_of(path: Path) -> str | None:

@@ -73,7 +73,21 @@ _KEPT_FILES: Final = frozenset(CATEGORY_FILES.values())
 # Keys of an event that the library owns; a caller's field of the same name is
 # kept under details instead of overwriting them.
 _RESERVED: Final = frozenset(
-    {"timestamp", "epoch_ms", "event_id", "event_type", "category", "schema_version"}
+    {
+        "timestamp",
+        "epoch_ms",
+        "event_id",
+        "event_type",
+        "category",
+        "schema_version",
+        # The integrity fields the writer adds (see asgi_audit.integrity).
+        "stream",
+        "seq",
+        "mac",
+        "prev_stream",
+        "prev_seq",
+        "prev_mac",
+    }
 )
 
 # The order of the leading keys in every line; the rest follow in call order.

@@ -315,9 +315,20 @@ class AppendFile:
 
 def _rotated_names(path: Path, now: float) -> Iterator[Path]:
     stamp = time.strftime("%Y%m%d_%H%M%S", time.gmtime(now))
-    yield path.with_name(f"{path.name}.{stamp}.rotated")
-    for n in range(1, 10_000):
-        yield path.with_name(f"{path.name}.{stamp}.{n}.rotated")
+    # Start above every name of this second still present (plain or gzipped): a
+    # name freed by compression or retention is never handed out again.
+    prefix = f"{path.name}.{stamp}."
+    first = 0
+    with contextlib.suppress(OSError):
+        for entry in os.scandir(path.parent):
+            if entry.name.startswith(prefix):
+                head = entry.name[len(prefix) :].split(".", 1)[0]
+                if head == "rotated":
+                    first = max(first, 1)
+                elif head.isdigit():
+                    first = max(first, int(head) + 1)
+    for n in range(first, 10_000):
+        yield path.with_name(f"{prefix}rotated" if n == 0 else f"{prefix}{n}.rotated")
 
 
 def rotate_file(path: Path, now: float | None = None) -> Path:
@@ -342,10 +353,16 @@ def rotate_file(path: Path, now: float | None = None) -> Path:
             if isinstance(exc, FileNotFoundError):
                 raise
             # No hard links on this filesystem: fall back to a checked rename.
-            if target.exists():
+            if target.exists() or target.with_name(target.name + ".gz").exists():
                 continue
             os.rename(path, target)
             return target
+        if target.with_name(target.name + ".gz").exists():
+            # An earlier rotation of that name was compressed (the .gz is made
+            # before the plain file goes): give the name back and take the next.
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(target)
+            continue
         os.unlink(path)
         return target
     raise FileExistsError(f"No free rotated name left for '{path}'")

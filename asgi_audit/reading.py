@@ -29,7 +29,7 @@ import os
 import re
 import time
 import zlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Final
@@ -58,6 +58,7 @@ _ROTATED_RE: Final = re.compile(
 )
 _BUFFER: Final = 1 << 20
 _BLOCK: Final = 1 << 16
+_MAX_LINE: Final = 16 << 20
 _BY_FILE: Final = {name: category for category, name in CATEGORY_FILES.items()}
 
 
@@ -163,28 +164,47 @@ def open_event_file(f: EventFile) -> io.BufferedIOBase:
     if f.compressed:
         return gzip.open(f.path, "rb")
     try:
-        return io.BufferedReader(io.FileIO(f.path, "r"), _BUFFER)
+        return io.FileIO(f.path, "r")
     except FileNotFoundError:
         if f.current:
             raise
         return gzip.open(f.path.with_name(f.path.name + ".gz"), "rb")
 
 
-def iter_lines(fh: io.BufferedIOBase) -> Iterator[tuple[int, bytes]]:
+def iter_lines(
+    fh: io.BufferedIOBase, wanted: Callable[[bytes], bool] | None = None
+) -> Iterator[tuple[int, bytes]]:
     """``(line number, line without its newline)`` of each whole line, streaming.
 
-    A last line without its newline is not yielded. Memory holds one line.
+    Reads blocks of 1 MiB and splits them. With ``wanted``, a block of whole lines
+    for which ``wanted(block)`` is false is skipped without being split (a cheap
+    test such as ``needle in block``). A last line without its newline is not
+    yielded. A "line" longer than 16 MiB is yielded in pieces (it is no event).
 
     Raises:
         OSError: reading failed, or gzipped data is corrupt or cut short (the
             lines before the damage were yielded).
     """
     number = 0
+    pending = b""
     try:
-        for line in fh:
-            number += 1
-            if line.endswith(b"\n"):
-                yield number, line[:-1]
+        while block := fh.read(_BUFFER):
+            cut = block.rfind(b"\n")
+            if cut < 0:
+                pending += block
+                if len(pending) > _MAX_LINE:
+                    number += 1
+                    yield number, pending
+                    pending = b""
+                continue
+            data = pending + block[:cut] if pending else block[:cut]
+            pending = block[cut + 1 :]
+            if wanted is not None and not wanted(data):
+                number += data.count(b"\n") + 1
+                continue
+            for line in data.split(b"\n"):
+                number += 1
+                yield number, line
     except (EOFError, zlib.error) as exc:
         raise OSError(f"damaged gzip data after line {number} ({exc})") from exc
 

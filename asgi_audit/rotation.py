@@ -134,14 +134,28 @@ def _rotation_order(path: Path) -> tuple[str, int]:
 def compress_rotated(path: Path) -> Path:
     """Gzip one rotated file to ``<name>.gz`` (atomically), then remove the original."""
     target = path.with_name(path.name + ".gz")
-    tmp = path.with_name(f".{path.name}.gz.tmp")
-    with open(path, "rb") as src, open(tmp, "wb") as raw:
-        with gzip.GzipFile(filename=path.name, mode="wb", fileobj=raw, mtime=0) as gz:
-            shutil.copyfileobj(src, gz, _CHUNK)
-        raw.flush()
-        os.fsync(raw.fileno())
-    os.chmod(tmp, os.stat(path).st_mode & 0o777)
-    os.replace(tmp, target)
+    # A temporary name of this call only: two processes compressing the same file
+    # must not write into one inode.
+    tmp = path.with_name(f".{path.name}.gz.{os.getpid()}.{os.urandom(4).hex()}.tmp")
+    try:
+        with open(path, "rb") as src, open(tmp, "xb") as raw:
+            st = os.fstat(src.fileno())
+            with gzip.GzipFile(filename=path.name, mode="wb", fileobj=raw, mtime=0) as gz:
+                shutil.copyfileobj(src, gz, _CHUNK)
+            raw.flush()
+            os.fsync(raw.fileno())
+        os.chmod(tmp, st.st_mode & 0o777)
+        # Keep the rotated file's age: retention measures it from the last write.
+        os.utime(tmp, ns=(st.st_atime_ns, st.st_mtime_ns))
+        try:
+            os.link(tmp, target)  # never replaces a .gz that exists
+        except FileExistsError:
+            # Another process compressed the same file first (it removes the
+            # plain file next); never overwrite, never delete the original here.
+            return target
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
     os.unlink(path)
     fsync_directory(path.parent)
     return target
