@@ -105,7 +105,8 @@ def split_mac(line: bytes) -> tuple[bytes, str, bytes] | None:
         return None
     value = line[at + len(MAC_MARKER) : -2]
     algo, sep, hexmac = value.partition(b":")
-    if not sep or len(hexmac) != 64:
+    # Exactly 64 lower-case hex digits: any other spelling is a changed line.
+    if not sep or len(hexmac) != 64 or hexmac != hexmac.lower():
         return None
     try:
         mac = bytes.fromhex(hexmac.decode("ascii"))

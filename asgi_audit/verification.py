@@ -30,6 +30,7 @@ shows whether it follows it (the gap is real) or the missing line comes first
 
 from __future__ import annotations
 
+import contextlib
 import hmac
 from dataclasses import dataclass, field
 from typing import Any
@@ -101,6 +102,8 @@ class _State:
     started: bool = False  # the first line was seen
     pending: _Line | None = None
     suspect: _Line | None = None  # a first line whose MAC failed: modified or wrong key?
+    suspect_true: bytes | None = None  # the MAC the suspect's bytes really have
+    alternative: bytes | None = None  # the true MAC of a modified line, to chain from
     last: _Line | None = None
 
 
@@ -120,6 +123,8 @@ class Verifier:
         self.lines = 0
         self._checkpoints: list[tuple[str, int, dict[str, Any]]] = []
         self._retired: dict[tuple[str, int], bytes] = {}
+        self._retired_upto: dict[str, int] = {}
+        self._checkpoint_macs: dict[tuple[str, int], bytes] = {}
         self._prev_refs: list[tuple[_Line, str, int, str]] = []
 
     # ----------------------------------------------------------------- input
@@ -134,11 +139,17 @@ class Verifier:
         if record.get("type") == "retired":
             for stream, r in (record.get("streams") or {}).items():
                 try:
-                    self._retired[(stream, int(r["last_seq"]))] = bytes.fromhex(r["last_mac"])
+                    last_seq = int(r["last_seq"])
+                    self._retired[(stream, last_seq)] = bytes.fromhex(r["last_mac"])
                 except (KeyError, TypeError, ValueError):
                     continue
+                self._retired_upto[stream] = max(self._retired_upto.get(stream, 0), last_seq)
         elif record.get("type") == "checkpoint":
             self._checkpoints.append((file, line, record))
+            stream, seq, mac = record.get("stream"), record.get("seq"), record.get("mac")
+            if isinstance(stream, str) and isinstance(seq, int) and isinstance(mac, str):
+                with contextlib.suppress(ValueError):
+                    self._checkpoint_macs[(stream, seq)] = bytes.fromhex(mac.partition(":")[2])
 
     def feed(self, file: str, line_no: int, raw: bytes) -> None:
         """One line as read (without its newline)."""
@@ -176,10 +187,13 @@ class Verifier:
                 )
             )
         if algo != self._algo and state.checking:
-            state.checking = False
-            self._break(
-                item, "unknown key", stream, f"sealed with {algo}, checked with {self._algo}"
-            )
+            if state.started or self._mac_ok(state.prev, item):
+                # The stream verifies with this key: only the label was changed.
+                self._break(item, "modified", stream, f"algorithm label changed to {algo}")
+            else:
+                state.checking = False
+                detail = f"sealed with {algo}, checked with {self._algo}"
+                self._break(item, "unknown key", stream, detail)
         self._accept(state, item)
 
     def _new_state(self, stream: str, seq: int, event: dict[str, Any]) -> _State:
@@ -202,15 +216,26 @@ class Verifier:
     def _take(self, state: _State, item: _Line) -> None:
         """``item`` is the stream's next line: check its MAC and move on."""
         stream = state.summary.stream
+        alternative, state.alternative = state.alternative, None
+        true_mac = item.mac
         if state.checking and not self._mac_ok(state.prev, item):
-            if not state.started:
+            if alternative is not None and self._mac_ok(alternative, item):
+                # The previous line's MAC field was the changed part (reported
+                # there); this line chains from that line's true MAC.
+                pass
+            elif not state.started:
                 state.suspect = item  # the next line tells: modified, or the wrong key
+                state.suspect_true = compute_mac(self._key, state.prev, item.body)
             else:
                 self._break(item, "modified", stream, f"MAC does not match (seq {item.seq})")
+                # The next line chains from the stored MAC if the body was changed,
+                # from the true one if the MAC field was: keep both.
+                state.alternative = compute_mac(self._key, state.prev, item.body)
         elif state.suspect is not None:
             self._settle_suspect(state, chained=True)
+        self._check_against_checkpoint(item, stream)
         state.started = True
-        state.prev = item.mac
+        state.prev = true_mac
         state.expected = item.seq + 1
         state.last = item
         summary = state.summary
@@ -229,16 +254,24 @@ class Verifier:
             state.checking = False
             self._break(suspect, "unknown key", stream, "no line of the stream verifies")
 
+    def _check_against_checkpoint(self, item: _Line, stream: str) -> None:
+        # A signed checkpoint recorded this line's MAC: a chain recomputed after
+        # the checkpoint (by someone without the key, or with it) shows here.
+        recorded = self._checkpoint_macs.get((stream, item.seq))
+        if recorded is not None and recorded != item.mac:
+            self._break(item, "modified", stream, "MAC differs from the signed checkpoint's")
+
     def _accept(self, state: _State, item: _Line) -> None:
         # After a first line that failed: if this one verifies from the first
-        # line's MAC, that line was modified; if not, the key is not the stream's.
-        if (
-            state.suspect is not None
-            and state.checking
-            and item.seq == state.expected
-            and not self._mac_ok(state.prev, item)
-        ):
-            self._settle_suspect(state, chained=False)
+        # line's stored MAC (its body was changed) or its true MAC (its MAC field
+        # was), that line was modified; if neither, the key is not the stream's.
+        if state.suspect is not None and state.checking and item.seq == state.expected:
+            if self._mac_ok(state.prev, item):
+                pass
+            elif state.suspect_true is not None and self._mac_ok(state.suspect_true, item):
+                state.prev = state.suspect_true
+            else:
+                self._settle_suspect(state, chained=False)
         pending = state.pending
         if pending is None:
             if item.seq == state.expected:
@@ -310,7 +343,10 @@ class Verifier:
             if not isinstance(stream, str) or not isinstance(seq, int) or seq < 1:
                 continue
             found = self._streams.get(stream)
-            reached = 0 if found is None else found.summary.last_seq
+            reached = max(
+                0 if found is None else found.summary.last_seq,
+                self._retired_upto.get(stream, 0),  # deleted by retention, and said so
+            )
             if reached < seq:
                 where = found.last if found is not None else None
                 self.breaks.append(

@@ -2,8 +2,8 @@
 
 A realistic injection event (user agent, path, a 300-character raw_input with a
 planted password, nested details) runs through the pipeline with redaction on and
-off, interleaved, ROUNDS times; prints the median microseconds per event and the
-ratio.
+off, and with redaction and the HMAC chain, interleaved, ROUNDS times; prints the
+median microseconds per event and the differences.
 
     .venv/bin/python bench/pipeline_cost.py [N] [ROUNDS]
 """
@@ -17,6 +17,7 @@ import time
 from asgi_audit.context import RequestContext
 from asgi_audit.encoding import Caps
 from asgi_audit.events import RawEvent
+from asgi_audit.integrity import Chain
 from asgi_audit.pipeline import Pipeline
 from asgi_audit.redaction import Redactor
 
@@ -55,10 +56,10 @@ def event(i: int) -> RawEvent:
     )
 
 
-def measure(pipeline: Pipeline, events: list[RawEvent]) -> float:
+def measure(pipeline: Pipeline, events: list[RawEvent], chain: Chain | None = None) -> float:
     start = time.perf_counter()
     for raw in events:
-        pipeline.encode(raw)
+        pipeline.encode(raw, chain)
     return (time.perf_counter() - start) / len(events) * 1e6
 
 
@@ -68,15 +69,22 @@ def main() -> None:
     on = Pipeline(redactor=Redactor(), caps=Caps(), session_ids="hash", session_key=b"k" * 32)
     off = Pipeline(redactor=None, caps=Caps(), session_ids="hash", session_key=b"k" * 32)
     events = [event(i) for i in range(n)]
-    with_redaction, without = [], []
+    with_redaction, without, chained = [], [], []
     for _ in range(rounds):
         with_redaction.append(measure(on, events))
         without.append(measure(off, events))
-    a, b = statistics.median(with_redaction), statistics.median(without)
+        chained.append(measure(on, events, Chain(b"k" * 32)))
+    a, b, c = (
+        statistics.median(with_redaction),
+        statistics.median(without),
+        statistics.median(chained),
+    )
     print(f"events: {n} x {rounds} rounds (interleaved)")
-    print(f"pipeline with redaction:    {a:.1f} us/event")
-    print(f"pipeline without redaction: {b:.1f} us/event")
+    print(f"pipeline with redaction:              {a:.1f} us/event")
+    print(f"pipeline without redaction:           {b:.1f} us/event")
+    print(f"pipeline with redaction and the chain: {c:.1f} us/event")
     print(f"redaction costs {a - b:.1f} us/event ({a / b:.2f}x)")
+    print(f"the HMAC chain costs {c - a:.1f} us/event")
 
 
 if __name__ == "__main__":
