@@ -39,6 +39,7 @@ from typing import IO, Any, Final
 import httpx
 
 from asgi_audit import CATEGORY_FILES, REDACTED, get_audit_stats
+from asgi_audit.verify import verify_directory
 
 __all__ = ("PLANTED_SECRETS", "DemoError", "Step", "build_steps", "main")
 
@@ -319,6 +320,19 @@ def _report_files(log_dir: Path, planted: Sequence[str]) -> None:
         raise DemoError("; ".join(problems))
 
 
+def _report_integrity(log_dir: Path, key: bytes) -> None:
+    result = verify_directory(log_dir, key)
+    algo = "hmac-sha256" if result.keyed else "sha256"
+    print(
+        f"\nintegrity (asgi-audit verify): {len(result.streams)} streams, {result.lines} lines "
+        f"in {len(result.files)} files; "
+        + ("every chain holds" if result.ok else f"{len(result.breaks)} breaks")
+        + f" ({algo})"
+    )
+    if not result.ok:
+        raise DemoError(f"verify found {len(result.breaks)} breaks: {result.breaks[:3]}")
+
+
 def _fresh_log_dir(given: str | None) -> Path:
     if given is None:
         return Path(tempfile.mkdtemp(prefix="asgi-audit-demo-"))
@@ -336,8 +350,11 @@ def run(log_dir_arg: str | None) -> None:
     # them), else random per run. The server gets them the same way.
     password = os.environ.get("ASGI_AUDIT_DEMO_PASSWORD") or secrets.token_urlsafe(16)
     admin_token = os.environ.get("ASGI_AUDIT_DEMO_ADMIN_TOKEN") or secrets.token_urlsafe(32)
+    # The deployment key that makes the MAC chain HMAC-SHA256 (random per run).
+    key = os.environ.get("ASGI_AUDIT_KEY") or secrets.token_urlsafe(32)
     env = {
         **os.environ,
+        "ASGI_AUDIT_KEY": key,
         "ASGI_AUDIT_DEMO_LOG_DIR": str(log_dir),
         "ASGI_AUDIT_DEMO_PASSWORD": password,
         "ASGI_AUDIT_DEMO_ADMIN_TOKEN": admin_token,
@@ -358,7 +375,8 @@ def run(log_dir_arg: str | None) -> None:
             if proc.poll() is None:
                 proc.kill()
                 proc.wait()
-    _report_files(log_dir, (password, admin_token, *PLANTED_SECRETS))
+    _report_files(log_dir, (password, admin_token, *PLANTED_SECRETS, key))
+    _report_integrity(log_dir, key.encode())
     print(f"\nok in {time.monotonic() - started:.1f}s; the files stay in {log_dir}")
 
 
