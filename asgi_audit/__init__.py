@@ -9,7 +9,7 @@ background writer so that a request handler never waits on disk.
 
 from __future__ import annotations
 
-from .auditor import Auditor, SyncAuditor
+from .auditor import Auditor
 from .context import RequestContext, current_context
 from .dependencies import AuditContext, audit_context
 from .encoding import Caps
@@ -20,6 +20,7 @@ from .middleware import AuditMiddleware
 from .redaction import REDACTED, Redactor
 from .rotation import get_audit_stats, rotate_audit_logs
 from .stream import AuditorNotRunning, AuditQueueFull, AuditWriteError
+from .sync import SyncAuditor
 
 __version__ = "0.1.0"
 

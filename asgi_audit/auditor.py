@@ -24,39 +24,23 @@ import anyio.from_thread
 import anyio.lowlevel
 import anyio.to_thread
 
-from .checkpoints import Checkpointer, last_line_end
-from .context import RequestContext, current_context
-from .encoding import DEFAULT_FIELD_CAPS, Caps
-from .events import CATEGORY_FILES, SCHEMA_VERSION, RawEvent, category_filename
-from .files import LogDirectory, load_or_create_key, recover_partial_line
-from .integrity import CHECKPOINT_FILE, Sealed, derive_chain_key
+from .events import SCHEMA_VERSION, RawEvent, category_filename
+from .files import load_or_create_key
+from .housekeeping import recover_directory, retain
+from .integrity import Sealed, derive_chain_key
 from .methods import EventMethods
+from .options import KEY_ENV, build_settings
 from .pipeline import Pipeline, SessionIdMode
-from .redaction import Redactor
-from .rotation import RotationPolicy, apply_retention, parse_interval
 from .stream import AuditorNotRunning, EventStream, OverflowPolicy
+from .sync import SyncAuditor
 from .writer import FsyncPolicy, Writer, report
 
-__all__ = ("KEY_ENV", "SELF_CATEGORY", "Auditor", "SyncAuditor")
+__all__ = ("KEY_ENV", "SELF_CATEGORY", "Auditor")
 
-#: The environment variable holding the deployment's audit key.
-KEY_ENV = "ASGI_AUDIT_KEY"
 #: The category of the auditor's own events (``audit_started``, ...): ``audit.jsonl``.
 SELF_CATEGORY = "audit"
 _VERSION = "0.1.0"
 _MAINTENANCE_PERIOD = 300.0
-
-
-def _overflow(value: OverflowPolicy | Mapping[str, OverflowPolicy]) -> dict[str, OverflowPolicy]:
-    policies: Mapping[str, str] = {"*": value} if isinstance(value, str) else value
-    for category, policy in policies.items():
-        if policy not in ("block", "drop"):
-            raise ValueError(
-                f"Invalid overflow policy for {category!r}: {policy!r} (use 'block' or 'drop')"
-            )
-        if category != "*":
-            category_filename(category)  # validates the name
-    return dict(policies)  # type: ignore[arg-type]
 
 
 class Auditor(EventMethods[Coroutine[Any, Any, None]]):
@@ -156,89 +140,51 @@ class Auditor(EventMethods[Coroutine[Any, Any, None]]):
         integrity: bool = True,
         checkpoint_interval_s: float | None = 60.0,
     ) -> None:
-        if not isinstance(queue_capacity, int) or queue_capacity < 1:
-            raise ValueError(f"queue_capacity must be a positive integer, got {queue_capacity!r}")
-        if shutdown_timeout <= 0:
-            raise ValueError(f"shutdown_timeout must be positive, got {shutdown_timeout!r}")
-        if block_timeout is not None and block_timeout < 0:
-            raise ValueError(f"block_timeout must not be negative, got {block_timeout!r}")
-        if fsync not in ("always", "interval", "never"):
-            raise ValueError(f"fsync must be 'always', 'interval' or 'never', got {fsync!r}")
-        if fsync_interval_ms <= 0:
-            raise ValueError(f"fsync_interval_ms must be positive, got {fsync_interval_ms!r}")
-        if session_ids not in ("hash", "raw", "omit"):
-            raise ValueError(f"session_ids must be 'hash', 'raw' or 'omit', got {session_ids!r}")
-        if checkpoint_interval_s is not None and checkpoint_interval_s <= 0:
-            raise ValueError(
-                f"checkpoint_interval_s must be positive, got {checkpoint_interval_s!r}"
-            )
-        if rotate_max_mb is not None and rotate_max_mb <= 0:
-            raise ValueError(f"rotate_max_mb must be positive, got {rotate_max_mb!r}")
-        self._overflow = _overflow(overflow)
-        self._rotation = RotationPolicy(
-            max_bytes=None if rotate_max_mb is None else max(1024, int(rotate_max_mb * 2**20)),
-            interval=parse_interval(rotate_interval),
-            keep=retain_count,
-            max_age=None if retain_days is None else retain_days * 86400.0,
-            compress=compress_rotated,
-        )
-        self._directory = LogDirectory(
-            Path(log_dir),
+        settings = build_settings(
+            log_dir=log_dir,
+            queue_capacity=queue_capacity,
+            overflow=overflow,
+            block_timeout=block_timeout,
+            fsync=fsync,
+            fsync_interval_ms=fsync_interval_ms,
+            rotate_max_mb=rotate_max_mb,
+            rotate_interval=rotate_interval,
+            retain_count=retain_count,
+            retain_days=retain_days,
+            compress_rotated=compress_rotated,
+            shutdown_timeout=shutdown_timeout,
+            redact=redact,
+            secret_words=secret_words,
+            extra_secret_words=extra_secret_words,
+            remove_secret_words=remove_secret_words,
+            field_caps=field_caps,
+            max_string_chars=max_string_chars,
+            max_event_bytes=max_event_bytes,
+            session_ids=session_ids,
+            key=key,
             dir_mode=dir_mode,
             file_mode=file_mode,
-            allow_insecure=allow_insecure_dir,
-            sync_dir=fsync != "never",
+            allow_insecure_dir=allow_insecure_dir,
+            self_audit=self_audit,
+            integrity=integrity,
+            checkpoint_interval_s=checkpoint_interval_s,
         )
-        self.capacity = queue_capacity
-        self.block_timeout = block_timeout
-        self.fsync: FsyncPolicy = fsync
-        self.fsync_interval = fsync_interval_ms / 1000
-        self.shutdown_timeout = shutdown_timeout
-        self.self_audit = self_audit
-        self.integrity = integrity
-        self.checkpoint_interval = checkpoint_interval_s
-        self._redactor = (
-            Redactor(
-                secret_words=secret_words,
-                extra_words=extra_secret_words,
-                remove_words=remove_secret_words,
-            )
-            if redact
-            else None
-        )
-        self._caps = Caps(
-            fields={**DEFAULT_FIELD_CAPS, **(field_caps or {})},
-            default_chars=max_string_chars,
-            max_event_bytes=max_event_bytes,
-        )
-        self._session_ids: SessionIdMode = session_ids
-        if key is None:
-            key = os.environ.get(KEY_ENV) or None
-        self._key = key.encode() if isinstance(key, str) else key
-        self._options = {
-            "log_dir": str(self._directory.path),
-            "queue_capacity": queue_capacity,
-            "overflow": dict(self._overflow),
-            "block_timeout": block_timeout,
-            "fsync": fsync,
-            "fsync_interval_ms": fsync_interval_ms,
-            "rotate_max_mb": rotate_max_mb,
-            "rotate_interval": rotate_interval,
-            "retain_count": retain_count,
-            "retain_days": retain_days,
-            "compress_rotated": compress_rotated,
-            "shutdown_timeout": shutdown_timeout,
-            "redact": redact,
-            "session_ids": session_ids,
-            "key_source": "option" if key is not None else "key file",
-            "max_event_bytes": max_event_bytes,
-            "dir_mode": f"{dir_mode:o}",
-            "file_mode": f"{file_mode:o}",
-            "allow_insecure_dir": allow_insecure_dir,
-            "integrity": integrity,
-            "mac": "hmac-sha256" if self._key else "sha256 (no key: not tamper-proof)",
-            "checkpoint_interval_s": checkpoint_interval_s,
-        }
+        self._overflow = settings.overflow
+        self._rotation = settings.rotation
+        self._directory = settings.directory
+        self.capacity = settings.capacity
+        self.block_timeout = settings.block_timeout
+        self.fsync: FsyncPolicy = settings.fsync
+        self.fsync_interval = settings.fsync_interval
+        self.shutdown_timeout = settings.shutdown_timeout
+        self.self_audit = settings.self_audit
+        self.integrity = settings.integrity
+        self.checkpoint_interval = settings.checkpoint_interval
+        self._redactor = settings.redactor
+        self._caps = settings.caps
+        self._session_ids: SessionIdMode = settings.session_ids
+        self._key = settings.key
+        self._options = settings.summary
         self._stream: EventStream | None = None
         self._writer: Writer | None = None
         self._task_group: Any = None
@@ -347,22 +293,7 @@ class Auditor(EventMethods[Coroutine[Any, Any, None]]):
         self._directory.prepare()
         key = self._key if self._key is not None else load_or_create_key(self._directory)
         # A crash may have left a partial last line: move it aside before writing.
-        self._recovered = []
-        self._prev_ends = {}
-        checkpoints = self._directory.path / CHECKPOINT_FILE
-        if checkpoints.is_file() and recover_partial_line(checkpoints) is not None:
-            report(f"a partial last line of '{checkpoints}' was moved aside")
-        for path in sorted(self._directory.path.glob("*.jsonl")):
-            category = _category_of(path)
-            if category is None or not path.is_file() or path.is_symlink():
-                continue  # not a file of ours: leave it alone
-            moved = recover_partial_line(path, self._directory.file_mode)
-            if moved is not None:
-                report(f"a partial last line of '{path}' was moved to '{moved[0]}'")
-                self._recovered.append((category, *moved))
-            end = last_line_end(path) if self.integrity else None
-            if end is not None:
-                self._prev_ends[category] = end
+        self._recovered, self._prev_ends = recover_directory(self._directory, self.integrity)
         return key
 
     def _start_fields(self) -> dict[str, Any]:
@@ -393,22 +324,7 @@ class Auditor(EventMethods[Coroutine[Any, Any, None]]):
             await anyio.to_thread.run_sync(self._retain, limiter=limiter, abandon_on_cancel=True)
 
     def _retain(self) -> None:
-        # Before a rotated file goes, the streams it held are recorded (signed),
-        # so that verify tells retention from an intruder deleting a file.
-        retirer = Checkpointer(self._directory, self._chain_key()) if self.integrity else None
-        try:
-            for name in sorted({*CATEGORY_FILES.values(), *_jsonl_names(self._directory.path)}):
-                try:
-                    apply_retention(
-                        self._directory.path / name,
-                        self._rotation,
-                        before_delete=None if retirer is None else retirer.retire,
-                    )
-                except OSError as exc:
-                    report(f"retention of '{name}' rotated files failed: {exc}")
-        finally:
-            if retirer is not None:
-                retirer.close()
+        retain(self._directory, self._rotation, self._chain_key(), self.integrity)
 
     def _chain_key(self) -> bytes | None:
         return derive_chain_key(self._key)
@@ -539,50 +455,3 @@ class Auditor(EventMethods[Coroutine[Any, Any, None]]):
         seq = stream.put_blocking(raw)
         if raw.durable and seq:
             stream.wait_durable_blocking(seq)
-
-
-def _jsonl_names(directory: Path) -> list[str]:
-    # Current files, and categories known only by their rotated files.
-    if not directory.is_dir():
-        return []
-    names = {p.name for p in directory.glob("*.jsonl")}
-    names.update(p.name.split(".jsonl.", 1)[0] + ".jsonl" for p in directory.glob("*.jsonl.*"))
-    return sorted(names)
-
-
-def _category_of(path: Path) -> str | None:
-    """The category whose file ``path`` is, or None for a file of no category."""
-    for category, name in CATEGORY_FILES.items():
-        if name == path.name:
-            return category
-    category = path.name[: -len(".jsonl")]
-    try:
-        return category if category_filename(category) == path.name else None
-    except ValueError:
-        return None
-
-
-class SyncAuditor(EventMethods[None]):
-    """The event methods for sync code: FastAPI ``def`` routes, threads, callbacks.
-
-    Thread-safe; a call blocks while the stream is full (``block`` policy). The
-    request context of a ``def`` route is there (FastAPI copies it into the
-    threadpool). On the event loop's own thread a full stream raises
-    ``AuditQueueFull`` instead of blocking the loop that must drain it.
-    """
-
-    __slots__ = ("_auditor", "_context")
-
-    def __init__(self, auditor: Auditor, context: RequestContext | None = None) -> None:
-        self._auditor = auditor
-        self._context = context
-
-    def _bound_context(self) -> RequestContext | None:
-        return self._context if self._context is not None else current_context()
-
-    def _deliver(self, raw: RawEvent) -> None:
-        self._auditor._put_blocking(raw)
-
-    def flush(self, timeout: float | None = None) -> bool:
-        """Block until every event recorded before the call is written; False on timeout."""
-        return self._auditor._running_stream().flush_blocking(timeout)

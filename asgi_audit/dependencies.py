@@ -13,9 +13,9 @@ from typing import TYPE_CHECKING, Any, Final
 
 from starlette.requests import HTTPConnection
 
-from .auditor import SyncAuditor
 from .events import RawEvent
 from .methods import EventMethods
+from .sync import SyncAuditor
 
 if TYPE_CHECKING:
     from .auditor import Auditor

@@ -1,0 +1,89 @@
+"""What the Auditor does to its directory besides writing: recovery and retention.
+
+IO, run in a thread. At start, a partial last line left by a crash is moved
+aside in every file of ours (and the checkpoints), and the end of each file's
+last stream is read, so the new stream can name it. Later, rotated files are
+compressed and retired by the retention policy, each deletion recorded first.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from .checkpoints import Checkpointer, last_line_end
+from .events import CATEGORY_FILES, category_filename
+from .files import LogDirectory, recover_partial_line
+from .integrity import CHECKPOINT_FILE, Sealed
+from .rotation import RotationPolicy, apply_retention
+from .writer import report
+
+__all__ = ("category_of", "recover_directory", "retain")
+
+
+def recover_directory(
+    directory: LogDirectory, integrity: bool
+) -> tuple[list[tuple[str, Path, int]], dict[str, Sealed]]:
+    """Move partial last lines aside; return what was moved (category, .partial
+    file, bytes) and where each category file's last stream ended."""
+    recovered: list[tuple[str, Path, int]] = []
+    ends: dict[str, Sealed] = {}
+    checkpoints = directory.path / CHECKPOINT_FILE
+    if checkpoints.is_file() and recover_partial_line(checkpoints) is not None:
+        report(f"a partial last line of '{checkpoints}' was moved aside")
+    for path in sorted(directory.path.glob("*.jsonl")):
+        category = category_of(path)
+        if category is None or not path.is_file() or path.is_symlink():
+            continue  # not a file of ours: leave it alone
+        moved = recover_partial_line(path, directory.file_mode)
+        if moved is not None:
+            report(f"a partial last line of '{path}' was moved to '{moved[0]}'")
+            recovered.append((category, *moved))
+        end = last_line_end(path) if integrity else None
+        if end is not None:
+            ends[category] = end
+    return recovered, ends
+
+
+def retain(
+    directory: LogDirectory, policy: RotationPolicy, chain_key: bytes | None, integrity: bool
+) -> None:
+    """Compress and delete rotated files as ``policy`` says, in every category.
+
+    Before a rotated file goes, the streams it held are recorded (signed), so
+    that verify tells retention from an intruder deleting a file.
+    """
+    retirer = Checkpointer(directory, chain_key) if integrity else None
+    try:
+        for name in sorted({*CATEGORY_FILES.values(), *_jsonl_names(directory.path)}):
+            try:
+                apply_retention(
+                    directory.path / name,
+                    policy,
+                    before_delete=None if retirer is None else retirer.retire,
+                )
+            except OSError as exc:
+                report(f"retention of '{name}' rotated files failed: {exc}")
+    finally:
+        if retirer is not None:
+            retirer.close()
+
+
+def _jsonl_names(directory: Path) -> list[str]:
+    # Current files, and categories known only by their rotated files.
+    if not directory.is_dir():
+        return []
+    names = {p.name for p in directory.glob("*.jsonl")}
+    names.update(p.name.split(".jsonl.", 1)[0] + ".jsonl" for p in directory.glob("*.jsonl.*"))
+    return sorted(names)
+
+
+def category_of(path: Path) -> str | None:
+    """The category whose file ``path`` is, or None for a file of no category."""
+    for category, name in CATEGORY_FILES.items():
+        if name == path.name:
+            return category
+    category = path.name[: -len(".jsonl")]
+    try:
+        return category if category_filename(category) == path.name else None
+    except ValueError:
+        return None
