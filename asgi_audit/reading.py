@@ -7,22 +7,21 @@ parses JSON: it finds the files and yields the raw bytes of whole lines.
   the rotated files oldest first (``<file>.<UTC stamp>[.N].rotated[.gz]``, by stamp
   then N), then the current ``<file>``. Not event files, so never listed: hidden
   files (``.<file>.lock``, ``.asgi-audit-key``, temporary files), crash leftovers
-  (``<file>.<stamp>.partial``), the integrity ``checkpoints.jsonl`` (and its
-  rotated files), and ``*.jsonl`` names that are no category's file.
+  (``<file>.<stamp>.partial``), the integrity checkpoints (and their rotated
+  files), and ``*.jsonl`` names that are no category's file.
 * :func:`iter_lines` streams the whole lines of a plain or gzipped file with their
   line numbers; a partial last line (still being written, or cut by a crash) is
-  not yielded. :func:`open_event_file` finds a rotated file that was gzipped since
-  it was listed.
-* :func:`read_backward` yields the whole lines of a file from its end, newest first,
-  reading blocks backwards (the last lines of a 1 GB file cost one block).
-* :class:`Follower` follows one category file like ``tail -F``: new whole lines as
-  they come, across rotations (the rest of the old file first) and truncation.
+  not yielded. :func:`scan_lines` does the same with byte offsets, and can skip
+  whole blocks a cheap test rules out. :func:`open_event_file` finds a rotated
+  file that was gzipped since it was listed.
+
+Reading at the ends of a current file (its last lines, following it) is
+:mod:`asgi_audit.following`.
 """
 
 from __future__ import annotations
 
 import calendar
-import contextlib
 import gzip
 import io
 import os
@@ -32,34 +31,43 @@ import zlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Final
+from typing import Final, Protocol
 
 from .events import CATEGORY_FILES, category_filename
 
 __all__ = (
-    "CHECKPOINT_FILE",
+    "NOT_EVENT_FILES",
+    "ByteReader",
     "EventFile",
-    "Follower",
+    "OpenFile",
     "category_of_file",
-    "complete_end",
     "event_files",
     "iter_lines",
+    "line_number_at",
     "open_event_file",
-    "read_backward",
-    "read_forward",
+    "scan_lines",
 )
 
-#: Integrity checkpoints, beside the category files; not events (same name as in
-#: ``asgi_audit.integrity``).
-CHECKPOINT_FILE: Final = "checkpoints.jsonl"
+#: Files beside the category files that hold no events: the integrity checkpoints
+#: (``checkpoints.jsonl``; ``checkpoints.log`` is no ``*.jsonl`` name anyway).
+NOT_EVENT_FILES: Final = frozenset({"checkpoints.jsonl", "checkpoints.log"})
 
 _ROTATED_RE: Final = re.compile(
     r"(?P<base>[^/]+\.jsonl)\.(?P<stamp>\d{8}_\d{6})(?:\.(?P<n>\d+))?\.rotated(?P<gz>\.gz)?\Z"
 )
 _BUFFER: Final = 1 << 20
-_BLOCK: Final = 1 << 16
 _MAX_LINE: Final = 16 << 20
 _BY_FILE: Final = {name: category for category, name in CATEGORY_FILES.items()}
+
+
+#: What :func:`open_event_file` returns: a plain or a gzipped file.
+OpenFile = io.FileIO | gzip.GzipFile
+
+
+class ByteReader(Protocol):
+    """Anything with ``read(size) -> bytes``: a file, a gzip file, a socket file."""
+
+    def read(self, size: int, /) -> bytes | None: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,7 +89,7 @@ class EventFile:
 
 def category_of_file(name: str) -> str | None:
     """The category whose current file is named ``name``, or None."""
-    if name == CHECKPOINT_FILE or not name.endswith(".jsonl"):
+    if name in NOT_EVENT_FILES or not name.endswith(".jsonl"):
         return None
     category = _BY_FILE.get(name)
     if category is not None:
@@ -152,7 +160,7 @@ def event_files(log_dir: Path) -> dict[str, list[EventFile]]:
     }
 
 
-def open_event_file(f: EventFile) -> io.BufferedIOBase:
+def open_event_file(f: EventFile) -> OpenFile:
     """Open an event file for reading (gunzipping a ``.gz``).
 
     A plain rotated file that is gone may have been gzipped since it was listed;
@@ -171,21 +179,13 @@ def open_event_file(f: EventFile) -> io.BufferedIOBase:
         return gzip.open(f.path.with_name(f.path.name + ".gz"), "rb")
 
 
-def iter_lines(
-    fh: io.BufferedIOBase, wanted: Callable[[bytes], bool] | None = None
-) -> Iterator[tuple[int, bytes]]:
-    """``(line number, line without its newline)`` of each whole line, streaming.
+def _blocks(fh: ByteReader) -> Iterator[tuple[int, bytes]]:
+    """``(offset, block)``: blocks of whole lines (without the last newline), ~1 MiB.
 
-    Reads blocks of 1 MiB and splits them. With ``wanted``, a block of whole lines
-    for which ``wanted(block)`` is false is skipped without being split (a cheap
-    test such as ``needle in block``). A last line without its newline is not
-    yielded. A "line" longer than 16 MiB is yielded in pieces (it is no event).
-
-    Raises:
-        OSError: reading failed, or gzipped data is corrupt or cut short (the
-            lines before the damage were yielded).
+    A last line without its newline is left out. A "line" longer than 16 MiB comes
+    in pieces (it is no event).
     """
-    number = 0
+    offset = 0
     pending = b""
     try:
         while block := fh.read(_BUFFER):
@@ -193,171 +193,67 @@ def iter_lines(
             if cut < 0:
                 pending += block
                 if len(pending) > _MAX_LINE:
-                    number += 1
-                    yield number, pending
+                    yield offset, pending
+                    offset += len(pending)
                     pending = b""
                 continue
-            data = pending + block[:cut] if pending else block[:cut]
+            data = b"".join((pending, memoryview(block)[:cut]))  # one copy
             pending = block[cut + 1 :]
-            if wanted is not None and not wanted(data):
-                number += data.count(b"\n") + 1
-                continue
-            for line in data.split(b"\n"):
-                number += 1
-                yield number, line
+            yield offset, data
+            offset += len(data) + 1
     except (EOFError, zlib.error) as exc:
-        raise OSError(f"damaged gzip data after line {number} ({exc})") from exc
+        raise OSError(f"damaged gzip data after byte {offset} ({exc})") from exc
 
 
-def complete_end(fd: int, size: int) -> int:
-    """The offset just past the last newline before ``size`` (0 if there is none)."""
-    end = size
-    while end > 0:
-        start = max(0, end - _BLOCK)
-        pos = os.pread(fd, end - start, start).rfind(b"\n")
-        if pos >= 0:
-            return start + pos + 1
-        end = start
-    return 0
+def iter_lines(fh: ByteReader) -> Iterator[tuple[int, bytes]]:
+    """``(line number, line without its newline)`` of each whole line, streaming.
 
+    A last line without its newline (still being written) is not yielded.
 
-def read_backward(fd: int, end: int) -> Iterator[bytes]:
-    """The whole lines before ``end`` (an offset just past a newline, or 0), newest first.
-
-    Reads blocks backwards from ``end``; lines come without their newline.
+    Raises:
+        OSError: reading failed, or gzipped data is corrupt or cut short (the
+            lines before the damage were yielded).
     """
-    head = b""  # the end of a line that starts in an earlier block
-    pos = end
-    first = True
-    while pos > 0:
-        start = max(0, pos - _BLOCK)
-        parts = (os.pread(fd, pos - start, start) + head).split(b"\n")
-        pos = start
-        if first:
-            parts.pop()  # what follows the last newline: nothing
-            first = False
-        head = parts.pop(0) if pos > 0 and parts else b""
-        yield from reversed(parts)
+    number = 0
+    for _, data in _blocks(fh):
+        for line in data.split(b"\n"):
+            number += 1
+            yield number, line
 
 
-def read_forward(fd: int, limit: int = 64, max_bytes: int = 4 * _BUFFER) -> Iterator[bytes]:
-    """At most ``limit`` whole lines from the start, oldest first, in ``max_bytes`` at most."""
-    pending = b""
-    offset = 0
-    count = 0
-    while count < limit and offset < max_bytes:
-        block = os.pread(fd, _BLOCK, offset)
-        if not block:
-            return
-        offset += len(block)
-        *lines, pending = (pending + block).split(b"\n")
-        yield from lines[: limit - count]
-        count += len(lines)
+def scan_lines(
+    fh: ByteReader, wanted: Callable[[bytes], bool] | None = None
+) -> Iterator[tuple[int, bytes]]:
+    """``(byte offset, line)`` of each whole line, like :func:`iter_lines` but faster.
 
+    With ``wanted``, a block of lines (~1 MiB) for which ``wanted(block)`` is false
+    is skipped without being split (a test such as ``needle in block``). Turn an
+    offset into a line number with :func:`line_number_at`.
 
-class Follower:
-    """Follows one category file by its path, like ``tail -F``.
-
-    :meth:`poll` returns the whole lines written since the last call. A line still
-    being written waits for its newline. When the path names another file (the
-    file was rotated) or none (rotated, not yet written again), the rest of the old
-    file is read first (nobody writes to a file after it is rotated: rotation takes
-    the writers' lock), then the new file from its start. A file that shrank was
-    truncated: it is read again from its start. One poll reads at most
-    ``max_read`` bytes of a file (plus the rest of a rotated one), so a follower
-    that starts on a large file catches up over several polls.
+    Raises:
+        OSError: as :func:`iter_lines`.
     """
+    for offset, data in _blocks(fh):
+        if wanted is not None and not wanted(data):
+            continue
+        pos = offset
+        for line in data.split(b"\n"):
+            yield pos, line
+            pos += len(line) + 1
 
-    __slots__ = ("_fd", "_ident", "_offset", "_pending", "dropped", "max_read", "path")
 
-    def __init__(self, path: Path, *, max_read: int = 8 * _BUFFER) -> None:
-        self.path = path
-        self.max_read = max_read
-        self._fd: int | None = None
-        self._ident: tuple[int, int] | None = None
-        self._offset = 0
-        self._pending = b""
-        #: Bytes of partial last lines left in files that were rotated away.
-        self.dropped = 0
+def line_number_at(f: EventFile, offset: int) -> int:
+    """The number of the line that starts at byte ``offset`` of ``f``.
 
-    @classmethod
-    def at_end(cls, path: Path) -> Follower:
-        """A follower of ``path`` that starts after the file's last whole line.
-
-        A missing file is followed from the start of the file that will appear.
-        """
-        follower = cls(path)
-        if follower._open():
-            assert follower._fd is not None
-            follower._offset = complete_end(follower._fd, os.fstat(follower._fd).st_size)
-        return follower
-
-    def last_lines(self) -> Iterator[bytes]:
-        """The whole lines before where following starts, newest first."""
-        if self._fd is None:
-            return iter(())
-        return read_backward(self._fd, self._offset)
-
-    def _open(self) -> bool:
-        try:
-            fd = os.open(self.path, os.O_RDONLY | getattr(os, "O_CLOEXEC", 0))
-        except FileNotFoundError:
-            return False
-        st = os.fstat(fd)
-        self._fd, self._ident = fd, (st.st_dev, st.st_ino)
-        self._offset, self._pending = 0, b""
-        return True
-
-    def _read(self, limit: int | None) -> tuple[list[bytes], bool]:
-        """The new whole lines, and whether the end of the file was reached."""
-        assert self._fd is not None
-        chunks = [self._pending]
-        budget = limit
-        at_end = False
-        while budget is None or budget > 0:
-            size = _BUFFER if budget is None else min(_BUFFER, budget)
-            block = os.pread(self._fd, size, self._offset)
+    Raises:
+        OSError: the file cannot be read.
+    """
+    count = 1
+    with open_event_file(f) as fh:
+        while offset > 0:
+            block = fh.read(min(_BUFFER, offset))
             if not block:
-                at_end = True
                 break
-            chunks.append(block)
-            self._offset += len(block)
-            if budget is not None:
-                budget -= len(block)
-        *lines, self._pending = b"".join(chunks).split(b"\n")
-        return lines, at_end
-
-    def poll(self) -> list[bytes]:
-        """The whole lines written since the last poll, in file order.
-
-        Raises:
-            OSError: reading failed.
-        """
-        if self._fd is None and not self._open():
-            return []
-        lines, at_end = self._read(self.max_read)
-        if not at_end:
-            return lines  # more to read: the next poll goes on
-        try:
-            st = os.stat(self.path)
-            moved = (st.st_dev, st.st_ino) != self._ident
-        except FileNotFoundError:
-            moved = True
-        if moved:
-            # Rotated or deleted: what was written before the rotation, then the new file.
-            lines += self._read(None)[0]
-            self.dropped += len(self._pending)
-            self.close()
-            if self._open():
-                lines += self._read(self.max_read)[0]
-        elif st.st_size < self._offset:
-            # Truncated in place: start over.
-            self._offset, self._pending = 0, b""
-            lines += self._read(self.max_read)[0]
-        return lines
-
-    def close(self) -> None:
-        fd, self._fd = self._fd, None
-        if fd is not None:
-            with contextlib.suppress(OSError):
-                os.close(fd)
+            count += block.count(b"\n")
+            offset -= len(block)
+    return count

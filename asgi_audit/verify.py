@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import gzip
 import os
+import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -105,7 +106,14 @@ def verify_directory(log_dir: str | os.PathLike[str], key: bytes | None) -> Veri
                 verifier.add_checkpoint(checkpoints.name, number, record)
     files = event_files(root)
     for path in files:
-        for number, raw in _lines(path):
-            verifier.feed(path.name, number, raw)
+        number = 0
+        try:
+            for number, raw in _lines(path):
+                verifier.feed(path.name, number, raw)
+        except (OSError, EOFError, zlib.error) as exc:
+            # A damaged (cut or corrupted) gzip file: what follows is unreadable.
+            verifier.breaks.append(
+                Break(path.name, number + 1, "modified", None, f"unreadable: {exc}")
+            )
     streams, breaks = verifier.finish()
     return VerifyResult([p.name for p in files], verifier.lines, streams, breaks, key is not None)

@@ -1,0 +1,97 @@
+"""The ``asgi-audit`` command: look into a log directory from a shell.
+
+    asgi-audit stats  [LOG_DIR] [--json]
+    asgi-audit rotate [LOG_DIR] [--max-size-mb N] [--json]
+    asgi-audit tail   [LOG_DIR] [-f] [-c CATEGORY]... [-n N] [--json]
+    asgi-audit query  [LOG_DIR] [filters] [--limit N] [--format jsonl|table]
+    asgi-audit verify [LOG_DIR] [--json] [--key-env NAME]
+
+``LOG_DIR`` defaults to ``logs/security``. Everything here only reads, except
+``rotate`` (which takes each file's lock, like the writers). Event files are found
+and read by :mod:`asgi_audit.reading` and :mod:`asgi_audit.following` (``verify``:
+by :mod:`asgi_audit.verify`); lines that are not JSON objects are skipped and
+counted in one warning on stderr at the end.
+
+Exit status: 0 on success, 1 when ``verify`` finds an alteration, 2 on a usage
+error, a missing or unreadable log directory, a time that cannot be read, or an
+operation that failed; the reason is one line on stderr (``asgi-audit: ...``).
+
+Subcommands are the entries of :data:`_COMMANDS`, each declared in its own
+module: :mod:`.stats` (stats and rotate), :mod:`.tail`, :mod:`.query`,
+:mod:`.verify`. What they share is in :mod:`.common` (errors and exit codes,
+times, the log directory, argument types) and :mod:`.output` (what they print).
+A new subcommand is one more :class:`Command` there, with its arguments and its
+handler.
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import os
+import sys
+from typing import Final
+
+from .. import __version__
+from .common import EXIT_ALTERED, EXIT_ERROR, EXIT_OK, CliError, Command
+from .query import QUERY
+from .stats import ROTATE, STATS
+from .tail import TAIL
+from .verify import VERIFY
+
+__all__ = ("EXIT_ALTERED", "EXIT_ERROR", "EXIT_OK", "CliError", "Command", "build_parser", "main")
+
+#: The subcommands, in ``--help`` order.
+_COMMANDS: Final[tuple[Command, ...]] = (STATS, ROTATE, TAIL, QUERY, VERIFY)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The ``asgi-audit`` parser, one subparser per entry of :data:`_COMMANDS`."""
+    parser = argparse.ArgumentParser(
+        prog="asgi-audit",
+        description="Look into an asgi_audit log directory: stats, rotate, tail, query, verify.",
+        epilog="Run 'asgi-audit COMMAND --help' for a command's options and examples.\n"
+        "Exit status: 0 success, 1 an alteration found, 2 an error (message on stderr).",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    for command in _COMMANDS:
+        p = sub.add_parser(
+            command.name,
+            help=command.summary,
+            description=command.description,
+            epilog=command.epilog,
+            formatter_class=argparse.RawDescriptionHelpFormatter,
+        )
+        command.add_arguments(p)
+        p.set_defaults(run=command.run)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run ``asgi-audit`` with ``argv`` (default: ``sys.argv[1:]``); return the exit status."""
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:  # --help, --version, or argparse's usage error (2)
+        return exc.code if isinstance(exc.code, int) else EXIT_ERROR
+    try:
+        status: int = args.run(args)
+    except CliError as exc:
+        print(f"asgi-audit: {exc}", file=sys.stderr)
+        return EXIT_ERROR
+    except BrokenPipeError:
+        # The reader went away (| head): not an error; keep Python quiet at exit.
+        try:
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, sys.stdout.fileno())
+        except (OSError, ValueError, io.UnsupportedOperation):
+            pass
+        return EXIT_OK
+    except KeyboardInterrupt:
+        return 130
+    except OSError as exc:
+        print(f"asgi-audit: {exc}", file=sys.stderr)
+        return EXIT_ERROR
+    return status

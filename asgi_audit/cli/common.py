@@ -1,0 +1,295 @@
+"""What every ``asgi-audit`` command shares: errors and exit codes, times, the log
+directory, the warnings about what could not be read, and the argument types.
+
+IO only to check and list the log directory (through :mod:`asgi_audit.reading`)
+and to print warnings on stderr.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Final
+
+import orjson
+
+from ..events import category_filename
+from ..reading import EventFile, event_files, line_number_at
+
+__all__ = (
+    "DEFAULT_LOG_DIR",
+    "EXIT_ALTERED",
+    "EXIT_ERROR",
+    "EXIT_OK",
+    "CliError",
+    "Command",
+    "Record",
+    "Report",
+    "add_log_dir",
+    "canonical",
+    "category_list",
+    "checked_log_dir",
+    "listing",
+    "megabytes",
+    "names",
+    "parse_event",
+    "parse_time",
+    "seconds",
+    "timestamp_key",
+    "warn",
+    "warn_missing_categories",
+    "whole_number",
+)
+
+EXIT_OK: Final = 0
+#: ``verify`` found a line or file that was altered, removed or inserted.
+EXIT_ALTERED: Final = 1
+#: A usage error, a missing or unreadable directory, a bad time, a failed operation.
+EXIT_ERROR: Final = 2
+
+DEFAULT_LOG_DIR: Final = "logs/security"
+_TIME_HELP: Final = "use an ISO time or 15m, 2h, 7d"
+_RELATIVE: Final = re.compile(r"(\d+(?:\.\d+)?)\s*([smhd])\Z")
+_UNITS: Final = {"s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
+
+#: ``(timestamp key, order within its stream, raw line, parsed event)``
+Record = tuple[str, int, bytes, dict[str, Any]]
+
+
+class CliError(Exception):
+    """A failure reported as ``asgi-audit: <message>`` with exit status 2."""
+
+
+@dataclass(frozen=True, slots=True)
+class Command:
+    """One subcommand: how its arguments are declared, and its handler.
+
+    The handler returns the exit status, or raises :class:`CliError` (status 2).
+    """
+
+    name: str
+    summary: str
+    description: str
+    epilog: str
+    add_arguments: Callable[[argparse.ArgumentParser], None]
+    run: Callable[[argparse.Namespace], int]
+
+
+# ---------------------------------------------------------------------------- times
+
+
+def parse_time(value: str, now: float | None = None) -> datetime:
+    """An aware UTC datetime from an ISO time or ``15m``/``2h``/``7d``/``30s`` ago.
+
+    An ISO time without an offset is UTC; ``Z`` is accepted.
+
+    Raises:
+        CliError: quoting the value.
+    """
+    text = value.strip()
+    relative = _RELATIVE.match(text.lower())
+    if relative:
+        moment = time.time() if now is None else now
+        ago = float(relative[1]) * _UNITS[relative[2]]
+        return datetime.fromtimestamp(moment - ago, timezone.utc)
+    try:
+        return _parse_iso(text)
+    except ValueError:
+        raise CliError(f"cannot parse time from: {value!r} ({_TIME_HELP})") from None
+
+
+def _parse_iso(text: str) -> datetime:
+    if text[-1:] in ("Z", "z"):
+        text = text[:-1] + "+00:00"
+    moment = datetime.fromisoformat(text)
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=timezone.utc)
+    return moment.astimezone(timezone.utc)
+
+
+def canonical(moment: datetime) -> str:
+    """``moment`` as ISO UTC with microseconds: the form :func:`timestamp_key` gives."""
+    return moment.astimezone(timezone.utc).isoformat(timespec="microseconds")
+
+
+def timestamp_key(value: object) -> str | None:
+    """A sortable key of an event's ``timestamp``: ISO UTC with microseconds, or None.
+
+    The library's own timestamps are already in that form and are used as they are.
+    """
+    if not isinstance(value, str):
+        return None
+    if len(value) == 32 and value[10] == "T" and value[19] == "." and value[26:] == "+00:00":
+        return value
+    try:
+        return canonical(_parse_iso(value))
+    except ValueError:
+        return None
+
+
+# ---------------------------------------------------------------------------- reading
+
+
+@dataclass
+class Report:
+    """What could not be read, reported on stderr at the end."""
+
+    bad_lines: int = 0
+    #: Where the first bad line is: its file, and its byte offset when known.
+    first_bad: tuple[EventFile, int | None] | None = None
+    unreadable: set[str] = field(default_factory=set)
+
+    def bad_line(self, where: EventFile | Path, offset: int | None = None) -> None:
+        self.bad_lines += 1
+        if self.first_bad is None:
+            f = where if isinstance(where, EventFile) else EventFile(where, "")
+            self.first_bad = (f, offset)
+
+    def _first_bad(self) -> str:
+        assert self.first_bad is not None
+        f, offset = self.first_bad
+        if offset is None:
+            return f"in {str(f.path)!r}"
+        try:
+            return f"at {f.path}:{line_number_at(f, offset)}"
+        except OSError:
+            return f"in {str(f.path)!r} at byte {offset}"
+
+    def cannot_read(self, path: Path, exc: OSError) -> None:
+        if str(path) not in self.unreadable:
+            self.unreadable.add(str(path))
+            warn(f"cannot read {str(path)!r}: {exc.strerror or exc}")
+
+    def finish(self) -> None:
+        if self.bad_lines:
+            what = (
+                "line that is not a JSON object"
+                if self.bad_lines == 1
+                else "lines that are not JSON objects"
+            )
+            warn(f"skipped {self.bad_lines} {what} (the first {self._first_bad()})")
+
+
+def warn(message: str) -> None:
+    """``asgi-audit: warning: <message>`` on stderr."""
+    print(f"asgi-audit: warning: {message}", file=sys.stderr)
+
+
+def checked_log_dir(value: str) -> Path:
+    """The log directory named on the command line, once it is known to be readable.
+
+    Raises:
+        CliError: it is missing, not a directory, or cannot be read.
+    """
+    path = Path(value)
+    try:
+        if not path.is_dir():
+            if path.exists():
+                raise CliError(f"not a directory: {value!r}")
+            raise CliError(f"no such log directory: {value!r}")
+        with os.scandir(path):
+            pass
+    except OSError as exc:
+        raise CliError(f"cannot read log directory: {value!r} ({exc.strerror or exc})") from None
+    return path
+
+
+def listing(log_dir: Path) -> dict[str, list[EventFile]]:
+    """:func:`asgi_audit.reading.event_files`, its failure a :class:`CliError`."""
+    try:
+        return event_files(log_dir)
+    except OSError as exc:
+        raise CliError(f"cannot read log directory: {str(log_dir)!r} ({exc.strerror})") from None
+
+
+def warn_missing_categories(log_dir: Path, categories: list[str] | None) -> None:
+    """A warning for each category asked for that has no file in ``log_dir``."""
+    if categories:
+        found = listing(log_dir)
+        for category in dict.fromkeys(categories):
+            if category not in found:
+                warn(f"no files of category {category!r} in {str(log_dir)!r}")
+
+
+def parse_event(line: bytes) -> dict[str, Any] | None:
+    """The event of a line, or None when it is not a JSON object."""
+    try:
+        event = orjson.loads(line)
+    except orjson.JSONDecodeError:
+        return None
+    return event if isinstance(event, dict) else None
+
+
+# ---------------------------------------------------------------------------- arguments
+
+
+def category_list(value: str) -> list[str]:
+    """``-c auth,injection``: category names, each one a valid category."""
+    found = [v.strip() for v in value.split(",") if v.strip()]
+    for name in found:
+        try:
+            category_filename(name)
+        except ValueError as exc:
+            raise argparse.ArgumentTypeError(str(exc)) from None
+    if not found:
+        raise argparse.ArgumentTypeError("expected a category name")
+    return found
+
+
+def names(value: str) -> list[str]:
+    """``a,b``: the values separated by commas, at least one."""
+    found = [v.strip() for v in value.split(",") if v.strip()]
+    if not found:
+        raise argparse.ArgumentTypeError("expected a value")
+    return found
+
+
+def whole_number(value: str) -> int:
+    """An integer >= 0."""
+    try:
+        number = int(value)
+    except ValueError:
+        number = -1
+    if number < 0:
+        raise argparse.ArgumentTypeError(f"expected a whole number >= 0, got {value!r}")
+    return number
+
+
+def megabytes(value: str) -> float:
+    """A number of MB >= 0."""
+    try:
+        number = float(value)
+    except ValueError:
+        number = -1.0
+    if not number >= 0:
+        raise argparse.ArgumentTypeError(f"expected a number of MB >= 0, got {value!r}")
+    return number
+
+
+def seconds(value: str) -> float:
+    """A number of seconds > 0."""
+    try:
+        number = float(value)
+    except ValueError:
+        number = -1.0
+    if not number > 0:
+        raise argparse.ArgumentTypeError(f"expected seconds > 0, got {value!r}")
+    return number
+
+
+def add_log_dir(p: argparse.ArgumentParser) -> None:
+    """The optional ``LOG_DIR`` positional argument of every command."""
+    p.add_argument(
+        "log_dir",
+        nargs="?",
+        default=DEFAULT_LOG_DIR,
+        metavar="LOG_DIR",
+        help=f"the log directory (default: {DEFAULT_LOG_DIR})",
+    )
