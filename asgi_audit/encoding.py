@@ -26,6 +26,8 @@ from typing import Any, Final
 
 import orjson
 
+from .events import HEADER_FIELDS, INTEGRITY_FIELDS
+
 __all__ = ("DEFAULT_FIELD_CAPS", "Caps", "encode_line", "to_jsonable")
 
 _SURROGATES: Final = re.compile("[\ud800-\udfff]")
@@ -253,22 +255,7 @@ class Caps:
 
 
 # Never cut: the fixed header, and the integrity fields a verifier needs.
-_HEADER: Final = frozenset(
-    {
-        "timestamp",
-        "epoch_ms",
-        "event_id",
-        "event_type",
-        "category",
-        "outcome",
-        "schema_version",
-        "stream",
-        "seq",
-        "prev_stream",
-        "prev_seq",
-        "prev_mac",
-    }
-)
+_HEADER: Final = HEADER_FIELDS | INTEGRITY_FIELDS
 
 
 def _largest(event: dict[str, Any]) -> tuple[str | None, int]:

@@ -23,7 +23,9 @@ __all__ = (
     "API_AUDIT",
     "AUTH",
     "CATEGORY_FILES",
+    "HEADER_FIELDS",
     "INJECTION",
+    "INTEGRITY_FIELDS",
     "LOGIN_OUTCOMES",
     "SCHEMA_VERSION",
     "SEVERITY_RISK",
@@ -72,23 +74,13 @@ _KEPT_FILES: Final = frozenset(CATEGORY_FILES.values())
 
 # Keys of an event that the library owns; a caller's field of the same name is
 # kept under details instead of overwriting them.
-_RESERVED: Final = frozenset(
-    {
-        "timestamp",
-        "epoch_ms",
-        "event_id",
-        "event_type",
-        "category",
-        "schema_version",
-        # The integrity fields the writer adds (see asgi_audit.integrity).
-        "stream",
-        "seq",
-        "mac",
-        "prev_stream",
-        "prev_seq",
-        "prev_mac",
-    }
+#: The fields every event starts with.
+HEADER_FIELDS: Final = frozenset(
+    {"timestamp", "epoch_ms", "event_id", "event_type", "category", "outcome", "schema_version"}
 )
+#: The fields the writer adds to seal a line (see asgi_audit.integrity).
+INTEGRITY_FIELDS: Final = frozenset({"stream", "seq", "mac", "prev_stream", "prev_seq", "prev_mac"})
+_RESERVED: Final = (HEADER_FIELDS - {"outcome"}) | INTEGRITY_FIELDS
 
 # The order of the leading keys in every line; the rest follow in call order.
 _CONTEXT_FIELDS: Final = (

@@ -9,6 +9,7 @@ from typing import Any, Final, TextIO
 
 import orjson
 
+from ..events import HEADER_FIELDS, INTEGRITY_FIELDS
 from .common import Record
 
 __all__ = ("Printer", "dump", "format_event", "human_size", "shown", "shown_time")
@@ -34,31 +35,22 @@ _TELLING: Final = (
     "partial_file",
 )
 #: Not shown as extra fields: in the fixed columns, or bookkeeping.
-_PLAIN: Final = frozenset(
-    {
-        "timestamp",
-        "epoch_ms",
-        "event_id",
-        "event_type",
-        "category",
-        "outcome",
-        "schema_version",
-        "ip_address",
-        "user_agent",
-        "session_id",
-        "request_id",
-        "stream",
-        "seq",
-        "mac",
-        "prev_stream",
-        "prev_seq",
-        "prev_mac",
-        "truncated",
-        "truncated_fields",
-        "stack_trace",
-        "raw_input",
-        *_TELLING,
-    }
+_PLAIN: Final = (
+    HEADER_FIELDS
+    | INTEGRITY_FIELDS
+    | frozenset(
+        {
+            "ip_address",
+            "user_agent",
+            "session_id",
+            "request_id",
+            "truncated",
+            "truncated_fields",
+            "stack_trace",
+            "raw_input",
+            *_TELLING,
+        }
+    )
 )
 _MAX_FIELDS: Final = 7
 _MAX_VALUE: Final = 60
