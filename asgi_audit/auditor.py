@@ -25,9 +25,9 @@ import anyio.lowlevel
 import anyio.to_thread
 
 from .events import SCHEMA_VERSION, RawEvent, category_filename
-from .files import load_or_create_key
 from .housekeeping import recover_directory, retain
 from .integrity import Sealed, derive_chain_key
+from .keys import load_or_create_key
 from .methods import EventMethods
 from .options import KEY_ENV, build_settings
 from .pipeline import Pipeline, SessionIdMode

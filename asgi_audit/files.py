@@ -11,8 +11,6 @@ IO: blocking calls, run by the writer in its thread, never on the event loop.
 * Rotation takes the same lock, so no process writes into a file after it was
   rotated; every process checks the file's inode under the lock before it
   writes and reopens a rotated file.
-* A partial last line left by a crash is moved aside into a ``.partial`` file at
-  start (under the lock; nothing is deleted).
 * Files are created ``0600`` in a ``0700`` directory, opened without following
   symlinks; new files fsync their directory.
 """
@@ -32,21 +30,17 @@ from typing import Final
 from .events import category_filename
 
 __all__ = (
-    "KEY_FILE",
     "AppendFile",
     "InsecureDirectoryError",
     "LogDirectory",
     "RotateCheck",
     "fsync_directory",
-    "load_or_create_key",
     "locked",
-    "recover_partial_line",
     "rotate_file",
 )
 
 _CLOEXEC: Final = getattr(os, "O_CLOEXEC", 0)
 _OPEN_FLAGS: Final = os.O_WRONLY | os.O_APPEND | os.O_CREAT | _CLOEXEC | os.O_NOFOLLOW
-KEY_FILE: Final = ".asgi-audit-key"
 
 
 class InsecureDirectoryError(PermissionError):
@@ -366,96 +360,3 @@ def rotate_file(path: Path, now: float | None = None) -> Path:
         os.unlink(path)
         return target
     raise FileExistsError(f"No free rotated name left for '{path}'")
-
-
-def recover_partial_line(path: Path, mode: int = 0o600) -> tuple[Path, int] | None:
-    """Move a partial last line (left by a crash) into a ``.partial`` file.
-
-    Under the file's lock: the bytes after the last newline are appended to
-    ``<file>.<UTC YYYYmmdd_HHMMSS>.partial``, fsynced, and only then cut from the
-    file. Returns that path and the byte count, or None when the file ends in a
-    whole line.
-    """
-    with locked(path, mode):
-        try:
-            fd = os.open(path, os.O_RDWR | _CLOEXEC | os.O_NOFOLLOW)
-        except FileNotFoundError:
-            return None
-        try:
-            size = os.fstat(fd).st_size
-            if size == 0 or os.pread(fd, 1, size - 1) == b"\n":
-                return None
-            cut = _last_newline(fd, size) + 1
-            tail = os.pread(fd, size - cut, cut)
-            stamp = time.strftime("%Y%m%d_%H%M%S", time.gmtime())
-            partial = path.with_name(f"{path.name}.{stamp}.partial")
-            out = os.open(partial, os.O_WRONLY | os.O_APPEND | os.O_CREAT | _CLOEXEC, mode)
-            try:
-                os.write(out, tail)
-                os.fsync(out)
-            finally:
-                os.close(out)
-            # The .partial file's entry must be durable before the tail is cut.
-            fsync_directory(path.parent)
-            os.ftruncate(fd, cut)
-            os.fsync(fd)
-            return partial, len(tail)
-        finally:
-            os.close(fd)
-
-
-def _last_newline(fd: int, size: int) -> int:
-    """Offset of the last ``\\n`` before ``size``, or -1."""
-    end = size
-    while end > 0:
-        start = max(0, end - (1 << 16))
-        chunk = os.pread(fd, end - start, start)
-        pos = chunk.rfind(b"\n")
-        if pos >= 0:
-            return start + pos
-        end = start
-    return -1
-
-
-def load_or_create_key(directory: LogDirectory) -> bytes:
-    """The deployment's key kept in the log directory, created (0600) on first use.
-
-    Every process writing to the directory reads the same key, so keyed hashes
-    (session ids) correlate across workers and restarts. The key is written to a
-    private temporary file and published with ``link()``, which never replaces an
-    existing file: a reader sees either no key file or a whole one, and of two
-    racing processes one publishes and the other reads.
-    """
-    path = directory.path / KEY_FILE
-    try:
-        return _read_key(path)
-    except FileNotFoundError:
-        pass
-    key = os.urandom(32)
-    tmp = directory.path / f"{KEY_FILE}.{os.getpid()}.{os.urandom(4).hex()}.tmp"
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
-    try:
-        os.write(fd, key)
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-    try:
-        os.link(tmp, path)
-    except FileExistsError:
-        return _read_key(path)
-    finally:
-        os.unlink(tmp)
-    return key
-
-
-def _read_key(path: Path) -> bytes:
-    fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | _CLOEXEC)
-    try:
-        if stat.S_IMODE(os.fstat(fd).st_mode) & 0o077:
-            os.fchmod(fd, 0o600)
-        data = os.read(fd, 64)
-    finally:
-        os.close(fd)
-    if len(data) != 32:
-        raise OSError(f"Audit key file is damaged (expected 32 bytes): '{path}'")
-    return data

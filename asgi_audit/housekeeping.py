@@ -8,16 +8,21 @@ compressed and retired by the retention policy, each deletion recorded first.
 
 from __future__ import annotations
 
+import os
+import time
 from pathlib import Path
+from typing import Final
 
 from .checkpoints import Checkpointer, last_line_end
 from .events import CATEGORY_FILES, category_filename
-from .files import LogDirectory, recover_partial_line
+from .files import LogDirectory, fsync_directory, locked
 from .integrity import CHECKPOINT_FILE, Sealed
 from .rotation import RotationPolicy, apply_retention
 from .writer import report
 
-__all__ = ("category_of", "recover_directory", "retain")
+_CLOEXEC: Final = getattr(os, "O_CLOEXEC", 0)
+
+__all__ = ("category_of", "recover_directory", "recover_partial_line", "retain")
 
 
 def recover_directory(
@@ -75,6 +80,55 @@ def _jsonl_names(directory: Path) -> list[str]:
     names = {p.name for p in directory.glob("*.jsonl")}
     names.update(p.name.split(".jsonl.", 1)[0] + ".jsonl" for p in directory.glob("*.jsonl.*"))
     return sorted(names)
+
+
+def recover_partial_line(path: Path, mode: int = 0o600) -> tuple[Path, int] | None:
+    """Move a partial last line (left by a crash) into a ``.partial`` file.
+
+    Under the file's lock: the bytes after the last newline are appended to
+    ``<file>.<UTC YYYYmmdd_HHMMSS>.partial``, fsynced, and only then cut from the
+    file. Returns that path and the byte count, or None when the file ends in a
+    whole line.
+    """
+    with locked(path, mode):
+        try:
+            fd = os.open(path, os.O_RDWR | _CLOEXEC | os.O_NOFOLLOW)
+        except FileNotFoundError:
+            return None
+        try:
+            size = os.fstat(fd).st_size
+            if size == 0 or os.pread(fd, 1, size - 1) == b"\n":
+                return None
+            cut = _last_newline(fd, size) + 1
+            tail = os.pread(fd, size - cut, cut)
+            stamp = time.strftime("%Y%m%d_%H%M%S", time.gmtime())
+            partial = path.with_name(f"{path.name}.{stamp}.partial")
+            out = os.open(partial, os.O_WRONLY | os.O_APPEND | os.O_CREAT | _CLOEXEC, mode)
+            try:
+                os.write(out, tail)
+                os.fsync(out)
+            finally:
+                os.close(out)
+            # The .partial file's entry must be durable before the tail is cut.
+            fsync_directory(path.parent)
+            os.ftruncate(fd, cut)
+            os.fsync(fd)
+            return partial, len(tail)
+        finally:
+            os.close(fd)
+
+
+def _last_newline(fd: int, size: int) -> int:
+    """Offset of the last ``\\n`` before ``size``, or -1."""
+    end = size
+    while end > 0:
+        start = max(0, end - (1 << 16))
+        chunk = os.pread(fd, end - start, start)
+        pos = chunk.rfind(b"\n")
+        if pos >= 0:
+            return start + pos
+        end = start
+    return -1
 
 
 def category_of(path: Path) -> str | None:

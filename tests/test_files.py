@@ -19,13 +19,8 @@ from pathlib import Path
 import pytest
 
 from asgi_audit import get_audit_stats, rotate_audit_logs
-from asgi_audit.files import (
-    KEY_FILE,
-    AppendFile,
-    LogDirectory,
-    load_or_create_key,
-    rotate_file,
-)
+from asgi_audit.files import AppendFile, LogDirectory, rotate_file
+from asgi_audit.keys import KEY_FILE, load_or_create_key
 from asgi_audit.rotation import count_lines
 
 BUILTIN_FILES = {
