@@ -31,9 +31,10 @@ from .keys import load_or_create_key
 from .methods import EventMethods
 from .options import KEY_ENV, build_settings
 from .pipeline import Pipeline, SessionIdMode
+from .reporting import report
 from .stream import AuditorNotRunning, EventStream, OverflowPolicy
 from .sync import SyncAuditor
-from .writer import FsyncPolicy, Writer, report
+from .writer import FsyncPolicy, Writer
 
 __all__ = ("KEY_ENV", "SELF_CATEGORY", "Auditor")
 

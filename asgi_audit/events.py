@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import re
 import threading
+import time
 import traceback
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -34,6 +35,7 @@ __all__ = (
     "Uuid7Generator",
     "build_event",
     "category_filename",
+    "dropped_events",
     "format_timestamp",
     "validate_category",
     "validate_login_outcome",
@@ -263,3 +265,24 @@ def build_event(raw: RawEvent, event_id: str) -> dict[str, Any]:
         else:
             event["details"] = extra if details is None else {"value": details, **extra}
     return event
+
+
+def dropped_events(drops: dict[str, list[int]]) -> list[RawEvent]:
+    """One ``events_dropped`` event per category: ``{category: [count, first_ns, last_ns]}``."""
+    # One events_dropped event per category that shed events since the last
+    # batch, written into that category's own file.
+    return [
+        RawEvent(
+            category,
+            "events_dropped",
+            "dropped",
+            time.time_ns(),
+            None,
+            {
+                "dropped_count": count,
+                "first_dropped_at": format_timestamp(first),
+                "last_dropped_at": format_timestamp(last),
+            },
+        )
+        for category, (count, first, last) in drops.items()
+    ]

@@ -17,8 +17,8 @@ from .checkpoints import Checkpointer, last_line_end
 from .events import CATEGORY_FILES, category_filename
 from .files import LogDirectory, fsync_directory, locked
 from .integrity import CHECKPOINT_FILE, Sealed
+from .reporting import report
 from .rotation import RotationPolicy, apply_retention
-from .writer import report
 
 _CLOEXEC: Final = getattr(os, "O_CLOEXEC", 0)
 

@@ -19,7 +19,6 @@ of that batch get ``AuditWriteError``.
 from __future__ import annotations
 
 import contextlib
-import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -29,8 +28,9 @@ from typing import TYPE_CHECKING, Any, Literal
 import anyio
 
 from .checkpoints import Checkpointer
-from .events import RawEvent, format_timestamp
+from .events import RawEvent, dropped_events
 from .integrity import Chain, Sealed
+from .reporting import CategoryStats, report
 from .worker import WorkerThread
 
 if TYPE_CHECKING:
@@ -41,18 +41,9 @@ if TYPE_CHECKING:
     from .rotation import RotationPolicy
     from .stream import EventStream
 
-__all__ = ("CategoryStats", "FsyncPolicy", "Writer", "report")
+__all__ = ("FsyncPolicy", "Writer")
 
 FsyncPolicy = Literal["always", "interval", "never"]
-
-
-def report(message: str) -> None:
-    """A framed message on stderr that stands out in a server's log and never raises."""
-    # Loguru's error interceptor does the same: the sink's failure must not
-    # become the application's.
-    with contextlib.suppress(Exception):
-        sys.stderr.write(f"--- asgi_audit: {message} ---\n")
-        sys.stderr.flush()
 
 
 @dataclass(slots=True)
@@ -67,30 +58,6 @@ class _Held:
     failing: str | None = None
     retry_at: float = 0.0
     delay: float = 0.0
-
-
-@dataclass(slots=True)
-class CategoryStats:
-    """Live counters of one category (see ``Auditor.stats()``)."""
-
-    file: str
-    written: int = 0
-    bytes: int = 0
-    errors: int = 0
-    fsync_errors: int = 0
-    rotations: int = 0
-    last_error: str | None = None
-
-    def as_dict(self) -> dict[str, Any]:
-        return {
-            "file": self.file,
-            "written": self.written,
-            "bytes": self.bytes,
-            "errors": self.errors,
-            "fsync_errors": self.fsync_errors,
-            "rotations": self.rotations,
-            "last_error": self.last_error,
-        }
 
 
 class Writer:
@@ -181,7 +148,7 @@ class Writer:
                     continue
                 batch, base, drops = taken
                 real = len(batch)
-                batch.extend(_dropped_events(drops))
+                batch.extend(dropped_events(drops))
                 upto, synced, error = await self._worker.run(self._write_batch, batch, base, real)
                 self.batches += 1
                 stream.advance(upto, synced, error, self._held_count())
@@ -420,27 +387,3 @@ class Writer:
                 file.close_all()
             except OSError as exc:
                 report(f"closing '{file.path}' failed: {exc}")
-
-
-def _dropped_events(drops: dict[str, list[int]]) -> list[RawEvent]:
-    # One events_dropped event per category that shed events since the last
-    # batch, written into that category's own file.
-    return [
-        RawEvent(
-            category,
-            "events_dropped",
-            "dropped",
-            time.time_ns(),
-            None,
-            {
-                "dropped_count": count,
-                "first_dropped_at": _iso(first),
-                "last_dropped_at": _iso(last),
-            },
-        )
-        for category, (count, first, last) in drops.items()
-    ]
-
-
-def _iso(time_ns: int) -> str:
-    return format_timestamp(time_ns)
