@@ -11,7 +11,7 @@ from __future__ import annotations
 import sys
 import time
 from collections.abc import Mapping
-from typing import Any, Generic, Literal, TypeVar
+from typing import Any, Final, Generic, Literal, TypeVar
 
 from .context import RequestContext, current_context
 from .events import (
@@ -70,9 +70,12 @@ def _snapshot(value: Any, depth: int = 8) -> Any:
     return value
 
 
+_CONTAINERS: Final = frozenset({dict, list, tuple, set, frozenset})
+
+
 def _fields(fields: dict[str, Any]) -> dict[str, Any]:
     for key, value in fields.items():
-        if type(value) in (dict, list, tuple, set, frozenset):
+        if type(value) in _CONTAINERS:
             fields[key] = _snapshot(value)
     return fields
 

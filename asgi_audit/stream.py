@@ -16,7 +16,7 @@ import contextlib
 import importlib
 import threading
 import time
-from collections import deque
+from collections import Counter, deque
 from collections.abc import Callable, Mapping
 from typing import Any, Final, Literal
 
@@ -78,7 +78,6 @@ class EventStream:
         self._space_cond = threading.Condition(self._lock)
         self._done_cond = threading.Condition(self._lock)
         self._items: deque[RawEvent] = deque()
-        self._queued_by: dict[str, int] = {}
         self.accepting = False
         self.closing = False
         self.enqueued = 0  # sequence number of the last enqueued event
@@ -118,7 +117,6 @@ class EventStream:
             self._items.append(raw)
             self.enqueued += 1
             seq = self.enqueued
-            self._queued_by[raw.category] = self._queued_by.get(raw.category, 0) + 1
             if not self._writer_waiting:
                 return seq
             self._writer_waiting = False
@@ -297,7 +295,6 @@ class EventStream:
             base = self.taken + 1
             if batch or drops:
                 self._items.clear()
-                self._queued_by.clear()
                 self.in_flight = len(batch)
                 self.taken += len(batch)
                 self._space_cond.notify_all()
@@ -372,7 +369,6 @@ class EventStream:
         with self._lock:
             lost = len(self._items) + self.in_flight - written
             self._items.clear()
-            self._queued_by.clear()
             self.taken = self.enqueued
         self.advance(self.enqueued, synced=False, error=reason, held=0)
         return lost
@@ -388,7 +384,8 @@ class EventStream:
                 "held": self.held,
                 "enqueued": self.enqueued,
                 "completed": self.completed,
-                "queued_by_category": dict(self._queued_by),
+                # Counted here, not on the request path: stats are rare, events not.
+                "queued_by_category": dict(Counter(raw.category for raw in self._items)),
                 "dropped_by_category": dict(self.dropped),
             }
 
