@@ -105,9 +105,14 @@ def parse_time(value: str, now: float | None = None) -> datetime:
         raise CliError(f"cannot parse time from: {value!r} ({_TIME_HELP})") from None
 
 
+# Python 3.10's fromisoformat takes only 3 or 6 digits of a second's fraction.
+_FRACTION: Final = re.compile(r"(\d\d:\d\d:\d\d)\.(\d{1,6})\d*")
+
+
 def _parse_iso(text: str) -> datetime:
     if text[-1:] in ("Z", "z"):
         text = text[:-1] + "+00:00"
+    text = _FRACTION.sub(lambda m: f"{m.group(1)}.{m.group(2).ljust(6, '0')}", text, count=1)
     moment = datetime.fromisoformat(text)
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=timezone.utc)
