@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import multiprocessing.process
+import time
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -22,3 +25,20 @@ def read_events(path: Path) -> list[dict[str, Any]]:
         assert isinstance(event, dict)
         events.append(event)
     return events
+
+
+def join_all(processes: Sequence[multiprocessing.process.BaseProcess], deadline_s: float) -> None:
+    """Wait for child processes (a bound on a hang, never on speed); all must exit 0.
+
+    One still running after ``deadline_s`` is killed and the test fails naming it.
+    """
+    deadline = time.monotonic() + deadline_s
+    for process in processes:
+        process.join(timeout=max(deadline - time.monotonic(), 0.1))
+    hung = [p.name for p in processes if p.is_alive()]
+    for process in processes:
+        if process.is_alive():
+            process.kill()
+            process.join()
+    assert not hung, f"processes still running after {deadline_s}s: {hung}"
+    assert [p.exitcode for p in processes] == [0] * len(processes)

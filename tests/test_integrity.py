@@ -43,7 +43,6 @@ import random
 import re
 import shutil
 import string
-import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -63,6 +62,7 @@ from asgi_audit.integrity import (
 from asgi_audit.rotation import compress_rotated, rotated_files
 from asgi_audit.verification import Break
 from asgi_audit.verify import VerifyResult, verify_directory
+from tests.helpers import join_all
 
 KEY: Final = b"tamper-corpus-key-0123456789abcdef"
 CATEGORIES: Final = ("auth", "tamper_a", "tamper_b")
@@ -190,16 +190,7 @@ def run_writers(runs: Sequence[tuple[str, int, int, int, float | None, bytes | N
     processes = [SPAWN.Process(target=write_run, args=args, name=f"w{args[1]}") for args in runs]
     for process in processes:
         process.start()
-    deadline = time.monotonic() + PROCESS_DEADLINE
-    for process in processes:
-        process.join(timeout=max(deadline - time.monotonic(), 0.1))
-    hung = [p.name for p in processes if p.is_alive()]
-    for process in processes:
-        if process.is_alive():
-            process.kill()
-            process.join()
-    assert not hung, f"writers still running after {PROCESS_DEADLINE}s: {hung}"
-    assert [p.exitcode for p in processes] == [0] * len(processes)
+    join_all(processes, PROCESS_DEADLINE)
 
 
 # --- reading the log back: the model the cases are computed from ---------------------------

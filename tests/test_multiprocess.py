@@ -27,7 +27,7 @@ import signal
 import threading
 import time
 from collections import Counter
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from multiprocessing.synchronize import Event
 from pathlib import Path
 from typing import Any, Final
@@ -37,6 +37,7 @@ import pytest
 from asgi_audit import Auditor, rotate_audit_logs
 from tests.apps import LOG_DIR_ENV
 from tests.apps.load import COMPRESS_ENV, LOAD_APP, LOAD_CATEGORY, ROTATE_MAX_MB_ENV
+from tests.helpers import join_all
 from tests.servers import run_server
 
 pytestmark = pytest.mark.e2e
@@ -350,19 +351,6 @@ def rotate_until_stopped(log_dir: str, stop: Event, report: str) -> None:
     Path(report).write_text(json.dumps(sizes))
 
 
-def join_all(processes: Sequence[multiprocessing.process.BaseProcess]) -> None:
-    deadline = time.monotonic() + PROCESS_DEADLINE
-    for process in processes:
-        process.join(timeout=max(deadline - time.monotonic(), 0.1))
-    hung = [p.name for p in processes if p.is_alive()]
-    for process in processes:
-        if process.is_alive():
-            process.kill()
-            process.join()
-    assert not hung, f"processes still running after {PROCESS_DEADLINE}s: {hung}"
-    assert [p.exitcode for p in processes] == [0] * len(processes)
-
-
 def test_processes_writing_100kb_lines_while_a_process_rotates_never_split_a_line(
     tmp_path: Path,
 ) -> None:
@@ -381,10 +369,10 @@ def test_processes_writing_100kb_lines_while_a_process_rotates_never_split_a_lin
         process.start()
     try:
         start.set()
-        join_all(writers)
+        join_all(writers, PROCESS_DEADLINE)
     finally:
         stop.set()
-        join_all([rotator])
+        join_all([rotator], PROCESS_DEADLINE)
         for process in writers:
             if process.is_alive():
                 process.kill()
@@ -454,7 +442,7 @@ def test_a_rotated_file_receives_no_line_after_the_rotation_returned(tmp_path: P
             time.sleep(0.01)
     finally:
         stop.set()
-        join_all(writers)
+        join_all(writers, PROCESS_DEADLINE)
 
     assert_sizes_unchanged(sizes)
     events = events_of(log_dir, "small.jsonl")
