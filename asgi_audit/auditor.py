@@ -24,6 +24,7 @@ import anyio.from_thread
 import anyio.lowlevel
 import anyio.to_thread
 
+from .context import current_context as _current_context
 from .events import SCHEMA_VERSION, RawEvent, category_filename
 from .housekeeping import recover_directory, retain
 from .integrity import Sealed, derive_chain_key
@@ -42,6 +43,13 @@ __all__ = ("KEY_ENV", "SELF_CATEGORY", "Auditor")
 SELF_CATEGORY = "audit"
 _VERSION = "0.1.0"
 _MAINTENANCE_PERIOD = 300.0
+
+
+_time_ns = time.time_ns
+
+
+async def _recorded() -> None:
+    """What an event method returns once its event is already enqueued."""
 
 
 class Auditor(EventMethods[Coroutine[Any, Any, None]]):
@@ -441,12 +449,38 @@ class Auditor(EventMethods[Coroutine[Any, Any, None]]):
 
     # --------------------------------------------------------------- the core
 
+    def _submit(
+        self,
+        category: str,
+        event_type: str,
+        outcome: str | None,
+        fields: dict[str, Any],
+        exception: BaseException | None,
+        durable: bool,
+    ) -> Coroutine[Any, Any, None]:
+        # The hot path of every awaited event, kept flat: capture, then enqueue
+        # at once when there is room, so the awaited coroutine has nothing left
+        # to do. Only a full stream or a durable event takes the slow path.
+        raw = RawEvent(
+            category,
+            event_type,
+            outcome,
+            _time_ns(),
+            _current_context(),
+            fields,
+            exception,
+            durable,
+        )
+        stream = self._stream
+        if stream is not None and not durable and stream.offer(raw):
+            return _recorded()
+        return self._put(raw)
+
     def _deliver(self, raw: RawEvent) -> Coroutine[Any, Any, None]:
         return self._put(raw)
 
     async def _put(self, raw: RawEvent) -> None:
         stream = self._running_stream()
-        # Fast path: no checkpoint, so an awaited event costs a lock and an append.
         seq = stream.offer(raw) or await stream.put(raw)
         if raw.durable and seq:
             await stream.wait_durable(seq)

@@ -28,11 +28,21 @@ import orjson
 
 from .events import HEADER_FIELDS, INTEGRITY_FIELDS
 
-__all__ = ("DEFAULT_FIELD_CAPS", "Caps", "encode_line", "to_jsonable")
+__all__ = (
+    "DEFAULT_FIELD_CAPS",
+    "INT_MAX",
+    "INT_MIN",
+    "Caps",
+    "clean_str",
+    "encode_line",
+    "mark_cuts",
+    "to_jsonable",
+    "truncate",
+)
 
 _SURROGATES: Final = re.compile("[\ud800-\udfff]")
-_INT_MIN: Final = -(2**63)
-_INT_MAX: Final = 2**64 - 1
+INT_MIN: Final = -(2**63)
+INT_MAX: Final = 2**64 - 1
 
 #: Per-field caps in characters (``raw_input`` keeps the original's 500).
 DEFAULT_FIELD_CAPS: Final[Mapping[str, int]] = {
@@ -46,7 +56,7 @@ DEFAULT_FIELD_CAPS: Final[Mapping[str, int]] = {
 }
 
 
-def _clean_str(text: str) -> str:
+def clean_str(text: str) -> str:
     # orjson refuses lone surrogates; replace them instead of losing the event.
     if text.isascii():
         return text
@@ -73,9 +83,9 @@ def _jsonable(value: Any, depth: int, path: set[int]) -> Any:
         return value
     t = type(value)
     if t is str:
-        return _clean_str(value)
+        return clean_str(value)
     if t is int:
-        return value if _INT_MIN <= value <= _INT_MAX else str(value)
+        return value if INT_MIN <= value <= INT_MAX else str(value)
     if t is float:
         return value
     if isinstance(value, (dict, list, tuple, set, frozenset, Mapping)):
@@ -106,27 +116,27 @@ def _scalar(value: Any) -> Any:
         if isinstance(value, enum.Enum):
             return _scalar(value.value)
         if isinstance(value, str):
-            return _clean_str(str(value))
+            return clean_str(str(value))
         if isinstance(value, int):
             return _jsonable(int(value), 1, set())
         if isinstance(value, float):
             return float(value)
         if isinstance(value, (bytes, bytearray, memoryview)):
-            return _clean_str(bytes(value).decode("utf-8", "replace"))
+            return clean_str(bytes(value).decode("utf-8", "replace"))
         if isinstance(value, (_dt.datetime, _dt.date, _dt.time)):
             return value.isoformat()
         if isinstance(value, uuid.UUID):
             return str(value)
         if isinstance(value, BaseException):
-            return _clean_str(f"{type(value).__name__}: {value}")
-        return _clean_str(repr(value))
+            return clean_str(f"{type(value).__name__}: {value}")
+        return clean_str(repr(value))
     except Exception as exc:  # a hostile __repr__ or __str__ must not lose the event
         return f"[unrepresentable {type(value).__name__}: {type(exc).__name__}]"
 
 
 def _key(key: Any) -> str:
     if isinstance(key, str):
-        return _clean_str(key)
+        return clean_str(key)
     result = _scalar(key)
     return result if isinstance(result, str) else str(result)
 
@@ -182,21 +192,21 @@ class Caps:
             if type(value) is str:
                 cap = self.fields.get(name, self.default_chars)
                 if len(value) > cap:
-                    event[name] = _truncate(value, cap)
+                    event[name] = truncate(value, cap)
                     cut[name] = len(value)
             elif isinstance(value, (dict, list)):
-                capped, changed = self._nested(value)
+                capped, changed = self.nested(value)
                 if changed:
                     event[name] = capped
                     cut[name] = -1
         if cut:
-            _mark(event, cut)
+            mark_cuts(event, cut)
         return event
 
-    def _nested(self, value: Any) -> tuple[Any, bool]:
+    def nested(self, value: Any) -> tuple[Any, bool]:
         if type(value) is str:
             if len(value) > self.default_chars:
-                return _truncate(value, self.default_chars), True
+                return truncate(value, self.default_chars), True
             return value, False
         if isinstance(value, dict):
             changed = len(value) > self.max_items
@@ -205,14 +215,14 @@ class Caps:
                 if i >= self.max_items:
                     out["…"] = f"[{len(value) - self.max_items} more items]"
                     break
-                out[k], c = self._nested(v)
+                out[k], c = self.nested(v)
                 changed = changed or c
             return out, changed
         if isinstance(value, list):
             changed = len(value) > self.max_items
             items = []
             for v in value[: self.max_items]:
-                nv, c = self._nested(v)
+                nv, c = self.nested(v)
                 items.append(nv)
                 changed = changed or c
             if len(value) > self.max_items:
@@ -239,12 +249,12 @@ class Caps:
             if isinstance(value, str):
                 # Aim for the excess in bytes; a character is at most 4 bytes.
                 keep = max(0, len(value) - max(excess, size // 4) - 64)
-                event[name] = _truncate(value, keep)
+                event[name] = truncate(value, keep)
                 cut.setdefault(name, len(value))
             else:
                 event[name] = f"[{type(value).__name__} of {size} bytes removed: too large]"
                 cut.setdefault(name, -1)
-            _mark(event, cut)
+            mark_cuts(event, cut)
             line = encode_line(event)
         if len(line) > limit:
             # Only the header remains over the cap: keep it alone.
@@ -275,12 +285,12 @@ def _largest(event: dict[str, Any]) -> tuple[str | None, int]:
     return best, best_size
 
 
-def _truncate(text: str, keep: int) -> str:
+def truncate(text: str, keep: int) -> str:
     dropped = len(text) - keep
     return text[:keep] + _marker(dropped)
 
 
-def _mark(event: dict[str, Any], cut: dict[str, int]) -> None:
+def mark_cuts(event: dict[str, Any], cut: dict[str, int]) -> None:
     event["truncated"] = True
     event["truncated_fields"] = {k: v for k, v in cut.items() if v >= 0} or None
     if event["truncated_fields"] is None:

@@ -138,8 +138,37 @@ def validate_login_outcome(outcome: str) -> str:
 def format_timestamp(time_ns: int) -> str:
     """ISO 8601 UTC with microseconds, from nanoseconds since the epoch (no float rounding)."""
     seconds, nanos = divmod(time_ns, 1_000_000_000)
-    moment = datetime.fromtimestamp(seconds, timezone.utc).replace(microsecond=nanos // 1000)
-    return moment.isoformat(timespec="microseconds")
+    cached = _second_prefix
+    if cached[0] != seconds:
+        # Events come in bursts within one second: the date and time part is
+        # made once per second, the microseconds per event.
+        prefix = datetime.fromtimestamp(seconds, timezone.utc).strftime("%Y-%m-%dT%H:%M:%S")
+        cached = (seconds, prefix)
+        _cache_prefix(cached)
+    return f"{cached[1]}.{nanos // 1000:06d}+00:00"
+
+
+_second_prefix: tuple[int, str] = (-1, "")
+
+
+def _cache_prefix(entry: tuple[int, str]) -> None:
+    global _second_prefix  # one tuple, replaced whole: safe between threads
+    _second_prefix = entry
+
+
+_POOL_BYTES: Final = 4096
+_RAND_MASK: Final = 0x3FFF_FFFF_FFFF_FFFF
+_VARIANT: Final = 0b10 << 62
+_forks = 0  # bumped in a forked child: the parent's random pool must not be reused
+
+
+def _after_fork() -> None:
+    global _forks
+    _forks += 1
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_after_fork)
 
 
 class Uuid7Generator:
@@ -150,48 +179,59 @@ class Uuid7Generator:
     ids are strictly increasing even when the clock stands still or steps back: the
     last value is kept and bumped. Across processes and hosts uniqueness rests on the
     62 random bits (a collision needs ~2**31 ids in the same 244 ns tick).
+    The random bits are read from ``os.urandom`` 4 KiB at a time; a forked child
+    throws the parent's unread bytes and its last id away, so parent and child
+    never share them.
     Thread-safe.
     """
 
-    __slots__ = ("_last", "_lock")
+    __slots__ = ("_fork", "_last", "_lock", "_pool", "_pos")
 
     def __init__(self) -> None:
-        self._last = 0
+        self._last = (0, 0)
         self._lock = threading.Lock()
+        self._pool = b""
+        self._pos = 0
+        self._fork = _forks
 
-    def new_int(self, time_ns: int) -> int:
-        """The 128-bit value of a new id for the moment ``time_ns``."""
+    def _next(self, time_ns: int) -> tuple[int, int]:
+        # (when, rand): 60 bits of time (48 of ms, 12 of sub-ms fraction) and 62
+        # random bits; ids order as these pairs do.
         millis, sub = divmod(time_ns, 1_000_000)
         # 12 bits of the sub-millisecond fraction: sub * 4096 // 1_000_000.
-        frac = (sub * 4096) // 1_000_000
-        rand = int.from_bytes(os.urandom(8), "big") & 0x3FFF_FFFF_FFFF_FFFF
-        value = (
-            ((millis & 0xFFFF_FFFF_FFFF) << 80) | (0x7 << 76) | (frac << 64) | (0b10 << 62) | rand
-        )
+        when = ((millis & 0xFFFF_FFFF_FFFF) << 12) | ((sub * 4096) // 1_000_000)
         with self._lock:
-            last = self._last
-            if value <= last:
+            pos = self._pos
+            if pos >= len(self._pool) or self._fork != _forks:
+                if self._fork != _forks:
+                    # A forked child starts its own order: bumping the parent's
+                    # last id would give both processes the same next ids.
+                    self._last = (0, 0)
+                self._pool, pos, self._fork = os.urandom(_POOL_BYTES), 0, _forks
+            self._pos = pos + 8
+            rand = int.from_bytes(self._pool[pos : pos + 8], "big") & _RAND_MASK
+            last_when, last_rand = self._last
+            if when < last_when or (when == last_when and rand <= last_rand):
                 # Same tick or a clock step back: stay ordered by bumping the last
                 # id's random part; when those 62 bits are all ones, the 60 time
                 # bits (ms and sub-ms fraction) move on instead.
-                rand = (last & 0x3FFF_FFFF_FFFF_FFFF) + 1
-                when = ((last >> 80) << 12) | ((last >> 64) & 0xFFF)
-                if rand > 0x3FFF_FFFF_FFFF_FFFF:
-                    rand, when = 0, when + 1
-                value = (
-                    ((when >> 12) << 80)
-                    | (0x7 << 76)
-                    | ((when & 0xFFF) << 64)
-                    | (0b10 << 62)
-                    | rand
-                )
-            self._last = value
-        return value
+                when, rand = last_when, last_rand + 1
+                if rand > _RAND_MASK:
+                    when, rand = when + 1, 0
+            self._last = (when, rand)
+        return when, rand
+
+    def new_int(self, time_ns: int) -> int:
+        """The 128-bit value of a new id for the moment ``time_ns``."""
+        when, rand = self._next(time_ns)
+        return ((when >> 12) << 80) | (0x7 << 76) | ((when & 0xFFF) << 64) | (0b10 << 62) | rand
 
     def new(self, time_ns: int) -> str:
         """A new id for ``time_ns`` in the canonical 8-4-4-4-12 form."""
-        h = f"{self.new_int(time_ns):032x}"
-        return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
+        when, rand = self._next(time_ns)
+        t = f"{when >> 12:012x}"
+        r = f"{rand | _VARIANT:016x}"
+        return f"{t[:8]}-{t[8:]}-7{when & 0xFFF:03x}-{r[:4]}-{r[4:]}"
 
 
 @dataclass(slots=True)

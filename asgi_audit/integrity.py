@@ -80,13 +80,10 @@ def algorithm(key: bytes | None) -> str:
 
 def compute_mac(key: bytes | None, previous: bytes, body: bytes) -> bytes:
     """The 32-byte MAC of ``body`` chained to ``previous``."""
+    # One-shot forms: HMAC(previous || body) without the hmac module's Python layer.
     if key:
-        mac = hmac.new(key, previous, hashlib.sha256)
-        mac.update(body)
-        return mac.digest()
-    digest = hashlib.sha256(previous)
-    digest.update(body)
-    return digest.digest()
+        return hmac.digest(key, previous + body, "sha256")
+    return hashlib.sha256(previous + body).digest()
 
 
 def chain_root(key: bytes | None, stream_id: str) -> bytes:

@@ -7,12 +7,20 @@ writer's thread, never on the request path.
 
 from __future__ import annotations
 
-import hashlib
 import hmac
 import sys
 from typing import Any, Final, Literal
 
-from .encoding import Caps, encode_line, to_jsonable
+from .encoding import (
+    INT_MAX,
+    INT_MIN,
+    Caps,
+    clean_str,
+    encode_line,
+    mark_cuts,
+    to_jsonable,
+    truncate,
+)
 from .events import RawEvent, Uuid7Generator, build_event, format_timestamp
 from .integrity import SEAL_BYTES, Chain
 from .redaction import Redactor
@@ -29,6 +37,7 @@ _GENERATED: Final = frozenset(
 # Fields whose key names no secret although it may look like one; their text is
 # still scanned (a request id comes from the client).
 _TEXT_ONLY: Final = frozenset({"event_type", "outcome", "request_id"})
+_SESSION_CACHE_SIZE: Final = 4096
 
 
 class Pipeline:
@@ -43,7 +52,7 @@ class Pipeline:
         session_key: the key of that hash.
     """
 
-    __slots__ = ("_caps", "_ids", "_redactor", "_session_ids", "_session_key")
+    __slots__ = ("_caps", "_ids", "_redactor", "_session_hashes", "_session_ids", "_session_key")
 
     def __init__(
         self,
@@ -58,33 +67,89 @@ class Pipeline:
         self._session_ids = session_ids
         self._session_key = session_key
         self._ids = Uuid7Generator()
+        # Session ids repeat from request to request: each is hashed once.
+        self._session_hashes: dict[str, str] = {}
 
     def hash_session_id(self, session_id: str) -> str:
         """The stored form of a session id: 32 hex chars of HMAC-SHA256."""
-        digest = hmac.new(self._session_key, session_id.encode("utf-8", "replace"), hashlib.sha256)
-        return "h:" + digest.hexdigest()[:32]
+        cached = self._session_hashes.get(session_id)
+        if cached is not None:
+            return cached
+        digest = hmac.digest(self._session_key, session_id.encode("utf-8", "replace"), "sha256")
+        hashed = "h:" + digest.hex()[:32]
+        if len(self._session_hashes) >= _SESSION_CACHE_SIZE:
+            self._session_hashes.clear()
+        self._session_hashes[session_id] = hashed
+        return hashed
 
     def build(self, raw: RawEvent) -> dict[str, Any]:
-        """The redacted, capped event dict (before encoding)."""
+        """The redacted, capped event dict (before encoding).
+
+        One pass over the top-level fields does what :func:`to_jsonable`,
+        :meth:`Redactor.redact` and :meth:`Caps.apply` would do in three: a
+        string is cleaned, redacted and capped at once; only containers and
+        other objects take the general path.
+        """
         event = build_event(raw, self._ids.new(raw.time_ns))
         sid = event.get("session_id")
         if sid is not None:
             if self._session_ids == "hash":
-                event["session_id"] = self.hash_session_id(str(sid))
+                event["session_id"] = self.hash_session_id(sid if type(sid) is str else str(sid))
             elif self._session_ids == "omit":
                 del event["session_id"]
-        event = to_jsonable(event)
         redactor = self._redactor
-        if redactor is not None:
-            for key, value in event.items():
-                if key in _GENERATED:
-                    continue
-                if key in _TEXT_ONLY:
-                    if type(value) is str:
-                        event[key] = redactor.redact_text(value)
+        caps = self._caps
+        field_caps = caps.fields
+        default_chars = caps.default_chars
+        cut: dict[str, int] | None = None
+        for key, value in event.items():
+            if key in _GENERATED:
+                continue
+            t = type(value)
+            if t is str:
+                if not value.isascii():
+                    value = clean_str(value)
+                if redactor is not None:
+                    if key in _TEXT_ONLY or not redactor.is_secret_key(key):
+                        value = redactor.redact_text(value)
+                    else:
+                        value = redactor.mask
+                cap = field_caps.get(key, default_chars)
+                if len(value) > cap:
+                    if cut is None:
+                        cut = {}
+                    cut[key] = len(value)
+                    value = truncate(value, cap)
+                event[key] = value
+            elif t is int or t is float or value is True or value is False:
+                if redactor is not None and key not in _TEXT_ONLY and redactor.is_secret_key(key):
+                    event[key] = redactor.mask
+                elif t is int and not INT_MIN <= value <= INT_MAX:
+                    event[key] = str(value)
+            else:
+                value = to_jsonable(value)
+                if redactor is not None:
+                    value = redactor.redact(value, key)
+                if type(value) is str:
+                    cap = field_caps.get(key, default_chars)
+                    if len(value) > cap:
+                        if cut is None:
+                            cut = {}
+                        cut[key] = len(value)
+                        value = truncate(value, cap)
                 else:
-                    event[key] = redactor.redact(value, key)
-        return self._caps.apply(event)
+                    value, changed = caps.nested(value)
+                    if changed:
+                        if cut is None:
+                            cut = {}
+                        cut[key] = -1
+                event[key] = value
+        if cut:
+            mark_cuts(event, cut)
+        if not all(map(str.isascii, event)):
+            # A caller's field name with a lone surrogate: orjson would refuse it.
+            event = {clean_str(k): v for k, v in event.items()}
+        return event
 
     def encode(self, raw: RawEvent, chain: Chain | None = None) -> bytes:
         """One line for ``raw``, sealed into ``chain`` when given.

@@ -433,3 +433,25 @@ def test_caller_stack_trace_text_is_kept() -> None:
     text = 'Traceback (most recent call last):\n  File "x.py", line 1\nKeyError: 1\n'
     event = build_event(make_raw({"stack_trace": text}), EVENT_ID)
     assert event["stack_trace"] == text
+
+
+def test_a_forked_child_never_reuses_the_parents_random_bits() -> None:
+    # The random part comes from a pool of os.urandom bytes; a child made by
+    # fork() (uvicorn and gunicorn workers) must draw fresh ones, or parent and
+    # child would make the same ids in the same tick.
+    gen = Uuid7Generator()
+    gen.new(T0)  # the pool is filled in the parent
+    read_end, write_end = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # pragma: no cover - the child
+        os.write(write_end, "".join(gen.new(T0) for _ in range(50)).encode())
+        os._exit(0)
+    os.close(write_end)
+    with os.fdopen(read_end, "rb") as pipe:
+        child = pipe.read().decode()
+    os.waitpid(pid, 0)
+    parent = "".join(gen.new(T0) for _ in range(50))
+    child_ids = {child[i : i + 36][-12:] for i in range(0, len(child), 36)}
+    parent_ids = {parent[i : i + 36][-12:] for i in range(0, len(parent), 36)}
+    assert len(child_ids) == 50
+    assert not child_ids & parent_ids
