@@ -34,7 +34,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any, Final
 from urllib.parse import unquote_plus
 
-from .shapes import mask_shapes
+from .shapes import ascii_bytes, mask_shapes
 
 __all__ = ("DEFAULT_SECRET_WORDS", "REDACTED", "Redactor", "key_words")
 
@@ -151,6 +151,12 @@ _FLAG: Final = re.compile(
     r"(?<![\w-])(?P<flag>--?(?P<key>[A-Za-z][A-Za-z0-9_-]{0,63}))(?P<sep>\s+)(?P<val>[^\s-]\S*)"
 )
 _SPACE: Final = re.compile(r"\s")
+# Word characters become "w", "-" stays, anything else (non-ASCII bytes too,
+# which may be non-word characters) becomes a space.
+_FLAG_TABLE: Final = bytes(
+    0x77 if chr(b).isascii() and (chr(b).isalnum() or b == 0x5F) else 0x2D if b == 0x2D else 0x20
+    for b in range(256)
+)
 
 
 class Redactor:
@@ -246,7 +252,11 @@ class Redactor:
         if "=" in out or ":" in out:
             out = self._mask_pairs(out)
         if "-" in out:
-            out = _FLAG.sub(self._mask_flag, out)
+            # A flag starts with "-" after a non-word character (or at the start);
+            # checked in C before the regex walks the text.
+            marks = ascii_bytes(out).translate(_FLAG_TABLE)
+            if marks.startswith(b"-") or b" -" in marks:
+                out = _FLAG.sub(self._mask_flag, out)
         return out
 
     def _mask_pairs(self, text: str) -> str:

@@ -72,13 +72,14 @@ _TOKENS: Final = re.compile(
     re.VERBOSE,
 )
 # Every token above has a run of 16+ word characters (with - and _); text
-# without one cannot hold a token.
-_TOKEN_HINT: Final = re.compile(r"[A-Za-z0-9_-]{16}")
+# without one cannot hold a token (see has_token_run).
 _CARD: Final = re.compile(r"(?<![\w.-])[2-6](?:[ -]?\d){12,18}(?!\w)(?!\.\d)")
 _HEX: Final = re.compile(r"(?<![A-Za-z0-9_-])[0-9a-fA-F]{40,}(?![A-Za-z0-9_-])")
 # Long runs are judged in a last pass, once the shapes above are masked, so a
 # token or a URL inside a path is found by its own pattern first.
 _DIGIT: Final = re.compile(r"[0-9]")
+_SEGMENTS: Final = re.compile(r"([/.~])")
+_LONG_SEGMENT: Final = re.compile(r"[^/.~]{20}")
 _RUN: Final = re.compile(r"[A-Za-z0-9+/_~.-]{20,}={0,2}")
 
 
@@ -138,14 +139,40 @@ def _random_hex(run: str) -> bool:
 def _mask_run(run: str, mask: str) -> str:
     if run.startswith(("/", "./", "~/", "../")) or "." in run:
         # A path or a dotted name: judge each segment alone, so a random segment
-        # is masked and the names around it stay.
-        parts = re.split(r"([/.~])", run)
+        # is masked and the names around it stay. Only a segment of 20 or more
+        # characters can be random.
+        if _LONG_SEGMENT.search(run) is None:
+            return run
+        parts = _SEGMENTS.split(run)
         return "".join(mask if random_token(p.rstrip("=")) else p for p in parts)
     return mask if random_token(run.rstrip("=")) else run
 
 
-def _digit_count(text: str) -> int:
-    return sum(map(text.count, "0123456789"))
+def _table(chars: str, mark: str) -> bytes:
+    # A bytes.translate table: ``chars`` become ``mark``, every other byte a space.
+    return bytes(ord(mark) if chr(b) in chars else 0x20 for b in range(256))
+
+
+_ALNUM: Final = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"
+_TOKEN_TABLE: Final = _table(_ALNUM + "_-", "a")
+_HEX_TABLE: Final = _table("0123456789abcdefABCDEF", "h")
+_NOT_DIGITS: Final = bytes(b for b in range(256) if not 0x30 <= b <= 0x39)
+_TOKEN_RUN: Final = b"a" * 16
+_HEX_RUN: Final = b"h" * 40
+
+
+def ascii_bytes(text: str) -> bytes:
+    """``text`` as bytes for the cheap gates below (non-ASCII bytes never match them)."""
+    return text.encode("utf-8", "surrogatepass")
+
+
+def has_token_run(data: bytes) -> bool:
+    """Whether ``data`` holds 16 token characters in a row (C speed, no regex)."""
+    return _TOKEN_RUN in data.translate(_TOKEN_TABLE)
+
+
+def _digit_count(data: bytes) -> int:
+    return len(data.translate(None, _NOT_DIGITS))
 
 
 def mask_shapes(text: str, mask: str) -> str:
@@ -166,12 +193,17 @@ def mask_shapes(text: str, mask: str) -> str:
             out = _SLACK_HOOK.sub(lambda m: m.group(1) + mask, out)
     if len(out) < 16:
         return out
-    if _TOKEN_HINT.search(out):
+    # The gates below run in C over the bytes (a translate and a substring
+    # search): a regex pass over text that cannot match costs far more.
+    data = ascii_bytes(out)
+    if has_token_run(data):
         out = _TOKENS.sub(mask, out)
-    digits = _digit_count(out)
+        data = ascii_bytes(out)
+    digits = _digit_count(data)
     if digits >= 13:
         out = _CARD.sub(lambda m: mask if luhn_valid(_digits_only(m.group(0))) else m.group(0), out)
-    if digits >= 6 and len(out) >= 40:
+        data = ascii_bytes(out)
+    if digits >= 6 and len(out) >= 40 and _HEX_RUN in data.translate(_HEX_TABLE):
         out = _HEX.sub(
             lambda m: (
                 mask
