@@ -127,13 +127,14 @@ class Chain:
     Not thread-safe: the writer's one thread owns it.
     """
 
-    __slots__ = ("_algo", "_key", "last", "prev")
+    __slots__ = ("_algo", "_key", "_prefix", "last", "prev")
 
     def __init__(
         self, key: bytes | None, stream_id: str | None = None, prev: Sealed | None = None
     ) -> None:
         self._key = key
         self._algo = algorithm(key).encode("ascii")
+        self._prefix = MAC_MARKER + self._algo + b":"
         stream = stream_id or new_stream_id()
         self.last = Sealed(stream, 0, chain_root(key, stream))
         #: Where the previous stream of this file ended, named by the first line.
@@ -160,9 +161,12 @@ class Chain:
             encoded: one JSON object and its newline, as :func:`encode_line` gives.
         """
         body = encoded[:-1] if encoded.endswith(b"\n") else encoded
-        mac = compute_mac(self._key, self.last.mac, body)
-        self.last = Sealed(self.last.stream, self.last.seq + 1, mac)
-        return b"".join((body[:-1], MAC_MARKER, self._algo, b":", mac.hex().encode(), b'"}\n'))
+        last = self.last
+        mac = compute_mac(self._key, last.mac, body)
+        # Updated in place: the writer copies ``last`` where it keeps one.
+        last.seq += 1
+        last.mac = mac
+        return b"".join((body[:-1], self._prefix, mac.hex().encode(), b'"}\n'))
 
 
 def _checkpoint_body(record: dict[str, Any]) -> bytes:
