@@ -21,11 +21,12 @@ from __future__ import annotations
 import contextlib
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 import anyio
+import anyio.lowlevel
 
 from .checkpoints import Checkpointer
 from .events import RawEvent, dropped_events
@@ -58,6 +59,23 @@ class _Held:
     failing: str | None = None
     retry_at: float = 0.0
     delay: float = 0.0
+
+
+@dataclass(slots=True)
+class _Encoded:
+    """A batch's lines per category, made on the loop and written in the thread."""
+
+    base: int  # sequence number of the batch's first event
+    real: int  # how many of its events are the stream's (the rest are events_dropped)
+    lines: dict[str, list[bytes]] = field(default_factory=dict)
+    first_seq: dict[str, int] = field(default_factory=dict)
+    real_count: dict[str, int] = field(default_factory=dict)
+    ends: dict[str, Sealed | None] = field(default_factory=dict)  # each chain after the batch
+    durable: bool = False
+
+
+# Events encoded between two checkpoints of the writer task (about a millisecond).
+_SLICE = 32
 
 
 class Writer:
@@ -149,7 +167,8 @@ class Writer:
                 batch, base, drops = taken
                 real = len(batch)
                 batch.extend(dropped_events(drops))
-                upto, synced, error = await self._worker.run(self._write_batch, batch, base, real)
+                encoded = await self._encode_batch(batch, base, real)
+                upto, synced, error = await self._worker.run(self._store_batch, encoded)
                 self.batches += 1
                 stream.advance(upto, synced, error, self._held_count())
             await self._worker.run(self.final_checkpoint)
@@ -198,32 +217,50 @@ class Writer:
 
     # --------------------------------------------------------- the worker thread
 
-    def _write_batch(
-        self, batch: list[RawEvent], base: int, real: int
-    ) -> tuple[int, bool, BaseException | None]:
-        """Encode and write one batch; return (every event up to this sequence
-        number is written, whether they are fsynced, the fsync error if any)."""
+    async def _encode_batch(self, batch: list[RawEvent], base: int, real: int) -> _Encoded:
+        """Redact, cap, encode and seal a batch, in slices, on the event loop.
+
+        The pipeline is pure Python: in the writer's thread it would only fight
+        the event loop for the GIL (each of the loop's system calls hands the
+        GIL over, and getting it back can take a switch interval). On the loop,
+        in slices with a checkpoint between them, requests interleave with it
+        and the thread is left with what really blocks: write() and fsync().
+        """
+        encoded = _Encoded(base, real)
         encode = self._pipeline.encode
-        lines: dict[str, list[bytes]] = {}
-        first_seq: dict[str, int] = {}
-        real_count: dict[str, int] = {}
-        durable = False
-        self.batch_written = 0
+        lines, first_seq, real_count = encoded.lines, encoded.first_seq, encoded.real_count
         for offset, raw in enumerate(batch):
-            chunk = lines.get(raw.category)
+            if offset and not offset % _SLICE:
+                await anyio.lowlevel.checkpoint()
+            category = raw.category
+            chunk = lines.get(category)
             if chunk is None:
-                chunk = lines[raw.category] = []
-                first_seq[raw.category] = base + offset
-                real_count[raw.category] = 0
+                chunk = lines[category] = []
+                first_seq[category] = base + offset
+                real_count[category] = 0
             if offset < real:
-                real_count[raw.category] += 1
-            chunk.append(encode(raw, self._chain(raw.category)))
-            durable = durable or raw.durable
+                real_count[category] += 1
+            chunk.append(encode(raw, self._chain(category)))
+            if raw.durable:
+                encoded.durable = True
+        for category in lines:
+            chain = self._chains.get(category)
+            encoded.ends[category] = (
+                Sealed(chain.last.stream, chain.last.seq, chain.last.mac) if chain else None
+            )
+        return encoded
+
+    def _store_batch(self, encoded: _Encoded) -> tuple[int, bool, BaseException | None]:
+        """Write one encoded batch (in the thread); return (every event up to this
+        sequence number is written, whether they are fsynced, the fsync error if any)."""
+        base, real = encoded.base, encoded.real
+        lines, first_seq, real_count = encoded.lines, encoded.first_seq, encoded.real_count
+        durable = encoded.durable
+        self.batch_written = 0
         for category, chunk in lines.items():
             held = self._held.get(category)
             data = b"".join(chunk)
-            chain = self._chains.get(category)
-            end = Sealed(chain.last.stream, chain.last.seq, chain.last.mac) if chain else None
+            end = encoded.ends[category]
             if held is not None:
                 held.end = end
                 # Keep the category's order: new lines go after the held ones,
