@@ -1,11 +1,15 @@
 # Every target creates .venv by itself; `make demo` and `make test` are all a fresh machine needs.
 PYTHON ?= python3
+SHELL := /bin/bash
+.SHELLFLAGS := -o pipefail -c
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP_RUN := $(VENV)/.installed-run
 STAMP_DEV := $(VENV)/.installed-dev
+STAMP_BENCH := $(VENV)/.installed-bench
+RESULTS := bench/results
 
-.PHONY: demo serve test lint check clean
+.PHONY: demo serve test lint check bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -18,6 +22,10 @@ $(STAMP_RUN): pyproject.toml | $(BIN)/python
 $(STAMP_DEV): pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	touch $@ $(STAMP_RUN)
+
+$(STAMP_BENCH): pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -e '.[dev,bench]'
+	touch $@ $(STAMP_DEV) $(STAMP_RUN)
 
 demo: $(STAMP_RUN)
 	$(BIN)/python -m demo.traffic
@@ -34,6 +42,14 @@ lint: $(STAMP_DEV)
 	$(BIN)/mypy
 
 check: lint test
+
+# Both benchmarks, side by side with the alternatives (about 7 minutes). The
+# uvicorn + wrk part needs wrk (Debian: apt-get install wrk); without it, it is skipped.
+bench: $(STAMP_BENCH)
+	mkdir -p $(RESULTS)
+	$(BIN)/python bench/emit.py --json $(RESULTS)/emit.json | tee $(RESULTS)/emit.md
+	$(BIN)/python bench/middleware.py --json $(RESULTS)/middleware.json \
+		$$(command -v wrk >/dev/null || echo --no-wrk) | tee $(RESULTS)/middleware.md
 
 clean:
 	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache .hypothesis build dist

@@ -112,14 +112,28 @@ class RotationPolicy:
 
 
 def rotated_files(path: Path) -> list[Path]:
-    """The rotated files of ``path`` (plain and gzipped), oldest first by name."""
+    """The rotated files of ``path`` (plain and gzipped), oldest first by name.
+
+    A plain file whose ``.gz`` twin exists is left out: the twin is complete (it
+    is linked into place only once written and fsynced), and the plain file is
+    what a compression cut short by the process's exit left behind.
+    """
     prefix = path.name + "."
-    found = [
-        p
+    found = {
+        p.name: p
         for p in path.parent.glob(f"{path.name}.*")
         if p.name.startswith(prefix) and p.name.endswith((".rotated", ".rotated.gz"))
-    ]
-    return sorted(found, key=_rotation_order)
+    }
+    kept = [p for name, p in found.items() if name + ".gz" not in found]
+    return sorted(kept, key=_rotation_order)
+
+
+def _finish_compressions(path: Path) -> None:
+    # Remove the plain files whose complete .gz twin exists (see rotated_files).
+    for plain in path.parent.glob(f"{path.name}.*.rotated"):
+        if plain.with_name(plain.name + ".gz").exists():
+            with contextlib.suppress(FileNotFoundError):
+                plain.unlink()
 
 
 def _rotation_order(path: Path) -> tuple[str, int]:
@@ -150,8 +164,11 @@ def compress_rotated(path: Path) -> Path:
         try:
             os.link(tmp, target)  # never replaces a .gz that exists
         except FileExistsError:
-            # Another process compressed the same file first (it removes the
-            # plain file next); never overwrite, never delete the original here.
+            # Another process compressed the same file first: never overwrite
+            # its .gz (complete: linked only after fsync). The plain file goes,
+            # here or in that process, whichever comes first.
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(path)
             return target
     finally:
         with contextlib.suppress(FileNotFoundError):
@@ -174,6 +191,7 @@ def apply_retention(
     """
     moment = time.time() if now is None else now
     if policy.compress:
+        _finish_compressions(path)
         for rotated in rotated_files(path):
             if rotated.name.endswith(".rotated"):
                 with contextlib.suppress(FileNotFoundError):

@@ -72,6 +72,10 @@ def rotation_key(path: Path) -> tuple[str, int]:
 def files_of(log_dir: Path, name: str) -> list[Path]:
     """The rotated files of ``name`` in rotation order, then the current file."""
     rotated = [p for p in log_dir.iterdir() if p.name.startswith(f"{name}.") and p.name != name]
+    # A worker stopped between linking a .gz into place and removing the plain
+    # file leaves both; the .gz is complete, the plain file a leftover copy.
+    names = {p.name for p in rotated}
+    rotated = [p for p in rotated if p.name + ".gz" not in names]
     ordered = sorted(rotated, key=rotation_key)
     current = log_dir / name
     return [*ordered, current] if current.exists() else ordered

@@ -29,7 +29,7 @@ import pytest
 from asgi_audit import Auditor, InsecureDirectoryError, rotate_audit_logs
 from asgi_audit import rotation as rotation_module
 from asgi_audit.files import rotate_file
-from asgi_audit.rotation import RotationPolicy, compress_rotated
+from asgi_audit.rotation import RotationPolicy, apply_retention, compress_rotated, rotated_files
 
 #: ``<file>.<UTC YYYYmmdd_HHMMSS>[.N].rotated[.gz]``
 ROTATED_RE: Final = re.compile(
@@ -599,3 +599,32 @@ async def test_self_audit_off_writes_neither_start_nor_stop(log_dir: Path) -> No
     written = [e for path in log_dir.glob("*.jsonl") for e in parse(whole_lines(path))]
     assert [e["probe_seq"] for e in written if e.get("event_type") == "thing"] == [0]
     assert not [e for e in written if e.get("event_type") in ("audit_started", "audit_stopped")]
+
+
+def test_a_compression_cut_short_by_the_process_exit_is_finished_not_counted_twice(
+    tmp_path: Path,
+) -> None:
+    # A worker that stops between linking the .gz into place and removing the
+    # plain file leaves both. The .gz is complete; readers take it alone, and the
+    # next retention pass removes the plain leftover.
+    log_dir = tmp_path / "logs"
+    log_dir.mkdir(mode=0o700)
+    current = log_dir / "api-audit.jsonl"
+    plain = log_dir / "api-audit.jsonl.20261128_101010_000000.rotated"
+    lines = b"".join(b'{"n":%d}\n' % i for i in range(5))
+    plain.write_bytes(lines)
+    gz = compress_rotated(plain)
+    plain.write_bytes(lines)  # the leftover of the interrupted compression
+
+    assert rotated_files(current) == [gz]
+    assert gzip.decompress(gz.read_bytes()) == lines
+
+    # A second compression of the same file keeps the .gz and drops the copy.
+    assert compress_rotated(plain) == gz
+    assert not plain.exists()
+    assert gzip.decompress(gz.read_bytes()) == lines
+
+    plain.write_bytes(lines)
+    apply_retention(current, RotationPolicy(compress=True))
+    assert not plain.exists()
+    assert sorted(p.name for p in log_dir.iterdir()) == [gz.name]
