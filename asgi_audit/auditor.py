@@ -13,7 +13,7 @@ import os
 import socket
 import sys
 import time
-from collections.abc import AsyncIterator, Coroutine, Iterable, Mapping
+from collections.abc import AsyncIterator, Callable, Coroutine, Iterable, Mapping
 from contextlib import asynccontextmanager
 from pathlib import Path
 from types import TracebackType
@@ -105,6 +105,7 @@ class Auditor(EventMethods[Coroutine[Any, Any, None]]):
         "_session_ids",
         "_stream",
         "_sync",
+        "_taps",
         "_task_group",
         "_writer",
         "block_timeout",
@@ -201,6 +202,8 @@ class Auditor(EventMethods[Coroutine[Any, Any, None]]):
         self._recovered: list[tuple[str, Path, int]] = []
         self._prev_ends: dict[str, Sealed] = {}
         self._sync: SyncAuditor | None = None
+        # Test captures (asgi_audit.testing): while one is active, events go to it.
+        self._taps: list[Callable[[RawEvent], object]] = []
         #: Events given up at a shutdown deadline, over this Auditor's life.
         self.lost = 0
 
@@ -472,7 +475,7 @@ class Auditor(EventMethods[Coroutine[Any, Any, None]]):
             durable,
         )
         stream = self._stream
-        if stream is not None and not durable and stream.offer(raw):
+        if stream is not None and not durable and not self._taps and stream.offer(raw):
             return _recorded()
         return self._put(raw)
 
@@ -480,13 +483,23 @@ class Auditor(EventMethods[Coroutine[Any, Any, None]]):
         return self._put(raw)
 
     async def _put(self, raw: RawEvent) -> None:
+        if self._taps:
+            self._tap(raw)
+            return
         stream = self._running_stream()
         seq = stream.offer(raw) or await stream.put(raw)
         if raw.durable and seq:
             await stream.wait_durable(seq)
 
     def _put_blocking(self, raw: RawEvent) -> None:
+        if self._taps:
+            self._tap(raw)
+            return
         stream = self._running_stream()
         seq = stream.put_blocking(raw)
         if raw.durable and seq:
             stream.wait_durable_blocking(seq)
+
+    def _tap(self, raw: RawEvent) -> None:
+        for tap in list(self._taps):
+            tap(raw)

@@ -17,6 +17,8 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any, Final
 
+from .vocabulary import event_action, resource
+
 if TYPE_CHECKING:
     from .context import RequestContext
 
@@ -304,6 +306,15 @@ def build_event(raw: RawEvent, event_id: str) -> dict[str, Any]:
             event["details"] = {**details, **extra}
         else:
             event["details"] = extra if details is None else {"value": details, **extra}
+    # The standard names (see vocabulary.py); a caller's own value is kept.
+    if "event_action" not in event:
+        action = event_action(raw.event_type, raw.outcome, event)
+        if action is not None:
+            event["event_action"] = action
+    if "resource" not in event:
+        affected = resource(raw.event_type, event)
+        if affected is not None:
+            event["resource"] = affected
     return event
 
 

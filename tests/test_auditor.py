@@ -65,7 +65,15 @@ async def test_login_attempt_writes_the_auth_line_with_the_request_context(
     async with Auditor(log_dir=log_dir, self_audit=False) as auditor:
         await auditor.login_attempt("failed", error_message="Invalid password", user_id="admin")
     (event,) = read_events(log_dir / "auth-events.jsonl")
-    assert set(event) == HEADER | CONTEXT | {"outcome", "error_message", "user_id"}
+    assert set(event) == HEADER | CONTEXT | {
+        "outcome",
+        "error_message",
+        "user_id",
+        "event_action",
+        "resource",
+    }
+    assert event["event_action"] == "authn_login_fail"  # the OWASP vocabulary
+    assert event["resource"] == "admin"  # the account acted on
     assert event["event_type"] == "login_attempt"
     assert event["category"] == "auth"
     assert event["outcome"] == "failed"

@@ -312,7 +312,7 @@ def test_timestamp_always_round_trips_to_epoch_ms(time_ns: int) -> None:
     assert ms_of_timestamp(event["timestamp"]) == event["epoch_ms"] == time_ns // 1_000_000
 
 
-def test_event_keys_are_header_then_context_then_fields_in_call_order() -> None:
+def test_event_keys_are_header_then_context_then_fields_in_call_order_then_standard_names() -> None:
     context = RequestContext(
         ip_address="192.168.1.100",
         user_agent="Mozilla/5.0",
@@ -334,7 +334,9 @@ def test_event_keys_are_header_then_context_then_fields_in_call_order() -> None:
         "zeta",
         "error_message",
         "alpha",
+        "event_action",  # the standard names come last
     ]
+    assert event["event_action"] == "authn_login_fail"
     assert event["event_id"] == EVENT_ID
     assert event["event_type"] == "login_attempt"
     assert event["category"] == "auth"
