@@ -49,6 +49,7 @@ API_ACCESS_KEYS: Final = frozenset(
         "category",
         "outcome",
         "schema_version",
+        "resource",
         "ip_address",
         "user_agent",
         "request_id",
