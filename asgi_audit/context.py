@@ -13,7 +13,14 @@ import dataclasses
 from contextvars import ContextVar, Token
 from dataclasses import dataclass
 
-__all__ = ("RequestContext", "current_context", "reset_context", "set_context")
+__all__ = (
+    "ContextCell",
+    "RequestContext",
+    "current_cell",
+    "current_context",
+    "reset_context",
+    "set_context",
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,19 +47,44 @@ class RequestContext:
         return dataclasses.replace(self, **changes)
 
 
-_current: ContextVar[RequestContext | None] = ContextVar("asgi_audit_context", default=None)
+class ContextCell:
+    """The one place a request's current context lives.
+
+    The ContextVar holds the cell, not the context: a change made anywhere in the
+    request (``AuditContext.set_actor`` after login) is seen by every task and
+    thread of that request, and by the middleware's own record at the end, while
+    an event captured earlier keeps the context it saw.
+    """
+
+    __slots__ = ("context", "roles")
+
+    def __init__(self, context: RequestContext, roles: tuple[str, ...] = ()) -> None:
+        self.context = context
+        #: The actor's roles, for the audit policy (never written to the files).
+        self.roles = roles
+
+
+_current: ContextVar[ContextCell | None] = ContextVar("asgi_audit_context", default=None)
 
 
 def current_context() -> RequestContext | None:
     """The context of the request being handled, or None outside a request."""
+    cell = _current.get()
+    return None if cell is None else cell.context
+
+
+def current_cell() -> ContextCell | None:
+    """The request's :class:`ContextCell`, or None outside a request."""
     return _current.get()
 
 
-def set_context(context: RequestContext | None) -> Token[RequestContext | None]:
+def set_context(context: RequestContext | ContextCell | None) -> Token[ContextCell | None]:
     """Make ``context`` current; give the token back to :func:`reset_context`."""
+    if isinstance(context, RequestContext):
+        context = ContextCell(context)
     return _current.set(context)
 
 
-def reset_context(token: Token[RequestContext | None]) -> None:
+def reset_context(token: Token[ContextCell | None]) -> None:
     """Restore the context that was current before :func:`set_context`."""
     _current.reset(token)

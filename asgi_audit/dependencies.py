@@ -7,19 +7,19 @@ whose event methods fill in the IP, user agent, session and request id.
 
 from __future__ import annotations
 
-from collections.abc import Coroutine
+from collections.abc import Coroutine, Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Final
 
 from starlette.requests import HTTPConnection
 
+from .context import ContextCell, RequestContext
 from .events import RawEvent
 from .methods import EventMethods
 from .sync import SyncAuditor
 
 if TYPE_CHECKING:
     from .auditor import Auditor
-    from .context import RequestContext
 
 __all__ = ("SCOPE_KEY", "AuditContext", "RequestAudit", "audit_context")
 
@@ -32,7 +32,12 @@ class RequestAudit:
     """What the middleware leaves in the scope for the dependency."""
 
     auditor: Auditor
-    context: RequestContext
+    cell: ContextCell
+
+    @property
+    def context(self) -> RequestContext:
+        """The request's context as it stands now."""
+        return self.cell.context
 
 
 class AuditContext(EventMethods[Coroutine[Any, Any, None]]):
@@ -40,50 +45,84 @@ class AuditContext(EventMethods[Coroutine[Any, Any, None]]):
 
     ``await audit.login_attempt("failed", error_message="Invalid password")``
     records the request's IP, user agent, session id and request id with it.
+    After a login, ``audit.set_actor(user_id)`` makes every later event of the
+    request (and its ``api_access`` record) carry the user.
     """
 
-    __slots__ = ("auditor", "context")
+    __slots__ = ("_cell", "auditor")
 
-    def __init__(self, auditor: Auditor, context: RequestContext) -> None:
+    def __init__(self, auditor: Auditor, context: RequestContext | ContextCell) -> None:
         self.auditor = auditor
-        self.context = context
+        self._cell = context if isinstance(context, ContextCell) else ContextCell(context)
+
+    @property
+    def context(self) -> RequestContext:
+        """The context the events of this object carry."""
+        return self._cell.context
 
     @property
     def ip_address(self) -> str | None:
         """The client IP (through trusted proxies only)."""
-        return self.context.ip_address
+        return self._cell.context.ip_address
 
     @property
     def user_agent(self) -> str | None:
         """The client's User-Agent header."""
-        return self.context.user_agent
+        return self._cell.context.user_agent
 
     @property
     def session_id(self) -> str | None:
         """The session id as the client sent it (stored hashed by default)."""
-        return self.context.session_id
+        return self._cell.context.session_id
 
     @property
     def request_id(self) -> str | None:
         """The request id, also returned in the response header."""
-        return self.context.request_id
+        return self._cell.context.request_id
 
     @property
     def agent_id(self) -> str | None:
         """The AI agent acting, when known."""
-        return self.context.agent_id
+        return self._cell.context.agent_id
+
+    @property
+    def user_id(self) -> str | None:
+        """The authenticated user, when known."""
+        return self._cell.context.user_id
+
+    def set_actor(
+        self,
+        user_id: str | None,
+        *,
+        roles: Iterable[str] | None = None,
+        agent_id: str | None = None,
+    ) -> None:
+        """Name who acts from now on in this request (say, right after a login).
+
+        Every later event of the request, from any task or thread below it, and
+        the middleware's ``api_access`` record carry ``user_id`` (and
+        ``agent_id`` when given); ``roles`` feed the audit policy's role rules.
+        """
+        changes: dict[str, str | None] = {"user_id": user_id}
+        if agent_id is not None:
+            changes["agent_id"] = agent_id
+        self._cell.context = self._cell.context.replace(**changes)
+        if roles is not None:
+            if isinstance(roles, str):
+                raise TypeError(f"roles takes a list of names, not the string {roles!r}")
+            self._cell.roles = tuple(roles)
 
     def bind(self, **changes: str | None) -> AuditContext:
-        """A context with ``changes`` (``agent_id=``, ``user_id=``, ...) for later events."""
-        return AuditContext(self.auditor, self.context.replace(**changes))
+        """A detached context with ``changes`` (``agent_id=``, ...) for some events only."""
+        return AuditContext(self.auditor, self._cell.context.replace(**changes))
 
     @property
     def sync(self) -> SyncAuditor:
         """The same methods for sync code (a ``def`` route), bound to this context."""
-        return SyncAuditor(self.auditor, self.context)
+        return SyncAuditor(self.auditor, self._cell)
 
     def _bound_context(self) -> RequestContext:
-        return self.context
+        return self._cell.context
 
     def _deliver(self, raw: RawEvent) -> Coroutine[Any, Any, None]:
         return self.auditor._put(raw)
@@ -103,4 +142,4 @@ def audit_context(request: HTTPConnection) -> AuditContext:
             "asgi_audit: no audit context on this request; add the middleware with "
             "`app.add_middleware(AuditMiddleware, auditor=auditor)`"
         )
-    return AuditContext(state.auditor, state.context)
+    return AuditContext(state.auditor, state.cell)

@@ -1,10 +1,17 @@
-"""AuditMiddleware: one ``api_access`` event per request, and the request's context.
+"""AuditMiddleware: who did what, request by request, as an audit policy says.
 
-ADAPT. A pure ASGI middleware (no ``BaseHTTPMiddleware``): it watches the status
-by wrapping ``send`` and never buffers a body, so streaming responses stream.
-Lifespan and websocket scopes pass straight through. It sets the request's
-audit context in a ContextVar for ``audit_context`` and for code deeper in the
-call, and returns the request id in a response header.
+ADAPT. A pure ASGI middleware (no ``BaseHTTPMiddleware``): it watches a request
+through its ``receive`` and ``send`` (see :mod:`asgi_audit.exchange`) and never
+holds a message back, so streaming responses stream and the app reads its own
+body. It sets the request's audit context for ``Depends(audit_context)`` and for
+code deeper in the call, returns the request id in a response header, and writes
+the records the :class:`~asgi_audit.policy.AuditPolicy` asks for: an
+``api_access`` record when the response is complete (``stage``:
+``response_complete``), or when the app raised (``exception``, with the
+exception's type, message and stack trace) or the client left first
+(``disconnected``, with the bytes sent so far); optionally one when the request
+arrives (``request_received``). Websocket sessions get ``websocket_connect`` and
+``websocket_close`` records (see :mod:`asgi_audit.websocket`).
 """
 
 from __future__ import annotations
@@ -18,18 +25,27 @@ from typing import TYPE_CHECKING, Any, Final
 
 from starlette.requests import cookie_parser
 
-from .context import RequestContext, reset_context, set_context
+from .bodies import render_body
+from .context import ContextCell, RequestContext, reset_context, set_context
 from .dependencies import SCOPE_KEY, RequestAudit
 from .events import API_AUDIT, RawEvent
+from .exchange import HttpExchange
+from .identity import IdentityResolver, resolve_identity
 from .methods import outcome_for_status
+from .policy import AuditPolicy, Decision
 from .proxies import TrustedProxies
+from .websocket import WebsocketSession
 
 if TYPE_CHECKING:
     from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
     from .auditor import Auditor
 
-__all__ = ("DEFAULT_EXCLUDE", "AuditMiddleware", "valid_request_id")
+__all__ = ("DEFAULT_EXCLUDE", "STAGES", "AuditMiddleware", "valid_request_id")
+
+#: The stages a request can be recorded at (``stages=``); exception and
+#: disconnect records belong to ``response_complete``.
+STAGES: Final = frozenset({"request_received", "response_complete"})
 
 #: Paths not recorded by default: health checks and scrapers, which would drown
 #: the file in noise. Glob patterns, matched against the whole path.
@@ -73,14 +89,28 @@ def _compile(patterns: Iterable[str], option: str) -> re.Pattern[str] | None:
 
 
 class AuditMiddleware:
-    """Records every selected HTTP request as an ``api_access`` event.
+    """Records HTTP requests and websocket sessions as the audit policy says.
 
     Args:
         app: the ASGI app.
-        auditor: the running :class:`~asgi_audit.Auditor`.
+        auditor: the :class:`~asgi_audit.Auditor`.
+        policy: the :class:`~asgi_audit.policy.AuditPolicy` deciding each
+            request's level (default: ``metadata`` for everything; health checks
+            are left out by ``exclude``, as :data:`~asgi_audit.policy.DEFAULT_POLICY`
+            would).
         include: glob patterns of paths to record (default every path).
         exclude: glob patterns of paths not to record (default :data:`DEFAULT_EXCLUDE`);
-            exclude wins over include. Excluded requests still get a context.
+            exclude wins over include and over the policy. Excluded requests
+            still get a context.
+        stages: when a request is recorded: ``"response_complete"`` (default)
+            and/or ``"request_received"`` (for long requests).
+        identity_resolver: a callable given the ASGI scope at the end of the
+            request, returning the user id, an :class:`~asgi_audit.identity.Identity`
+            (user id and roles), or None; see :mod:`asgi_audit.identity` for
+            what is tried without one.
+        outcome_for_status: maps a status code to the record's ``outcome``
+            (default: 2xx/3xx ``success``, 401/403 ``denied``, 429
+            ``rate_limited``, other 4xx ``failed``, 5xx ``error``).
         trusted_proxies: IPs and CIDRs of proxies whose forwarding header is
             believed; none by default, so the client address is the TCP peer.
         forwarded_header: ``"x-forwarded-for"`` (default) or ``"forwarded"``.
@@ -91,12 +121,12 @@ class AuditMiddleware:
         send_500: when the app raises before responding, send the 500 here, so
             it carries the request id header (default True); the exception is
             re-raised either way.
-        request_id_factory: makes new request ids (default 32 hex chars of a UUID4).
-        record_query: record the query string as ``query_string`` (redacted in the
-            writer like every field; default False).
-        record_headers: names of request headers to record under
-            ``request_headers`` (``"*"`` for all); secret ones such as
-            ``Authorization`` and ``Cookie`` are masked by the redaction rules.
+        request_id_factory: makes new request ids (default 32 random hex chars).
+        record_query: record the query string at every level (the policy's
+            ``request`` level records it anyway).
+        record_headers: request headers recorded at every level (``"*"`` for
+            all), on top of the policy's allowlist at ``request`` and above;
+            secret ones such as ``Authorization`` are masked by redaction.
     """
 
     def __init__(
@@ -104,8 +134,12 @@ class AuditMiddleware:
         app: ASGIApp,
         *,
         auditor: Auditor,
+        policy: AuditPolicy | None = None,
         include: Iterable[str] = ("*",),
         exclude: Iterable[str] = DEFAULT_EXCLUDE,
+        stages: Iterable[str] = ("response_complete",),
+        identity_resolver: IdentityResolver | None = None,
+        outcome_for_status: Callable[[int], str] = outcome_for_status,
         trusted_proxies: Iterable[str] | str = (),
         forwarded_header: str = "x-forwarded-for",
         request_id_header: str = "X-Request-ID",
@@ -119,10 +153,24 @@ class AuditMiddleware:
     ) -> None:
         self.app = app
         self.auditor = auditor
-        include = tuple(include) if not isinstance(include, str) else include
+        if policy is not None and not isinstance(policy, AuditPolicy):
+            raise TypeError(f"policy must be an AuditPolicy, got {type(policy).__name__}")
+        # Health checks are left out by ``exclude`` (DEFAULT_EXCLUDE): the same
+        # paths DEFAULT_POLICY sets to ``none``, so ``exclude=()`` records them.
+        self.policy = policy or _EVERYTHING
+        if isinstance(stages, str):
+            raise TypeError(f"stages takes a list of stage names, not {stages!r}")
+        self._stages = frozenset(stages)
+        unknown = self._stages - STAGES
+        if unknown or not self._stages:
+            raise ValueError(
+                f"Invalid stages {sorted(self._stages)!r}: use one or both of "
+                f"{', '.join(sorted(STAGES))}"
+            )
+        self._resolver = identity_resolver
+        self._outcome = outcome_for_status
         include_re = _compile(include, "include")
-        # An empty include list records nothing; "*" skips the regex.
-        self._include_all = "*" in include
+        self._include_all = include_re is not None and include_re.pattern == "(?:(?s:.*)\\Z)"
         self._include = include_re
         self._exclude = _compile(
             tuple(exclude) if not isinstance(exclude, str) else exclude, "exclude"
@@ -139,14 +187,13 @@ class AuditMiddleware:
             raise TypeError(f"record_headers takes a list of names, not {record_headers!r}")
         self._record_query = record_query
         self._record_headers = frozenset(h.lower() for h in record_headers)
-        self._all_headers = "*" in self._record_headers
 
     def _selected(self, path: str) -> bool:
         if self._exclude is not None and self._exclude.match(path):
             return False
         return self._include_all or (self._include is not None and bool(self._include.match(path)))
 
-    def _context(self, scope: Scope) -> RequestContext:
+    def _context(self, scope: Scope) -> RequestContext:  # the request's headers, once
         user_agent = request_id = cookie = session = agent = None
         forwarded: list[str] = []
         rid_name, fwd_name = self._rid_name, self._forwarded_name
@@ -185,75 +232,225 @@ class AuditMiddleware:
             agent_id=agent,
         )
 
-    def _request_fields(self, scope: Scope) -> dict[str, Any]:
-        # Only what the options ask for; the writer redacts it like any field.
+    def _request_fields(self, scope: Scope, decision: Decision) -> dict[str, Any]:
+        # The query string and the allowed headers; the writer redacts them.
         fields: dict[str, Any] = {}
-        if self._record_query:
+        request_level = decision.at_least("request")
+        if self._record_query or request_level:
             query = scope.get("query_string", b"")
             if query:
                 fields["query_string"] = query.decode("latin-1")
-        if self._record_headers:
+        wanted = self._record_headers | decision.headers if request_level else self._record_headers
+        if wanted:
+            every = "*" in wanted
             headers: dict[str, str] = {}
             for raw_name, raw_value in scope["headers"]:
                 name = raw_name.decode("latin-1").lower()
-                if self._all_headers or name in self._record_headers:
+                if every or name in wanted:
                     value = raw_value.decode("latin-1")
                     headers[name] = f"{headers[name]}, {value}" if name in headers else value
             if headers:
                 fields["request_headers"] = headers
         return fields
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            if scope["type"] == "websocket":
-                await self._websocket(scope, receive, send)
-            else:
-                await self.app(scope, receive, send)
+    def _decide(self, scope: Scope, cell: ContextCell, category: str = API_AUDIT) -> Decision:
+        path = scope.get("path", "")
+        if not self._selected(path):
+            return _NOT_RECORDED
+        context = cell.context
+        return self.policy.decide(
+            path=path,
+            method=scope.get("method", "GET"),
+            category=category,
+            user_id=context.user_id,
+            roles=cell.roles,
+        )
+
+    def _identify(self, scope: Scope, cell: ContextCell) -> None:
+        # What the app said (set_actor) wins; otherwise ask the resolver and the scope.
+        if cell.context.user_id is not None:
             return
+        found = resolve_identity(scope, self._resolver)
+        if found is not None:
+            if found.user_id is not None:
+                cell.context = cell.context.replace(user_id=found.user_id)
+            if found.roles and not cell.roles:
+                cell.roles = found.roles
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        kind = scope["type"]
+        if kind == "http":
+            await self._http(scope, receive, send)
+        elif kind == "websocket":
+            await self._websocket(scope, receive, send)
+        else:
+            await self.app(scope, receive, send)
+
+    async def _http(self, scope: Scope, receive: Receive, send: Send) -> None:
         start = time.perf_counter()
-        context = self._context(scope)
+        cell = ContextCell(self._context(scope))
+        context = cell.context
         assert context.request_id is not None
         rid_header = (self._rid_name, context.request_id.encode("latin-1"))
-        rid_name = self._rid_name
-        scope[SCOPE_KEY] = RequestAudit(self.auditor, context)
-        status = 0
-
-        async def send_with_id(message: Message) -> None:
-            nonlocal status
-            if message["type"] == "http.response.start":
-                status = message["status"]
-                headers = list(message.get("headers", ()))
-                if not any(name.lower() == rid_name for name, _ in headers):
-                    headers.append(rid_header)
-                message = {**message, "headers": headers}
-            await send(message)
-
-        token = set_context(context)
+        scope[SCOPE_KEY] = RequestAudit(self.auditor, cell)
+        path = scope.get("path", "")
+        selected = self._selected(path)
+        policy = self.policy
+        # Before the app runs, only what the path and method say is known; a
+        # policy with user or role rules decides again once the user is.
+        if not selected:
+            early = _NOT_RECORDED
+        elif policy.needs_identity:
+            early = policy.highest(path=path, method=scope.get("method", "GET"))
+        else:
+            early = self._decide(scope, cell)
+        body_limit = early.max_body_bytes if early.at_least("request_response") else 0
+        request_type = _header(scope, b"content-type") if body_limit else None
+        exchange = HttpExchange(receive, send, rid_header, body_limit, request_type)
+        if early.records and "request_received" in self._stages and not policy.needs_identity:
+            fields = {"stage": "request_received", **self._request_fields(scope, early)}
+            await self._put(scope, cell, "received", fields, None)
+        token = set_context(cell)
         try:
-            await self.app(scope, receive, send_with_id)
-        except Exception:
-            if status == 0:
+            await self.app(scope, exchange.receive, exchange.send)
+        except Exception as exc:
+            if exchange.status == 0 and not exchange.disconnected:
+                # Here or, with send_500=False, in the server: the client gets a 500.
                 if self._send_500:
                     await self._internal_error(send, rid_header)
-                status = 500
-            # After the response started, the status the client saw is kept and
-            # the outcome says the request failed.
-            await self._record(scope, context, status, start, "error")
+                exchange.status = 500
+            await self._finish(scope, cell, exchange, start, exc, early)
             raise
         finally:
             reset_context(token)
-        await self._record(scope, context, status, start)
+        await self._finish(scope, cell, exchange, start, None, early)
+
+    async def _finish(
+        self,
+        scope: Scope,
+        cell: ContextCell,
+        exchange: HttpExchange,
+        start: float,
+        exc: BaseException | None,
+        early: Decision,
+    ) -> None:
+        if early is _NOT_RECORDED:
+            return
+        self._identify(scope, cell)
+        # Without user or role rules the decision made at the start stands.
+        decision = self._decide(scope, cell) if self.policy.needs_identity else early
+        if not decision.records or ("response_complete" not in self._stages and exc is None):
+            return
+        status = exchange.status
+        fields: dict[str, Any] = {
+            "status_code": status or None,
+            "duration_ms": round((time.perf_counter() - start) * 1000, 3),
+            "response_bytes": exchange.bytes_sent,
+        }
+        if exchange.disconnected or (exc is None and not exchange.complete):
+            stage, outcome = "disconnected", "disconnected"
+        elif exc is not None:
+            stage, outcome = "exception", "error"
+            fields["exception_type"] = type(exc).__name__
+            fields["error_message"] = str(exc)
+        else:
+            stage, outcome = "response_complete", self._outcome(status)
+        fields["stage"] = stage
+        if decision.level != "metadata":
+            fields["audit_level"] = decision.level
+        template = _route_template(scope)
+        if template is not None:
+            fields["resource"] = template
+        fields.update(self._request_fields(scope, decision))
+        if decision.at_least("request_response"):
+            limit = decision.max_body_bytes
+            if exchange.request_body is not None:
+                tap = exchange.request_body
+                fields["request_body"] = render_body(
+                    tap.data, tap.size, exchange.request_type, limit
+                )
+            if exchange.response_body is not None:
+                tap = exchange.response_body
+                fields["response_body"] = render_body(
+                    tap.data, tap.size, exchange.response_type, limit
+                )
+        await self._put(scope, cell, outcome, fields, exc if stage == "exception" else None)
+
+    async def _put(
+        self,
+        scope: Scope,
+        cell: ContextCell,
+        outcome: str,
+        fields: dict[str, Any],
+        exc: BaseException | None,
+        event_type: str = "api_access",
+    ) -> None:
+        raw = RawEvent(API_AUDIT, event_type, outcome, time.time_ns(), cell.context, fields, exc)
+        await self.auditor._put(raw)
 
     async def _websocket(self, scope: Scope, receive: Receive, send: Send) -> None:
-        # A websocket gets the request's context (for Depends(audit_context) and
-        # code below it) but no api_access record; messages are not touched.
-        context = self._context(scope)
-        scope[SCOPE_KEY] = RequestAudit(self.auditor, context)
-        token = set_context(context)
+        cell = ContextCell(self._context(scope))
+        scope[SCOPE_KEY] = RequestAudit(self.auditor, cell)
+        early = self._decide(scope, cell) if not self.policy.needs_identity else None
+        keep = early is not None and early.at_least("request_response")
+        limit = early.max_body_bytes if early is not None and keep else 0
+        session = WebsocketSession(receive, send, keep=keep, limit=limit)
+        token = set_context(cell)
         try:
-            await self.app(scope, receive, send)
+            await self.app(scope, session.receive, self._connect_then(scope, cell, session))
+        except Exception as exc:
+            await self._close_record(scope, cell, session, exc)
+            raise
         finally:
             reset_context(token)
+        await self._close_record(scope, cell, session, None)
+
+    def _connect_then(self, scope: Scope, cell: ContextCell, session: WebsocketSession) -> Send:
+        # websocket_connect is recorded when the app accepts or refuses.
+        recorded = False
+
+        async def send(message: Message) -> None:
+            nonlocal recorded
+            await session.send(message)
+            if not recorded and message["type"] in _WS_ANSWERS:
+                recorded = True
+                self._identify(scope, cell)
+                decision = self._decide(scope, cell)
+                if decision.records:
+                    accepted = message["type"] == "websocket.accept"
+                    fields: dict[str, Any] = {"accepted": accepted, "stage": "connect"}
+                    if not accepted:
+                        fields["status_code"] = message.get("status", 403)
+                    template = _route_template(scope)
+                    if template is not None:
+                        fields["resource"] = template
+                    fields.update(self._request_fields(scope, decision))
+                    outcome = "success" if accepted else "denied"
+                    await self._put(scope, cell, outcome, fields, None, "websocket_connect")
+
+        return send
+
+    async def _close_record(
+        self,
+        scope: Scope,
+        cell: ContextCell,
+        session: WebsocketSession,
+        exc: BaseException | None,
+    ) -> None:
+        self._identify(scope, cell)
+        decision = self._decide(scope, cell)
+        if not decision.records:
+            return
+        fields = session.close_fields()
+        fields["stage"] = "exception" if exc is not None else "close"
+        template = _route_template(scope)
+        if template is not None:
+            fields["resource"] = template
+        if exc is not None:
+            fields["exception_type"] = type(exc).__name__
+            fields["error_message"] = str(exc)
+        outcome = "error" if exc is not None else "success"
+        await self._put(scope, cell, outcome, fields, exc, "websocket_close")
 
     async def _internal_error(self, send: Send, rid_header: tuple[bytes, bytes]) -> None:
         body = b"Internal Server Error"
@@ -276,23 +473,35 @@ class AuditMiddleware:
         except Exception:  # noqa: S110 - the client is gone; the record below still happens
             pass
 
-    async def _record(
-        self,
-        scope: Scope,
-        context: RequestContext,
-        status: int,
-        start: float,
-        outcome: str | None = None,
-    ) -> None:
-        path = context.request_path or ""
-        if not self._selected(path):
-            return
-        duration_ms = round((time.perf_counter() - start) * 1000, 3)
-        fields: dict[str, Any] = {"status_code": status or None, "duration_ms": duration_ms}
-        if self._record_query or self._record_headers:
-            fields.update(self._request_fields(scope))
-        if outcome is None:
-            outcome = outcome_for_status(status) if status else "error"
-        await self.auditor._put(
-            RawEvent(API_AUDIT, "api_access", outcome, time.time_ns(), context, fields, None)
-        )
+
+_EVERYTHING: Final = AuditPolicy()
+_NOT_RECORDED: Final = Decision(level="none", rule=None, headers=frozenset(), max_body_bytes=0)
+_WS_ANSWERS: Final = frozenset(
+    {"websocket.accept", "websocket.close", "websocket.http.response.start"}
+)
+
+
+def _header(scope: Scope, name: bytes) -> str | None:
+    for key, value in scope["headers"]:
+        if key == name:
+            return str(value.decode("latin-1"))
+    return None
+
+
+def _route_template(scope: Scope) -> str | None:
+    # FastAPI leaves the matched route in the scope; a plain Starlette router
+    # leaves the endpoint, whose route is looked up among the app's routes.
+    route = scope.get("route")
+    if route is None:
+        endpoint = scope.get("endpoint")
+        app = scope.get("app")
+        if endpoint is None or app is None:
+            return None
+        for candidate in getattr(app, "routes", ()):
+            if getattr(candidate, "endpoint", None) is endpoint:
+                route = candidate
+                break
+        else:
+            return None
+    template = getattr(route, "path_format", None) or getattr(route, "path", None)
+    return template if isinstance(template, str) else None

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from .context import RequestContext, current_context
+from .context import ContextCell, RequestContext, current_context
 from .events import RawEvent
 from .methods import EventMethods
 
@@ -29,12 +29,17 @@ class SyncAuditor(EventMethods[None]):
 
     __slots__ = ("_auditor", "_context")
 
-    def __init__(self, auditor: Auditor, context: RequestContext | None = None) -> None:
+    def __init__(
+        self, auditor: Auditor, context: RequestContext | ContextCell | None = None
+    ) -> None:
         self._auditor = auditor
         self._context = context
 
     def _bound_context(self) -> RequestContext | None:
-        return self._context if self._context is not None else current_context()
+        context = self._context
+        if context is None:
+            return current_context()
+        return context.context if isinstance(context, ContextCell) else context
 
     def _deliver(self, raw: RawEvent) -> None:
         self._auditor._put_blocking(raw)

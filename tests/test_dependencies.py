@@ -286,4 +286,6 @@ async def test_a_websocket_route_can_depend_on_audit_context(tmp_path: Path) -> 
     }
     [blocked] = read_events(tmp_path, TOOL_FILE)
     assert_request_context(blocked, "ws-request-0001", "/ws")
-    assert read_events(tmp_path, API_FILE) == []
+    session = read_events(tmp_path, API_FILE)
+    assert [e["event_type"] for e in session] == ["websocket_connect", "websocket_close"]
+    assert {e["request_id"] for e in session} == {"ws-request-0001"}

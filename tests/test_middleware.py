@@ -50,6 +50,8 @@ API_ACCESS_KEYS: Final = frozenset(
         "outcome",
         "schema_version",
         "resource",
+        "stage",
+        "response_bytes",
         "ip_address",
         "user_agent",
         "request_id",
@@ -446,7 +448,7 @@ def test_invalid_options_are_refused_when_the_middleware_is_built(
 # ----------------------------------------------------------- lifespan and websockets
 
 
-@pytest.mark.parametrize("scope_type", ["lifespan", "websocket"])
+@pytest.mark.parametrize("scope_type", ["lifespan"])
 async def test_non_http_scopes_reach_the_app_untouched(tmp_path: Path, scope_type: str) -> None:
     seen: list[tuple[Scope, Receive, Send]] = []
 
@@ -497,7 +499,7 @@ async def test_the_app_lifespan_runs_through_the_middleware(tmp_path: Path) -> N
     assert event["request_id"] == response.headers[RID]
 
 
-async def test_a_websocket_route_works_through_the_middleware_and_is_not_recorded(
+async def test_a_websocket_route_works_through_the_middleware_and_its_session_is_recorded(
     tmp_path: Path,
 ) -> None:
     sent: list[Message] = []
@@ -520,8 +522,20 @@ async def test_a_websocket_route_works_through_the_middleware_and_is_not_recorde
     ]
     assert sent[1]["text"] == "echo:ping"
     events = read_events(tmp_path)
-    assert [event["request_path"] for event in events] == ["/api/after-websocket"]
-    assert events[0]["request_id"] == response.headers[RID]
+    # The session is audited (connect and close, no message content), then the request.
+    assert [(e["event_type"], e["request_path"]) for e in events] == [
+        ("websocket_connect", "/ws"),
+        ("websocket_close", "/ws"),
+        ("api_access", "/api/after-websocket"),
+    ]
+    connect, close, access = events
+    assert connect["accepted"] is True
+    assert connect["request_id"] == close["request_id"] != access["request_id"]
+    assert (close["messages_in"], close["messages_out"]) == (1, 1)
+    assert (close["bytes_in"], close["bytes_out"]) == (4, 9)  # "ping", "echo:ping"
+    assert close["close_code"] == 1000
+    assert "messages" not in close  # content only when the policy asks
+    assert access["request_id"] == response.headers[RID]
 
 
 # ------------------------------------------------------------------------ streaming

@@ -1,0 +1,99 @@
+"""One HTTP request/response exchange, watched through its ``receive`` and ``send``.
+
+ADAPT. :class:`HttpExchange` wraps the two ASGI callables of a request without
+buffering anything the app or the client waits for: every message passes
+through at once (streaming responses still arrive chunk by chunk, the app still
+reads its own body). It notes the status, the bytes of response body sent,
+whether the response completed, whether the client went away first, and, when
+the policy asks for bodies, keeps a capped copy of each body.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from .bodies import BodyTap
+
+if TYPE_CHECKING:
+    from starlette.types import Message, Receive, Send
+
+__all__ = ("HttpExchange",)
+
+
+class HttpExchange:
+    """State of one exchange; ``receive`` and ``send`` are what the app gets."""
+
+    __slots__ = (
+        "_extra_header",
+        "_header_name",
+        "_receive",
+        "_send",
+        "bytes_sent",
+        "complete",
+        "disconnected",
+        "request_body",
+        "request_type",
+        "response_body",
+        "response_type",
+        "status",
+    )
+
+    def __init__(
+        self,
+        receive: Receive,
+        send: Send,
+        header: tuple[bytes, bytes],
+        body_limit: int,
+        request_type: str | None,
+    ) -> None:
+        self._receive = receive
+        self._send = send
+        self._header_name = header[0]
+        self._extra_header = header
+        self.status = 0
+        self.bytes_sent = 0
+        self.complete = False
+        self.disconnected = False
+        self.request_type = request_type
+        self.response_type: str | None = None
+        self.request_body = BodyTap(body_limit) if body_limit else None
+        self.response_body = BodyTap(body_limit) if body_limit else None
+
+    async def receive(self) -> Message:
+        message = await self._receive()
+        kind = message["type"]
+        if kind == "http.request":
+            tap = self.request_body
+            if tap is not None:
+                tap.feed(message.get("body", b""))
+        elif kind == "http.disconnect" and not self.complete:
+            self.disconnected = True
+        return message
+
+    async def send(self, message: Message) -> None:
+        kind = message["type"]
+        if kind == "http.response.start":
+            self.status = message["status"]
+            headers = list(message.get("headers", ()))
+            name = self._header_name
+            if not any(key.lower() == name for key, _ in headers):
+                headers.append(self._extra_header)
+            if self.response_body is not None:
+                for key, value in headers:
+                    if key.lower() == b"content-type":
+                        self.response_type = value.decode("latin-1")
+            message = {**message, "headers": headers}
+        elif kind == "http.response.body":
+            body = message.get("body", b"")
+            self.bytes_sent += len(body)
+            if self.response_body is not None:
+                self.response_body.feed(body)
+            if not message.get("more_body", False):
+                self.complete = True
+        try:
+            await self._send(message)
+        except OSError:
+            # The server says the client is gone (ASGI 2.4: send raises OSError).
+            self.disconnected = True
+            self.complete = False
+            raise

@@ -1,0 +1,119 @@
+"""A websocket session, audited: ``websocket_connect`` and ``websocket_close``.
+
+ADAPT. :class:`WebsocketSession` wraps a websocket scope's ``receive`` and
+``send``: it counts messages and bytes each way, notes whether the app accepted
+or refused the connection and which close code ended it (from the app's
+``websocket.close`` or the client's ``websocket.disconnect``), and, when the
+policy's level is ``request_response``, keeps the first messages each way
+(capped; the writer redacts them). Messages pass through untouched.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import TYPE_CHECKING, Any, Final
+
+if TYPE_CHECKING:
+    from starlette.types import Message, Receive, Send
+
+__all__ = ("WebsocketSession",)
+
+#: Messages kept each way at the ``request_response`` level.
+KEPT_MESSAGES: Final = 20
+
+
+class WebsocketSession:
+    """Counters and samples of one websocket session (see the module doc)."""
+
+    __slots__ = (
+        "_receive",
+        "_send",
+        "accepted",
+        "bytes_in",
+        "bytes_out",
+        "close_code",
+        "closed_by",
+        "keep",
+        "limit",
+        "messages_in",
+        "messages_out",
+        "samples",
+        "start",
+    )
+
+    def __init__(self, receive: Receive, send: Send, *, keep: bool, limit: int) -> None:
+        self._receive = receive
+        self._send = send
+        self.start = time.perf_counter()
+        self.accepted = False
+        self.messages_in = self.messages_out = 0
+        self.bytes_in = self.bytes_out = 0
+        self.close_code: int | None = None
+        self.closed_by: str | None = None
+        self.keep = keep
+        self.limit = limit
+        self.samples: list[dict[str, Any]] = []
+
+    def _sample(self, direction: str, message: Message) -> None:
+        if len(self.samples) >= 2 * KEPT_MESSAGES:
+            return
+        text = message.get("text")
+        if text is not None:
+            body: Any = text[: self.limit]
+        else:
+            data = message.get("bytes") or b""
+            body = f"[{len(data)} bytes of binary data]"
+        self.samples.append({"direction": direction, "message": body})
+
+    async def receive(self) -> Message:
+        message = await self._receive()
+        kind = message["type"]
+        if kind == "websocket.receive":
+            self.messages_in += 1
+            self.bytes_in += _size(message)
+            if self.keep:
+                self._sample("in", message)
+        elif kind == "websocket.disconnect" and self.close_code is None:
+            self.close_code = message.get("code", 1005)
+            self.closed_by = "client"
+        return message
+
+    async def send(self, message: Message) -> None:
+        kind = message["type"]
+        if kind == "websocket.send":
+            self.messages_out += 1
+            self.bytes_out += _size(message)
+            if self.keep:
+                self._sample("out", message)
+        elif kind == "websocket.accept":
+            self.accepted = True
+        elif kind == "websocket.close" and self.close_code is None:
+            self.close_code = message.get("code", 1000)
+            self.closed_by = "server"
+        elif kind == "websocket.http.response.start":
+            self.close_code = message.get("status", 403)
+            self.closed_by = "server"
+        await self._send(message)
+
+    def close_fields(self) -> dict[str, Any]:
+        """The fields of the ``websocket_close`` record."""
+        fields: dict[str, Any] = {
+            "close_code": self.close_code,
+            "closed_by": self.closed_by,
+            "duration_ms": round((time.perf_counter() - self.start) * 1000, 3),
+            "messages_in": self.messages_in,
+            "messages_out": self.messages_out,
+            "bytes_in": self.bytes_in,
+            "bytes_out": self.bytes_out,
+        }
+        if self.keep and self.samples:
+            fields["messages"] = self.samples
+        return fields
+
+
+def _size(message: Message) -> int:
+    text = message.get("text")
+    if text is not None:
+        return len(text.encode("utf-8", "surrogatepass"))
+    data = message.get("bytes")
+    return len(data) if data else 0
