@@ -53,6 +53,10 @@ DEFAULT_FIELD_CAPS: Final[Mapping[str, int]] = {
     "blocked_path": 2048,
     "error_message": 2048,
     "stack_trace": 8192,
+    # Bodies are cut by the audit policy's max_body_bytes first, with a marker
+    # naming their full size; this only bounds a policy set above the default.
+    "request_body": 8192,
+    "response_body": 8192,
 }
 
 

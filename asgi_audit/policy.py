@@ -318,7 +318,7 @@ class AuditPolicy:
         *,
         default_level: Level = "metadata",
         headers: Iterable[str] = DEFAULT_HEADERS,
-        max_body_bytes: int = 8192,
+        max_body_bytes: int = 4096,
     ) -> None:
         where = "audit policy"
         if default_level not in ("none", "metadata", "request"):

@@ -38,7 +38,7 @@ def req(rule: str | None, headers: frozenset[str] = DEFAULT_HEADERS) -> Decision
     return Decision("request", rule, headers, 0)
 
 
-def full(rule: str | None, headers: frozenset[str] = DEFAULT_HEADERS, cap: int = 8192) -> Decision:
+def full(rule: str | None, headers: frozenset[str] = DEFAULT_HEADERS, cap: int = 4096) -> Decision:
     return Decision("request_response", rule, headers, cap)
 
 
