@@ -15,8 +15,10 @@ from .dependencies import AuditContext, audit_context
 from .encoding import Caps
 from .events import CATEGORY_FILES, SCHEMA_VERSION, category_filename
 from .files import InsecureDirectoryError
+from .identity import Identity
 from .methods import outcome_for_status
 from .middleware import AuditMiddleware
+from .policy import AuditPolicy, PolicyError, Rule
 from .redaction import REDACTED, Redactor
 from .rotation import get_audit_stats, rotate_audit_logs
 from .stream import AuditorNotRunning, AuditQueueFull, AuditWriteError
@@ -30,14 +32,18 @@ __all__ = (
     "SCHEMA_VERSION",
     "AuditContext",
     "AuditMiddleware",
+    "AuditPolicy",
     "AuditQueueFull",
     "AuditWriteError",
     "Auditor",
     "AuditorNotRunning",
     "Caps",
+    "Identity",
     "InsecureDirectoryError",
+    "PolicyError",
     "Redactor",
     "RequestContext",
+    "Rule",
     "SyncAuditor",
     "__version__",
     "audit_context",
