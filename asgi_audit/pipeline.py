@@ -101,11 +101,17 @@ class Pipeline:
         caps = self._caps
         field_caps = caps.fields
         default_chars = caps.default_chars
-        cut: dict[str, int] | None = None
+        cut: dict[str, int] = {}
         for key, value in event.items():
             if key in _GENERATED:
                 continue
             t = type(value)
+            if t is int or t is float or value is True or value is False:
+                if redactor is not None and key not in _TEXT_ONLY and redactor.is_secret_key(key):
+                    event[key] = redactor.mask
+                elif t is int and not INT_MIN <= value <= INT_MAX:
+                    event[key] = str(value)
+                continue
             if t is str:
                 if not value.isascii():
                     value = clean_str(value)
@@ -114,36 +120,20 @@ class Pipeline:
                         value = redactor.redact_text(value)
                     else:
                         value = redactor.mask
-                cap = field_caps.get(key, default_chars)
-                if len(value) > cap:
-                    if cut is None:
-                        cut = {}
-                    cut[key] = len(value)
-                    value = truncate(value, cap)
-                event[key] = value
-            elif t is int or t is float or value is True or value is False:
-                if redactor is not None and key not in _TEXT_ONLY and redactor.is_secret_key(key):
-                    event[key] = redactor.mask
-                elif t is int and not INT_MIN <= value <= INT_MAX:
-                    event[key] = str(value)
             else:
                 value = to_jsonable(value)
                 if redactor is not None:
                     value = redactor.redact(value, key)
-                if type(value) is str:
-                    cap = field_caps.get(key, default_chars)
-                    if len(value) > cap:
-                        if cut is None:
-                            cut = {}
-                        cut[key] = len(value)
-                        value = truncate(value, cap)
-                else:
-                    value, changed = caps.nested(value)
-                    if changed:
-                        if cut is None:
-                            cut = {}
-                        cut[key] = -1
-                event[key] = value
+            if type(value) is str:
+                cap = field_caps.get(key, default_chars)
+                if len(value) > cap:
+                    cut[key] = len(value)
+                    value = truncate(value, cap)
+            else:
+                value, changed = caps.nested(value)
+                if changed:
+                    cut[key] = -1
+            event[key] = value
         if cut:
             mark_cuts(event, cut)
         if not all(map(str.isascii, event)):
