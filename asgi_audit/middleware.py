@@ -307,7 +307,9 @@ class AuditMiddleware:
         body_limit = early.max_body_bytes if early.at_least("request_response") else 0
         request_type = _header(scope, b"content-type") if body_limit else None
         exchange = HttpExchange(receive, send, rid_header, body_limit, request_type)
-        if early.records and "request_received" in self._stages and not policy.needs_identity:
+        # With user or role rules the user is not known yet: the record as the
+        # request arrives follows the highest level any rule could give it.
+        if early.records and "request_received" in self._stages:
             fields = {"stage": "request_received", **self._request_fields(scope, early)}
             await self._put(scope, cell, "received", fields, None)
         token = set_context(cell)

@@ -30,7 +30,15 @@ from starlette.routing import Route, WebSocketRoute
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from starlette.websockets import WebSocket
 
-from asgi_audit import SCHEMA_VERSION, AuditMiddleware, Auditor, current_context
+from asgi_audit import (
+    SCHEMA_VERSION,
+    AuditMiddleware,
+    Auditor,
+    AuditPolicy,
+    Identity,
+    Rule,
+    current_context,
+)
 from asgi_audit.middleware import DEFAULT_EXCLUDE, valid_request_id
 from tests.helpers import read_events as read_file_events
 
@@ -1031,3 +1039,37 @@ async def test_recorded_query_strings_and_headers_go_through_the_same_redaction(
         "cookie": "***REDACTED***",
         "accept": "application/json",
     }
+
+
+async def test_role_rules_are_decided_with_the_user_known_at_the_end(tmp_path: Path) -> None:
+    # A role rule can only be decided once the user is known: the record at the end
+    # follows the user's roles; the record as the request arrives follows the highest
+    # level any rule could give.
+    def resolver(scope: Scope) -> Identity | None:
+        user = dict(scope["headers"]).get(b"x-user")
+        if user is None:
+            return None
+        return Identity(user.decode(), ("admin",) if user == b"root" else ("user",))
+
+    policy = AuditPolicy([Rule("request", roles=["admin"], name="admins"), Rule("none")])
+    app = build_app(
+        auditor := Auditor(log_dir=tmp_path),
+        policy=policy,
+        identity_resolver=resolver,
+        stages=["request_received", "response_complete"],
+    )
+    async with auditor, client_for(app) as client:
+        await client.get("/api/a?q=1", headers={"x-user": "root"})
+        await client.get("/api/b?q=2", headers={"x-user": "bob"})
+        await client.get("/api/c?q=3")
+        await auditor.flush()
+
+    events = read_events(tmp_path)
+    assert [(e["request_path"], e["stage"], e.get("user_id")) for e in events] == [
+        ("/api/a", "request_received", None),
+        ("/api/a", "response_complete", "root"),
+        ("/api/b", "request_received", None),
+        ("/api/c", "request_received", None),
+    ]
+    assert events[1]["audit_level"] == "request"
+    assert events[1]["query_string"] == "q=1"
