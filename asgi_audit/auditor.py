@@ -31,8 +31,10 @@ from .integrity import Sealed, derive_chain_key
 from .keys import load_or_create_key
 from .methods import EventMethods
 from .options import KEY_ENV, build_settings
-from .pipeline import Pipeline, SessionIdMode
+from .pipeline import OutputFormat, Pipeline, SessionIdMode
 from .reporting import report
+from .sinks.base import Sink
+from .sinks.group import SinkGroup
 from .stream import AuditorNotRunning, EventStream, OverflowPolicy
 from .sync import SyncAuditor
 from .writer import FsyncPolicy, Writer
@@ -97,12 +99,15 @@ class Auditor(EventMethods[Coroutine[Any, Any, None]]):
         "_key",
         "_maintenance",
         "_options",
+        "_output_format",
         "_overflow",
         "_prev_ends",
         "_recovered",
         "_redactor",
         "_rotation",
         "_session_ids",
+        "_sink_group",
+        "_sinks",
         "_stream",
         "_sync",
         "_taps",
@@ -149,6 +154,8 @@ class Auditor(EventMethods[Coroutine[Any, Any, None]]):
         self_audit: bool = True,
         integrity: bool = True,
         checkpoint_interval_s: float | None = 60.0,
+        sinks: Iterable[Sink] = (),
+        output_format: OutputFormat = "native",
     ) -> None:
         settings = build_settings(
             log_dir=log_dir,
@@ -178,7 +185,12 @@ class Auditor(EventMethods[Coroutine[Any, Any, None]]):
             self_audit=self_audit,
             integrity=integrity,
             checkpoint_interval_s=checkpoint_interval_s,
+            sinks=sinks,
+            output_format=output_format,
         )
+        self._output_format: OutputFormat = settings.output_format
+        self._sinks = settings.sinks
+        self._sink_group: SinkGroup | None = None
         self._overflow = settings.overflow
         self._rotation = settings.rotation
         self._directory = settings.directory
@@ -244,6 +256,7 @@ class Auditor(EventMethods[Coroutine[Any, Any, None]]):
             caps=self._caps,
             session_ids=self._session_ids,
             session_key=hmac.new(key, b"asgi_audit session id", hashlib.sha256).digest(),
+            output_format=self._output_format,
         )
         maintenance = anyio.Event() if self._rotation.maintains else None
         token = anyio.lowlevel.current_token()
@@ -253,6 +266,7 @@ class Auditor(EventMethods[Coroutine[Any, Any, None]]):
             if self._maintenance is not None:
                 anyio.from_thread.run_sync(self._poke_maintenance, token=token)
 
+        sinks = SinkGroup(self._sinks, self._directory.path)
         writer = Writer(
             stream=stream,
             pipeline=pipeline,
@@ -261,6 +275,7 @@ class Auditor(EventMethods[Coroutine[Any, Any, None]]):
             fsync_interval=self.fsync_interval,
             rotation=self._rotation,
             on_rotated=rotated,
+            on_written=sinks.wake if sinks else None,
             chain_key=self._chain_key(),
             integrity=self.integrity,
             checkpoint_interval=self.checkpoint_interval,
@@ -270,6 +285,9 @@ class Auditor(EventMethods[Coroutine[Any, Any, None]]):
         await task_group.__aenter__()
         try:
             await task_group.start(writer.run)
+            if sinks:
+                await anyio.to_thread.run_sync(sinks.start)
+                self._sink_group = sinks
             if maintenance is not None:
                 task_group.start_soon(self._maintain, maintenance)
         except BaseException:
@@ -391,6 +409,10 @@ class Auditor(EventMethods[Coroutine[Any, Any, None]]):
             self._maintenance = None
             with anyio.CancelScope(shield=True):
                 await anyio.to_thread.run_sync(writer.close_files)
+                group, self._sink_group = self._sink_group, None
+                if group is not None:
+                    # The files keep what a sink has not taken: it resumes there next time.
+                    await anyio.to_thread.run_sync(group.stop, min(self.shutdown_timeout, 10.0))
         return None
 
     @asynccontextmanager
@@ -448,6 +470,7 @@ class Auditor(EventMethods[Coroutine[Any, Any, None]]):
         stats["batches"] = writer.batches
         stats["dropped"] = sum(dropped.values())
         stats["lost"] = self.lost
+        stats["sinks"] = self._sink_group.stats() if self._sink_group is not None else {}
         return stats
 
     # --------------------------------------------------------------- the core

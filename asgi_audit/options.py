@@ -16,9 +16,11 @@ from typing import Any
 from .encoding import DEFAULT_FIELD_CAPS, Caps
 from .events import category_filename
 from .files import LogDirectory
-from .pipeline import SessionIdMode
+from .pipeline import OutputFormat, SessionIdMode
 from .redaction import Redactor
 from .rotation import RotationPolicy, parse_interval
+from .sinks.base import Sink
+from .sinks.group import check_sinks
 from .stream import OverflowPolicy
 from .writer import FsyncPolicy
 
@@ -59,6 +61,8 @@ class Settings:
     caps: Caps
     session_ids: SessionIdMode
     key: bytes | None
+    sinks: tuple[Sink, ...]
+    output_format: OutputFormat
     summary: dict[str, Any]
 
 
@@ -91,6 +95,8 @@ def build_settings(
     self_audit: bool,
     integrity: bool,
     checkpoint_interval_s: float | None,
+    sinks: Iterable[Sink] = (),
+    output_format: OutputFormat = "native",
 ) -> Settings:
     """Check every option of ``Auditor(...)`` and build its objects.
 
@@ -171,6 +177,11 @@ def build_settings(
         "mac": "hmac-sha256" if key_bytes else "sha256 (no key: not tamper-proof)",
         "checkpoint_interval_s": checkpoint_interval_s,
     }
+    checked_sinks = check_sinks(sinks)
+    summary["sinks"] = [sink.name for sink in checked_sinks]
+    if output_format not in ("native", "ecs"):
+        raise ValueError(f"output_format must be 'native' or 'ecs', got {output_format!r}")
+    summary["output_format"] = output_format
     return Settings(
         directory=directory,
         rotation=rotation,
@@ -187,5 +198,7 @@ def build_settings(
         caps=caps,
         session_ids=session_ids,
         key=key_bytes,
+        sinks=checked_sinks,
+        output_format=output_format,
         summary=summary,
     )

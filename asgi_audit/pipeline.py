@@ -11,6 +11,7 @@ import hmac
 import sys
 from typing import Any, Final, Literal
 
+from .ecs import to_ecs
 from .encoding import (
     INT_MAX,
     INT_MIN,
@@ -25,9 +26,10 @@ from .events import RawEvent, Uuid7Generator, build_event, format_timestamp
 from .integrity import SEAL_BYTES, Chain
 from .redaction import Redactor
 
-__all__ = ("Pipeline", "SessionIdMode")
+__all__ = ("OutputFormat", "Pipeline", "SessionIdMode")
 
 SessionIdMode = Literal["hash", "raw", "omit"]
+OutputFormat = Literal["native", "ecs"]
 
 # Top-level fields the library makes itself (or hashes, for ``session_id``):
 # nothing to redact in them.
@@ -52,7 +54,15 @@ class Pipeline:
         session_key: the key of that hash.
     """
 
-    __slots__ = ("_caps", "_ids", "_redactor", "_session_hashes", "_session_ids", "_session_key")
+    __slots__ = (
+        "_caps",
+        "_ecs",
+        "_ids",
+        "_redactor",
+        "_session_hashes",
+        "_session_ids",
+        "_session_key",
+    )
 
     def __init__(
         self,
@@ -61,7 +71,11 @@ class Pipeline:
         caps: Caps,
         session_ids: SessionIdMode,
         session_key: bytes,
+        output_format: OutputFormat = "native",
     ) -> None:
+        if output_format not in ("native", "ecs"):
+            raise ValueError(f"output_format must be 'native' or 'ecs', got {output_format!r}")
+        self._ecs = output_format == "ecs"
         self._redactor = redactor
         self._caps = caps
         self._session_ids = session_ids
@@ -150,11 +164,14 @@ class Pipeline:
         limit = self._caps.max_event_bytes - (SEAL_BYTES if chain is not None else 0)
         try:
             event = self.build(raw)
-            if chain is not None:
-                chain.stamp(event)
-            line = encode_line(event)
-            if len(line) > limit:
-                line = self._caps.fit(event, line, limit)
+            if self._ecs:
+                line = self._encode_ecs(event, chain, limit)
+            else:
+                if chain is not None:
+                    chain.stamp(event)
+                line = encode_line(event)
+                if len(line) > limit:
+                    line = self._caps.fit(event, line, limit)
         except Exception as exc:  # a bug here must not lose the event's existence
             print(
                 f"asgi_audit: could not encode a {raw.category}/{raw.event_type} event: "
@@ -174,3 +191,21 @@ class Pipeline:
                 chain.stamp(fallback)
             line = encode_line(fallback)
         return line if chain is None else chain.seal(line)
+
+    def _encode_ecs(self, event: dict[str, Any], chain: Chain | None, limit: int) -> bytes:
+        # ECS documents nest the fields; the size cap is applied to the native
+        # event (where the largest fields are known by name), leaving room for
+        # what the ECS form adds, and the ECS form is then made again.
+        doc = to_ecs(event)
+        if chain is not None:
+            chain.stamp(doc)
+        line = encode_line(doc)
+        if len(line) > limit:
+            native = encode_line(event)
+            room = limit - max(0, len(line) - len(native)) - 256
+            self._caps.fit(event, native, max(room, 256))
+            doc = to_ecs(event)
+            if chain is not None:
+                chain.stamp(doc)  # stamping does not move the chain: the same seq again
+            line = encode_line(doc)
+        return line

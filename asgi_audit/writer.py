@@ -89,6 +89,7 @@ class Writer:
         fsync_interval: seconds between fsyncs under ``interval``.
         rotation: when files rotate and what happens to rotated files.
         on_rotated: called (in the worker thread) with each rotated file's path.
+        on_written: called (in the worker thread) after each successful append.
         chain_key: the key of the MAC chain and the checkpoints (None: SHA-256).
         integrity: seal lines into per-category chains and write checkpoints.
         checkpoint_interval: seconds between checkpoints (None: only at rotation
@@ -109,6 +110,7 @@ class Writer:
         fsync_interval: float = 1.0,
         rotation: RotationPolicy | None = None,
         on_rotated: Callable[[Path], object] | None = None,
+        on_written: Callable[[], object] | None = None,
         retry_initial: float = 0.05,
         retry_max: float = 2.0,
         chain_key: bytes | None = None,
@@ -123,6 +125,7 @@ class Writer:
         self._fsync_interval = fsync_interval
         self._rotation = rotation if rotation is not None and rotation.rotates else None
         self._on_rotated = on_rotated
+        self._on_written = on_written
         self._retry_initial = retry_initial
         self._retry_max = retry_max
         self._worker = WorkerThread(stream.call_on_loop)
@@ -377,6 +380,8 @@ class Writer:
                 self._checkpoint("rotation", {category: (before[0], rotated.name)})
             if self._on_rotated is not None:
                 self._on_rotated(rotated)
+        if self._on_written is not None:
+            self._on_written()
         return True
 
     def _chain(self, category: str) -> Chain | None:

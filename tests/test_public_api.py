@@ -58,6 +58,7 @@ DESIGN_PURE = {
     "policy",
     "vocabulary",
     "bodies",
+    "ecs",
 }
 LOOP_LIBRARIES = ("asyncio", "anyio")
 #: Calls that open or touch a file: open(), os.open, io.open, Path.open, Path.read_text, ...

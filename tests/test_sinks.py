@@ -1,0 +1,210 @@
+"""Sinks: the files stay the source of truth; a sink gets every line at least once, in order.
+
+Real files, a real Auditor and its runner threads; the sinks here are small real
+classes that keep what they receive. Waits are bounded hang guards, never timing
+assertions.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Final
+
+import httpx
+import orjson
+import pytest
+from starlette.applications import Starlette
+from starlette.middleware import Middleware
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import Route
+
+from asgi_audit import AuditMiddleware, Auditor, rotate_audit_logs
+from asgi_audit.rotation import rotated_files
+
+HANG_GUARD: Final = 30.0
+
+
+class MemorySink:
+    """Keeps every line it accepted; can be made to fail or to stall."""
+
+    def __init__(self, name: str = "memory") -> None:
+        self.name = name
+        self.lines: list[bytes] = []
+        self.calls = 0
+        self.fail_next = 0
+        self.fail_always = False
+        self.gate = threading.Event()
+        self.gate.set()
+        self.closed = False
+        self._lock = threading.Lock()
+
+    def send(self, lines: Sequence[bytes]) -> None:
+        self.calls += 1
+        if not self.gate.wait(HANG_GUARD):
+            raise TimeoutError("the test never opened the gate")
+        if self.fail_always or self.fail_next > 0:
+            self.fail_next -= 1
+            raise ConnectionError("collector unreachable")
+        with self._lock:
+            self.lines.extend(lines)
+
+    def close(self) -> None:
+        self.closed = True
+
+    def event_ids(self) -> list[str]:
+        with self._lock:
+            return [orjson.loads(line)["event_id"] for line in self.lines]
+
+
+def wait_until(condition: object, what: str) -> None:
+    deadline = time.monotonic() + HANG_GUARD
+    while not condition():  # type: ignore[operator]
+        if time.monotonic() > deadline:
+            pytest.fail(f"gave up waiting for {what}")
+        time.sleep(0.01)
+
+
+def file_lines(log_dir: Path, name: str) -> list[bytes]:
+    """Every line of a category, rotated files first, as written."""
+    path = log_dir / name
+    lines: list[bytes] = []
+    for rotated in rotated_files(path):
+        lines.extend(rotated.read_bytes().splitlines(keepends=True))
+    if path.exists():
+        lines.extend(path.read_bytes().splitlines(keepends=True))
+    return lines
+
+
+def category_lines(sink: MemorySink, category: str) -> list[bytes]:
+    return [line for line in sink.lines if orjson.loads(line)["category"] == category]
+
+
+async def emit(auditor: Auditor, start: int, count: int) -> None:
+    for i in range(start, start + count):
+        await auditor.tool_blocked(tool_name="read_file", blocked_path=f"/srv/{i}.txt")
+        if i % 3 == 0:
+            await auditor.login_attempt("failed", user_id=f"user{i}")
+
+
+async def test_a_sink_gets_every_line_byte_exact_and_in_order_across_rotations(
+    tmp_path: Path,
+) -> None:
+    sink = MemorySink()
+    async with Auditor(log_dir=tmp_path, sinks=[sink]) as auditor:
+        for part in range(4):
+            await emit(auditor, part * 300, 300)
+            await auditor.flush()
+            rotate_audit_logs(tmp_path, max_size_mb=0)  # every file, under load
+        await emit(auditor, 1200, 100)
+        await auditor.flush()
+        tools = file_lines(tmp_path, "tool-blocks.jsonl")
+        wait_until(lambda: len(category_lines(sink, "tool_blocks")) >= len(tools), "the sink")
+        stats = auditor.stats()["sinks"]["memory"]
+
+    assert len(tools) == 1300
+    assert len(rotated_files(tmp_path / "tool-blocks.jsonl")) == 4
+    assert category_lines(sink, "tool_blocks") == tools  # byte-exact, in order, once
+    assert category_lines(sink, "auth") == file_lines(tmp_path, "auth-events.jsonl")
+    assert stats["sent"] >= 1300
+    assert stats["errors"] == 0
+    assert stats["gap"] == 0
+    assert len(set(sink.event_ids())) == len(sink.lines)
+    assert sink.closed
+
+
+async def test_a_stalled_sink_slows_neither_the_requests_nor_the_files(tmp_path: Path) -> None:
+    sink = MemorySink()
+    sink.gate.clear()  # the collector hangs
+    auditor = Auditor(log_dir=tmp_path, sinks=[sink])
+
+    async def hello(request: Request) -> JSONResponse:
+        await auditor.tool_blocked(tool_name="read_file", blocked_path="/etc/shadow")
+        return JSONResponse({"ok": True})
+
+    app = Starlette(
+        routes=[Route("/hello", hello)],
+        middleware=[Middleware(AuditMiddleware, auditor=auditor)],
+        lifespan=lambda app: auditor.lifespan(app),
+    )
+    transport = httpx.ASGITransport(app=app)
+    async with auditor, httpx.AsyncClient(transport=transport, base_url="http://t") as client:
+        responses = [await client.get("/hello") for _ in range(200)]
+        await auditor.flush()
+        # Everything is in the files while the sink has received nothing.
+        assert all(r.status_code == 200 for r in responses)
+        assert len(file_lines(tmp_path, "api-audit.jsonl")) == 200
+        assert len(file_lines(tmp_path, "tool-blocks.jsonl")) == 200
+        assert sink.lines == []
+        stalled = auditor.stats()["sinks"]["memory"]
+        sink.gate.set()  # the collector answers again
+        wait_until(lambda: len(sink.lines) >= 401, "the sink to catch up")
+        caught_up = auditor.stats()["sinks"]["memory"]
+
+    assert stalled["sent"] == 0
+    assert stalled["lag_bytes"] > 0
+    assert caught_up["sent"] >= 401
+    assert sorted(sink.lines) == sorted(
+        file_lines(tmp_path, "api-audit.jsonl")
+        + file_lines(tmp_path, "tool-blocks.jsonl")
+        + file_lines(tmp_path, "audit.jsonl")  # audit_stopped too: delivered at shutdown
+    )
+
+
+async def test_a_failing_sink_is_retried_and_delivers_each_line_once(tmp_path: Path) -> None:
+    sink = MemorySink()
+    sink.fail_next = 3
+    async with Auditor(log_dir=tmp_path, sinks=[sink]) as auditor:
+        await emit(auditor, 0, 90)
+        await auditor.flush()
+        wait_until(lambda: len(category_lines(sink, "tool_blocks")) >= 90, "the retries")
+        stats = auditor.stats()["sinks"]["memory"]
+
+    assert stats["errors"] == 3
+    assert stats["last_error"] == "ConnectionError: collector unreachable"
+    assert category_lines(sink, "tool_blocks") == file_lines(tmp_path, "tool-blocks.jsonl")
+    assert len(set(sink.event_ids())) == len(sink.lines)
+
+
+async def test_a_sink_resumes_where_it_stopped_across_restarts_and_rotation(
+    tmp_path: Path,
+) -> None:
+    down = MemorySink("collector")
+    down.fail_always = True  # first run: the collector is unreachable throughout
+    async with Auditor(log_dir=tmp_path, sinks=[down]) as auditor:
+        await emit(auditor, 0, 150)
+        await auditor.flush()
+        rotate_audit_logs(tmp_path, max_size_mb=0)
+        await emit(auditor, 150, 150)
+    assert down.lines == []
+
+    partly = MemorySink("collector")  # second run: delivers, then the app stops
+    async with Auditor(log_dir=tmp_path, sinks=[partly]) as auditor:
+        wait_until(lambda: len(category_lines(partly, "tool_blocks")) >= 300, "the backlog")
+        await emit(auditor, 300, 50)
+        await auditor.flush()
+        wait_until(lambda: len(category_lines(partly, "tool_blocks")) >= 350, "the new lines")
+
+    third = MemorySink("collector")  # third run: nothing old is sent again
+    async with Auditor(log_dir=tmp_path, sinks=[third]) as auditor:
+        await emit(auditor, 350, 10)
+        await auditor.flush()
+        wait_until(lambda: len(category_lines(third, "tool_blocks")) >= 10, "the last lines")
+
+    tools = file_lines(tmp_path, "tool-blocks.jsonl")
+    assert len(tools) == 360
+    assert category_lines(partly, "tool_blocks") + category_lines(third, "tool_blocks") == tools
+    position = (tmp_path / ".sink-collector.json").stat()
+    assert position.st_mode & 0o777 == 0o600
+
+
+def test_sinks_are_checked_when_the_auditor_is_built(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="Two sinks are named 'memory'"):
+        Auditor(log_dir=tmp_path, sinks=[MemorySink(), MemorySink()])
+    with pytest.raises(ValueError, match="Invalid sink name 'bad name'"):
+        Auditor(log_dir=tmp_path, sinks=[MemorySink("bad name")])
+    with pytest.raises(TypeError, match="A sink needs name"):
+        Auditor(log_dir=tmp_path, sinks=[object()])  # type: ignore[list-item]
