@@ -24,6 +24,7 @@ import anyio.from_thread
 import anyio.lowlevel
 import anyio.to_thread
 
+from .context import RequestContext
 from .context import current_context as _current_context
 from .events import SCHEMA_VERSION, RawEvent, category_filename
 from .housekeeping import recover_directory, retain
@@ -37,6 +38,7 @@ from .sinks.base import Sink
 from .sinks.group import SinkGroup
 from .stream import AuditorNotRunning, EventStream, OverflowPolicy
 from .sync import SyncAuditor
+from .tracing import _get_current_span, trace_ids
 from .writer import FsyncPolicy, Writer
 
 __all__ = ("KEY_ENV", "SELF_CATEGORY", "Auditor")
@@ -48,6 +50,7 @@ _MAINTENANCE_PERIOD = 300.0
 
 
 _time_ns = time.time_ns
+_tracing = _get_current_span is not None
 
 
 async def _recorded() -> None:
@@ -487,15 +490,14 @@ class Auditor(EventMethods[Coroutine[Any, Any, None]]):
         # The hot path of every awaited event, kept flat: capture, then enqueue
         # at once when there is room, so the awaited coroutine has nothing left
         # to do. Only a full stream or a durable event takes the slow path.
+        context = _current_context()
+        if context is None and _tracing:
+            # Outside a request: the span of the moment, if OpenTelemetry has one.
+            trace_id, span_id = trace_ids()
+            if trace_id is not None:
+                context = RequestContext(trace_id=trace_id, span_id=span_id)
         raw = RawEvent(
-            category,
-            event_type,
-            outcome,
-            _time_ns(),
-            _current_context(),
-            fields,
-            exception,
-            durable,
+            category, event_type, outcome, _time_ns(), context, fields, exception, durable
         )
         stream = self._stream
         if stream is not None and not durable and not self._taps and stream.offer(raw):

@@ -41,6 +41,8 @@ class RequestContext:
     method: str | None = None
     agent_id: str | None = None
     user_id: str | None = None
+    trace_id: str | None = None
+    span_id: str | None = None
 
     def replace(self, **changes: str | None) -> RequestContext:
         """A copy with ``changes`` applied (unknown names raise ``TypeError``)."""

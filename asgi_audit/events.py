@@ -96,6 +96,8 @@ _CONTEXT_FIELDS: Final = (
     "user_id",
     "request_path",
     "method",
+    "trace_id",
+    "span_id",
 )
 
 

@@ -34,6 +34,7 @@ from .identity import IdentityResolver, resolve_identity
 from .methods import outcome_for_status
 from .policy import AuditPolicy, Decision
 from .proxies import TrustedProxies
+from .tracing import trace_ids
 from .websocket import WebsocketSession
 
 if TYPE_CHECKING:
@@ -222,6 +223,7 @@ class AuditMiddleware:
         client = scope.get("client")
         peer = client[0] if client else None
         ip = self._proxies.client_ip(peer, forwarded) if self._proxies else peer
+        trace_id, span_id = trace_ids()
         return RequestContext(
             ip_address=ip,
             user_agent=user_agent,
@@ -230,6 +232,8 @@ class AuditMiddleware:
             request_path=scope.get("path"),
             method=scope.get("method"),
             agent_id=agent,
+            trace_id=trace_id,
+            span_id=span_id,
         )
 
     def _request_fields(self, scope: Scope, decision: Decision) -> dict[str, Any]:
