@@ -1,4 +1,8 @@
-"""Sinks: delivering the audit trail beyond the local files (see :mod:`.base`)."""
+"""Sinks: delivering the audit trail beyond the local files (see :mod:`.base`).
+
+``OtlpLogSink`` (needs ``httpx``) and ``SyslogSink`` are imported from their
+modules, so that importing asgi_audit never needs their dependencies.
+"""
 
 from __future__ import annotations
 
