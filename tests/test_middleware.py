@@ -430,6 +430,8 @@ async def test_an_excluded_request_still_gets_a_request_id_and_a_context(
         "method": "GET",
         "agent_id": None,
         "user_id": None,
+        "trace_id": None,  # no OpenTelemetry span around this request
+        "span_id": None,
     }
     assert read_events(tmp_path) == []
     assert current_context() is None  # reset once the request is over
