@@ -7,8 +7,6 @@ request context, the fields) and enqueue; the writer does the rest.
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import os
 import socket
 import sys
@@ -26,27 +24,25 @@ import anyio.to_thread
 
 from .context import RequestContext
 from .context import current_context as _current_context
-from .events import SCHEMA_VERSION, RawEvent, category_filename
-from .housekeeping import recover_directory, retain
-from .integrity import Sealed, derive_chain_key
+from .events import SCHEMA_VERSION, RawEvent
+from .housekeeping import recover_directory
+from .integrity import Sealed
 from .keys import load_or_create_key
 from .methods import EventMethods
 from .options import KEY_ENV, build_settings
-from .pipeline import OutputFormat, Pipeline, SessionIdMode
-from .reporting import report
+from .pipeline import OutputFormat, SessionIdMode
+from .runtime import Runtime
 from .sinks.base import Sink
-from .sinks.group import SinkGroup
 from .stream import AuditorNotRunning, EventStream, OverflowPolicy
 from .sync import SyncAuditor
 from .tracing import _get_current_span, trace_ids
-from .writer import FsyncPolicy, Writer
+from .writer import FsyncPolicy
 
 __all__ = ("KEY_ENV", "SELF_CATEGORY", "Auditor")
 
 #: The category of the auditor's own events (``audit_started``, ...): ``audit.jsonl``.
 SELF_CATEGORY = "audit"
 _VERSION = "0.1.0"
-_MAINTENANCE_PERIOD = 300.0
 
 
 _time_ns = time.time_ns
@@ -100,7 +96,6 @@ class Auditor(EventMethods[Coroutine[Any, Any, None]]):
         "_caps",
         "_directory",
         "_key",
-        "_maintenance",
         "_options",
         "_output_format",
         "_overflow",
@@ -108,14 +103,12 @@ class Auditor(EventMethods[Coroutine[Any, Any, None]]):
         "_recovered",
         "_redactor",
         "_rotation",
+        "_runtime",
         "_session_ids",
-        "_sink_group",
-        "_sinks",
+        "_settings",
         "_stream",
         "_sync",
         "_taps",
-        "_task_group",
-        "_writer",
         "block_timeout",
         "capacity",
         "checkpoint_interval",
@@ -192,8 +185,7 @@ class Auditor(EventMethods[Coroutine[Any, Any, None]]):
             output_format=output_format,
         )
         self._output_format: OutputFormat = settings.output_format
-        self._sinks = settings.sinks
-        self._sink_group: SinkGroup | None = None
+        self._settings = settings
         self._overflow = settings.overflow
         self._rotation = settings.rotation
         self._directory = settings.directory
@@ -211,9 +203,7 @@ class Auditor(EventMethods[Coroutine[Any, Any, None]]):
         self._key = settings.key
         self._options = settings.summary
         self._stream: EventStream | None = None
-        self._writer: Writer | None = None
-        self._task_group: Any = None
-        self._maintenance: anyio.Event | None = None
+        self._runtime: Runtime | None = None
         self._recovered: list[tuple[str, Path, int]] = []
         self._prev_ends: dict[str, Sealed] = {}
         self._sync: SyncAuditor | None = None
@@ -245,59 +235,12 @@ class Auditor(EventMethods[Coroutine[Any, Any, None]]):
     # ------------------------------------------------------------------ lifecycle
 
     async def __aenter__(self) -> Auditor:
-        if self._writer is not None:
+        if self._runtime is not None:
             raise RuntimeError("This Auditor is already running")
         key = await anyio.to_thread.run_sync(self._prepare)
-        stream = EventStream(
-            capacity=self.capacity,
-            overflow={c: p for c, p in self._overflow.items() if c != "*"},
-            default=self._overflow.get("*", "block"),
-            block_timeout=self.block_timeout,
-        )
-        pipeline = Pipeline(
-            redactor=self._redactor,
-            caps=self._caps,
-            session_ids=self._session_ids,
-            session_key=hmac.new(key, b"asgi_audit session id", hashlib.sha256).digest(),
-            output_format=self._output_format,
-        )
-        maintenance = anyio.Event() if self._rotation.maintains else None
-        token = anyio.lowlevel.current_token()
-
-        def rotated(path: Path) -> None:
-            # In the writer's thread: wake the maintenance task on the loop.
-            if self._maintenance is not None:
-                anyio.from_thread.run_sync(self._poke_maintenance, token=token)
-
-        sinks = SinkGroup(self._sinks, self._directory.path)
-        writer = Writer(
-            stream=stream,
-            pipeline=pipeline,
-            directory=self._directory,
-            fsync=self.fsync,
-            fsync_interval=self.fsync_interval,
-            rotation=self._rotation,
-            on_rotated=rotated,
-            on_written=sinks.wake if sinks else None,
-            chain_key=self._chain_key(),
-            integrity=self.integrity,
-            checkpoint_interval=self.checkpoint_interval,
-            prev_ends=self._prev_ends,
-        )
-        task_group = anyio.create_task_group()
-        await task_group.__aenter__()
-        try:
-            await task_group.start(writer.run)
-            if sinks:
-                await anyio.to_thread.run_sync(sinks.start)
-                self._sink_group = sinks
-            if maintenance is not None:
-                task_group.start_soon(self._maintain, maintenance)
-        except BaseException:
-            await task_group.__aexit__(*sys.exc_info())
-            raise
-        self._stream, self._writer, self._task_group = stream, writer, task_group
-        self._maintenance = maintenance
+        runtime = Runtime(self._settings, key, self._prev_ends)
+        await runtime.start()
+        self._runtime, self._stream = runtime, runtime.stream
         try:
             await self._announce()
         except BaseException:
@@ -319,8 +262,6 @@ class Auditor(EventMethods[Coroutine[Any, Any, None]]):
                 partial_bytes=size,
             )
         self._recovered = []
-        if self._maintenance is not None:
-            self._maintenance.set()  # apply retention once at start
 
     def _prepare(self) -> bytes:
         self._directory.prepare()
@@ -340,82 +281,37 @@ class Auditor(EventMethods[Coroutine[Any, Any, None]]):
             }
         }
 
-    def _poke_maintenance(self) -> None:
-        if self._maintenance is not None:
-            self._maintenance.set()
-
-    async def _maintain(self, wanted: anyio.Event) -> None:
-        # Compression and retention of rotated files, off the writer's path: after
-        # each rotation here, and every few minutes for rotations done elsewhere
-        # (another worker, `asgi-audit rotate`).
-        limiter = anyio.CapacityLimiter(1)
-        while True:
-            with anyio.move_on_after(_MAINTENANCE_PERIOD):
-                await wanted.wait()
-            wanted = anyio.Event()
-            self._maintenance = wanted
-            await anyio.to_thread.run_sync(self._retain, limiter=limiter, abandon_on_cancel=True)
-
-    def _retain(self) -> None:
-        retain(self._directory, self._rotation, self._chain_key(), self.integrity)
-
-    def _chain_key(self) -> bytes | None:
-        return derive_chain_key(self._key)
-
     async def __aexit__(
         self,
         exc_type: type[BaseException] | None,
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> bool | None:
-        stream, writer, task_group = self._stream, self._writer, self._task_group
-        if stream is None or writer is None:
+        runtime = self._runtime
+        if runtime is None:
             return None
-        with anyio.CancelScope(shield=True):
-            if self.self_audit and stream.accepting:
-                stats = stream.statistics()
-                raw = RawEvent(
-                    SELF_CATEGORY,
-                    "audit_stopped",
-                    "success",
-                    time.time_ns(),
-                    None,
-                    {
-                        "details": {
-                            "pid": os.getpid(),
-                            "enqueued": stats["enqueued"] + 1,
-                            "dropped": sum(stats["dropped_by_category"].values()),
-                            "lost": self.lost,
-                        }
-                    },
-                )
-                if not stream.offer(raw):
-                    stream.drop(raw)
-            stream.close()
-            with anyio.move_on_after(self.shutdown_timeout):
-                await writer.done.wait()
-            if not writer.done.is_set():
-                lost = writer.abandon()
-                lost += stream.abandon(
-                    TimeoutError("shutdown deadline passed"), written=writer.batch_written
-                )
-                self.lost += lost
-                report(
-                    f"shutdown deadline of {self.shutdown_timeout}s passed; "
-                    f"{lost} events were not written"
-                )
-            task_group.cancel_scope.cancel()
+        last = None
+        if self.self_audit:
+            stats = runtime.stream.statistics()
+            last = RawEvent(
+                SELF_CATEGORY,
+                "audit_stopped",
+                "success",
+                time.time_ns(),
+                None,
+                {
+                    "details": {
+                        "pid": os.getpid(),
+                        "enqueued": stats["enqueued"] + 1,
+                        "dropped": sum(stats["dropped_by_category"].values()),
+                        "lost": self.lost,
+                    }
+                },
+            )
         try:
-            await task_group.__aexit__(None, None, None)
+            self.lost += await runtime.stop(last, self.shutdown_timeout)
         finally:
-            self._stream = self._writer = self._task_group = None
-            self._maintenance = None
-            with anyio.CancelScope(shield=True):
-                await anyio.to_thread.run_sync(writer.close_files)
-                group, self._sink_group = self._sink_group, None
-                if group is not None:
-                    # The files keep what a sink has not taken: it resumes there next time.
-                    await anyio.to_thread.run_sync(group.stop, min(self.shutdown_timeout, 10.0))
+            self._runtime = self._stream = None
         return None
 
     @asynccontextmanager
@@ -443,37 +339,14 @@ class Auditor(EventMethods[Coroutine[Any, Any, None]]):
 
     def stats(self) -> dict[str, Any]:
         """Live counters: the stream (``queued``, ``capacity``, ``enqueued``,
-        ``completed``), ``lost``, and per category ``queued``, ``written``,
+        ``completed``), ``lost``, per category ``queued``, ``written``,
         ``dropped``, ``errors``, ``fsync_errors``, ``rotations``, ``last_error``,
-        ``bytes`` and the current ``file``."""
-        stream, writer = self._stream, self._writer
-        if stream is None or writer is None:
+        ``bytes`` and the current ``file``, and per sink its delivery."""
+        runtime = self._runtime
+        if runtime is None:
             return {"running": False, "capacity": self.capacity, "lost": self.lost}
-        stats = stream.statistics()
-        queued = stats.pop("queued_by_category")
-        dropped = stats.pop("dropped_by_category")
-        categories = writer.category_stats()
-        for name in {*queued, *dropped}:
-            categories.setdefault(
-                name,
-                {
-                    "file": str(self._directory.path / category_filename(name)),
-                    "written": 0,
-                    "bytes": 0,
-                    "errors": 0,
-                    "fsync_errors": 0,
-                    "rotations": 0,
-                    "last_error": None,
-                },
-            )
-        for name, entry in categories.items():
-            entry["queued"] = queued.get(name, 0)
-            entry["dropped"] = dropped.get(name, 0)
-        stats["categories"] = categories
-        stats["batches"] = writer.batches
-        stats["dropped"] = sum(dropped.values())
+        stats: dict[str, Any] = runtime.stats()
         stats["lost"] = self.lost
-        stats["sinks"] = self._sink_group.stats() if self._sink_group is not None else {}
         return stats
 
     # --------------------------------------------------------------- the core

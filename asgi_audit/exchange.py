@@ -15,9 +15,9 @@ from typing import TYPE_CHECKING
 from .bodies import BodyTap
 
 if TYPE_CHECKING:
-    from starlette.types import Message, Receive, Send
+    from starlette.types import Message, Receive, Scope, Send
 
-__all__ = ("HttpExchange",)
+__all__ = ("HttpExchange", "route_template")
 
 
 class HttpExchange:
@@ -97,3 +97,23 @@ class HttpExchange:
             self.disconnected = True
             self.complete = False
             raise
+
+
+def route_template(scope: Scope) -> str | None:
+    """The route template of a routed request (``/items/{item_id}``), or None."""
+    # FastAPI leaves the matched route in the scope; a plain Starlette router
+    # leaves the endpoint, whose route is looked up among the app's routes.
+    route = scope.get("route")
+    if route is None:
+        endpoint = scope.get("endpoint")
+        app = scope.get("app")
+        if endpoint is None or app is None:
+            return None
+        for candidate in getattr(app, "routes", ()):
+            if getattr(candidate, "endpoint", None) is endpoint:
+                route = candidate
+                break
+        else:
+            return None
+    template = getattr(route, "path_format", None) or getattr(route, "path", None)
+    return template if isinstance(template, str) else None

@@ -29,16 +29,16 @@ from .bodies import render_body
 from .context import ContextCell, RequestContext, reset_context, set_context
 from .dependencies import SCOPE_KEY, RequestAudit
 from .events import API_AUDIT, RawEvent
-from .exchange import HttpExchange
+from .exchange import HttpExchange, route_template
 from .identity import IdentityResolver, resolve_identity
 from .methods import outcome_for_status
 from .policy import AuditPolicy, Decision
 from .proxies import TrustedProxies
 from .tracing import trace_ids
-from .websocket import WebsocketSession
+from .websocket import audit_websocket
 
 if TYPE_CHECKING:
-    from starlette.types import ASGIApp, Message, Receive, Scope, Send
+    from starlette.types import ASGIApp, Receive, Scope, Send
 
     from .auditor import Auditor
 
@@ -286,7 +286,7 @@ class AuditMiddleware:
         if kind == "http":
             await self._http(scope, receive, send)
         elif kind == "websocket":
-            await self._websocket(scope, receive, send)
+            await audit_websocket(self, scope, receive, send)
         else:
             await self.app(scope, receive, send)
 
@@ -364,7 +364,7 @@ class AuditMiddleware:
         fields["stage"] = stage
         if decision.level != "metadata":
             fields["audit_level"] = decision.level
-        template = _route_template(scope)
+        template = route_template(scope)
         if template is not None:
             fields["resource"] = template
         fields.update(self._request_fields(scope, decision))
@@ -394,70 +394,6 @@ class AuditMiddleware:
         raw = RawEvent(API_AUDIT, event_type, outcome, time.time_ns(), cell.context, fields, exc)
         await self.auditor._put(raw)
 
-    async def _websocket(self, scope: Scope, receive: Receive, send: Send) -> None:
-        cell = ContextCell(self._context(scope))
-        scope[SCOPE_KEY] = RequestAudit(self.auditor, cell)
-        early = self._decide(scope, cell) if not self.policy.needs_identity else None
-        keep = early is not None and early.at_least("request_response")
-        limit = early.max_body_bytes if early is not None and keep else 0
-        session = WebsocketSession(receive, send, keep=keep, limit=limit)
-        token = set_context(cell)
-        try:
-            await self.app(scope, session.receive, self._connect_then(scope, cell, session))
-        except Exception as exc:
-            await self._close_record(scope, cell, session, exc)
-            raise
-        finally:
-            reset_context(token)
-        await self._close_record(scope, cell, session, None)
-
-    def _connect_then(self, scope: Scope, cell: ContextCell, session: WebsocketSession) -> Send:
-        # websocket_connect is recorded when the app accepts or refuses.
-        recorded = False
-
-        async def send(message: Message) -> None:
-            nonlocal recorded
-            await session.send(message)
-            if not recorded and message["type"] in _WS_ANSWERS:
-                recorded = True
-                self._identify(scope, cell)
-                decision = self._decide(scope, cell)
-                if decision.records:
-                    accepted = message["type"] == "websocket.accept"
-                    fields: dict[str, Any] = {"accepted": accepted, "stage": "connect"}
-                    if not accepted:
-                        fields["status_code"] = message.get("status", 403)
-                    template = _route_template(scope)
-                    if template is not None:
-                        fields["resource"] = template
-                    fields.update(self._request_fields(scope, decision))
-                    outcome = "success" if accepted else "denied"
-                    await self._put(scope, cell, outcome, fields, None, "websocket_connect")
-
-        return send
-
-    async def _close_record(
-        self,
-        scope: Scope,
-        cell: ContextCell,
-        session: WebsocketSession,
-        exc: BaseException | None,
-    ) -> None:
-        self._identify(scope, cell)
-        decision = self._decide(scope, cell)
-        if not decision.records:
-            return
-        fields = session.close_fields()
-        fields["stage"] = "exception" if exc is not None else "close"
-        template = _route_template(scope)
-        if template is not None:
-            fields["resource"] = template
-        if exc is not None:
-            fields["exception_type"] = type(exc).__name__
-            fields["error_message"] = str(exc)
-        outcome = "error" if exc is not None else "success"
-        await self._put(scope, cell, outcome, fields, exc, "websocket_close")
-
     async def _internal_error(self, send: Send, rid_header: tuple[bytes, bytes]) -> None:
         body = b"Internal Server Error"
         try:
@@ -482,9 +418,6 @@ class AuditMiddleware:
 
 _EVERYTHING: Final = AuditPolicy()
 _NOT_RECORDED: Final = Decision(level="none", rule=None, headers=frozenset(), max_body_bytes=0)
-_WS_ANSWERS: Final = frozenset(
-    {"websocket.accept", "websocket.close", "websocket.http.response.start"}
-)
 
 
 def _header(scope: Scope, name: bytes) -> str | None:
@@ -492,22 +425,3 @@ def _header(scope: Scope, name: bytes) -> str | None:
         if key == name:
             return str(value.decode("latin-1"))
     return None
-
-
-def _route_template(scope: Scope) -> str | None:
-    # FastAPI leaves the matched route in the scope; a plain Starlette router
-    # leaves the endpoint, whose route is looked up among the app's routes.
-    route = scope.get("route")
-    if route is None:
-        endpoint = scope.get("endpoint")
-        app = scope.get("app")
-        if endpoint is None or app is None:
-            return None
-        for candidate in getattr(app, "routes", ()):
-            if getattr(candidate, "endpoint", None) is endpoint:
-                route = candidate
-                break
-        else:
-            return None
-    template = getattr(route, "path_format", None) or getattr(route, "path", None)
-    return template if isinstance(template, str) else None

@@ -13,10 +13,16 @@ from __future__ import annotations
 import time
 from typing import TYPE_CHECKING, Any, Final
 
-if TYPE_CHECKING:
-    from starlette.types import Message, Receive, Send
+from .context import ContextCell, reset_context, set_context
+from .dependencies import SCOPE_KEY, RequestAudit
+from .exchange import route_template
 
-__all__ = ("WebsocketSession",)
+if TYPE_CHECKING:
+    from starlette.types import Message, Receive, Scope, Send
+
+    from .middleware import AuditMiddleware
+
+__all__ = ("WebsocketSession", "audit_websocket")
 
 #: Messages kept each way at the ``request_response`` level.
 KEPT_MESSAGES: Final = 20
@@ -117,3 +123,78 @@ def _size(message: Message) -> int:
         return len(text.encode("utf-8", "surrogatepass"))
     data = message.get("bytes")
     return len(data) if data else 0
+
+
+_WS_ANSWERS: Final = frozenset(
+    {"websocket.accept", "websocket.close", "websocket.http.response.start"}
+)
+
+
+async def audit_websocket(mw: AuditMiddleware, scope: Scope, receive: Receive, send: Send) -> None:
+    """Run a websocket scope through the app, recording its session (see the module doc)."""
+    cell = ContextCell(mw._context(scope))
+    scope[SCOPE_KEY] = RequestAudit(mw.auditor, cell)
+    early = mw._decide(scope, cell) if not mw.policy.needs_identity else None
+    keep = early is not None and early.at_least("request_response")
+    limit = early.max_body_bytes if early is not None and keep else 0
+    session = WebsocketSession(receive, send, keep=keep, limit=limit)
+    token = set_context(cell)
+    try:
+        await mw.app(scope, session.receive, _connect_then(mw, scope, cell, session))
+    except Exception as exc:
+        await _close_record(mw, scope, cell, session, exc)
+        raise
+    finally:
+        reset_context(token)
+    await _close_record(mw, scope, cell, session, None)
+
+
+def _connect_then(
+    mw: AuditMiddleware, scope: Scope, cell: ContextCell, session: WebsocketSession
+) -> Send:
+    # websocket_connect is recorded when the app accepts or refuses.
+    recorded = False
+
+    async def send(message: Message) -> None:
+        nonlocal recorded
+        await session.send(message)
+        if not recorded and message["type"] in _WS_ANSWERS:
+            recorded = True
+            mw._identify(scope, cell)
+            decision = mw._decide(scope, cell)
+            if decision.records:
+                accepted = message["type"] == "websocket.accept"
+                fields: dict[str, Any] = {"accepted": accepted, "stage": "connect"}
+                if not accepted:
+                    fields["status_code"] = message.get("status", 403)
+                template = route_template(scope)
+                if template is not None:
+                    fields["resource"] = template
+                fields.update(mw._request_fields(scope, decision))
+                outcome = "success" if accepted else "denied"
+                await mw._put(scope, cell, outcome, fields, None, "websocket_connect")
+
+    return send
+
+
+async def _close_record(
+    mw: AuditMiddleware,
+    scope: Scope,
+    cell: ContextCell,
+    session: WebsocketSession,
+    exc: BaseException | None,
+) -> None:
+    mw._identify(scope, cell)
+    decision = mw._decide(scope, cell)
+    if not decision.records:
+        return
+    fields = session.close_fields()
+    fields["stage"] = "exception" if exc is not None else "close"
+    template = route_template(scope)
+    if template is not None:
+        fields["resource"] = template
+    if exc is not None:
+        fields["exception_type"] = type(exc).__name__
+        fields["error_message"] = str(exc)
+    outcome = "error" if exc is not None else "success"
+    await mw._put(scope, cell, outcome, fields, exc, "websocket_close")
