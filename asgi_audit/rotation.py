@@ -18,7 +18,7 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Final
+from typing import Any, BinaryIO, Final
 
 from .events import CATEGORY_FILES
 from .files import fsync_directory, locked, rotate_file
@@ -146,14 +146,28 @@ def _rotation_order(path: Path) -> tuple[str, int]:
 
 
 def compress_rotated(path: Path) -> Path:
-    """Gzip one rotated file to ``<name>.gz`` (atomically), then remove the original."""
+    """Gzip one rotated file to ``<name>.gz`` (atomically), then remove the original.
+
+    A file that still has a second name (a rotation in another process is moving
+    it) is left for a later pass, and ``path`` itself is returned.
+    """
     target = path.with_name(path.name + ".gz")
     # A temporary name of this call only: two processes compressing the same file
     # must not write into one inode.
     tmp = path.with_name(f".{path.name}.gz.{os.getpid()}.{os.urandom(4).hex()}.tmp")
+    with open(path, "rb") as src:
+        st = os.fstat(src.fileno())
+        if st.st_nlink != 1:
+            # A rotation is still moving this file (it has a second name: the
+            # current file's, or another rotated name it is about to take); a
+            # copy made now would be made again under that other name. Later.
+            return path
+        return _compress(path, src, st, target, tmp)
+
+
+def _compress(path: Path, src: BinaryIO, st: os.stat_result, target: Path, tmp: Path) -> Path:
     try:
-        with open(path, "rb") as src, open(tmp, "xb") as raw:
-            st = os.fstat(src.fileno())
+        with open(tmp, "xb") as raw:
             with gzip.GzipFile(filename=path.name, mode="wb", fileobj=raw, mtime=0) as gz:
                 shutil.copyfileobj(src, gz, _CHUNK)
             raw.flush()

@@ -628,3 +628,25 @@ def test_a_compression_cut_short_by_the_process_exit_is_finished_not_counted_twi
     apply_retention(current, RotationPolicy(compress=True))
     assert not plain.exists()
     assert sorted(p.name for p in log_dir.iterdir()) == [gz.name]
+
+
+def test_a_rotated_file_that_a_rotation_is_still_moving_is_not_compressed_yet(
+    tmp_path: Path,
+) -> None:
+    # While a rotation moves a file it has two names (the current one, or a name
+    # it is about to give back); compressing it then would compress it twice.
+    log_dir = tmp_path / "logs"
+    log_dir.mkdir(mode=0o700)
+    plain = log_dir / "auth-events.jsonl.20261128_101010_000000.2.rotated"
+    plain.write_bytes(b'{"n":1}\n')
+    second_name = log_dir / "auth-events.jsonl"
+    os.link(plain, second_name)  # the rotation has linked but not yet unlinked
+
+    assert compress_rotated(plain) == plain
+    assert not plain.with_name(plain.name + ".gz").exists()
+
+    second_name.unlink()  # the rotation is done
+    gz = compress_rotated(plain)
+    assert gz.name.endswith(".rotated.gz")
+    assert gzip.decompress(gz.read_bytes()) == b'{"n":1}\n'
+    assert not plain.exists()
