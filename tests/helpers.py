@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import gzip
 import json
 import multiprocessing.process
+import re
 import time
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, Final
 
 
 def read_events(path: Path) -> list[dict[str, Any]]:
@@ -42,3 +44,26 @@ def join_all(processes: Sequence[multiprocessing.process.BaseProcess], deadline_
             process.join()
     assert not hung, f"processes still running after {deadline_s}s: {hung}"
     assert [p.exitcode for p in processes] == [0] * len(processes)
+
+
+#: ``<file>.<UTC YYYYmmdd_HHMMSS>[.N].rotated[.gz]``
+ROTATED_RE: Final = re.compile(
+    r"(?P<file>[a-z0-9][a-z0-9_-]*\.jsonl)\.(?P<stamp>\d{8}_\d{6})(?:\.(?P<n>\d+))?"
+    r"\.rotated(?P<gz>\.gz)?"
+)
+
+
+def whole_lines(path: Path) -> list[bytes]:
+    """The lines of a current or rotated file (gunzipped); fails on a partial last line."""
+    data = path.read_bytes()
+    if path.name.endswith(".gz"):
+        data = gzip.decompress(data)
+    assert data.endswith(b"\n") or not data, f"{path.name} ends inside a line"
+    return data.split(b"\n")[:-1]
+
+
+def rotation_key(path: Path) -> tuple[str, int]:
+    """How rotated files order: by their stamp, then their ``.N``."""
+    match = ROTATED_RE.fullmatch(path.name)
+    assert match, path.name
+    return match["stamp"], int(match["n"] or 0)

@@ -22,7 +22,6 @@ import itertools
 import json
 import multiprocessing
 import os
-import re
 import signal
 import threading
 import time
@@ -37,36 +36,16 @@ import pytest
 from asgi_audit import Auditor, rotate_audit_logs
 from tests.apps import LOG_DIR_ENV
 from tests.apps.load import COMPRESS_ENV, LOAD_APP, LOAD_CATEGORY, ROTATE_MAX_MB_ENV
-from tests.helpers import join_all
+from tests.helpers import ROTATED_RE, join_all, rotation_key, whole_lines
 from tests.servers import run_server
 
 pytestmark = pytest.mark.e2e
 
-#: ``<file>.<UTC YYYYmmdd_HHMMSS>[.N].rotated[.gz]``
-ROTATED_RE: Final = re.compile(
-    r"(?P<file>[a-z0-9][a-z0-9_-]*\.jsonl)\.(?P<stamp>\d{8}_\d{6})(?:\.(?P<n>\d+))?"
-    r"\.rotated(?P<gz>\.gz)?"
-)
 SPAWN: Final = multiprocessing.get_context("spawn")
 PROCESS_DEADLINE: Final = 90.0  # a bound on a hang, never an assertion on speed
 
 
 # --- reading what was written ------------------------------------------------------------
-
-
-def whole_lines(path: Path) -> list[bytes]:
-    """The lines of a current or rotated file (gunzipped); fails on a partial last line."""
-    data = path.read_bytes()
-    if path.name.endswith(".gz"):
-        data = gzip.decompress(data)
-    assert data.endswith(b"\n") or not data, f"{path.name} ends inside a line"
-    return data.split(b"\n")[:-1]
-
-
-def rotation_key(path: Path) -> tuple[str, int]:
-    match = ROTATED_RE.fullmatch(path.name)
-    assert match, path.name
-    return match["stamp"], int(match["n"] or 0)
 
 
 def files_of(log_dir: Path, name: str) -> list[Path]:

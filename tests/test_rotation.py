@@ -30,12 +30,8 @@ from asgi_audit import Auditor, InsecureDirectoryError, rotate_audit_logs
 from asgi_audit import rotation as rotation_module
 from asgi_audit.files import rotate_file
 from asgi_audit.rotation import RotationPolicy, apply_retention, compress_rotated, rotated_files
+from tests.helpers import ROTATED_RE, rotation_key, whole_lines
 
-#: ``<file>.<UTC YYYYmmdd_HHMMSS>[.N].rotated[.gz]``
-ROTATED_RE: Final = re.compile(
-    r"(?P<file>[a-z0-9][a-z0-9_-]*\.jsonl)\.(?P<stamp>\d{8}_\d{6})(?:\.(?P<n>\d+))?"
-    r"\.rotated(?P<gz>\.gz)?"
-)
 PARTIAL_RE: Final = re.compile(
     r"(?P<file>[a-z0-9][a-z0-9_-]*\.jsonl)\.(?P<stamp>\d{8}_\d{6})\.partial"
 )
@@ -53,25 +49,10 @@ def log_dir(tmp_path: Path) -> Path:
 # --- reading what was written ------------------------------------------------------------
 
 
-def whole_lines(path: Path) -> list[bytes]:
-    """The lines of a current or rotated file (gunzipped); fails on a partial last line."""
-    data = path.read_bytes()
-    if path.name.endswith(".gz"):
-        data = gzip.decompress(data)
-    assert data.endswith(b"\n") or not data, f"{path.name} ends inside a line"
-    return data.split(b"\n")[:-1]
-
-
 def parse(lines: list[bytes]) -> list[dict[str, Any]]:
     events = [json.loads(line) for line in lines]
     assert all(isinstance(e, dict) for e in events)
     return events
-
-
-def rotation_key(path: Path) -> tuple[str, int]:
-    match = ROTATED_RE.fullmatch(path.name)
-    assert match, path.name
-    return match["stamp"], int(match["n"] or 0)
 
 
 def rotated_of(log_dir: Path, name: str) -> list[Path]:

@@ -26,10 +26,8 @@ Every wait is a bounded poll that fails with a message; nothing asserts a durati
 from __future__ import annotations
 
 import asyncio
-import gzip
 import json
 import os
-import re
 import shutil
 import signal
 import subprocess
@@ -43,6 +41,7 @@ import pytest
 
 from asgi_audit import Auditor
 from asgi_audit.verify import verify_directory
+from tests.helpers import ROTATED_RE, rotation_key, whole_lines
 
 CONFIG: Final = Path(__file__).resolve().parents[1] / "docs" / "shipping" / "rsyslog-imfile.conf"
 #: The paths the documented configuration uses, replaced by directories under tmp_path.
@@ -50,11 +49,6 @@ CONFIG_LOG_DIR: Final = "/var/log/asgi-audit"
 CONFIG_COPY_DIR: Final = "/var/log/shipped/asgi-audit"
 RSYSLOGD: Final = shutil.which("rsyslogd") or shutil.which("rsyslogd", path="/usr/sbin:/sbin")
 
-#: ``<file>.<UTC YYYYmmdd_HHMMSS>[.N].rotated[.gz]``
-ROTATED_RE: Final = re.compile(
-    r"(?P<file>[a-z0-9][a-z0-9_-]*\.jsonl)\.(?P<stamp>\d{8}_\d{6})(?:\.(?P<n>\d+))?"
-    r"\.rotated(?P<gz>\.gz)?"
-)
 CHECKPOINTS: Final = "checkpoints.log"
 KEY: Final = b"shipping-test-key-0123456789abcdef"
 DEADLINE: Final = 60.0  # a bound on each wait for rsyslogd, never an assertion on speed
@@ -217,21 +211,6 @@ async def poll(condition: Callable[[], bool], deadline: float = DEADLINE) -> boo
             return False
         await asyncio.sleep(0.05)
     return True
-
-
-def whole_lines(path: Path) -> list[bytes]:
-    """The lines of a file (gunzipped); fails on a partial last line."""
-    data = path.read_bytes()
-    if path.name.endswith(".gz"):
-        data = gzip.decompress(data)
-    assert data.endswith(b"\n") or not data, f"{path.name} ends inside a line"
-    return data.split(b"\n")[:-1]
-
-
-def rotation_key(path: Path) -> tuple[str, int]:
-    match = ROTATED_RE.fullmatch(path.name)
-    assert match, path.name
-    return match["stamp"], int(match["n"] or 0)
 
 
 def source_files(log_dir: Path) -> dict[str, list[Path]]:

@@ -33,7 +33,7 @@ import ssl
 from collections.abc import Sequence
 from typing import Final, NoReturn
 
-__all__ = ("MAX_TXNR", "RelpClient", "RelpError", "next_txnr", "relp_frame")
+__all__ = ("MAX_TXNR", "RelpClient", "RelpError", "next_txnr", "open_connection", "relp_frame")
 
 #: The highest transaction number; the next one after it is 1 again.
 MAX_TXNR: Final = 999_999_999
@@ -89,6 +89,25 @@ class _Frame:
         self.data = data
 
 
+def open_connection(
+    host: str,
+    port: int,
+    timeout: float,
+    ssl_context: ssl.SSLContext | None,
+    server_hostname: str | None,
+) -> socket.socket:
+    """A TCP connection with keepalive, wrapped in TLS when ``ssl_context`` is given."""
+    sock = socket.create_connection((host, port), timeout=timeout)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)
+        if ssl_context is not None:
+            sock = ssl_context.wrap_socket(sock, server_hostname=server_hostname)
+    except BaseException:
+        sock.close()
+        raise
+    return sock
+
+
 class RelpClient:
     """One RELP session to ``host:port``, opened on first use, reopened after a failure.
 
@@ -142,14 +161,9 @@ class RelpClient:
             raise RelpError(f"RELP open to {self.host}:{self.port} failed: {exc}") from exc
 
     def _open(self) -> None:
-        sock = socket.create_connection((self.host, self.port), timeout=self.timeout)
-        try:
-            sock.setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)
-            if self._ssl_context is not None:
-                sock = self._ssl_context.wrap_socket(sock, server_hostname=self._server_hostname)
-        except BaseException:
-            sock.close()
-            raise
+        sock = open_connection(
+            self.host, self.port, self.timeout, self._ssl_context, self._server_hostname
+        )
         self._sock = sock
         self._buffer.clear()
         self._txnr = 1

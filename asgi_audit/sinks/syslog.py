@@ -71,7 +71,7 @@ from typing import Any, Final, Literal
 
 import orjson
 
-from .relp import RelpClient, RelpError
+from .relp import RelpClient, RelpError, open_connection
 
 __all__ = (
     "SD_ID",
@@ -382,15 +382,9 @@ class SyslogSink:
             raise
 
     def _connect(self) -> socket.socket:
-        sock = socket.create_connection((self.host, self.port), timeout=self.timeout)
-        try:
-            sock.setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)
-            if self._ssl_context is not None:
-                sock = self._ssl_context.wrap_socket(sock, server_hostname=self._server_hostname)
-        except BaseException:
-            sock.close()
-            raise
-        return sock
+        return open_connection(
+            self.host, self.port, self.timeout, self._ssl_context, self._server_hostname
+        )
 
     def _wait_acknowledged(self, sock: socket.socket, deadline: float) -> None:
         delay = 0.0005
