@@ -78,6 +78,8 @@ _HEX: Final = re.compile(r"(?<![A-Za-z0-9_-])[0-9a-fA-F]{40,}(?![A-Za-z0-9_-])")
 # Long runs are judged in a last pass, once the shapes above are masked, so a
 # token or a URL inside a path is found by its own pattern first.
 _DIGIT: Final = re.compile(r"[0-9]")
+# Hex in one case only: mixed case could be a random base64 secret.
+_HEX_ONLY: Final = re.compile(r"[0-9a-f]+|[0-9A-F]+")
 _SEGMENTS: Final = re.compile(r"([/.~])")
 _LONG_SEGMENT: Final = re.compile(r"[^/.~]{20}")
 _RUN: Final = re.compile(r"[A-Za-z0-9+/_~.-]{20,}={0,2}")
@@ -177,6 +179,8 @@ def _digit_count(data: bytes) -> int:
 
 def mask_shapes(text: str, mask: str) -> str:
     """``text`` with every secret shape of the module rules replaced by ``mask``."""
+    if len(text) in DIGEST_HEX_LENGTHS and _HEX_ONLY.fullmatch(text):
+        return text  # a digest or a request id: kept by rule, nothing else can match it
     out = text
     if "-----BEGIN" in out:
         out = _PEM.sub(mask, out)

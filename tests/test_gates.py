@@ -60,3 +60,17 @@ def test_a_path_without_a_long_segment_is_kept_whole(text: str) -> None:
     if shapes._LONG_SEGMENT.search(run) is None:
         parts = re.split(r"([/.~])", run)
         assert not any(shapes.random_token(p.rstrip("=")) for p in parts)
+
+
+@given(
+    st.text(alphabet="0123456789abcdef", min_size=32, max_size=32)
+    | st.text(alphabet="0123456789ABCDEF", min_size=32, max_size=32)
+    | st.text(alphabet="0123456789abcdef", min_size=64, max_size=64)
+)
+@example("0" * 32)
+@example("4111111111111111" * 2)
+def test_a_digest_length_hex_string_is_kept_as_the_full_rules_keep_it(text: str) -> None:
+    # The shortcut for digest-length hex in one case must agree with the full rules,
+    # which see the same text with a space around it (no shortcut then).
+    assert shapes.mask_shapes(text, "***") == text
+    assert shapes.mask_shapes(" " + text + " ", "***") == " " + text + " "
