@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Final
 
+import anyio
 import httpx
 import orjson
 import pytest
@@ -208,3 +209,45 @@ def test_sinks_are_checked_when_the_auditor_is_built(tmp_path: Path) -> None:
         Auditor(log_dir=tmp_path, sinks=[MemorySink("bad name")])
     with pytest.raises(TypeError, match="A sink needs name"):
         Auditor(log_dir=tmp_path, sinks=[object()])  # type: ignore[list-item]
+
+
+async def test_processes_sharing_a_directory_deliver_each_line_once_and_take_over(
+    tmp_path: Path,
+) -> None:
+    # Two Auditors on one directory (as uvicorn workers are), each with the sink:
+    # the first delivers, the second stands by, and takes over when the first stops.
+    first, second = MemorySink("shared"), MemorySink("shared")
+    a = Auditor(log_dir=tmp_path, sinks=[first])
+    b = Auditor(log_dir=tmp_path, sinks=[second])
+    a_started, a_stop, a_stopped = anyio.Event(), anyio.Event(), anyio.Event()
+
+    async def run_a() -> None:  # the first worker, in a task of its own
+        async with a:
+            a_started.set()
+            await a_stop.wait()
+        a_stopped.set()
+
+    async with anyio.create_task_group() as workers:
+        workers.start_soon(run_a)
+        await a_started.wait()
+        wait_until(lambda: not a.stats()["sinks"]["shared"]["standby"], "the first to own it")
+        async with b:
+            await emit(a, 0, 100)
+            await emit(b, 100, 100)
+            await a.flush()
+            await b.flush()
+            wait_until(lambda: len(category_lines(first, "tool_blocks")) >= 200, "the owner")
+            assert b.stats()["sinks"]["shared"]["standby"] is True
+            assert category_lines(second, "tool_blocks") == []
+            a_stop.set()  # the owner stops
+            await a_stopped.wait()
+            await emit(b, 200, 50)
+            await b.flush()
+            wait_until(lambda: len(category_lines(second, "tool_blocks")) >= 50, "the takeover")
+            assert b.stats()["sinks"]["shared"]["standby"] is False
+
+    tools = file_lines(tmp_path, "tool-blocks.jsonl")
+    assert len(tools) == 250
+    # Every line once, in order, whoever sent it.
+    delivered = category_lines(first, "tool_blocks") + category_lines(second, "tool_blocks")
+    assert delivered == tools

@@ -9,6 +9,11 @@ directory. Rotation renames a file and keeps its inode, so the runner finishes t
 renamed file before it moves on to the new one; after a restart it finds its
 file again by inode among the current and rotated files.
 
+Several processes writing one directory (``uvicorn --workers``) each start the
+sink, but only the one holding ``.sink-<name>.lock`` delivers; the others stand
+by (``standby`` in the stats) and one of them takes over, from the saved
+position, if the owner stops.
+
 What it cannot do: resume inside a rotated file that was gzipped or deleted
 before the sink had it all. It then starts the current file from its beginning
 and counts it as a ``gap`` (reported on stderr and in the stats). A sink seen for
@@ -19,6 +24,7 @@ rotated since it started), not of the rotated history.
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import json
 import os
 import re
@@ -36,6 +42,7 @@ __all__ = ("SinkRunner", "validate_sink_name")
 
 _NAME_RE: Final = re.compile(r"[A-Za-z0-9_-]{1,64}\Z")
 _POLL_S: Final = 1.0
+_STANDBY_POLL_S: Final = 2.0
 
 
 def validate_sink_name(sink: object) -> str:
@@ -76,6 +83,10 @@ class SinkRunner:
         self.name = validate_sink_name(sink)
         self._dir = directory
         self._position_file = directory / f".sink-{self.name}.json"
+        self._lock_file = directory / f".sink-{self.name}.lock"
+        self._lock_fd: int | None = None
+        #: True while another process of this directory delivers this sink.
+        self.standby = True
         self._batch_lines = batch_lines
         self._batch_bytes = batch_bytes
         self._retry_initial = retry_initial
@@ -98,7 +109,6 @@ class SinkRunner:
 
     def start(self) -> None:
         self._started_at = time.time()
-        self._saved = self._load_positions()
         self._thread = threading.Thread(target=self._run, name=f"asgi_audit sink {self.name}")
         self._thread.daemon = True
         self._thread.start()
@@ -139,6 +149,7 @@ class SinkRunner:
             "errors": self.errors,
             "last_error": self.last_error,
             "retrying": self.retrying,
+            "standby": self.standby,
             "lag_bytes": lag,
             "gap": self.gap,
             "positions": positions,
@@ -146,14 +157,46 @@ class SinkRunner:
 
     # ------------------------------------------------------------ the thread
 
+    def _own(self) -> bool:
+        # One process per directory delivers a sink's lines (uvicorn --workers
+        # share the files): whoever holds the sink's lock. The others stand by
+        # and take over if it goes away.
+        fd = os.open(self._lock_file, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            os.close(fd)
+            return False
+        self._lock_fd = fd
+        self.standby = False
+        # The positions as the last owner left them.
+        self._saved = self._load_positions()
+        return True
+
     def _run(self) -> None:
         delay = 0.0
         try:
+            while not self._own():
+                if self._stop.is_set():
+                    return
+                self._stop.wait(_STANDBY_POLL_S)
             while True:
                 stopping = self._stop.is_set()
                 if stopping and time.monotonic() >= self._drain_until:
                     return
-                batch = self._collect()
+                try:
+                    batch = self._collect()
+                except OSError as exc:
+                    # A file vanished or could not be read between two looks: the
+                    # files are the truth, so look again in a moment.
+                    reason = f"reading: {type(exc).__name__}: {exc}"
+                    if reason != self.last_error:
+                        report(f"sink {self.name!r}: {reason}; trying again")
+                    self.last_error = reason
+                    if stopping:
+                        return
+                    self._stop.wait(_POLL_S)
+                    continue
                 if batch is None:
                     if stopping:
                         return  # caught up
@@ -189,6 +232,10 @@ class SinkRunner:
             for follow in self._follows.values():
                 with contextlib.suppress(OSError):
                     os.close(follow.fd)
+            if self._lock_fd is not None:
+                with contextlib.suppress(OSError):
+                    os.close(self._lock_fd)  # closing releases the lock
+                self._lock_fd = None
 
     def _collect(self) -> tuple[str, list[bytes], int] | None:
         # The first category with whole lines to deliver: (file name, lines, new offset).
@@ -219,7 +266,10 @@ class SinkRunner:
             return None
         if b"\n" in os.pread(follow.fd, self._batch_bytes, follow.offset):
             return self._read(follow)
-        self._switch(follow, nxt)
+        try:
+            self._switch(follow, nxt)
+        except FileNotFoundError:
+            return None  # the new current file is not there yet: the next look
         return self._read(follow)
 
     def _next_file(self, follow: _Follow) -> Path | None:
