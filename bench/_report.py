@@ -34,7 +34,7 @@ def machine() -> str:
     """One line naming the machine the figures come from."""
     return (
         f"{platform.machine()}, {os.cpu_count()} cores, {platform.python_implementation()} "
-        f"{platform.python_version()}, {platform.system()} {platform.release()}"
+        f"{platform.python_version()}, {platform.system()}"
     )
 
 
