@@ -93,31 +93,14 @@ class Auditor(EventMethods[Coroutine[Any, Any, None]]):
     """
 
     __slots__ = (
-        "_caps",
-        "_directory",
-        "_key",
-        "_options",
-        "_output_format",
-        "_overflow",
         "_prev_ends",
         "_recovered",
-        "_redactor",
-        "_rotation",
         "_runtime",
-        "_session_ids",
         "_settings",
         "_stream",
         "_sync",
         "_taps",
-        "block_timeout",
-        "capacity",
-        "checkpoint_interval",
-        "fsync",
-        "fsync_interval",
-        "integrity",
         "lost",
-        "self_audit",
-        "shutdown_timeout",
     )
 
     def __init__(
@@ -184,24 +167,9 @@ class Auditor(EventMethods[Coroutine[Any, Any, None]]):
             sinks=sinks,
             output_format=output_format,
         )
-        self._output_format: OutputFormat = settings.output_format
+        # The checked options, read through the properties below; the running
+        # parts (Runtime) are built from them at each start.
         self._settings = settings
-        self._overflow = settings.overflow
-        self._rotation = settings.rotation
-        self._directory = settings.directory
-        self.capacity = settings.capacity
-        self.block_timeout = settings.block_timeout
-        self.fsync: FsyncPolicy = settings.fsync
-        self.fsync_interval = settings.fsync_interval
-        self.shutdown_timeout = settings.shutdown_timeout
-        self.self_audit = settings.self_audit
-        self.integrity = settings.integrity
-        self.checkpoint_interval = settings.checkpoint_interval
-        self._redactor = settings.redactor
-        self._caps = settings.caps
-        self._session_ids: SessionIdMode = settings.session_ids
-        self._key = settings.key
-        self._options = settings.summary
         self._stream: EventStream | None = None
         self._runtime: Runtime | None = None
         self._recovered: list[tuple[str, Path, int]] = []
@@ -215,7 +183,47 @@ class Auditor(EventMethods[Coroutine[Any, Any, None]]):
     @property
     def log_dir(self) -> Path:
         """The directory the files are written to."""
-        return self._directory.path
+        return self._settings.directory.path
+
+    @property
+    def capacity(self) -> int:
+        """The most events held in memory (``queue_capacity``)."""
+        return self._settings.capacity
+
+    @property
+    def block_timeout(self) -> float | None:
+        """The longest a ``block`` caller waits for room."""
+        return self._settings.block_timeout
+
+    @property
+    def fsync(self) -> FsyncPolicy:
+        """The durability policy."""
+        return self._settings.fsync
+
+    @property
+    def fsync_interval(self) -> float:
+        """Seconds between fsyncs under ``"interval"``."""
+        return self._settings.fsync_interval
+
+    @property
+    def shutdown_timeout(self) -> float:
+        """Seconds the shutdown waits for the writer to drain."""
+        return self._settings.shutdown_timeout
+
+    @property
+    def self_audit(self) -> bool:
+        """Whether ``audit_started`` and ``audit_stopped`` are recorded."""
+        return self._settings.self_audit
+
+    @property
+    def integrity(self) -> bool:
+        """Whether lines are sealed into MAC chains."""
+        return self._settings.integrity
+
+    @property
+    def checkpoint_interval(self) -> float | None:
+        """Seconds between signed checkpoints (None: only at rotation and shutdown)."""
+        return self._settings.checkpoint_interval
 
     @property
     def running(self) -> bool:
@@ -264,10 +272,12 @@ class Auditor(EventMethods[Coroutine[Any, Any, None]]):
         self._recovered = []
 
     def _prepare(self) -> bytes:
-        self._directory.prepare()
-        key = self._key if self._key is not None else load_or_create_key(self._directory)
+        directory, key = self._settings.directory, self._settings.key
+        directory.prepare()
+        if key is None:
+            key = load_or_create_key(directory)
         # A crash may have left a partial last line: move it aside before writing.
-        self._recovered, self._prev_ends = recover_directory(self._directory, self.integrity)
+        self._recovered, self._prev_ends = recover_directory(directory, self.integrity)
         return key
 
     def _start_fields(self) -> dict[str, Any]:
@@ -277,7 +287,7 @@ class Auditor(EventMethods[Coroutine[Any, Any, None]]):
                 "schema_version": SCHEMA_VERSION,
                 "pid": os.getpid(),
                 "host": socket.gethostname(),
-                "configuration": self._options,
+                "configuration": self._settings.summary,
             }
         }
 

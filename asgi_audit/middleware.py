@@ -258,12 +258,10 @@ class AuditMiddleware:
         return fields
 
     def _decide(self, scope: Scope, cell: ContextCell, category: str = API_AUDIT) -> Decision:
-        path = scope.get("path", "")
-        if not self._selected(path):
-            return _NOT_RECORDED
+        # The policy's decision for a selected path (callers check ``_selected``).
         context = cell.context
         return self.policy.decide(
-            path=path,
+            path=scope.get("path", ""),
             method=scope.get("method", "GET"),
             category=category,
             user_id=context.user_id,

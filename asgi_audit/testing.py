@@ -96,9 +96,9 @@ def capture_events(auditor: Auditor) -> Iterator[CapturedEvents]:
     capture only (the same id gives the same hash within it).
     """
     pipeline = Pipeline(
-        redactor=auditor._redactor,
-        caps=auditor._caps,
-        session_ids=auditor._session_ids,
+        redactor=auditor._settings.redactor,
+        caps=auditor._settings.caps,
+        session_ids=auditor._settings.session_ids,
         session_key=os.urandom(32),
     )
     captured = CapturedEvents(pipeline)

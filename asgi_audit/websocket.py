@@ -134,6 +134,14 @@ async def audit_websocket(mw: AuditMiddleware, scope: Scope, receive: Receive, s
     """Run a websocket scope through the app, recording its session (see the module doc)."""
     cell = ContextCell(mw._context(scope))
     scope[SCOPE_KEY] = RequestAudit(mw.auditor, cell)
+    if not mw._selected(scope.get("path", "")):
+        # Not recorded (``exclude``), but the context is there for the app.
+        token = set_context(cell)
+        try:
+            await mw.app(scope, receive, send)
+        finally:
+            reset_context(token)
+        return
     early = mw._decide(scope, cell) if not mw.policy.needs_identity else None
     keep = early is not None and early.at_least("request_response")
     limit = early.max_body_bytes if early is not None and keep else 0
