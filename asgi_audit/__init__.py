@@ -4,25 +4,25 @@ Security events (logins, injection attempts, blocked tool and file access, API
 access) become one JSON object per line, one file per category, written by a
 background writer so that a request handler never waits on disk.
 
-    from asgi_audit import Auditor, AuditMiddleware, AuditContext, audit_context
+    from . import Auditor, AuditMiddleware, AuditContext, audit_context
 """
 
 from __future__ import annotations
 
 from .auditor import Auditor
-from .context import RequestContext, current_context
-from .dependencies import AuditContext, audit_context
-from .encoding import Caps
-from .events import CATEGORY_FILES, SCHEMA_VERSION, category_filename
-from .files import InsecureDirectoryError
-from .identity import Identity
 from .methods import outcome_for_status
-from .middleware import AuditMiddleware
-from .policy import AuditPolicy, PolicyError, Rule
-from .redaction import REDACTED, Redactor
-from .rotation import get_audit_stats, rotate_audit_logs
-from .stream import AuditorNotRunning, AuditQueueFull, AuditWriteError
+from .record.context import RequestContext, current_context
+from .record.encoding import Caps
+from .record.events import CATEGORY_FILES, SCHEMA_VERSION, category_filename
+from .record.redaction import REDACTED, Redactor
+from .store.files import InsecureDirectoryError
+from .store.rotation import get_audit_stats, rotate_audit_logs
+from .store.stream import AuditorNotRunning, AuditQueueFull, AuditWriteError
 from .sync import SyncAuditor
+from .web.dependencies import AuditContext, audit_context
+from .web.identity import Identity
+from .web.middleware import AuditMiddleware
+from .web.policy import AuditPolicy, PolicyError, Rule
 
 __version__ = "0.1.0"
 

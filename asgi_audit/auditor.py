@@ -22,21 +22,21 @@ import anyio.from_thread
 import anyio.lowlevel
 import anyio.to_thread
 
-from .context import RequestContext
-from .context import current_context as _current_context
-from .events import SCHEMA_VERSION, RawEvent
-from .housekeeping import recover_directory
-from .integrity import Sealed
-from .keys import load_or_create_key
 from .methods import EventMethods
 from .options import KEY_ENV, build_settings
-from .pipeline import OutputFormat, SessionIdMode
+from .proof.integrity import Sealed
+from .proof.keys import load_or_create_key
+from .record.context import RequestContext
+from .record.context import current_context as _current_context
+from .record.events import SCHEMA_VERSION, RawEvent
+from .record.pipeline import OutputFormat, SessionIdMode
+from .record.tracing import _get_current_span, trace_ids
 from .runtime import Runtime
 from .sinks.base import Sink
-from .stream import AuditorNotRunning, EventStream, OverflowPolicy
+from .store.housekeeping import recover_directory
+from .store.stream import AuditorNotRunning, EventStream, OverflowPolicy
+from .store.writer import FsyncPolicy
 from .sync import SyncAuditor
-from .tracing import _get_current_span, trace_ids
-from .writer import FsyncPolicy
 
 __all__ = ("KEY_ENV", "SELF_CATEGORY", "Auditor")
 

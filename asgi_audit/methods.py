@@ -13,8 +13,8 @@ import time
 from collections.abc import Mapping
 from typing import Any, Final, Generic, Literal, TypeVar
 
-from .context import RequestContext, current_context
-from .events import (
+from .record.context import RequestContext, current_context
+from .record.events import (
     API_AUDIT,
     AUTH,
     INJECTION,

@@ -13,16 +13,16 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .encoding import DEFAULT_FIELD_CAPS, Caps
-from .events import category_filename
-from .files import LogDirectory
-from .pipeline import OutputFormat, SessionIdMode
-from .redaction import Redactor
-from .rotation import RotationPolicy, parse_interval
+from .record.encoding import DEFAULT_FIELD_CAPS, Caps
+from .record.events import category_filename
+from .record.pipeline import OutputFormat, SessionIdMode
+from .record.redaction import Redactor
 from .sinks.base import Sink
 from .sinks.group import check_sinks
-from .stream import OverflowPolicy
-from .writer import FsyncPolicy
+from .store.files import LogDirectory
+from .store.rotation import RotationPolicy, parse_interval
+from .store.stream import OverflowPolicy
+from .store.writer import FsyncPolicy
 
 __all__ = ("KEY_ENV", "Settings", "build_settings")
 

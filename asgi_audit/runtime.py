@@ -19,15 +19,15 @@ import anyio.from_thread
 import anyio.lowlevel
 import anyio.to_thread
 
-from .events import RawEvent, category_filename
-from .housekeeping import retain
-from .integrity import Sealed, derive_chain_key
 from .options import Settings
-from .pipeline import Pipeline
-from .reporting import report
+from .proof.integrity import Sealed, derive_chain_key
+from .record.events import RawEvent, category_filename
+from .record.pipeline import Pipeline
 from .sinks.group import SinkGroup
-from .stream import EventStream
-from .writer import Writer
+from .store.housekeeping import retain
+from .store.reporting import report
+from .store.stream import EventStream
+from .store.writer import Writer
 
 __all__ = ("Runtime",)
 

@@ -8,9 +8,9 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from .context import ContextCell, RequestContext, current_context
-from .events import RawEvent
 from .methods import EventMethods
+from .record.context import ContextCell, RequestContext, current_context
+from .record.events import RawEvent
 
 if TYPE_CHECKING:
     from .auditor import Auditor

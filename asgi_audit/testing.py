@@ -7,7 +7,7 @@ writer runs: the captured dicts are redacted and capped exactly as the lines
 would be (without the integrity chain's ``stream``/``seq``/``mac``). The Auditor
 need not be running, so a ``TestClient`` without its lifespan works too::
 
-    from asgi_audit.testing import capture_events
+    from .testing import capture_events
 
     def test_a_wrong_password_is_recorded(client):
         with capture_events(auditor) as audit:
@@ -27,11 +27,11 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
-from .pipeline import Pipeline
+from .record.pipeline import Pipeline
 
 if TYPE_CHECKING:
     from .auditor import Auditor
-    from .events import RawEvent
+    from .record.events import RawEvent
 
 __all__ = ("CapturedEvents", "capture_events")
 

@@ -46,7 +46,7 @@ from emit_contenders import (
 )
 
 from asgi_audit import Auditor
-from asgi_audit.events import CATEGORY_FILES
+from asgi_audit.record.events import CATEGORY_FILES
 
 # Holds an exclusive flock on a file for some seconds: another process stalling the writer.
 _HOLDER = (

@@ -27,7 +27,7 @@ import structlog
 from loguru import logger as loguru_logger
 
 from asgi_audit import Auditor
-from asgi_audit.events import CATEGORY_FILES
+from asgi_audit.record.events import CATEGORY_FILES
 
 try:  # python-json-logger 3+
     from pythonjsonlogger.json import JsonFormatter

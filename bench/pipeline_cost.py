@@ -14,12 +14,12 @@ import statistics
 import sys
 import time
 
-from asgi_audit.context import RequestContext
-from asgi_audit.encoding import Caps
-from asgi_audit.events import RawEvent
-from asgi_audit.integrity import Chain
-from asgi_audit.pipeline import Pipeline
-from asgi_audit.redaction import Redactor
+from asgi_audit.proof.integrity import Chain
+from asgi_audit.record.context import RequestContext
+from asgi_audit.record.encoding import Caps
+from asgi_audit.record.events import RawEvent
+from asgi_audit.record.pipeline import Pipeline
+from asgi_audit.record.redaction import Redactor
 
 CONTEXT = RequestContext(
     ip_address="203.0.113.7",

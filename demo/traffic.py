@@ -39,7 +39,7 @@ from typing import IO, Any, Final
 import httpx
 
 from asgi_audit import CATEGORY_FILES, REDACTED, get_audit_stats
-from asgi_audit.verify import verify_directory
+from asgi_audit.proof.verify import verify_directory
 
 __all__ = ("PLANTED_SECRETS", "DemoError", "Step", "build_steps", "main")
 

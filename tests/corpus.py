@@ -22,7 +22,7 @@ import random
 from dataclasses import dataclass
 from typing import Final
 
-from asgi_audit.events import Uuid7Generator
+from asgi_audit.record.events import Uuid7Generator
 
 
 @dataclass(frozen=True, slots=True)
@@ -675,7 +675,7 @@ LOOKALIKES: Final[list[tuple[str, str]]] = [
     ("semver_prerelease", "2.0.0-rc.1+build.5"),
     ("base64_hello", "aGVsbG8="),
     ("base64_world", "d29ybGQ="),
-    ("python_module_path", "asgi_audit.redaction.Redactor.redact_text"),
+    ("python_module_path", "asgi_audit.record.redaction.Redactor.redact_text"),
     ("java_class", "com.example.billing.InvoiceServiceImpl$Builder"),
     ("go_module", "github.com/acme/widgets/v2/internal/store"),
     ("url_with_query", "https://example.com/items?page=2&sort=desc"),

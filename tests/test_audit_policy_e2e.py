@@ -31,8 +31,8 @@ import httpx
 import pytest
 
 from asgi_audit import REDACTED
-from asgi_audit.encoding import DEFAULT_FIELD_CAPS
-from asgi_audit.policy import DEFAULT_HEADERS
+from asgi_audit.record.encoding import DEFAULT_FIELD_CAPS
+from asgi_audit.web.policy import DEFAULT_HEADERS
 from tests.apps import LOG_DIR_ENV
 from tests.apps.policy import (
     BOOM_MESSAGE,

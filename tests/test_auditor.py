@@ -21,7 +21,7 @@ from asgi_audit import (
     get_audit_stats,
     rotate_audit_logs,
 )
-from asgi_audit.context import reset_context, set_context
+from asgi_audit.record.context import reset_context, set_context
 from tests.helpers import read_events
 
 

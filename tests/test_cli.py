@@ -37,7 +37,7 @@ from asgi_audit import Auditor, rotate_audit_logs
 from asgi_audit.cli import main
 from asgi_audit.cli.common import Record, parse_time
 from asgi_audit.cli.query import reordered
-from asgi_audit.rotation import compress_rotated
+from asgi_audit.store.rotation import compress_rotated
 
 SCRIPT: Final = Path(sys.executable).with_name("asgi-audit")
 DEADLINE: Final = 20.0  # a bound on a wait, never an assertion
@@ -45,7 +45,7 @@ IPS: Final = ("198.51.100.1", "198.51.100.2", "203.0.113.9")
 USERS: Final = ("alice", "bob", "carol")
 AGENTS: Final = ("agent-7", "agent-8")
 #: The event files of the directories written here, current and rotated; an
-#: oracle independent of asgi_audit.reading.
+#: oracle independent of asgi_audit.store.reading.
 EVENT_FILE_RE: Final = re.compile(
     r"(auth-events|injection-events|tool-blocks|api-audit|admin|manual)\.jsonl"
     r"(\.\d{8}_\d{6}(\.\d+)?\.rotated(\.gz)?)?"

@@ -1,4 +1,4 @@
-"""Tests for ``Depends(audit_context)`` (asgi_audit.dependencies) in a FastAPI app.
+"""Tests for ``Depends(audit_context)`` (asgi_audit.web.dependencies) in a FastAPI app.
 
 The app runs in-process through ``httpx.ASGITransport`` (websockets through a raw
 ASGI call); a real Auditor writes real files under ``tmp_path``, and every test

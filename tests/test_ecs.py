@@ -1,4 +1,4 @@
-"""Tests for asgi_audit.ecs: native events become ECS 8.x documents that validate."""
+"""Tests for asgi_audit.record.ecs: native events become ECS 8.x documents that validate."""
 
 from __future__ import annotations
 
@@ -16,16 +16,17 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from asgi_audit import Auditor, ecs
-from asgi_audit.context import RequestContext, reset_context, set_context
-from asgi_audit.ecs import ECS_FIELDS, ECS_TYPES, ECS_VERSION, NAMESPACE, to_ecs
-from asgi_audit.encoding import INT_MAX, INT_MIN, Caps, encode_line
-from asgi_audit.events import HEADER_FIELDS, INTEGRITY_FIELDS, RawEvent, dropped_events
-from asgi_audit.integrity import Chain, derive_chain_key
-from asgi_audit.pipeline import Pipeline
-from asgi_audit.redaction import Redactor
-from asgi_audit.verification import Verifier
-from asgi_audit.verify import verify_directory
+from asgi_audit import Auditor
+from asgi_audit.proof.integrity import Chain, derive_chain_key
+from asgi_audit.proof.verification import Verifier
+from asgi_audit.proof.verify import verify_directory
+from asgi_audit.record import ecs
+from asgi_audit.record.context import RequestContext, reset_context, set_context
+from asgi_audit.record.ecs import ECS_FIELDS, ECS_TYPES, ECS_VERSION, NAMESPACE, to_ecs
+from asgi_audit.record.encoding import INT_MAX, INT_MIN, Caps, encode_line
+from asgi_audit.record.events import HEADER_FIELDS, INTEGRITY_FIELDS, RawEvent, dropped_events
+from asgi_audit.record.pipeline import Pipeline
+from asgi_audit.record.redaction import Redactor
 
 T0 = 1_780_000_000_123_456_789
 KEY = b"k" * 32

@@ -1,4 +1,4 @@
-"""Tests for asgi_audit.encoding: to_jsonable, size caps, and one safe JSON line per event."""
+"""Tests for encoding: to_jsonable, size caps, and one safe JSON line per event."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from asgi_audit.encoding import DEFAULT_FIELD_CAPS, Caps, encode_line, to_jsonable
+from asgi_audit.record.encoding import DEFAULT_FIELD_CAPS, Caps, encode_line, to_jsonable
 
 #: Every character that str.splitlines() or some JSON Lines reader treats as a line break.
 LINE_BREAKERS = [

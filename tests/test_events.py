@@ -1,4 +1,4 @@
-"""Tests for asgi_audit.events: category names, login outcomes, UUIDv7 ids, event construction."""
+"""Tests for events: category names, login outcomes, UUIDv7 ids, event construction."""
 
 from __future__ import annotations
 
@@ -15,8 +15,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from asgi_audit.context import RequestContext
-from asgi_audit.events import (
+from asgi_audit.record.context import RequestContext
+from asgi_audit.record.events import (
     CATEGORY_FILES,
     LOGIN_OUTCOMES,
     SCHEMA_VERSION,

@@ -1,4 +1,4 @@
-"""Tests for asgi_audit.files: append files, the log directory, stats, rotation and the key file.
+"""Tests for files: append files, the log directory, stats, rotation and the key file.
 
 Real files under tmp_path throughout; nothing is mocked.
 """
@@ -19,9 +19,9 @@ from pathlib import Path
 import pytest
 
 from asgi_audit import get_audit_stats, rotate_audit_logs
-from asgi_audit.files import AppendFile, LogDirectory, rotate_file
-from asgi_audit.keys import KEY_FILE, load_or_create_key
-from asgi_audit.rotation import count_lines
+from asgi_audit.proof.keys import KEY_FILE, load_or_create_key
+from asgi_audit.store.files import AppendFile, LogDirectory, rotate_file
+from asgi_audit.store.rotation import count_lines
 
 BUILTIN_FILES = {
     "auth": "auth-events.jsonl",

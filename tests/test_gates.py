@@ -12,7 +12,7 @@ import re
 from hypothesis import example, given
 from hypothesis import strategies as st
 
-from asgi_audit import redaction, shapes
+from asgi_audit.record import redaction, shapes
 
 # Text biased towards the characters the gates look at.
 _alphabet = (

@@ -52,16 +52,16 @@ import pytest
 
 from asgi_audit import Auditor, rotate_audit_logs
 from asgi_audit.auditor import KEY_ENV
-from asgi_audit.integrity import (
+from asgi_audit.proof.integrity import (
     CHECKPOINT_FILE,
     MAC_MARKER,
     compute_mac,
     sign_checkpoint,
     split_mac,
 )
-from asgi_audit.rotation import compress_rotated, rotated_files
-from asgi_audit.verification import Break
-from asgi_audit.verify import VerifyResult, verify_directory
+from asgi_audit.proof.verification import Break
+from asgi_audit.proof.verify import VerifyResult, verify_directory
+from asgi_audit.store.rotation import compress_rotated, rotated_files
 from tests.helpers import join_all
 
 KEY: Final = b"tamper-corpus-key-0123456789abcdef"

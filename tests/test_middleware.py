@@ -1,4 +1,4 @@
-"""Tests for AuditMiddleware (asgi_audit.middleware), driven in-process.
+"""Tests for AuditMiddleware (asgi_audit.web.middleware), driven in-process.
 
 A real Auditor writes real files under ``tmp_path``; requests go through
 ``httpx.ASGITransport`` or, where the test must see every ASGI message as it is
@@ -39,7 +39,7 @@ from asgi_audit import (
     Rule,
     current_context,
 )
-from asgi_audit.middleware import DEFAULT_EXCLUDE, valid_request_id
+from asgi_audit.web.middleware import DEFAULT_EXCLUDE, valid_request_id
 from tests.helpers import read_events as read_file_events
 
 API_FILE: Final = "api-audit.jsonl"

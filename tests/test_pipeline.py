@@ -1,4 +1,4 @@
-"""Tests for asgi_audit.pipeline: build -> redact -> cap -> encode, per captured event."""
+"""Tests for asgi_audit.record.pipeline: build -> redact -> cap -> encode, per captured event."""
 
 from __future__ import annotations
 
@@ -11,11 +11,11 @@ from typing import Any
 
 import pytest
 
-from asgi_audit.context import RequestContext
-from asgi_audit.encoding import Caps
-from asgi_audit.events import RawEvent
-from asgi_audit.pipeline import Pipeline, SessionIdMode
-from asgi_audit.redaction import REDACTED, Redactor
+from asgi_audit.record.context import RequestContext
+from asgi_audit.record.encoding import Caps
+from asgi_audit.record.events import RawEvent
+from asgi_audit.record.pipeline import Pipeline, SessionIdMode
+from asgi_audit.record.redaction import REDACTED, Redactor
 
 KEY = b"k" * 32
 OTHER_KEY = b"o" * 32

@@ -1,4 +1,4 @@
-"""Tests for asgi_audit.policy: ordered rules, first match wins, checked at construction."""
+"""Tests for asgi_audit.web.policy: ordered rules, first match wins, checked at construction."""
 
 from __future__ import annotations
 
@@ -11,8 +11,8 @@ import pytest
 from hypothesis import example, given
 from hypothesis import strategies as st
 
-from asgi_audit.middleware import DEFAULT_EXCLUDE
-from asgi_audit.policy import (
+from asgi_audit.web.middleware import DEFAULT_EXCLUDE
+from asgi_audit.web.policy import (
     DEFAULT_HEADERS,
     DEFAULT_POLICY,
     LEVELS,

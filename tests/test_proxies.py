@@ -1,4 +1,4 @@
-"""Tests for client IP resolution behind trusted proxies (asgi_audit.proxies)."""
+"""Tests for client IP resolution behind trusted proxies (asgi_audit.web.proxies)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import pytest
 from hypothesis import assume, given
 from hypothesis import strategies as st
 
-from asgi_audit.proxies import TrustedProxies
+from asgi_audit.web.proxies import TrustedProxies
 
 XFF = "x-forwarded-for"
 FWD = "forwarded"

@@ -48,17 +48,17 @@ EXPECTED_ALL = (
 
 #: The modules DESIGN.md lists as PURE (no event loop, no file).
 DESIGN_PURE = {
-    "events",
-    "context",
-    "redaction",
-    "shapes",
-    "encoding",
-    "pipeline",
-    "proxies",
-    "policy",
-    "vocabulary",
-    "bodies",
-    "ecs",
+    "record.events",
+    "record.context",
+    "record.redaction",
+    "record.shapes",
+    "record.encoding",
+    "record.pipeline",
+    "record.vocabulary",
+    "record.ecs",
+    "web.proxies",
+    "web.policy",
+    "web.bodies",
 }
 LOOP_LIBRARIES = ("asyncio", "anyio")
 #: Calls that open or touch a file: open(), os.open, io.open, Path.open, Path.read_text, ...
@@ -145,10 +145,10 @@ sys.modules["_pure_probe"] = stand_in
 module = importlib.import_module("_pure_probe." + name)
 if exercise:
     # Run the whole pure pipeline once: lazy imports inside functions show up too.
-    pipeline = importlib.import_module("_pure_probe.pipeline")
-    events = importlib.import_module("_pure_probe.events")
-    encoding = importlib.import_module("_pure_probe.encoding")
-    redaction = importlib.import_module("_pure_probe.redaction")
+    pipeline = importlib.import_module("_pure_probe.record.pipeline")
+    events = importlib.import_module("_pure_probe.record.events")
+    encoding = importlib.import_module("_pure_probe.record.encoding")
+    redaction = importlib.import_module("_pure_probe.record.redaction")
     raw = events.RawEvent("auth", "login_attempt", "failed", 1_780_000_000_000_000_000, None,
                           {"raw_input": "password=hunter2", "details": {b"k": {1, 2}}})
     p = pipeline.Pipeline(redactor=redaction.Redactor(), caps=encoding.Caps(),
@@ -166,14 +166,27 @@ print(json.dumps({
 """
 
 
+def module_path(name: str) -> Path:
+    """The source file of a dotted module name under the package (``record.events``)."""
+    return PACKAGE_DIR.joinpath(*name.split(".")).with_suffix(".py")
+
+
+def declared_pure() -> set[str]:
+    """Every module whose docstring has a line starting with PURE, as a dotted name."""
+    return {
+        ".".join(p.relative_to(PACKAGE_DIR).with_suffix("").parts)
+        for p in PACKAGE_DIR.rglob("*.py")
+        if p.name != "__init__.py" and docstring_says_pure(p)
+    }
+
+
 def docstring_says_pure(path: Path) -> bool:
     doc = ast.get_docstring(ast.parse(path.read_text(encoding="utf-8"))) or ""
     return re.search(r"^PURE\b", doc, re.MULTILINE) is not None
 
 
 def pure_modules() -> list[str]:
-    declared = {p.stem for p in PACKAGE_DIR.glob("*.py") if docstring_says_pure(p)}
-    return sorted(declared | DESIGN_PURE)
+    return sorted(declared_pure() | DESIGN_PURE)
 
 
 def probe(name: str, *, exercise: bool = False) -> dict[str, Any]:
@@ -192,14 +205,20 @@ def probe(name: str, *, exercise: bool = False) -> dict[str, Any]:
 
 def test_design_pure_modules_exist_and_most_declare_it() -> None:
     for name in DESIGN_PURE:
-        assert (PACKAGE_DIR / f"{name}.py").is_file(), name
-    declared = {p.stem for p in PACKAGE_DIR.glob("*.py") if docstring_says_pure(p)}
-    assert {"events", "context", "redaction", "encoding", "pipeline"} <= declared
+        assert module_path(name).is_file(), name
+    declared = declared_pure()
+    assert {
+        "record.events",
+        "record.context",
+        "record.redaction",
+        "record.encoding",
+        "record.pipeline",
+    } <= declared
 
 
 @pytest.mark.parametrize("name", pure_modules())
 def test_pure_module_source_imports_no_event_loop_and_opens_no_file(name: str) -> None:
-    tree = ast.parse((PACKAGE_DIR / f"{name}.py").read_text(encoding="utf-8"))
+    tree = ast.parse(module_path(name).read_text(encoding="utf-8"))
     imported: list[str] = []
     file_calls: list[str] = []
     for node in ast.walk(tree):
@@ -221,18 +240,18 @@ def test_pure_module_loads_alone_without_asyncio_anyio_or_files(name: str) -> No
     data = probe(name)
     assert data["before"] == []
     assert data["real_package_loaded"] is False
-    assert Path(data["module_file"]).resolve() == PACKAGE_DIR / f"{name}.py"
+    assert Path(data["module_file"]).resolve() == module_path(name)
     assert data["after"] == []
     assert data["opened"] == []
 
 
 def test_pure_pipeline_runs_end_to_end_without_asyncio_anyio_or_files() -> None:
-    data = probe("pipeline", exercise=True)
+    data = probe("record.pipeline", exercise=True)
     assert data["after"] == []
     assert data["opened"] == []
 
 
 def test_probe_detects_an_event_loop_import_in_an_io_module() -> None:
-    data = probe("writer")
+    data = probe("store.writer")
     assert data["real_package_loaded"] is False
     assert "anyio" in data["after"] or "asyncio" in data["after"]

@@ -1,4 +1,4 @@
-"""Tests for asgi_audit.redaction: secret keys, secrets in free text, nested values (first cut)."""
+"""Tests for redaction: secret keys, secrets in free text, nested values (first cut)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import pytest
 from hypothesis import example, given
 from hypothesis import strategies as st
 
-from asgi_audit.redaction import DEFAULT_SECRET_WORDS, REDACTED, Redactor, key_words
+from asgi_audit.record.redaction import DEFAULT_SECRET_WORDS, REDACTED, Redactor, key_words
 
 R = Redactor()
 JWT = "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJhZG1pbiJ9.c2lnbmF0dXJlXzEyMzQ"

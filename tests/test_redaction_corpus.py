@@ -14,7 +14,7 @@ that look a little like secrets).
 * **Look-alikes.** Paths, UUIDs, digests, words like ``tokenizer``... planted in a
   top-level field, in a sentence, nested in ``details`` and under a neutral key must
   come back unchanged.
-* **Properties** (Hypothesis, on :class:`~asgi_audit.pipeline.Pipeline` directly):
+* **Properties** (Hypothesis, on :class:`~asgi_audit.record.pipeline.Pipeline` directly):
   every event is one line that parses and fits ``max_event_bytes``, whatever the
   text (Unicode, lone surrogates, control characters, nesting); a corpus secret
   inside random text or a random nested structure never survives.
@@ -36,11 +36,11 @@ from hypothesis import strategies as st
 from starlette.types import Message, Receive, Scope, Send
 
 from asgi_audit import AuditMiddleware, Auditor
-from asgi_audit.context import RequestContext
-from asgi_audit.encoding import DEFAULT_FIELD_CAPS, Caps
-from asgi_audit.events import RawEvent
-from asgi_audit.pipeline import Pipeline
-from asgi_audit.redaction import Redactor
+from asgi_audit.record.context import RequestContext
+from asgi_audit.record.encoding import DEFAULT_FIELD_CAPS, Caps
+from asgi_audit.record.events import RawEvent
+from asgi_audit.record.pipeline import Pipeline
+from asgi_audit.record.redaction import Redactor
 from tests.corpus import (
     CARDS,
     FORMATS,

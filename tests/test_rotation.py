@@ -27,9 +27,14 @@ from typing import Any, Final
 import pytest
 
 from asgi_audit import Auditor, InsecureDirectoryError, rotate_audit_logs
-from asgi_audit import rotation as rotation_module
-from asgi_audit.files import rotate_file
-from asgi_audit.rotation import RotationPolicy, apply_retention, compress_rotated, rotated_files
+from asgi_audit.store import rotation as rotation_module
+from asgi_audit.store.files import rotate_file
+from asgi_audit.store.rotation import (
+    RotationPolicy,
+    apply_retention,
+    compress_rotated,
+    rotated_files,
+)
 from tests.helpers import ROTATED_RE, rotation_key, whole_lines
 
 PARTIAL_RE: Final = re.compile(

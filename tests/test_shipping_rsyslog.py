@@ -40,7 +40,7 @@ from typing import Final
 import pytest
 
 from asgi_audit import Auditor
-from asgi_audit.verify import verify_directory
+from asgi_audit.proof.verify import verify_directory
 from tests.helpers import ROTATED_RE, rotation_key, whole_lines
 
 CONFIG: Final = Path(__file__).resolve().parents[1] / "docs" / "shipping" / "rsyslog-imfile.conf"

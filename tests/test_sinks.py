@@ -24,7 +24,7 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 from asgi_audit import AuditMiddleware, Auditor, rotate_audit_logs
-from asgi_audit.rotation import rotated_files
+from asgi_audit.store.rotation import rotated_files
 
 HANG_GUARD: Final = 30.0
 

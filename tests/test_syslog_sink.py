@@ -28,7 +28,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from asgi_audit.encoding import encode_line
+from asgi_audit.record.encoding import encode_line
 from asgi_audit.sinks import Sink
 from asgi_audit.sinks.relp import MAX_TXNR, RelpClient, RelpError, next_txnr, relp_frame
 from asgi_audit.sinks.syslog import (

@@ -8,8 +8,8 @@
 
 ``LOG_DIR`` defaults to ``logs/security``. Everything here only reads, except
 ``rotate`` (which takes each file's lock, like the writers). Event files are found
-and read by :mod:`asgi_audit.reading` and :mod:`asgi_audit.following` (``verify``:
-by :mod:`asgi_audit.verify`); lines that are not JSON objects are skipped and
+and read by :mod:`asgi_audit.store.reading` and :mod:`asgi_audit.store.following` (``verify``:
+by :mod:`asgi_audit.proof.verify`); lines that are not JSON objects are skipped and
 counted in one warning on stderr at the end.
 
 Exit status: 0 on success, 1 when ``verify`` finds an alteration, 2 on a usage

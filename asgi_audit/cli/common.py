@@ -1,7 +1,7 @@
 """What every ``asgi-audit`` command shares: errors and exit codes, times, the log
 directory, the warnings about what could not be read, and the argument types.
 
-IO only to check and list the log directory (through :mod:`asgi_audit.reading`)
+IO only to check and list the log directory (through :mod:`asgi_audit.store.reading`)
 and to print warnings on stderr.
 """
 
@@ -20,8 +20,8 @@ from typing import Any, Final
 
 import orjson
 
-from ..events import category_filename
-from ..reading import EventFile, event_files, line_number_at
+from ..record.events import category_filename
+from ..store.reading import EventFile, event_files, line_number_at
 
 __all__ = (
     "DEFAULT_LOG_DIR",
@@ -207,7 +207,7 @@ def checked_log_dir(value: str) -> Path:
 
 
 def listing(log_dir: Path) -> dict[str, list[EventFile]]:
-    """:func:`asgi_audit.reading.event_files`, its failure a :class:`CliError`."""
+    """:func:`asgi_audit.store.reading.event_files`, its failure a :class:`CliError`."""
     try:
         return event_files(log_dir)
     except OSError as exc:

@@ -9,7 +9,7 @@ from typing import Any, Final, TextIO
 
 import orjson
 
-from ..events import HEADER_FIELDS, INTEGRITY_FIELDS
+from ..record.events import HEADER_FIELDS, INTEGRITY_FIELDS
 from .common import Record
 
 __all__ = ("Printer", "dump", "format_event", "human_size", "shown", "shown_time")

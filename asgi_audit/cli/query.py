@@ -21,7 +21,7 @@ from typing import Any, Final
 
 import orjson
 
-from ..reading import EventFile, OpenFile, open_event_file, scan_lines
+from ..store.reading import EventFile, OpenFile, open_event_file, scan_lines
 from .common import (
     EXIT_OK,
     Command,

@@ -10,10 +10,10 @@ from itertools import islice
 from pathlib import Path
 from typing import Any, Final
 
-from ..events import CATEGORY_FILES, category_filename
-from ..following import complete_end, read_backward, read_forward
-from ..reading import EventFile
-from ..rotation import count_lines, rotate_audit_logs
+from ..record.events import CATEGORY_FILES, category_filename
+from ..store.following import complete_end, read_backward, read_forward
+from ..store.reading import EventFile
+from ..store.rotation import count_lines, rotate_audit_logs
 from .common import (
     EXIT_OK,
     CliError,

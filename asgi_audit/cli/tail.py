@@ -11,9 +11,9 @@ from operator import itemgetter
 from pathlib import Path
 from typing import Any, Final
 
-from ..events import category_filename
-from ..following import Follower
-from ..reading import EventFile, category_of_file, iter_lines, open_event_file
+from ..record.events import category_filename
+from ..store.following import Follower
+from ..store.reading import EventFile, category_of_file, iter_lines, open_event_file
 from .common import (
     EXIT_OK,
     Command,

@@ -1,5 +1,5 @@
 """``asgi-audit verify``: prove that no line of a log directory was changed, removed,
-inserted or reordered, through :func:`asgi_audit.verify.verify_directory`.
+inserted or reordered, through :func:`asgi_audit.proof.verify.verify_directory`.
 
 The key is read from an environment variable (``$ASGI_AUDIT_KEY`` unless
 ``--key-env`` names another), never from the command line, where other users
@@ -15,9 +15,17 @@ from pathlib import Path
 from typing import Final
 
 from ..auditor import KEY_ENV
-from ..verification import Break, StreamSummary
-from ..verify import VerifyResult, verify_directory
-from .common import EXIT_ALTERED, EXIT_OK, CliError, Command, add_log_dir, checked_log_dir, warn
+from ..proof.verification import Break, StreamSummary
+from ..proof.verify import VerifyResult, verify_directory
+from .common import (
+    EXIT_ALTERED,
+    EXIT_OK,
+    CliError,
+    Command,
+    add_log_dir,
+    checked_log_dir,
+    warn,
+)
 from .output import dump, shown
 
 __all__ = ("VERIFY", "format_break", "format_stream", "read_key")

@@ -34,8 +34,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final
 
-from ..reporting import report
-from ..rotation import rotated_files
+from ..store.reporting import report
+from ..store.rotation import rotated_files
 from .base import Sink
 
 __all__ = ("SinkRunner", "validate_sink_name")

@@ -62,7 +62,7 @@ from starlette.middleware.authentication import AuthenticationMiddleware
 from starlette.requests import HTTPConnection
 
 from asgi_audit import AuditContext, AuditMiddleware, Auditor, audit_context, outcome_for_status
-from asgi_audit.policy import AuditPolicy, Rule
+from asgi_audit.web.policy import AuditPolicy, Rule
 from tests.apps import LOG_DIR_ENV
 
 __all__ = (

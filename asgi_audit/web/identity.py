@@ -20,7 +20,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, MutableMapping
 from typing import Any, NamedTuple
 
-from .reporting import report
+from ..store.reporting import report
 
 __all__ = ("Identity", "IdentityResolver", "resolve_identity")
 

@@ -1,6 +1,6 @@
 """Reading at the ends of a category file: its first and last lines, and following it.
 
-IO, blocking; used by the ``asgi-audit`` command. Like :mod:`asgi_audit.reading`
+IO, blocking; used by the ``asgi-audit`` command. Like :mod:`asgi_audit.store.reading`
 (which lists the files and streams whole files), nothing here writes, locks or
 parses JSON. Plain files only: a current file is never gzipped.
 

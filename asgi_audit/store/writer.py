@@ -28,17 +28,17 @@ from typing import TYPE_CHECKING, Any, Literal
 import anyio
 import anyio.lowlevel
 
-from .checkpoints import Checkpointer
-from .events import RawEvent, dropped_events
-from .integrity import Chain, Sealed
+from ..proof.checkpoints import Checkpointer
+from ..proof.integrity import Chain, Sealed
+from ..record.events import RawEvent, dropped_events
 from .reporting import CategoryStats, report
 from .worker import WorkerThread
 
 if TYPE_CHECKING:
     from anyio.abc import TaskStatus
 
+    from ..record.pipeline import Pipeline
     from .files import AppendFile, LogDirectory
-    from .pipeline import Pipeline
     from .rotation import RotationPolicy
     from .stream import EventStream
 

@@ -6,7 +6,7 @@ checkpoint with no new events proves nothing was written then), when a file is
 rotated (naming the rotated file), and at shutdown. Retention records which
 streams' lines it deletes with a rotated file (``retired``), so a verifier can
 tell a file deleted by policy from one deleted by an intruder. Every record is
-signed (see :func:`asgi_audit.integrity.sign_checkpoint`); the file is appended
+signed (see :func:`asgi_audit.proof.integrity.sign_checkpoint`); the file is appended
 under its lock like a category file. Checkpoints are strongest when shipped off
 the machine as they are written (see the README).
 """
@@ -22,10 +22,16 @@ from typing import Any
 
 import orjson
 
-from .encoding import encode_line
-from .events import format_timestamp
-from .files import AppendFile, LogDirectory
-from .integrity import CHECKPOINT_FILE, Sealed, algorithm, sign_checkpoint, split_mac
+from ..record.encoding import encode_line
+from ..record.events import format_timestamp
+from ..store.files import AppendFile, LogDirectory
+from .integrity import (
+    CHECKPOINT_FILE,
+    Sealed,
+    algorithm,
+    sign_checkpoint,
+    split_mac,
+)
 
 __all__ = ("Checkpointer", "last_line_end", "stream_ranges")
 

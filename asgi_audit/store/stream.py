@@ -22,7 +22,7 @@ from typing import Any, Final, Literal
 
 import anyio
 
-from .events import RawEvent
+from ..record.events import RawEvent
 
 __all__ = (
     "AuditQueueFull",

@@ -13,10 +13,10 @@ import time
 from pathlib import Path
 from typing import Final
 
-from .checkpoints import Checkpointer, last_line_end
-from .events import CATEGORY_FILES, category_filename
+from ..proof.checkpoints import Checkpointer, last_line_end
+from ..proof.integrity import CHECKPOINT_FILE, Sealed
+from ..record.events import CATEGORY_FILES, category_filename
 from .files import LogDirectory, fsync_directory, locked
-from .integrity import CHECKPOINT_FILE, Sealed
 from .reporting import report
 from .rotation import RotationPolicy, apply_retention
 

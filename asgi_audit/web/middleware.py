@@ -1,17 +1,17 @@
 """AuditMiddleware: who did what, request by request, as an audit policy says.
 
 ADAPT. A pure ASGI middleware (no ``BaseHTTPMiddleware``): it watches a request
-through its ``receive`` and ``send`` (see :mod:`asgi_audit.exchange`) and never
+through its ``receive`` and ``send`` (see :mod:`asgi_audit.web.exchange`) and never
 holds a message back, so streaming responses stream and the app reads its own
 body. It sets the request's audit context for ``Depends(audit_context)`` and for
 code deeper in the call, returns the request id in a response header, and writes
-the records the :class:`~asgi_audit.policy.AuditPolicy` asks for: an
+the records the :class:`~asgi_audit.web.policy.AuditPolicy` asks for: an
 ``api_access`` record when the response is complete (``stage``:
 ``response_complete``), or when the app raised (``exception``, with the
 exception's type, message and stack trace) or the client left first
 (``disconnected``, with the bytes sent so far); optionally one when the request
 arrives (``request_received``). Websocket sessions get ``websocket_connect`` and
-``websocket_close`` records (see :mod:`asgi_audit.websocket`).
+``websocket_close`` records (see :mod:`asgi_audit.web.websocket`).
 """
 
 from __future__ import annotations
@@ -25,22 +25,22 @@ from typing import TYPE_CHECKING, Any, Final
 
 from starlette.requests import cookie_parser
 
+from ..methods import outcome_for_status
+from ..record.context import ContextCell, RequestContext, reset_context, set_context
+from ..record.events import API_AUDIT, RawEvent
+from ..record.tracing import trace_ids
 from .bodies import render_body
-from .context import ContextCell, RequestContext, reset_context, set_context
 from .dependencies import SCOPE_KEY, RequestAudit
-from .events import API_AUDIT, RawEvent
 from .exchange import HttpExchange, route_template
 from .identity import IdentityResolver, resolve_identity
-from .methods import outcome_for_status
 from .policy import AuditPolicy, Decision
 from .proxies import TrustedProxies
-from .tracing import trace_ids
 from .websocket import audit_websocket
 
 if TYPE_CHECKING:
     from starlette.types import ASGIApp, Receive, Scope, Send
 
-    from .auditor import Auditor
+    from ..auditor import Auditor
 
 __all__ = ("DEFAULT_EXCLUDE", "STAGES", "AuditMiddleware", "valid_request_id")
 
@@ -95,9 +95,9 @@ class AuditMiddleware:
     Args:
         app: the ASGI app.
         auditor: the :class:`~asgi_audit.Auditor`.
-        policy: the :class:`~asgi_audit.policy.AuditPolicy` deciding each
+        policy: the :class:`~asgi_audit.web.policy.AuditPolicy` deciding each
             request's level (default: ``metadata`` for everything; health checks
-            are left out by ``exclude``, as :data:`~asgi_audit.policy.DEFAULT_POLICY`
+            are left out by ``exclude``, as :data:`~asgi_audit.web.policy.DEFAULT_POLICY`
             would).
         include: glob patterns of paths to record (default every path).
         exclude: glob patterns of paths not to record (default :data:`DEFAULT_EXCLUDE`);
@@ -106,8 +106,8 @@ class AuditMiddleware:
         stages: when a request is recorded: ``"response_complete"`` (default)
             and/or ``"request_received"`` (for long requests).
         identity_resolver: a callable given the ASGI scope at the end of the
-            request, returning the user id, an :class:`~asgi_audit.identity.Identity`
-            (user id and roles), or None; see :mod:`asgi_audit.identity` for
+            request, returning the user id, an :class:`~asgi_audit.web.identity.Identity`
+            (user id and roles), or None; see :mod:`asgi_audit.web.identity` for
             what is tried without one.
         outcome_for_status: maps a status code to the record's ``outcome``
             (default: 2xx/3xx ``success``, 401/403 ``denied``, 429

@@ -39,7 +39,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import KW_ONLY, dataclass, fields, replace
 from typing import Any, Final, Literal
 
-from .events import API_AUDIT, validate_category
+from ..record.events import API_AUDIT, validate_category
 
 __all__ = (
     "DEFAULT_HEADERS",

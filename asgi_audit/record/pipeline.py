@@ -11,6 +11,7 @@ import hmac
 import sys
 from typing import Any, Final, Literal
 
+from ..proof.integrity import SEAL_BYTES, Chain
 from .ecs import to_ecs
 from .encoding import (
     INT_MAX,
@@ -23,7 +24,6 @@ from .encoding import (
     truncate,
 )
 from .events import RawEvent, Uuid7Generator, build_event, format_timestamp
-from .integrity import SEAL_BYTES, Chain
 from .redaction import Redactor
 
 __all__ = ("OutputFormat", "Pipeline", "SessionIdMode")

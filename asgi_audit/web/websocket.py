@@ -13,7 +13,7 @@ from __future__ import annotations
 import time
 from typing import TYPE_CHECKING, Any, Final
 
-from .context import ContextCell, reset_context, set_context
+from ..record.context import ContextCell, reset_context, set_context
 from .dependencies import SCOPE_KEY, RequestAudit
 from .exchange import route_template
 

@@ -13,13 +13,13 @@ from typing import TYPE_CHECKING, Any, Final
 
 from starlette.requests import HTTPConnection
 
-from .context import ContextCell, RequestContext
-from .events import RawEvent
-from .methods import EventMethods
-from .sync import SyncAuditor
+from ..methods import EventMethods
+from ..record.context import ContextCell, RequestContext
+from ..record.events import RawEvent
+from ..sync import SyncAuditor
 
 if TYPE_CHECKING:
-    from .auditor import Auditor
+    from ..auditor import Auditor
 
 __all__ = ("SCOPE_KEY", "AuditContext", "RequestAudit", "audit_context")
 

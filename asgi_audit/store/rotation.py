@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, BinaryIO, Final
 
-from .events import CATEGORY_FILES
+from ..record.events import CATEGORY_FILES
 from .files import fsync_directory, locked, rotate_file
 
 __all__ = (

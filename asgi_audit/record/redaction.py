@@ -20,7 +20,7 @@ immutable after construction and safe to share between threads.
   ``&,;``, after ``:`` up to the end of the line or ``&,;``. The value of a
   pair whose key is not secret is scanned for pairs of its own
   (``next=/login?password=x``).
-* **Shapes,** whatever the key: see :mod:`asgi_audit.shapes` (auth schemes,
+* **Shapes,** whatever the key: see :mod:`asgi_audit.record.shapes` (auth schemes,
   JWTs, PEM blocks, URL credentials, vendor tokens, Luhn-valid card numbers,
   long random runs; paths, UUIDs and digests stay).
 

@@ -16,7 +16,7 @@ parses JSON: it finds the files and yields the raw bytes of whole lines.
   file that was gzipped since it was listed.
 
 Reading at the ends of a current file (its last lines, following it) is
-:mod:`asgi_audit.following`.
+:mod:`asgi_audit.store.following`.
 """
 
 from __future__ import annotations
@@ -33,7 +33,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Final, Protocol
 
-from .events import CATEGORY_FILES, category_filename
+from ..record.events import CATEGORY_FILES, category_filename
 
 __all__ = (
     "NOT_EVENT_FILES",

@@ -13,7 +13,7 @@ import stat
 from pathlib import Path
 from typing import Final
 
-from .files import LogDirectory
+from ..store.files import LogDirectory
 
 __all__ = ("KEY_FILE", "load_or_create_key")
 

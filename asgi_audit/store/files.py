@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Final
 
-from .events import category_filename
+from ..record.events import category_filename
 
 __all__ = (
     "AppendFile",

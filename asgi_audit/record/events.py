@@ -82,7 +82,7 @@ _KEPT_FILES: Final = frozenset(CATEGORY_FILES.values())
 HEADER_FIELDS: Final = frozenset(
     {"timestamp", "epoch_ms", "event_id", "event_type", "category", "outcome", "schema_version"}
 )
-#: The fields the writer adds to seal a line (see asgi_audit.integrity).
+#: The fields the writer adds to seal a line (see asgi_audit.proof.integrity).
 INTEGRITY_FIELDS: Final = frozenset({"stream", "seq", "mac", "prev_stream", "prev_seq", "prev_mac"})
 _RESERVED: Final = (HEADER_FIELDS - {"outcome"}) | INTEGRITY_FIELDS
 

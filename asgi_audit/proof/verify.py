@@ -2,7 +2,7 @@
 
 IO. Reads current, rotated and gzipped files of every category (oldest first),
 streaming line by line, and the checkpoints file, and hands them to the pure
-:class:`~asgi_audit.verification.Verifier`.
+:class:`~asgi_audit.proof.verification.Verifier`.
 """
 
 from __future__ import annotations
@@ -17,8 +17,8 @@ from typing import IO, Any
 
 import orjson
 
+from ..store.rotation import rotated_files
 from .integrity import CHECKPOINT_FILE, derive_chain_key
-from .rotation import rotated_files
 from .verification import Break, StreamSummary, Verifier
 
 __all__ = ("VerifyResult", "event_files", "verify_directory")

@@ -37,7 +37,13 @@ from typing import Any
 
 import orjson
 
-from .integrity import algorithm, chain_root, compute_mac, split_mac, verify_checkpoint
+from .integrity import (
+    algorithm,
+    chain_root,
+    compute_mac,
+    split_mac,
+    verify_checkpoint,
+)
 
 __all__ = ("Break", "StreamSummary", "Verifier")
 
