@@ -18,17 +18,34 @@ from .record.events import (
     API_AUDIT,
     AUTH,
     INJECTION,
+    INJECTION_OUTCOMES,
+    SEVERITIES,
     SEVERITY_RISK,
+    TOOL_BLOCKED_OUTCOMES,
     TOOL_BLOCKS,
     RawEvent,
+    check_choice,
     validate_category,
     validate_login_outcome,
 )
 
-__all__ = ("EventMethods", "ExcInfo", "LoginOutcome", "outcome_for_status")
+__all__ = (
+    "EventMethods",
+    "ExcInfo",
+    "InjectionOutcome",
+    "LoginOutcome",
+    "Severity",
+    "ToolBlockedOutcome",
+    "outcome_for_status",
+)
 
 R = TypeVar("R")
+# The closed sets, for the type checker; the methods check them at run time too
+# (see asgi_audit.record.events).
 LoginOutcome = Literal["success", "failed", "rate_limited", "blocked"]
+ToolBlockedOutcome = Literal["blocked", "requires_approval"]
+Severity = Literal["LOW", "WARNING", "MEDIUM", "HIGH", "CRITICAL"]
+InjectionOutcome = Literal["logged", "warned", "blocked"]
 ExcInfo = BaseException | bool | None
 
 
@@ -193,8 +210,8 @@ class EventMethods(Generic[R]):
         self,
         *,
         rule_name: str,
-        severity: str,
-        outcome: str = "blocked",
+        severity: Severity,
+        outcome: InjectionOutcome = "blocked",
         agent_id: str | None = None,
         tool_name: str | None = None,
         risk_score: float | None = None,
@@ -208,14 +225,20 @@ class EventMethods(Generic[R]):
 
         Args:
             rule_name: the guard rule that matched (``ignore_previous_instructions``).
-            severity: ``LOW``, ``WARNING``, ``MEDIUM``, ``HIGH``, ``CRITICAL`` or your own.
-            outcome: ``logged``, ``warned`` or ``blocked``.
+            severity: ``LOW``, ``WARNING``, ``MEDIUM``, ``HIGH`` or ``CRITICAL``.
+            outcome: ``logged``, ``warned`` or ``blocked`` (the default).
             risk_score: defaults to the severity's base risk (CRITICAL 1.0, HIGH 0.7, ...).
             matched_text: what matched; redacted and capped in the writer.
             raw_input: the scanned input; redacted, then capped at 500 characters.
+
+        Raises:
+            ValueError: a severity or an outcome outside those sets (spelt
+                exactly, case included).
         """
+        check_choice("injection_attempt", "severity", severity, SEVERITIES)
+        check_choice("injection_attempt", "outcome", outcome, INJECTION_OUTCOMES)
         if risk_score is None:
-            risk_score = SEVERITY_RISK.get(severity.upper())
+            risk_score = SEVERITY_RISK[severity]
         fields.update(
             agent_id=agent_id,
             tool_name=tool_name,
@@ -234,7 +257,7 @@ class EventMethods(Generic[R]):
         tool_name: str,
         blocked_path: str | None = None,
         blocked_reason: str | None = None,
-        outcome: str = "blocked",
+        outcome: ToolBlockedOutcome = "blocked",
         agent_id: str | None = None,
         details: Mapping[str, Any] | None = None,
         durable: bool = False,
@@ -242,8 +265,13 @@ class EventMethods(Generic[R]):
     ) -> R:
         """A blocked tool or file access in ``tool-blocks.jsonl`` (``tool_path_blocked``).
 
-        ``outcome`` is ``blocked`` or, for paths that need a human, ``requires_approval``.
+        ``outcome`` is ``blocked`` (the default) or, for paths that need a human,
+        ``requires_approval``.
+
+        Raises:
+            ValueError: any other outcome.
         """
+        check_choice("tool_blocked", "outcome", outcome, TOOL_BLOCKED_OUTCOMES)
         fields.update(
             agent_id=agent_id,
             tool_name=tool_name,

@@ -190,7 +190,7 @@ def test_login_outcomes_are_exactly_the_original_four() -> None:
     "outcome", ["", "Success", "FAILED", "fail", "ok", "success ", "logged", "blocked\n", None]
 )
 def test_unknown_login_outcome_raises_value_error_quoting_it(outcome: Any) -> None:
-    with pytest.raises(ValueError, match="Invalid login outcome") as excinfo:
+    with pytest.raises(ValueError, match="Invalid login_attempt outcome") as excinfo:
         validate_login_outcome(outcome)
     assert repr(outcome) in str(excinfo.value)
 

@@ -28,15 +28,19 @@ __all__ = (
     "CATEGORY_FILES",
     "HEADER_FIELDS",
     "INJECTION",
+    "INJECTION_OUTCOMES",
     "INTEGRITY_FIELDS",
     "LOGIN_OUTCOMES",
     "SCHEMA_VERSION",
+    "SEVERITIES",
     "SEVERITY_RISK",
+    "TOOL_BLOCKED_OUTCOMES",
     "TOOL_BLOCKS",
     "RawEvent",
     "Uuid7Generator",
     "build_event",
     "category_filename",
+    "check_choice",
     "dropped_events",
     "format_timestamp",
     "validate_category",
@@ -59,7 +63,15 @@ CATEGORY_FILES: Final[Mapping[str, str]] = {
     API_AUDIT: "api-audit.jsonl",
 }
 
+# The documented closed sets of the event methods. A value outside its set is
+# refused where the method is called, so a typo never reaches the file as a
+# value no SIEM rule matches (and a severity never silently loses its risk).
+#: ``login_attempt`` outcomes.
 LOGIN_OUTCOMES: Final = ("success", "failed", "rate_limited", "blocked")
+#: ``tool_blocked`` outcomes.
+TOOL_BLOCKED_OUTCOMES: Final = ("blocked", "requires_approval")
+#: ``injection_attempt`` outcomes: recorded only, let through with a warning, stopped.
+INJECTION_OUTCOMES: Final = ("logged", "warned", "blocked")
 
 #: Base risk per severity, as the original injection guard scored them.
 SEVERITY_RISK: Final[Mapping[str, float]] = {
@@ -69,6 +81,8 @@ SEVERITY_RISK: Final[Mapping[str, float]] = {
     "HIGH": 0.7,
     "CRITICAL": 1.0,
 }
+#: ``injection_attempt`` severities, from the least to the most severe.
+SEVERITIES: Final = tuple(SEVERITY_RISK)
 
 # A category becomes a file name, so it may hold no separator, no dot and no
 # space: nothing that can leave the log directory or hide a file.
@@ -130,12 +144,23 @@ def category_filename(category: str) -> str:
     return CATEGORY_FILES.get(category) or category + ".jsonl"
 
 
+def check_choice(method: str, argument: str, value: object, allowed: tuple[str, ...]) -> None:
+    """Raise ``ValueError`` unless ``value`` is one of ``allowed`` (exactly, case included).
+
+    The message names the method and the argument, quotes the value and lists
+    what to write instead: ``Invalid tool_blocked outcome: 'denied' (expected
+    one of 'blocked', 'requires_approval')``.
+    """
+    if not isinstance(value, str) or value not in allowed:
+        raise ValueError(
+            f"Invalid {method} {argument}: {value!r}"
+            f" (expected one of {', '.join(map(repr, allowed))})"
+        )
+
+
 def validate_login_outcome(outcome: str) -> str:
     """Return ``outcome`` if it is one of :data:`LOGIN_OUTCOMES`, else raise ``ValueError``."""
-    if outcome not in LOGIN_OUTCOMES:
-        raise ValueError(
-            f"Invalid login outcome: {outcome!r} (expected one of {', '.join(LOGIN_OUTCOMES)})"
-        )
+    check_choice("login_attempt", "outcome", outcome, LOGIN_OUTCOMES)
     return outcome
 
 
