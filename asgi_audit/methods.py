@@ -23,6 +23,7 @@ from .record.events import (
     SEVERITY_RISK,
     TOOL_BLOCKED_OUTCOMES,
     TOOL_BLOCKS,
+    UNKNOWN_OUTCOME,
     RawEvent,
     check_choice,
     validate_category,
@@ -198,6 +199,8 @@ class EventMethods(Generic[R]):
     ) -> R:
         """A session event (``session_created``, ``session_expired``, ...) in ``auth-events.jsonl``.
 
+        ``outcome=None`` is recorded as ``unknown``.
+
         Raises:
             ValueError: ``event_type`` is empty.
         """
@@ -295,7 +298,11 @@ class EventMethods(Generic[R]):
         durable: bool = False,
         **fields: Any,
     ) -> R:
-        """An API access in ``api-audit.jsonl``; the outcome follows the status when not given."""
+        """An API access in ``api-audit.jsonl``.
+
+        The outcome follows the status when not given (``outcome_for_status``),
+        and is ``unknown`` without either.
+        """
         if outcome is None and status_code is not None:
             outcome = outcome_for_status(status_code)
         fields.update(
@@ -312,12 +319,14 @@ class EventMethods(Generic[R]):
         category: str,
         event_type: str,
         *,
-        outcome: str | None = None,
+        outcome: str | None = UNKNOWN_OUTCOME,
         exc_info: ExcInfo = None,
         durable: bool = False,
         **fields: Any,
     ) -> R:
         """Any event: ``category`` picks the file (``<category>.jsonl`` for your own).
+
+        ``outcome`` is ``unknown`` unless given (None too): every event has one.
 
         Raises:
             ValueError: the category cannot name a file (separators, dots, ...),

@@ -344,10 +344,10 @@ def test_event_keys_are_header_then_context_then_fields_in_call_order_then_stand
     assert event["schema_version"] == SCHEMA_VERSION
 
 
-def test_event_without_outcome_leaves_it_out_and_keeps_the_header_order() -> None:
+def test_event_without_outcome_gets_outcome_unknown_in_the_header() -> None:
     event = build_event(make_raw({"x": 1}, outcome=None), EVENT_ID)
-    assert "outcome" not in event
-    assert list(event) == [k for k in HEADER if k != "outcome"] + ["x"]
+    assert event["outcome"] == "unknown"
+    assert list(event) == [*HEADER, "x"]
 
 
 def test_none_fields_and_none_context_values_are_left_out() -> None:

@@ -36,6 +36,7 @@ __all__ = (
     "SEVERITY_RISK",
     "TOOL_BLOCKED_OUTCOMES",
     "TOOL_BLOCKS",
+    "UNKNOWN_OUTCOME",
     "RawEvent",
     "Uuid7Generator",
     "build_event",
@@ -68,6 +69,10 @@ CATEGORY_FILES: Final[Mapping[str, str]] = {
 # value no SIEM rule matches (and a severity never silently loses its risk).
 #: ``login_attempt`` outcomes.
 LOGIN_OUTCOMES: Final = ("success", "failed", "rate_limited", "blocked")
+#: The outcome of an event recorded without one (``emit`` without ``outcome=``):
+#: ECS's ``event.outcome`` value for the same case, so a query for a missing
+#: outcome is a query for a value, and no line lacks the field.
+UNKNOWN_OUTCOME: Final = "unknown"
 #: ``tool_blocked`` outcomes.
 TOOL_BLOCKED_OUTCOMES: Final = ("blocked", "requires_approval")
 #: ``injection_attempt`` outcomes: recorded only, let through with a warning, stopped.
@@ -290,7 +295,8 @@ def build_event(raw: RawEvent, event_id: str) -> dict[str, Any]:
     Key order: the fixed header (``timestamp``, ``epoch_ms``, ``event_id``,
     ``event_type``, ``category``, ``outcome``, ``schema_version``), then the
     request context, then the caller's fields. A field given explicitly wins over
-    the context's value. Fields whose value is None are left out.
+    the context's value. Fields whose value is None are left out, except
+    ``outcome``: every event has one, :data:`UNKNOWN_OUTCOME` when none was given.
     ``stack_trace`` comes only from a real exception; the ``NoneType: None`` text
     that ``traceback.format_exc()`` gives outside an exception is dropped.
     """
@@ -300,10 +306,9 @@ def build_event(raw: RawEvent, event_id: str) -> dict[str, Any]:
         "event_id": event_id,
         "event_type": raw.event_type,
         "category": raw.category,
+        "outcome": UNKNOWN_OUTCOME if raw.outcome is None else raw.outcome,
+        "schema_version": SCHEMA_VERSION,
     }
-    if raw.outcome is not None:
-        event["outcome"] = raw.outcome
-    event["schema_version"] = SCHEMA_VERSION
     fields = raw.fields
     ctx = raw.context
     if ctx is not None:
