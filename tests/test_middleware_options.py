@@ -219,6 +219,10 @@ def http_scope(path: str) -> dict[str, Any]:
     }
 
 
+def websocket_scope(path: str) -> dict[str, Any]:
+    return {**http_scope(path), "type": "websocket", "scheme": "ws", "subprotocols": []}
+
+
 @pytest.mark.parametrize(("options", "expected"), BAD)
 def test_built_directly_a_wrong_option_raises_quoting_it(
     tmp_path: Path, options: dict[str, Any], expected: str
@@ -242,15 +246,15 @@ async def test_built_by_starlette_a_wrong_option_fails_the_startup_with_its_mess
     [failed] = sent
     assert failed["type"] == "lifespan.startup.failed"
     assert failed["message"].startswith(f"AuditMiddleware: {expected}")
-    # A server without lifespan: each request raises the same error (a 500).
-    for _ in range(2):
+    # A server without lifespan: each request (and websocket) raises the same error.
+    for scope in (http_scope("/items/1"), http_scope("/items/2"), websocket_scope("/ws")):
         with pytest.raises(MiddlewareOptionError) as caught:
-            await app(http_scope("/items/1"), start_receive, ignore_send)
+            await app(scope, empty_body, ignore_send)
         assert str(caught.value) == failed["message"]
     assert not (tmp_path / "logs").exists()  # the Auditor never started
 
 
-async def start_receive() -> Message:
+async def empty_body() -> Message:
     return {"type": "http.request", "body": b"", "more_body": False}
 
 
