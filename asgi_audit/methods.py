@@ -18,17 +18,35 @@ from .record.events import (
     API_AUDIT,
     AUTH,
     INJECTION,
+    INJECTION_OUTCOMES,
+    SEVERITIES,
     SEVERITY_RISK,
+    TOOL_BLOCKED_OUTCOMES,
     TOOL_BLOCKS,
+    UNKNOWN_OUTCOME,
     RawEvent,
+    check_choice,
     validate_category,
     validate_login_outcome,
 )
 
-__all__ = ("EventMethods", "ExcInfo", "LoginOutcome", "outcome_for_status")
+__all__ = (
+    "EventMethods",
+    "ExcInfo",
+    "InjectionOutcome",
+    "LoginOutcome",
+    "Severity",
+    "ToolBlockedOutcome",
+    "outcome_for_status",
+)
 
 R = TypeVar("R")
+# The closed sets, for the type checker; the methods check them at run time too
+# (see asgi_audit.record.events).
 LoginOutcome = Literal["success", "failed", "rate_limited", "blocked"]
+ToolBlockedOutcome = Literal["blocked", "requires_approval"]
+Severity = Literal["LOW", "WARNING", "MEDIUM", "HIGH", "CRITICAL"]
+InjectionOutcome = Literal["logged", "warned", "blocked"]
 ExcInfo = BaseException | bool | None
 
 
@@ -181,6 +199,8 @@ class EventMethods(Generic[R]):
     ) -> R:
         """A session event (``session_created``, ``session_expired``, ...) in ``auth-events.jsonl``.
 
+        ``outcome=None`` is recorded as ``unknown``.
+
         Raises:
             ValueError: ``event_type`` is empty.
         """
@@ -193,8 +213,8 @@ class EventMethods(Generic[R]):
         self,
         *,
         rule_name: str,
-        severity: str,
-        outcome: str = "blocked",
+        severity: Severity,
+        outcome: InjectionOutcome = "blocked",
         agent_id: str | None = None,
         tool_name: str | None = None,
         risk_score: float | None = None,
@@ -208,14 +228,20 @@ class EventMethods(Generic[R]):
 
         Args:
             rule_name: the guard rule that matched (``ignore_previous_instructions``).
-            severity: ``LOW``, ``WARNING``, ``MEDIUM``, ``HIGH``, ``CRITICAL`` or your own.
-            outcome: ``logged``, ``warned`` or ``blocked``.
+            severity: ``LOW``, ``WARNING``, ``MEDIUM``, ``HIGH`` or ``CRITICAL``.
+            outcome: ``logged``, ``warned`` or ``blocked`` (the default).
             risk_score: defaults to the severity's base risk (CRITICAL 1.0, HIGH 0.7, ...).
             matched_text: what matched; redacted and capped in the writer.
             raw_input: the scanned input; redacted, then capped at 500 characters.
+
+        Raises:
+            ValueError: a severity or an outcome outside those sets (spelt
+                exactly, case included).
         """
+        check_choice("injection_attempt", "severity", severity, SEVERITIES)
+        check_choice("injection_attempt", "outcome", outcome, INJECTION_OUTCOMES)
         if risk_score is None:
-            risk_score = SEVERITY_RISK.get(severity.upper())
+            risk_score = SEVERITY_RISK[severity]
         fields.update(
             agent_id=agent_id,
             tool_name=tool_name,
@@ -234,7 +260,7 @@ class EventMethods(Generic[R]):
         tool_name: str,
         blocked_path: str | None = None,
         blocked_reason: str | None = None,
-        outcome: str = "blocked",
+        outcome: ToolBlockedOutcome = "blocked",
         agent_id: str | None = None,
         details: Mapping[str, Any] | None = None,
         durable: bool = False,
@@ -242,8 +268,13 @@ class EventMethods(Generic[R]):
     ) -> R:
         """A blocked tool or file access in ``tool-blocks.jsonl`` (``tool_path_blocked``).
 
-        ``outcome`` is ``blocked`` or, for paths that need a human, ``requires_approval``.
+        ``outcome`` is ``blocked`` (the default) or, for paths that need a human,
+        ``requires_approval``.
+
+        Raises:
+            ValueError: any other outcome.
         """
+        check_choice("tool_blocked", "outcome", outcome, TOOL_BLOCKED_OUTCOMES)
         fields.update(
             agent_id=agent_id,
             tool_name=tool_name,
@@ -267,7 +298,11 @@ class EventMethods(Generic[R]):
         durable: bool = False,
         **fields: Any,
     ) -> R:
-        """An API access in ``api-audit.jsonl``; the outcome follows the status when not given."""
+        """An API access in ``api-audit.jsonl``.
+
+        The outcome follows the status when not given (``outcome_for_status``),
+        and is ``unknown`` without either.
+        """
         if outcome is None and status_code is not None:
             outcome = outcome_for_status(status_code)
         fields.update(
@@ -284,12 +319,14 @@ class EventMethods(Generic[R]):
         category: str,
         event_type: str,
         *,
-        outcome: str | None = None,
+        outcome: str | None = UNKNOWN_OUTCOME,
         exc_info: ExcInfo = None,
         durable: bool = False,
         **fields: Any,
     ) -> R:
         """Any event: ``category`` picks the file (``<category>.jsonl`` for your own).
+
+        ``outcome`` is ``unknown`` unless given (None too): every event has one.
 
         Raises:
             ValueError: the category cannot name a file (separators, dots, ...),

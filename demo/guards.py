@@ -106,10 +106,12 @@ class LoginRateLimiter:
 # ---------------------------------------------------------------- injection guard
 
 Severity = Literal["LOW", "WARNING", "MEDIUM", "HIGH", "CRITICAL"]
+#: What the guard did: ``injection_attempt``'s outcomes.
+GuardOutcome = Literal["logged", "warned", "blocked"]
 
 #: What the guard does per severity: HIGH and CRITICAL stop the call; the others
 #: let it proceed and are recorded (``warned`` for MEDIUM/WARNING, ``logged`` for LOW).
-SEVERITY_OUTCOMES: Final[Mapping[Severity, str]] = {
+SEVERITY_OUTCOMES: Final[Mapping[Severity, GuardOutcome]] = {
     "LOW": "logged",
     "WARNING": "warned",
     "MEDIUM": "warned",
@@ -172,7 +174,7 @@ class Finding:
     text: str
 
     @property
-    def outcome(self) -> str:
+    def outcome(self) -> GuardOutcome:
         """``blocked``, ``warned`` or ``logged``, from the rule's severity."""
         return SEVERITY_OUTCOMES[self.rule.severity]
 

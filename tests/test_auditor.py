@@ -198,7 +198,7 @@ async def test_explicit_fields_override_the_request_context(
 @pytest.mark.parametrize("outcome", ["ok", "FAILED", "", "denied"])
 async def test_login_attempt_rejects_an_unknown_outcome(log_dir: Path, outcome: str) -> None:
     async with Auditor(log_dir=log_dir, self_audit=False) as auditor:
-        with pytest.raises(ValueError, match="Invalid login outcome"):
+        with pytest.raises(ValueError, match="Invalid login_attempt outcome"):
             await auditor.login_attempt(outcome)  # type: ignore[arg-type]
 
 

@@ -402,7 +402,7 @@ CASES: dict[str, Case] = {
     ),
     "custom emit without outcome": Case(
         native("billing", "invoice_sent", None, None, invoice="INV-7"),
-        "event", None, None, None, "invoice_sent",
+        "event", None, None, "unknown", "invoice_sent",
     ),
     "custom event of a built-in category": Case(
         native("auth", "password_changed", "success", BROWSER, user_id="admin"),

@@ -190,7 +190,7 @@ def test_login_outcomes_are_exactly_the_original_four() -> None:
     "outcome", ["", "Success", "FAILED", "fail", "ok", "success ", "logged", "blocked\n", None]
 )
 def test_unknown_login_outcome_raises_value_error_quoting_it(outcome: Any) -> None:
-    with pytest.raises(ValueError, match="Invalid login outcome") as excinfo:
+    with pytest.raises(ValueError, match="Invalid login_attempt outcome") as excinfo:
         validate_login_outcome(outcome)
     assert repr(outcome) in str(excinfo.value)
 
@@ -344,10 +344,10 @@ def test_event_keys_are_header_then_context_then_fields_in_call_order_then_stand
     assert event["schema_version"] == SCHEMA_VERSION
 
 
-def test_event_without_outcome_leaves_it_out_and_keeps_the_header_order() -> None:
+def test_event_without_outcome_gets_outcome_unknown_in_the_header() -> None:
     event = build_event(make_raw({"x": 1}, outcome=None), EVENT_ID)
-    assert "outcome" not in event
-    assert list(event) == [k for k in HEADER if k != "outcome"] + ["x"]
+    assert event["outcome"] == "unknown"
+    assert list(event) == [*HEADER, "x"]
 
 
 def test_none_fields_and_none_context_values_are_left_out() -> None:

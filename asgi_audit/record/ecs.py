@@ -67,7 +67,9 @@ Made from the event (never copied from a field of the same name):
   neither field: a wrong bucket would skew the dashboards that count it.
 * ``event.outcome``: ``success`` from success; ``failure`` from failed, denied,
   blocked, rate_limited, error, dropped, disconnected; ``unknown`` from any other
-  outcome; left out when the event has none. ``asgi_audit.outcome`` keeps ours.
+  outcome, ``unknown`` itself included (an event recorded without one); left out
+  only for a dict without ``outcome``, which the pipeline never gives.
+  ``asgi_audit.outcome`` keeps ours.
 * ``event.dataset`` ``asgi_audit.<category>``; ``ecs.version`` :data:`ECS_VERSION`;
   ``message`` a short summary (``login_attempt failed``, ``api_access success GET
   /items/7 200``).

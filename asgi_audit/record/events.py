@@ -28,15 +28,20 @@ __all__ = (
     "CATEGORY_FILES",
     "HEADER_FIELDS",
     "INJECTION",
+    "INJECTION_OUTCOMES",
     "INTEGRITY_FIELDS",
     "LOGIN_OUTCOMES",
     "SCHEMA_VERSION",
+    "SEVERITIES",
     "SEVERITY_RISK",
+    "TOOL_BLOCKED_OUTCOMES",
     "TOOL_BLOCKS",
+    "UNKNOWN_OUTCOME",
     "RawEvent",
     "Uuid7Generator",
     "build_event",
     "category_filename",
+    "check_choice",
     "dropped_events",
     "format_timestamp",
     "validate_category",
@@ -59,7 +64,19 @@ CATEGORY_FILES: Final[Mapping[str, str]] = {
     API_AUDIT: "api-audit.jsonl",
 }
 
+# The documented closed sets of the event methods. A value outside its set is
+# refused where the method is called, so a typo never reaches the file as a
+# value no SIEM rule matches (and a severity never silently loses its risk).
+#: ``login_attempt`` outcomes.
 LOGIN_OUTCOMES: Final = ("success", "failed", "rate_limited", "blocked")
+#: The outcome of an event recorded without one (``emit`` without ``outcome=``):
+#: ECS's ``event.outcome`` value for the same case, so a query for a missing
+#: outcome is a query for a value, and no line lacks the field.
+UNKNOWN_OUTCOME: Final = "unknown"
+#: ``tool_blocked`` outcomes.
+TOOL_BLOCKED_OUTCOMES: Final = ("blocked", "requires_approval")
+#: ``injection_attempt`` outcomes: recorded only, let through with a warning, stopped.
+INJECTION_OUTCOMES: Final = ("logged", "warned", "blocked")
 
 #: Base risk per severity, as the original injection guard scored them.
 SEVERITY_RISK: Final[Mapping[str, float]] = {
@@ -69,6 +86,8 @@ SEVERITY_RISK: Final[Mapping[str, float]] = {
     "HIGH": 0.7,
     "CRITICAL": 1.0,
 }
+#: ``injection_attempt`` severities, from the least to the most severe.
+SEVERITIES: Final = tuple(SEVERITY_RISK)
 
 # A category becomes a file name, so it may hold no separator, no dot and no
 # space: nothing that can leave the log directory or hide a file.
@@ -130,12 +149,23 @@ def category_filename(category: str) -> str:
     return CATEGORY_FILES.get(category) or category + ".jsonl"
 
 
+def check_choice(method: str, argument: str, value: object, allowed: tuple[str, ...]) -> None:
+    """Raise ``ValueError`` unless ``value`` is one of ``allowed`` (exactly, case included).
+
+    The message names the method and the argument, quotes the value and lists
+    what to write instead: ``Invalid tool_blocked outcome: 'denied' (expected
+    one of 'blocked', 'requires_approval')``.
+    """
+    if not isinstance(value, str) or value not in allowed:
+        raise ValueError(
+            f"Invalid {method} {argument}: {value!r}"
+            f" (expected one of {', '.join(map(repr, allowed))})"
+        )
+
+
 def validate_login_outcome(outcome: str) -> str:
     """Return ``outcome`` if it is one of :data:`LOGIN_OUTCOMES`, else raise ``ValueError``."""
-    if outcome not in LOGIN_OUTCOMES:
-        raise ValueError(
-            f"Invalid login outcome: {outcome!r} (expected one of {', '.join(LOGIN_OUTCOMES)})"
-        )
+    check_choice("login_attempt", "outcome", outcome, LOGIN_OUTCOMES)
     return outcome
 
 
@@ -265,7 +295,8 @@ def build_event(raw: RawEvent, event_id: str) -> dict[str, Any]:
     Key order: the fixed header (``timestamp``, ``epoch_ms``, ``event_id``,
     ``event_type``, ``category``, ``outcome``, ``schema_version``), then the
     request context, then the caller's fields. A field given explicitly wins over
-    the context's value. Fields whose value is None are left out.
+    the context's value. Fields whose value is None are left out, except
+    ``outcome``: every event has one, :data:`UNKNOWN_OUTCOME` when none was given.
     ``stack_trace`` comes only from a real exception; the ``NoneType: None`` text
     that ``traceback.format_exc()`` gives outside an exception is dropped.
     """
@@ -275,10 +306,9 @@ def build_event(raw: RawEvent, event_id: str) -> dict[str, Any]:
         "event_id": event_id,
         "event_type": raw.event_type,
         "category": raw.category,
+        "outcome": UNKNOWN_OUTCOME if raw.outcome is None else raw.outcome,
+        "schema_version": SCHEMA_VERSION,
     }
-    if raw.outcome is not None:
-        event["outcome"] = raw.outcome
-    event["schema_version"] = SCHEMA_VERSION
     fields = raw.fields
     ctx = raw.context
     if ctx is not None:

@@ -23,7 +23,7 @@ from .encoding import (
     to_jsonable,
     truncate,
 )
-from .events import RawEvent, Uuid7Generator, build_event, format_timestamp
+from .events import UNKNOWN_OUTCOME, RawEvent, Uuid7Generator, build_event, format_timestamp
 from .redaction import Redactor
 
 __all__ = ("OutputFormat", "Pipeline", "SessionIdMode")
@@ -184,7 +184,7 @@ class Pipeline:
                 "event_id": self._ids.new(raw.time_ns),
                 "event_type": raw.event_type,
                 "category": raw.category,
-                "outcome": raw.outcome,
+                "outcome": UNKNOWN_OUTCOME if raw.outcome is None else raw.outcome,
                 "encoding_error": f"{type(exc).__name__}",
             }
             if chain is not None:

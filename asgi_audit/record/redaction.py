@@ -10,8 +10,11 @@ immutable after construction and safe to share between threads.
   Whole words only, so ``tokenizer``, ``author`` and ``keyboard`` are never
   masked. **The false-friend rule:** a key of several words whose *last* word
   describes the secret rather than holding it (``token_count``,
-  ``password_policy_url``, ``token_type``) is not secret; ``session_id`` and
-  ``sid`` always are.
+  ``password_policy_url``, ``token_type``, ``token_id``) is not secret; nor is a
+  list of identifiers (``session_ids``, ``token_ids``). A key ending in a
+  session id (``session_id``, ``sessionid``, ``sid``, under any prefix:
+  ``user_session_id``, ``X-Session-ID``, ``connect.sid``) or in ``csrftoken``
+  always is: that id is the credential.
 * **Pairs in free text.** ``key=value`` (query strings and form bodies too),
   ``key: value``, ``"key": "value"`` and ``\\"key\\": \\"value\\"`` (JSON inside
   a string), ``--key value`` on command lines, and the same inside
@@ -103,6 +106,7 @@ _DESCRIPTIVE_LAST_WORDS: Final = frozenset(
         "present",
         "valid",
         "id",
+        "ids",
         "method",
         "scheme",
         "mode",
@@ -112,15 +116,23 @@ _DESCRIPTIVE_LAST_WORDS: Final = frozenset(
     }
 )
 
-# Keys that are secret even with a descriptive last word: a session id and a
-# key id that ends in "id" are credentials, not descriptions.
-_ALWAYS_SECRET_KEYS: Final = frozenset({"sessionid", "session_id", "sid", "csrftoken"})
+# Keys are secret, whatever precedes them, when they end in one of these words
+# (or in "session id", as two words): the session id is the credential itself,
+# so "user_session_id" and "X-Session-ID" are secret although "id" is
+# descriptive. The plural "session_ids" is not: a list of identifiers.
+_SECRET_LAST_WORDS: Final = frozenset({"sessionid", "sid", "csrftoken"})
 
-_WORD_RE: Final = re.compile(r"[A-Z]+(?![a-z])|[A-Z]?[a-z]+|[0-9]+")
+# A word: a run of capitals as a plural (``IDs``, ``URLs``), a run of capitals
+# not followed by a lower-case letter (``API`` in ``APIKey``), a capitalised or
+# lower-case word, or a number.
+_WORD_RE: Final = re.compile(r"[A-Z]{2,}s(?![a-z])|[A-Z]+(?![a-z])|[A-Z]?[a-z]+|[0-9]+")
 
 
 def key_words(key: str) -> list[str]:
-    """Split a key into lower-case words: ``apiKey`` -> ``["api", "key"]``."""
+    """Split a key into lower-case words: ``apiKey`` -> ``["api", "key"]``.
+
+    A plural acronym is one word: ``tokenIDs`` -> ``["token", "ids"]``.
+    """
     return [w.lower() for w in _WORD_RE.findall(key)]
 
 
@@ -212,7 +224,7 @@ class Redactor:
         if not words:
             return False
         joined = "".join(words)
-        if joined in _ALWAYS_SECRET_KEYS or key.lower() in _ALWAYS_SECRET_KEYS:
+        if words[-1] in _SECRET_LAST_WORDS or "".join(words[-2:]) == "sessionid":
             return True
         if words[-1] in _DESCRIPTIVE_LAST_WORDS and len(words) > 1:
             return False

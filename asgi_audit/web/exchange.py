@@ -17,7 +17,7 @@ from .bodies import BodyTap
 if TYPE_CHECKING:
     from starlette.types import Message, Receive, Scope, Send
 
-__all__ = ("HttpExchange", "route_template")
+__all__ = ("HttpExchange", "header_value", "route_template", "send_internal_error")
 
 
 class HttpExchange:
@@ -117,3 +117,34 @@ def route_template(scope: Scope) -> str | None:
             return None
     template = getattr(route, "path_format", None) or getattr(route, "path", None)
     return template if isinstance(template, str) else None
+
+
+def header_value(scope: Scope, name: bytes) -> str | None:
+    """The first value of the request header ``name`` (lower-case bytes), or None."""
+    for key, value in scope["headers"]:
+        if key == name:
+            return str(value.decode("latin-1"))
+    return None
+
+
+async def send_internal_error(send: Send, rid_header: tuple[bytes, bytes]) -> None:
+    """Send a plain 500 carrying the request id header; a client already gone is ignored."""
+    body = b"Internal Server Error"
+    try:
+        await send(
+            {
+                "type": "http.response.start",
+                "status": 500,
+                "headers": [
+                    (b"content-type", b"text/plain; charset=utf-8"),
+                    (b"content-length", str(len(body)).encode()),
+                    # The server closes the connection after an exception;
+                    # say so, or a keep-alive client reuses a dead socket.
+                    (b"connection", b"close"),
+                    rid_header,
+                ],
+            }
+        )
+        await send({"type": "http.response.body", "body": body})
+    except Exception:  # noqa: S110 - the client is gone; the record still happens
+        pass

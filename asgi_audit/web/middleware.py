@@ -16,7 +16,6 @@ arrives (``request_received``). Websocket sessions get ``websocket_connect`` and
 
 from __future__ import annotations
 
-import fnmatch
 import os
 import re
 import time
@@ -31,10 +30,11 @@ from ..record.events import API_AUDIT, RawEvent
 from ..record.tracing import trace_ids
 from .bodies import render_body
 from .dependencies import SCOPE_KEY, RequestAudit
-from .exchange import HttpExchange, route_template
+from .exchange import HttpExchange, header_value, route_template, send_internal_error
 from .identity import IdentityResolver, resolve_identity
+from .options import DEFAULT_EXCLUDE, STAGES, MiddlewareOptionError, check_options
 from .policy import AuditPolicy, Decision
-from .proxies import TrustedProxies
+from .startup import loud_options, refuse
 from .websocket import audit_websocket
 
 if TYPE_CHECKING:
@@ -42,22 +42,12 @@ if TYPE_CHECKING:
 
     from ..auditor import Auditor
 
-__all__ = ("DEFAULT_EXCLUDE", "STAGES", "AuditMiddleware", "valid_request_id")
-
-#: The stages a request can be recorded at (``stages=``); exception and
-#: disconnect records belong to ``response_complete``.
-STAGES: Final = frozenset({"request_received", "response_complete"})
-
-#: Paths not recorded by default: health checks and scrapers, which would drown
-#: the file in noise. Glob patterns, matched against the whole path.
-DEFAULT_EXCLUDE: Final = (
-    "/health",
-    "/healthz",
-    "/livez",
-    "/readyz",
-    "/ping",
-    "/metrics",
-    "/favicon.ico",
+__all__ = (
+    "DEFAULT_EXCLUDE",
+    "STAGES",
+    "AuditMiddleware",
+    "MiddlewareOptionError",
+    "valid_request_id",
 )
 
 # A kept request id: 8-128 of letters, digits and ``-_.:``. Nothing that can
@@ -74,19 +64,6 @@ def _new_request_id() -> str:
 def valid_request_id(value: str) -> bool:
     """Whether an incoming request id is kept (8-128 of ``A-Za-z0-9._:-``)."""
     return _REQUEST_ID_RE.match(value) is not None
-
-
-def _compile(patterns: Iterable[str], option: str) -> re.Pattern[str] | None:
-    if isinstance(patterns, str):
-        raise TypeError(f"{option} takes a list of patterns, not the string {patterns!r}")
-    parts = []
-    for pattern in patterns:
-        if not isinstance(pattern, str) or not pattern:
-            raise ValueError(f"Invalid {option} pattern: {pattern!r}")
-        parts.append(fnmatch.translate(pattern))
-    if not parts:
-        return None
-    return re.compile("|".join(f"(?:{p})" for p in parts))
 
 
 class AuditMiddleware:
@@ -125,11 +102,21 @@ class AuditMiddleware:
         request_id_factory: makes new request ids (default 32 random hex chars).
         record_query: record the query string at every level (the policy's
             ``request`` level records it anyway).
-        record_headers: request headers recorded at every level (``"*"`` for
-            all), on top of the policy's allowlist at ``request`` and above;
-            secret ones such as ``Authorization`` are masked by redaction.
+        record_headers: request headers recorded at every level (``"*"``, or a
+            list holding it, for all), on top of the policy's allowlist at
+            ``request`` and above; secret ones such as ``Authorization``,
+            ``Cookie`` or ``X-Session-ID`` are masked by redaction.
+
+    Raises:
+        MiddlewareOptionError: a wrong option (a ``TypeError`` and a
+            ``ValueError``), quoted, with what to write; a misspelt one with a
+            suggestion. Built by Starlette or FastAPI, which build middleware
+            inside the lifespan where a server would swallow the error, the
+            middleware fails the lifespan's startup with the message instead,
+            so the server stops (see :mod:`asgi_audit.web.startup`).
     """
 
+    @loud_options
     def __init__(
         self,
         app: ASGIApp,
@@ -152,42 +139,55 @@ class AuditMiddleware:
         record_query: bool = False,
         record_headers: Iterable[str] = (),
     ) -> None:
+        # Every option is checked here, once (see asgi_audit.web.options); a
+        # wrong one is a MiddlewareOptionError that stops the app at startup.
+        options = check_options(
+            auditor=auditor,
+            policy=policy,
+            include=include,
+            exclude=exclude,
+            stages=stages,
+            identity_resolver=identity_resolver,
+            outcome_for_status=outcome_for_status,
+            trusted_proxies=trusted_proxies,
+            forwarded_header=forwarded_header,
+            request_id_header=request_id_header,
+            session_cookie=session_cookie,
+            session_header=session_header,
+            agent_id_header=agent_id_header,
+            send_500=send_500,
+            request_id_factory=request_id_factory,
+            record_query=record_query,
+            record_headers=record_headers,
+        )
         self.app = app
-        self.auditor = auditor
-        if policy is not None and not isinstance(policy, AuditPolicy):
-            raise TypeError(f"policy must be an AuditPolicy, got {type(policy).__name__}")
+        self._refusal: MiddlewareOptionError | None = None
+        self.auditor = options.auditor
         # Health checks are left out by ``exclude`` (DEFAULT_EXCLUDE): the same
         # paths DEFAULT_POLICY sets to ``none``, so ``exclude=()`` records them.
-        self.policy = policy or _EVERYTHING
-        if isinstance(stages, str):
-            raise TypeError(f"stages takes a list of stage names, not {stages!r}")
-        self._stages = frozenset(stages)
-        unknown = self._stages - STAGES
-        if unknown or not self._stages:
-            raise ValueError(
-                f"Invalid stages {sorted(self._stages)!r}: use one or both of "
-                f"{', '.join(sorted(STAGES))}"
-            )
-        self._resolver = identity_resolver
-        self._outcome = outcome_for_status
-        include_re = _compile(include, "include")
-        self._include_all = include_re is not None and include_re.pattern == "(?:(?s:.*)\\Z)"
-        self._include = include_re
-        self._exclude = _compile(
-            tuple(exclude) if not isinstance(exclude, str) else exclude, "exclude"
-        )
-        self._proxies = TrustedProxies(trusted_proxies, header=forwarded_header)
-        self._forwarded_name = forwarded_header.lower().encode("latin-1")
-        self._rid_name = request_id_header.lower().encode("latin-1")
-        self._session_cookie = session_cookie
-        self._session_name = session_header.lower().encode("latin-1") if session_header else None
-        self._agent_name = agent_id_header.lower().encode("latin-1") if agent_id_header else None
-        self._send_500 = send_500
-        self._new_id = request_id_factory or _new_request_id
-        if isinstance(record_headers, str):
-            raise TypeError(f"record_headers takes a list of names, not {record_headers!r}")
-        self._record_query = record_query
-        self._record_headers = frozenset(h.lower() for h in record_headers)
+        self.policy = options.policy or _EVERYTHING
+        self._stages = options.stages
+        self._resolver: IdentityResolver | None = options.identity_resolver
+        self._outcome = options.outcome_for_status
+        self._include = options.include
+        self._include_all = options.include_all
+        self._exclude = options.exclude
+        self._proxies = options.proxies
+        self._forwarded_name = options.forwarded_name
+        self._rid_name = options.request_id_name
+        self._session_cookie = options.session_cookie
+        self._session_name = options.session_name
+        self._agent_name = options.agent_name
+        self._send_500 = options.send_500
+        self._new_id = options.request_id_factory or _new_request_id
+        self._record_query = options.record_query
+        self._record_headers = options.record_headers
+
+    def _refuse(self, app: ASGIApp, error: MiddlewareOptionError) -> None:
+        """Built with a wrong option inside Starlette's stack build: every call
+        reports ``error`` (see :func:`~asgi_audit.web.options.refuse`)."""
+        self.app = app
+        self._refusal = error
 
     def _selected(self, path: str) -> bool:
         if self._exclude is not None and self._exclude.match(path):
@@ -280,6 +280,9 @@ class AuditMiddleware:
                 cell.roles = found.roles
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if self._refusal is not None:
+            await refuse(self._refusal, scope, receive, send)
+            return
         kind = scope["type"]
         if kind == "http":
             await self._http(scope, receive, send)
@@ -307,7 +310,7 @@ class AuditMiddleware:
         else:
             early = self._decide(scope, cell)
         body_limit = early.max_body_bytes if early.at_least("request_response") else 0
-        request_type = _header(scope, b"content-type") if body_limit else None
+        request_type = header_value(scope, b"content-type") if body_limit else None
         exchange = HttpExchange(receive, send, rid_header, body_limit, request_type)
         # With user or role rules the user is not known yet: the record as the
         # request arrives follows the highest level any rule could give it.
@@ -321,7 +324,7 @@ class AuditMiddleware:
             if exchange.status == 0 and not exchange.disconnected:
                 # Here or, with send_500=False, in the server: the client gets a 500.
                 if self._send_500:
-                    await self._internal_error(send, rid_header)
+                    await send_internal_error(send, rid_header)
                 exchange.status = 500
             await self._finish(scope, cell, exchange, start, exc, early)
             raise
@@ -392,34 +395,6 @@ class AuditMiddleware:
         raw = RawEvent(API_AUDIT, event_type, outcome, time.time_ns(), cell.context, fields, exc)
         await self.auditor._put(raw)
 
-    async def _internal_error(self, send: Send, rid_header: tuple[bytes, bytes]) -> None:
-        body = b"Internal Server Error"
-        try:
-            await send(
-                {
-                    "type": "http.response.start",
-                    "status": 500,
-                    "headers": [
-                        (b"content-type", b"text/plain; charset=utf-8"),
-                        (b"content-length", str(len(body)).encode()),
-                        # The server closes the connection after an exception;
-                        # say so, or a keep-alive client reuses a dead socket.
-                        (b"connection", b"close"),
-                        rid_header,
-                    ],
-                }
-            )
-            await send({"type": "http.response.body", "body": body})
-        except Exception:  # noqa: S110 - the client is gone; the record below still happens
-            pass
-
 
 _EVERYTHING: Final = AuditPolicy()
 _NOT_RECORDED: Final = Decision(level="none", rule=None, headers=frozenset(), max_body_bytes=0)
-
-
-def _header(scope: Scope, name: bytes) -> str | None:
-    for key, value in scope["headers"]:
-        if key == name:
-            return str(value.decode("latin-1"))
-    return None
