@@ -32,7 +32,11 @@ DOCS: Final = ROOT / "docs"
 DOCS_SRC: Final = ROOT / "docs_src"
 MAX_README_LINES: Final = 200
 
-SNIPPET_RE: Final = re.compile(r'^\s*--8<-- "([^"]+)"\s*$', re.MULTILINE)
+# pymdownx.snippets' block form (the one-line form is valid Python, which ruff would
+# reformat inside a Markdown code block).
+SNIPPET_RE: Final = re.compile(
+    r"^[ \t]*--8<--[ \t]*\n[ \t]*(\S+)[ \t]*\n[ \t]*--8<--[ \t]*$", re.MULTILINE
+)
 LINK_RE: Final = re.compile(r"\]\(([^)#\s]+)(?:#[^)]*)?\)")
 
 
