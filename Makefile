@@ -7,9 +7,10 @@ BIN := $(VENV)/bin
 STAMP_RUN := $(VENV)/.installed-run
 STAMP_DEV := $(VENV)/.installed-dev
 STAMP_BENCH := $(VENV)/.installed-bench
+STAMP_DOCS := $(VENV)/.installed-docs
 RESULTS := bench/results
 
-.PHONY: demo serve test lint check bench clean
+.PHONY: demo serve test lint check bench docs docs-serve clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -26,6 +27,10 @@ $(STAMP_DEV): pyproject.toml | $(BIN)/python
 $(STAMP_BENCH): pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install --quiet -e '.[dev,bench]'
 	touch $@ $(STAMP_DEV) $(STAMP_RUN)
+
+$(STAMP_DOCS): pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -e '.[docs]'
+	touch $@
 
 demo: $(STAMP_RUN)
 	$(BIN)/python -m demo.traffic
@@ -50,6 +55,14 @@ bench: $(STAMP_BENCH)
 	$(BIN)/python bench/emit.py --json $(RESULTS)/emit.json | tee $(RESULTS)/emit.md
 	$(BIN)/python bench/middleware.py --json $(RESULTS)/middleware.json \
 		$$(command -v wrk >/dev/null || echo --no-wrk) | tee $(RESULTS)/middleware.md
+
+# The documentation site, built with every warning an error, into site/.
+docs: $(STAMP_DOCS)
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict
+
+# The site on http://127.0.0.1:8001, rebuilt on every change (8000 is `make serve`'s).
+docs-serve: $(STAMP_DOCS)
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs serve --dev-addr 127.0.0.1:8001
 
 clean:
 	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache .hypothesis build dist

@@ -78,14 +78,17 @@ class Auditor(EventMethods[Coroutine[Any, Any, None]]):
         compress_rotated: gzip rotated files, off the writer's path.
         shutdown_timeout: seconds the shutdown waits for the writer to drain (30).
         redact: mask secrets (default True).
-        secret_words / extra_secret_words / remove_secret_words: the secret key words.
+        secret_words: replace the built-in secret key words.
+        extra_secret_words: add to the secret key words.
+        remove_secret_words: take words out of the secret key words.
         field_caps: per-field caps in characters, merged over the defaults.
         max_string_chars: the cap of every other string (4,096).
         max_event_bytes: the cap of a whole line (16 KiB).
         session_ids: ``"hash"`` (default), ``"raw"`` or ``"omit"``.
         key: the deployment's key for keyed hashes (default ``$ASGI_AUDIT_KEY``,
             else a key file created in ``log_dir``).
-        dir_mode / file_mode: modes of created directories and files (0700 / 0600).
+        dir_mode: the mode of created directories (0700).
+        file_mode: the mode of created files (0600).
         allow_insecure_dir: accept a log directory that is a symlink or writable
             by others (refused by default).
         self_audit: record ``audit_started`` (with the configuration) and

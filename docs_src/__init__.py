@@ -1,0 +1,1 @@
+"""The programs shown in the documentation, each run by ``tests/test_docs_examples.py``."""
