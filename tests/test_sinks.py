@@ -7,6 +7,7 @@ assertions.
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 from collections.abc import Sequence
@@ -251,3 +252,27 @@ async def test_processes_sharing_a_directory_deliver_each_line_once_and_take_ove
     # Every line once, in order, whoever sent it.
     delivered = category_lines(first, "tool_blocks") + category_lines(second, "tool_blocks")
     assert delivered == tools
+
+
+async def test_the_position_file_is_never_written_through_a_planted_symlink(
+    tmp_path: Path,
+) -> None:
+    # Whoever writes the directory knows the process id: the old temporary name
+    # was predictable. Plant symlinks at every such name the run could use.
+    victim = tmp_path.parent / f"{tmp_path.name}-victim.txt"
+    victim.write_text("untouched\n", encoding="utf-8")
+    for pid in range(os.getpid() - 2, os.getpid() + 3):
+        (tmp_path / f".sink-collector.json.{pid}.tmp").symlink_to(victim)
+    sink = MemorySink("collector")
+    async with Auditor(log_dir=tmp_path, sinks=[sink]) as auditor:
+        await emit(auditor, 0, 20)
+        await auditor.flush()
+        wait_until(lambda: len(category_lines(sink, "tool_blocks")) >= 20, "the lines")
+
+    assert victim.read_text(encoding="utf-8") == "untouched\n"
+    saved = orjson.loads((tmp_path / ".sink-collector.json").read_bytes())
+    assert saved["sink"] == "collector"
+    tools = tmp_path / "tool-blocks.jsonl"
+    assert saved["files"]["tool-blocks.jsonl"]["offset"] == tools.stat().st_size
+    leftovers = [p.name for p in tmp_path.glob(".sink-collector.json.*.tmp") if not p.is_symlink()]
+    assert leftovers == []

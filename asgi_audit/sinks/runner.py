@@ -373,11 +373,20 @@ class SinkRunner:
             if name not in files:
                 files[name] = {**pos}
         data = json.dumps({"version": 1, "sink": self.name, "files": files}).encode()
-        tmp = self._position_file.with_name(f"{self._position_file.name}.{os.getpid()}.tmp")
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o600)
+        # A fresh name, created exclusively and never through a link: a name that
+        # could be predicted could be planted as a symlink by whoever writes the directory.
+        tmp = self._position_file.with_name(
+            f"{self._position_file.name}.{os.getpid()}.{os.urandom(4).hex()}.tmp"
+        )
+        flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
+        fd = os.open(tmp, flags, 0o600)
         try:
-            os.write(fd, data)
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-        os.replace(tmp, self._position_file)
+            try:
+                os.write(fd, data)
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+            os.replace(tmp, self._position_file)
+        except BaseException:
+            tmp.unlink(missing_ok=True)
+            raise

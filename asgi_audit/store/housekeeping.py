@@ -9,6 +9,7 @@ compressed and retired by the retention policy, each deletion recorded first.
 from __future__ import annotations
 
 import os
+import stat
 import time
 from pathlib import Path
 from typing import Final
@@ -102,8 +103,7 @@ def recover_partial_line(path: Path, mode: int = 0o600) -> tuple[Path, int] | No
             cut = _last_newline(fd, size) + 1
             tail = os.pread(fd, size - cut, cut)
             stamp = time.strftime("%Y%m%d_%H%M%S", time.gmtime())
-            partial = path.with_name(f"{path.name}.{stamp}.partial")
-            out = os.open(partial, os.O_WRONLY | os.O_APPEND | os.O_CREAT | _CLOEXEC, mode)
+            partial, out = _open_partial(path, stamp, mode)
             try:
                 os.write(out, tail)
                 os.fsync(out)
@@ -116,6 +116,31 @@ def recover_partial_line(path: Path, mode: int = 0o600) -> tuple[Path, int] | No
             return partial, len(tail)
         finally:
             os.close(fd)
+
+
+def _open_partial(path: Path, stamp: str, mode: int) -> tuple[Path, int]:
+    """Open the ``.partial`` file for appending, never through a planted name.
+
+    Whoever can write the directory can predict ``<file>.<stamp>.partial`` and
+    plant a symlink (the tail would be written wherever it points), a FIFO (the
+    open would block the restart) or a directory there. Such a name is passed
+    over for a fresh one made with ``O_EXCL``, which nothing can be planted at.
+    """
+    partial = path.with_name(f"{path.name}.{stamp}.partial")
+    flags = os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_NOFOLLOW | os.O_NONBLOCK | _CLOEXEC
+    try:
+        fd = os.open(partial, flags, mode)
+    except OSError:
+        fd = -1
+    else:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            os.close(fd)
+            fd = -1
+    if fd < 0:
+        partial = path.with_name(f"{path.name}.{stamp}.{os.urandom(4).hex()}.partial")
+        fd = os.open(partial, flags | os.O_EXCL, mode)
+    os.set_blocking(fd, True)
+    return partial, fd
 
 
 def _last_newline(fd: int, size: int) -> int:

@@ -61,7 +61,9 @@ class WebsocketSession:
         self.samples: list[dict[str, Any]] = []
 
     def _sample(self, direction: str, message: Message) -> None:
-        if len(self.samples) >= 2 * KEPT_MESSAGES:
+        # KEPT_MESSAGES each way: a chatty client cannot crowd out the server's side.
+        sent = self.messages_in if direction == "in" else self.messages_out
+        if sent > KEPT_MESSAGES:
             return
         text = message.get("text")
         if text is not None:
