@@ -847,6 +847,44 @@ def test_console_script_runs_in_a_process_and_fails_with_status_2_and_one_line(
     assert (module.returncode, module.stdout) == (0, b"asgi-audit 0.1.0\n")
 
 
+def test_python_m_asgi_audit_is_the_same_command_as_the_console_script(
+    corpus: Corpus, script: Path, tmp_path: Path
+) -> None:
+    def both(*argv: str) -> tuple[subprocess.CompletedProcess[bytes], ...]:
+        runs = (
+            [str(script), *argv],
+            [sys.executable, "-m", "asgi_audit", *argv],
+            [sys.executable, "-m", "asgi_audit.cli", *argv],
+        )
+        return tuple(
+            subprocess.run(a, capture_output=True, timeout=DEADLINE, check=False) for a in runs
+        )
+
+    (tmp_path / "empty").mkdir()
+    cases = {
+        ("--version",): 0,
+        ("--help",): 0,
+        ("verify", "--help"): 0,
+        ("query", str(corpus.log_dir), "--ip", IPS[1], "--since", "7d"): 0,
+        ("stats", str(tmp_path / "nowhere")): 2,
+        ("frobnicate",): 2,
+        (): 2,
+        ("verify", str(tmp_path / "empty")): 0,
+    }
+    for argv, status in cases.items():
+        script_run, package_run, cli_run = both(*argv)
+        assert script_run.returncode == status, (argv, script_run.stderr)
+        for other in (package_run, cli_run):
+            assert (other.returncode, other.stdout, other.stderr) == (
+                script_run.returncode,
+                script_run.stdout,
+                script_run.stderr,
+            ), argv
+    version = both("--version")[1]
+    assert version.stdout == b"asgi-audit 0.1.0\n"
+    assert both("--help")[1].stdout.startswith(b"usage: asgi-audit [-h] [--version] COMMAND")
+
+
 async def test_tail_follow_process_survives_rotation_and_waits_for_a_whole_line(
     tmp_path: Path, script: Path
 ) -> None:

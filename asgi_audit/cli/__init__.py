@@ -6,6 +6,9 @@
     asgi-audit query  [LOG_DIR] [filters] [--limit N] [--format jsonl|table]
     asgi-audit verify [LOG_DIR] [--json] [--key-env NAME]
 
+The same command runs as ``python -m asgi_audit`` (or ``python -m asgi_audit.cli``)
+where the console script is not on ``PATH``.
+
 ``LOG_DIR`` defaults to ``logs/security``. Everything here only reads, except
 ``rotate`` (which takes each file's lock, like the writers). Event files are found
 and read by :mod:`asgi_audit.store.reading` and :mod:`asgi_audit.store.following` (``verify``:
