@@ -89,6 +89,7 @@ _RESERVED: Final = (HEADER_FIELDS - {"outcome"}) | INTEGRITY_FIELDS
 # The order of the leading keys in every line; the rest follow in call order.
 _CONTEXT_FIELDS: Final = (
     "ip_address",
+    "ip_address_rejected",
     "user_agent",
     "session_id",
     "request_id",

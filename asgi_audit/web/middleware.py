@@ -34,7 +34,7 @@ from .dependencies import SCOPE_KEY, RequestAudit
 from .exchange import HttpExchange, route_template
 from .identity import IdentityResolver, resolve_identity
 from .policy import AuditPolicy, Decision
-from .proxies import TrustedProxies
+from .proxies import TrustedProxies, client_address
 from .websocket import audit_websocket
 
 if TYPE_CHECKING:
@@ -221,11 +221,11 @@ class AuditMiddleware:
         if session is None and cookie is not None and self._session_cookie:
             session = cookie_parser(cookie).get(self._session_cookie)
         client = scope.get("client")
-        peer = client[0] if client else None
-        ip = self._proxies.client_ip(peer, forwarded) if self._proxies else peer
+        ip, rejected = client_address(self._proxies, client[0] if client else None, forwarded)
         trace_id, span_id = trace_ids()
         return RequestContext(
             ip_address=ip,
+            ip_address_rejected=rejected,
             user_agent=user_agent,
             session_id=session or None,
             request_id=request_id,
