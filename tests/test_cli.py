@@ -1060,7 +1060,7 @@ def test_a_category_without_files_is_a_warning_not_an_error(
 
 # --- verify ------------------------------------------------------------------------------
 
-VERIFY_KEY: Final = "cli-verify-key-0123456789abcdef"
+VERIFY_KEY: Final = "cli-verify-key-0123456789abcdef-7e41"
 STREAM_LINE_RE: Final = re.compile(
     r"stream [0-9a-f]{16} (?P<category>\S+): (?P<lines>\d+) lines?, seq 1\.\.(?P<last>\d+), "
     r"files? (?P<files>.+)"
@@ -1130,7 +1130,7 @@ def test_verify_without_the_key_names_each_stream_unknown_and_says_how_to_give_i
 def test_verify_key_env_names_the_variable_that_holds_the_key(
     keyed_log: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    monkeypatch.setenv("ASGI_AUDIT_KEY", "not-the-key")
+    monkeypatch.setenv("ASGI_AUDIT_KEY", "not-the-key-but-one-just-as-long-9c2d")
     monkeypatch.setenv("ARCHIVE_KEY", VERIFY_KEY)
     out, err = run(capsys, "verify", str(keyed_log), "--key-env", "ARCHIVE_KEY")
     assert (out.splitlines()[-1].startswith("OK: 2 streams"), err) == (True, "")

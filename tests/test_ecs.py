@@ -742,7 +742,7 @@ def test_the_validator_catches_what_elasticsearch_would_refuse(doc: dict[str, An
 async def test_an_auditor_with_output_format_ecs_writes_valid_sealed_ecs_lines(
     tmp_path: Path,
 ) -> None:
-    key = b"k" * 32
+    key = b"ecs-test-key-5d0a9e3c7b1f46e2a8c4"
     token = set_context(
         RequestContext(ip_address="203.0.113.7", user_agent="curl/8", request_path="/login")
     )

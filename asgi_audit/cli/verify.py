@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Final
 
 from ..auditor import KEY_ENV
+from ..proof.keycheck import WeakKeyError, check_key
 from ..proof.verification import Break, StreamSummary
 from ..proof.verify import VerifyResult, verify_directory
 from .common import (
@@ -34,9 +35,20 @@ _UNKNOWN_KEY: Final = "unknown key"
 
 
 def read_key(env_name: str) -> bytes | None:
-    """The key in the environment variable ``env_name`` (utf-8), or None if unset or empty."""
+    """The key in the environment variable ``env_name`` (utf-8), or None if unset or empty.
+
+    Raises:
+        CliError: the key is too short or too weak to be anyone's deployment key
+            (see :mod:`asgi_audit.proof.keycheck`).
+    """
     value = os.environ.get(env_name)
-    return value.encode("utf-8", "surrogateescape") if value else None
+    if not value:
+        return None
+    key = value.encode("utf-8", "surrogateescape")
+    try:
+        return check_key(key, f"${env_name}")
+    except WeakKeyError as exc:
+        raise CliError(str(exc)) from None
 
 
 def _plural(n: int, word: str) -> str:
