@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from .proof.integrity import derive_chain_key, key_id
 from .proof.keycheck import check_key
 from .record.encoding import DEFAULT_FIELD_CAPS, Caps
 from .record.events import category_filename
@@ -178,6 +179,7 @@ def build_settings(
         "allow_insecure_dir": allow_insecure_dir,
         "integrity": integrity,
         "mac": "hmac-sha256" if key_bytes else "sha256 (no key: not tamper-proof)",
+        "mac_key_id": key_id(derive_chain_key(key_bytes)),
         "checkpoint_interval_s": checkpoint_interval_s,
     }
     checked_sinks = check_sinks(sinks)

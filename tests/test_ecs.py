@@ -627,11 +627,20 @@ def test_the_integrity_fields_stay_on_top_and_last() -> None:
         "prev_stream": "1111",
         "prev_seq": 9,
         "prev_mac": "sha256:" + "1" * 64,
+        "mac_key_id": "0123456789abcdef",
         "outcome": "success",
     }
     doc = to_ecs(event)
     check(doc, event)
-    assert list(doc)[-6:] == ["seq", "stream", "prev_stream", "prev_seq", "prev_mac", "mac"]
+    assert list(doc)[-7:] == [
+        "seq",
+        "stream",
+        "prev_stream",
+        "prev_seq",
+        "prev_mac",
+        "mac_key_id",
+        "mac",
+    ]
     for name in INTEGRITY_FIELDS:
         assert doc[name] == event[name]
     assert not INTEGRITY_FIELDS & set(doc[NAMESPACE])
