@@ -35,8 +35,9 @@ $(STAMP_DOCS): pyproject.toml | $(BIN)/python
 demo: $(STAMP_RUN)
 	$(BIN)/python -m demo.traffic
 
+# The demo on http://127.0.0.1:8000; demo/serve.py says why uvicorn's proxy headers are off.
 serve: $(STAMP_RUN)
-	$(BIN)/python -m uvicorn demo.app:app --host 127.0.0.1 --port 8000
+	$(BIN)/python -m demo.serve
 
 test: $(STAMP_DEV)
 	$(BIN)/python -m pytest -q

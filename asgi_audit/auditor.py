@@ -85,8 +85,9 @@ class Auditor(EventMethods[Coroutine[Any, Any, None]]):
         max_string_chars: the cap of every other string (4,096).
         max_event_bytes: the cap of a whole line (16 KiB).
         session_ids: ``"hash"`` (default), ``"raw"`` or ``"omit"``.
-        key: the deployment's key for keyed hashes (default ``$ASGI_AUDIT_KEY``,
-            else a key file created in ``log_dir``).
+        key: the deployment's key for keyed hashes and the MAC chain (default
+            ``$ASGI_AUDIT_KEY``, else a key file in ``log_dir`` and unkeyed chains);
+            at least 32 bytes, not a pattern (see :mod:`asgi_audit.proof.keycheck`).
         dir_mode: the mode of created directories (0700).
         file_mode: the mode of created files (0600).
         allow_insecure_dir: accept a log directory that is a symlink or writable

@@ -13,6 +13,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from .proof.integrity import derive_chain_key, key_id
+from .proof.keycheck import check_key
 from .record.encoding import DEFAULT_FIELD_CAPS, Caps
 from .record.events import category_filename
 from .record.pipeline import OutputFormat, SessionIdMode
@@ -153,6 +155,8 @@ def build_settings(
         key = os.environ.get(KEY_ENV) or None
         source = KEY_ENV
     key_bytes = key.encode() if isinstance(key, str) else key
+    if key_bytes is not None:
+        check_key(key_bytes, "Auditor(key=...)" if source == "option" else f"${KEY_ENV}")
     summary = {
         "log_dir": str(directory.path),
         "queue_capacity": queue_capacity,
@@ -175,6 +179,7 @@ def build_settings(
         "allow_insecure_dir": allow_insecure_dir,
         "integrity": integrity,
         "mac": "hmac-sha256" if key_bytes else "sha256 (no key: not tamper-proof)",
+        "mac_key_id": key_id(derive_chain_key(key_bytes)),
         "checkpoint_interval_s": checkpoint_interval_s,
     }
     checked_sinks = check_sinks(sinks)

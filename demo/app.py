@@ -7,8 +7,9 @@ bearer-protected admin API and a sync (``def``) route. Every security decision
 is recorded with asgi_audit, into the four files of the original system plus a
 custom ``admin.jsonl``.
 
-Run it with ``make serve`` (or ``python -m uvicorn demo.app:app``), or let
-``make demo`` drive scripted traffic through it (see ``demo/traffic.py``).
+Run it with ``make serve`` (``python -m demo.serve``: uvicorn with its proxy
+headers off, see ``demo/serve.py``), or let ``make demo`` drive scripted traffic
+through it (see ``demo/traffic.py``).
 
 Environment:
     ASGI_AUDIT_DEMO_LOG_DIR: where the audit files go (default ``logs/security``).

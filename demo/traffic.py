@@ -4,12 +4,13 @@ Run from the repository root::
 
     python -m demo.traffic [--log-dir DIR]
 
-It starts ``demo.app`` in a uvicorn subprocess on a free port of 127.0.0.1 with a
-fresh log directory, sends traffic that touches every category (logins up to the
-rate limit and past it, a blocked account, logout, injection attempts of every
-severity, allowed and refused file reads, the admin API with good and bad
-tokens, the sync export route), stops the server with SIGTERM (its lifespan
-drains the writer), and prints each file's path, event count and a sample event.
+It starts ``demo.app`` in a uvicorn subprocess (``python -m demo.serve``, as
+``make serve`` does) on a free port of 127.0.0.1 with a fresh log directory,
+sends traffic that touches every category (logins up to the rate limit and past
+it, a blocked account, logout, injection attempts of every severity, allowed and
+refused file reads, the admin API with good and bad tokens, the sync export
+route), stops the server with SIGTERM (its lifespan drains the writer), and
+prints each file's path, event count and a sample event.
 
 Secrets go into the traffic on purpose (the admin password and bearer token, a
 password, a passphrase, an API key and a JWT inside injection attempts); the run
@@ -40,6 +41,7 @@ import httpx
 
 from asgi_audit import CATEGORY_FILES, REDACTED, get_audit_stats
 from asgi_audit.proof.verify import verify_directory
+from demo.serve import command as serve_command
 
 __all__ = ("PLANTED_SECRETS", "DemoError", "Step", "build_steps", "main")
 
@@ -189,10 +191,9 @@ def _output(log: IO[bytes]) -> str:
 
 
 def _start_server(port: int, env: Mapping[str, str], log: IO[bytes]) -> subprocess.Popen[bytes]:
-    argv = [sys.executable, "-m", "uvicorn", "demo.app:app", "--host", "127.0.0.1"]
-    argv += ["--port", str(port)]
+    # The command `make serve` runs (uvicorn with proxy headers off), on a free port.
     return subprocess.Popen(
-        argv, cwd=REPO_ROOT, env=dict(env), stdout=log, stderr=subprocess.STDOUT
+        serve_command(port), cwd=REPO_ROOT, env=dict(env), stdout=log, stderr=subprocess.STDOUT
     )
 
 

@@ -17,12 +17,20 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import IO, Final
 
-__all__ = ("REPO_ROOT", "STARTUP_COMPLETE", "Server", "ServerStartError", "free_port", "run_server")
+__all__ = (
+    "REPO_ROOT",
+    "STARTUP_COMPLETE",
+    "Server",
+    "ServerStartError",
+    "free_port",
+    "run_command",
+    "run_server",
+)
 
 #: The repository root: the server's working directory and ``--app-dir``, so
 #: ``tests.apps.<module>:app`` imports.
@@ -150,30 +158,32 @@ class Server:
             os.killpg(self.process.pid, signal.SIGKILL)
 
 
+def _uvicorn_argv(
+    app_spec: str, workers: int, host: str, extra_args: Sequence[str]
+) -> Callable[[int], list[str]]:
+    def argv(port: int) -> list[str]:
+        return [
+            sys.executable,
+            "-m",
+            "uvicorn",
+            app_spec,
+            "--host",
+            host,
+            "--port",
+            str(port),
+            "--app-dir",
+            str(REPO_ROOT),
+            "--no-use-colors",
+            *(["--workers", str(workers)] if workers > 1 else []),
+            *extra_args,
+        ]
+
+    return argv
+
+
 def _spawn(
-    app_spec: str,
-    env: Mapping[str, str],
-    workers: int,
-    host: str,
-    port: int,
-    extra_args: Sequence[str],
-    stderr_file: IO[bytes],
+    argv: Sequence[str], env: Mapping[str, str], stderr_file: IO[bytes]
 ) -> subprocess.Popen[bytes]:
-    argv = [
-        sys.executable,
-        "-m",
-        "uvicorn",
-        app_spec,
-        "--host",
-        host,
-        "--port",
-        str(port),
-        "--app-dir",
-        str(REPO_ROOT),
-        "--no-use-colors",
-        *(["--workers", str(workers)] if workers > 1 else []),
-        *extra_args,
-    ]
     return subprocess.Popen(
         argv,
         cwd=REPO_ROOT,
@@ -218,7 +228,30 @@ def run_server(
     """
     if workers < 1:
         raise ValueError(f"workers must be at least 1, got {workers!r}")
-    server = _start(app_spec, env or {}, workers, host, extra_args, ready_marker, startup_timeout)
+    argv = _uvicorn_argv(app_spec, workers, host, extra_args)
+    with run_command(
+        argv, env, workers, ready_marker=ready_marker, startup_timeout=startup_timeout, host=host
+    ) as server:
+        yield server
+
+
+@contextmanager
+def run_command(
+    argv: Callable[[int], Sequence[str]],
+    env: Mapping[str, str] | None = None,
+    workers: int = 1,
+    *,
+    ready_marker: str | None = STARTUP_COMPLETE,
+    startup_timeout: float = 20.0,
+    host: str = "127.0.0.1",
+) -> Iterator[Server]:
+    """Like :func:`run_server`, for a server command of one's own (``python -m demo.serve``).
+
+    Args:
+        argv: the command for a port: it must serve on ``host`` and that port.
+        env, workers, ready_marker, startup_timeout, host: as for :func:`run_server`.
+    """
+    server = _start(argv, env or {}, workers, host, ready_marker, startup_timeout)
     try:
         yield server
     finally:
@@ -229,11 +262,10 @@ def run_server(
 
 
 def _start(
-    app_spec: str,
+    argv: Callable[[int], Sequence[str]],
     env: Mapping[str, str],
     workers: int,
     host: str,
-    extra_args: Sequence[str],
     ready_marker: str | None,
     startup_timeout: float,
 ) -> Server:
@@ -242,7 +274,7 @@ def _start(
         stderr_file = tempfile.TemporaryFile()  # noqa: SIM115 - closed by Server.close()
         port = free_port(host)
         try:
-            process = _spawn(app_spec, env, workers, host, port, extra_args, stderr_file)
+            process = _spawn(argv(port), env, stderr_file)
         except BaseException:
             stderr_file.close()
             raise

@@ -37,6 +37,7 @@ from asgi_audit import Auditor, rotate_audit_logs
 from asgi_audit.cli import main
 from asgi_audit.cli.common import Record, parse_time
 from asgi_audit.cli.query import reordered
+from asgi_audit.proof.integrity import derive_chain_key, key_id
 from asgi_audit.store.rotation import compress_rotated
 
 SCRIPT: Final = Path(sys.executable).with_name("asgi-audit")
@@ -847,6 +848,44 @@ def test_console_script_runs_in_a_process_and_fails_with_status_2_and_one_line(
     assert (module.returncode, module.stdout) == (0, b"asgi-audit 0.1.0\n")
 
 
+def test_python_m_asgi_audit_is_the_same_command_as_the_console_script(
+    corpus: Corpus, script: Path, tmp_path: Path
+) -> None:
+    def both(*argv: str) -> tuple[subprocess.CompletedProcess[bytes], ...]:
+        runs = (
+            [str(script), *argv],
+            [sys.executable, "-m", "asgi_audit", *argv],
+            [sys.executable, "-m", "asgi_audit.cli", *argv],
+        )
+        return tuple(
+            subprocess.run(a, capture_output=True, timeout=DEADLINE, check=False) for a in runs
+        )
+
+    (tmp_path / "empty").mkdir()
+    cases = {
+        ("--version",): 0,
+        ("--help",): 0,
+        ("verify", "--help"): 0,
+        ("query", str(corpus.log_dir), "--ip", IPS[1], "--since", "7d"): 0,
+        ("stats", str(tmp_path / "nowhere")): 2,
+        ("frobnicate",): 2,
+        (): 2,
+        ("verify", str(tmp_path / "empty")): 0,
+    }
+    for argv, status in cases.items():
+        script_run, package_run, cli_run = both(*argv)
+        assert script_run.returncode == status, (argv, script_run.stderr)
+        for other in (package_run, cli_run):
+            assert (other.returncode, other.stdout, other.stderr) == (
+                script_run.returncode,
+                script_run.stdout,
+                script_run.stderr,
+            ), argv
+    version = both("--version")[1]
+    assert version.stdout == b"asgi-audit 0.1.0\n"
+    assert both("--help")[1].stdout.startswith(b"usage: asgi-audit [-h] [--version] COMMAND")
+
+
 async def test_tail_follow_process_survives_rotation_and_waits_for_a_whole_line(
     tmp_path: Path, script: Path
 ) -> None:
@@ -1022,7 +1061,8 @@ def test_a_category_without_files_is_a_warning_not_an_error(
 
 # --- verify ------------------------------------------------------------------------------
 
-VERIFY_KEY: Final = "cli-verify-key-0123456789abcdef"
+VERIFY_KEY: Final = "cli-verify-key-0123456789abcdef-7e41"
+VERIFY_KEY_ID: Final = key_id(derive_chain_key(VERIFY_KEY.encode()))
 STREAM_LINE_RE: Final = re.compile(
     r"stream [0-9a-f]{16} (?P<category>\S+): (?P<lines>\d+) lines?, seq 1\.\.(?P<last>\d+), "
     r"files? (?P<files>.+)"
@@ -1072,27 +1112,29 @@ def test_verify_prints_each_stream_and_ok_with_the_key_in_asgi_audit_key(
 def test_verify_without_the_key_names_each_stream_unknown_and_says_how_to_give_it(
     keyed_log: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    out, err = run(capsys, "verify", str(keyed_log), status=1)
+    out, err = run(capsys, "verify", str(keyed_log), status=3)  # a key mismatch, not altered
     *lines, last = out.splitlines()
     breaks = [m for m in map(BREAK_LINE_RE.fullmatch, lines) if m]
-    assert len(lines) == 2 + len(breaks), out
-    kinds = Counter(m["kind"] for m in breaks)
-    assert kinds["unknown key"] == 2
-    assert set(kinds) <= {"unknown key", "bad checkpoint"}  # checkpoints signed with the key
-    assert last == f"ALTERED: {len(breaks)} breaks in 2 streams"
+    kinds = Counter((m["file"] == "checkpoints.log", m["kind"]) for m in breaks)
+    # One line per stream, and the checkpoints signed with the key (the first of them).
+    assert kinds == {(False, "unknown key"): 2, (True, "unknown key"): 1}, out
+    key_id = VERIFY_KEY_ID
+    assert last == (
+        f"KEY MISMATCH: 2 streams (5 lines) not checked: 2 sealed with a key (key id {key_id}); "
+        "checked with no key ($ASGI_AUDIT_KEY is not set or empty)"
+    )
     assert err == (
         "asgi-audit: warning: some streams were sealed with a key: set $ASGI_AUDIT_KEY "
         "to it (or name another variable with --key-env)\n"
     )
-    assert (
-        json.loads(run(capsys, "verify", str(keyed_log), "--json", status=1)[0])["keyed"] is False
-    )
+    report = json.loads(run(capsys, "verify", str(keyed_log), "--json", status=3)[0])
+    assert (report["keyed"], report["verdict"]) == (False, "key mismatch")
 
 
 def test_verify_key_env_names_the_variable_that_holds_the_key(
     keyed_log: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    monkeypatch.setenv("ASGI_AUDIT_KEY", "not-the-key")
+    monkeypatch.setenv("ASGI_AUDIT_KEY", "not-the-key-but-one-just-as-long-9c2d")
     monkeypatch.setenv("ARCHIVE_KEY", VERIFY_KEY)
     out, err = run(capsys, "verify", str(keyed_log), "--key-env", "ARCHIVE_KEY")
     assert (out.splitlines()[-1].startswith("OK: 2 streams"), err) == (True, "")
@@ -1100,13 +1142,15 @@ def test_verify_key_env_names_the_variable_that_holds_the_key(
         run(capsys, "verify", "--key-env", "ARCHIVE_KEY", str(keyed_log), "--json")[0]
     )
     assert (report["ok"], report["keyed"], report["lines"], report["breaks"]) == (True, True, 5, [])
-    out, err = run(capsys, "verify", str(keyed_log), status=1)  # $ASGI_AUDIT_KEY: a wrong key
-    assert "unknown key" in out
-    assert (
-        err == "asgi-audit: warning: some streams were not sealed with the key in $ASGI_AUDIT_KEY\n"
+    out, err = run(capsys, "verify", str(keyed_log), status=3)  # $ASGI_AUDIT_KEY: a wrong key
+    assert f"sealed with another key (key id {VERIFY_KEY_ID})" in out
+    assert err == (
+        "asgi-audit: warning: some streams were not sealed with the key in $ASGI_AUDIT_KEY: "
+        "set it to the key the app ran with (or name the variable that holds it with "
+        "--key-env); if the app ran with this key, they were rewritten\n"
     )
     monkeypatch.setenv("EMPTY_KEY", "")
-    out, err = run(capsys, "verify", str(keyed_log), "--key-env", "EMPTY_KEY", status=1)
+    out, err = run(capsys, "verify", str(keyed_log), "--key-env", "EMPTY_KEY", status=3)
     assert err.startswith(
         "asgi-audit: warning: $EMPTY_KEY is not set or empty: checking unkeyed sha256 chains\n"
     )
@@ -1124,8 +1168,12 @@ def test_verify_an_unkeyed_log_says_it_is_not_tamper_proof(
         "OK: 2 streams, 5 lines in 2 files, every chain holds (sha256, unkeyed: not tamper-proof)"
     )
     monkeypatch.setenv("ASGI_AUDIT_KEY", VERIFY_KEY)  # a key the log was not sealed with
-    out, _ = run(capsys, "verify", str(log_dir), status=1)
-    assert out.count(": unknown key (stream ") == 2
+    out, err = run(capsys, "verify", str(log_dir), status=3)
+    assert out.count(".jsonl:1: unknown key (stream ") == 2
+    assert out.splitlines()[-1].startswith(
+        "KEY MISMATCH: 2 streams (5 lines) not checked: 2 sealed without a key; "
+    )
+    assert err.startswith("asgi-audit: warning: some streams were sealed without a key: unset ")
 
 
 def test_verify_names_the_altered_line_and_escapes_what_the_log_says(

@@ -627,11 +627,20 @@ def test_the_integrity_fields_stay_on_top_and_last() -> None:
         "prev_stream": "1111",
         "prev_seq": 9,
         "prev_mac": "sha256:" + "1" * 64,
+        "mac_key_id": "0123456789abcdef",
         "outcome": "success",
     }
     doc = to_ecs(event)
     check(doc, event)
-    assert list(doc)[-6:] == ["seq", "stream", "prev_stream", "prev_seq", "prev_mac", "mac"]
+    assert list(doc)[-7:] == [
+        "seq",
+        "stream",
+        "prev_stream",
+        "prev_seq",
+        "prev_mac",
+        "mac_key_id",
+        "mac",
+    ]
     for name in INTEGRITY_FIELDS:
         assert doc[name] == event[name]
     assert not INTEGRITY_FIELDS & set(doc[NAMESPACE])
@@ -742,7 +751,7 @@ def test_the_validator_catches_what_elasticsearch_would_refuse(doc: dict[str, An
 async def test_an_auditor_with_output_format_ecs_writes_valid_sealed_ecs_lines(
     tmp_path: Path,
 ) -> None:
-    key = b"k" * 32
+    key = b"ecs-test-key-5d0a9e3c7b1f46e2a8c4"
     token = set_context(
         RequestContext(ip_address="203.0.113.7", user_agent="curl/8", request_path="/login")
     )

@@ -432,6 +432,7 @@ async def test_an_excluded_request_still_gets_a_request_id_and_a_context(
         "user_id": None,
         "trace_id": None,  # no OpenTelemetry span around this request
         "span_id": None,
+        "ip_address_rejected": None,  # the peer is an address
     }
     assert read_events(tmp_path) == []
     assert current_context() is None  # reset once the request is over

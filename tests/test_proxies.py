@@ -9,7 +9,7 @@ import pytest
 from hypothesis import assume, given
 from hypothesis import strategies as st
 
-from asgi_audit.web.proxies import TrustedProxies
+from asgi_audit.web.proxies import TrustedProxies, canonical_peer
 
 XFF = "x-forwarded-for"
 FWD = "forwarded"
@@ -30,7 +30,12 @@ def canonical(ip: ipaddress.IPv4Address | ipaddress.IPv6Address) -> str:
         pytest.param("", XFF, "203.0.113.7", ["1.2.3.4"], "203.0.113.7", id="empty-string-cfg"),
         pytest.param(TRUSTED, XFF, "203.0.113.7", ["1.2.3.4"], "203.0.113.7", id="untrusted-peer"),
         pytest.param(TRUSTED, XFF, None, ["1.2.3.4"], None, id="unix-socket-peer"),
-        pytest.param(TRUSTED, XFF, "2001:DB8::7", ["1.2.3.4"], "2001:DB8::7", id="peer-as-given"),
+        pytest.param(TRUSTED, XFF, "2001:DB8::7", ["1.2.3.4"], "2001:db8::7", id="peer-canonical"),
+        pytest.param(TRUSTED, XFF, "::ffff:203.0.113.7", [], "203.0.113.7", id="peer-v4-mapped"),
+        pytest.param([], XFF, "fe80::1%eth0", [], "fe80::1", id="peer-zone-id-dropped"),
+        pytest.param([], XFF, "testclient", ["1.2.3.4"], None, id="no-proxies-non-ip-peer"),
+        pytest.param(TRUSTED, XFF, "x" * 4096, ["1.2.3.4"], None, id="untrusted-garbage-peer"),
+        pytest.param(TRUSTED, XFF, "[::1]:80", [], None, id="peer-with-brackets-and-port"),
         pytest.param(TRUSTED, XFF, "10.0.0.1", [], "10.0.0.1", id="trusted-peer-no-header"),
         pytest.param(TRUSTED, XFF, "0:0::1", [], "::1", id="trusted-peer-canonicalised"),
         pytest.param(TRUSTED, XFF, "10.0.0.1", ["198.51.100.4"], "198.51.100.4", id="one-hop"),
@@ -251,7 +256,9 @@ def canonical(ip: ipaddress.IPv4Address | ipaddress.IPv6Address) -> str:
         ),
         pytest.param(["*"], XFF, "203.0.113.50", ["198.51.100.4"], "198.51.100.4", id="star"),
         pytest.param("*", XFF, "203.0.113.50", ["1.1.1.1, 2.2.2.2"], "1.1.1.1", id="star-leftmost"),
-        pytest.param("*", XFF, "testclient", [], "testclient", id="star-non-ip-peer"),
+        pytest.param("*", XFF, "testclient", [], None, id="star-non-ip-peer"),
+        pytest.param("*", XFF, "testclient", ["198.51.100.4"], "198.51.100.4", id="star-ip-hop"),
+        pytest.param("*", XFF, "testclient", ["junk"], None, id="star-non-ip-peer-junk-hop"),
         pytest.param("*", XFF, None, ["1.1.1.1"], None, id="star-unix-socket-peer"),
         pytest.param(
             ["192.168.0.0/16"],
@@ -502,16 +509,29 @@ def header_with_ips(draw: st.DrawFn, kind: str) -> tuple[list[str], set[str]]:
 
 
 @given(
-    peer=st.one_of(any_ip.map(str), latin1_text),
+    peer=st.one_of(
+        any_ip.map(str),
+        st.ip_addresses(v=6).map(lambda ip: f"{ip}%eth0"),
+        st.ip_addresses(v=6).map(lambda ip: f"[{ip}]"),
+        latin1_text,
+    ),
     values=st.lists(latin1_text, max_size=5),
     kind=st.sampled_from([XFF, FWD]),
 )
-def test_property_untrusted_peer_is_returned_exactly(
+def test_property_untrusted_peer_is_returned_canonical_or_none(
     peer: str, values: list[str], kind: str
 ) -> None:
     proxies = TrustedProxies(TRUSTED, header=kind)
     assume(not proxies.is_trusted(peer))
-    assert proxies.client_ip(peer, values) == peer
+    try:
+        ip: ipaddress.IPv4Address | ipaddress.IPv6Address | None = ipaddress.ip_address(peer)
+    except ValueError:
+        ip = None
+    if isinstance(ip, ipaddress.IPv6Address) and ip.scope_id is not None:
+        ip = ipaddress.IPv6Address(int(ip))  # the server's zone id is dropped
+    expected = None if ip is None or len(peer) > 100 else canonical(ip)
+    assert proxies.client_ip(peer, values) == expected
+    assert canonical_peer(peer) == expected
 
 
 @given(
@@ -528,9 +548,8 @@ def test_property_result_is_none_the_peer_or_a_canonical_ip_from_the_header(
     if result is None:
         assert peer is None
         return
-    if result == peer:
-        return
     assert peer is not None
+    assert str(ipaddress.ip_address(result)) == result
     assert str(ipaddress.ip_address(result)) == result
     assert result in used or result == canonical(ipaddress.ip_address(peer))
 
@@ -571,8 +590,7 @@ def test_property_arbitrary_header_text_never_raises(
     peer: str | None, values: list[str], trusted: str | list[str], kind: str
 ) -> None:
     result = TrustedProxies(trusted, header=kind).client_ip(peer, values)
-    assert result is None or isinstance(result, str)
-    assert result in (None, peer) or str(ipaddress.ip_address(result)) == result
+    assert result is None or str(ipaddress.ip_address(result)) == result
 
 
 @given(
@@ -588,4 +606,4 @@ def test_property_raw_scope_headers_never_raise(
     headers: list[tuple[bytes, bytes]], peer: str | None
 ) -> None:
     result = PROXIES.client_ip_from_scope_headers(peer, headers)
-    assert result in (None, peer) or str(ipaddress.ip_address(result)) == result
+    assert result is None or str(ipaddress.ip_address(result)) == result

@@ -6,6 +6,9 @@
     asgi-audit query  [LOG_DIR] [filters] [--limit N] [--format jsonl|table]
     asgi-audit verify [LOG_DIR] [--json] [--key-env NAME]
 
+The same command runs as ``python -m asgi_audit`` (or ``python -m asgi_audit.cli``)
+where the console script is not on ``PATH``.
+
 ``LOG_DIR`` defaults to ``logs/security``. Everything here only reads, except
 ``rotate`` (which takes each file's lock, like the writers). Event files are found
 and read by :mod:`asgi_audit.store.reading` and :mod:`asgi_audit.store.following` (``verify``:
@@ -13,8 +16,11 @@ by :mod:`asgi_audit.proof.verify`); lines that are not JSON objects are skipped 
 counted in one warning on stderr at the end.
 
 Exit status: 0 on success, 1 when ``verify`` finds an alteration, 2 on a usage
-error, a missing or unreadable log directory, a time that cannot be read, or an
-operation that failed; the reason is one line on stderr (``asgi-audit: ...``).
+error, a missing or unreadable log directory, a time that cannot be read, a weak
+key, or an operation that failed (the reason is one line on stderr,
+``asgi-audit: ...``), 3 when ``verify`` finds nothing altered but lines sealed
+without the key given (without a key, with another one, or with one when none was
+given).
 
 Subcommands are the entries of :data:`_COMMANDS`, each declared in its own
 module: :mod:`.stats` (stats and rotate), :mod:`.tail`, :mod:`.query`,
@@ -33,13 +39,22 @@ import sys
 from typing import Final
 
 from .. import __version__
-from .common import EXIT_ALTERED, EXIT_ERROR, EXIT_OK, CliError, Command
+from .common import EXIT_ALTERED, EXIT_ERROR, EXIT_KEY_MISMATCH, EXIT_OK, CliError, Command
 from .query import QUERY
 from .stats import ROTATE, STATS
 from .tail import TAIL
 from .verify import VERIFY
 
-__all__ = ("EXIT_ALTERED", "EXIT_ERROR", "EXIT_OK", "CliError", "Command", "build_parser", "main")
+__all__ = (
+    "EXIT_ALTERED",
+    "EXIT_ERROR",
+    "EXIT_KEY_MISMATCH",
+    "EXIT_OK",
+    "CliError",
+    "Command",
+    "build_parser",
+    "main",
+)
 
 #: The subcommands, in ``--help`` order.
 _COMMANDS: Final[tuple[Command, ...]] = (STATS, ROTATE, TAIL, QUERY, VERIFY)
@@ -51,7 +66,8 @@ def build_parser() -> argparse.ArgumentParser:
         prog="asgi-audit",
         description="Look into an asgi_audit log directory: stats, rotate, tail, query, verify.",
         epilog="Run 'asgi-audit COMMAND --help' for a command's options and examples.\n"
-        "Exit status: 0 success, 1 an alteration found, 2 an error (message on stderr).",
+        "Exit status: 0 success, 1 an alteration found, 2 an error (message on stderr),\n"
+        "3 (verify) lines not sealed with the key given.",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")

@@ -27,6 +27,7 @@ __all__ = (
     "DEFAULT_LOG_DIR",
     "EXIT_ALTERED",
     "EXIT_ERROR",
+    "EXIT_KEY_MISMATCH",
     "EXIT_OK",
     "CliError",
     "Command",
@@ -53,6 +54,9 @@ EXIT_OK: Final = 0
 EXIT_ALTERED: Final = 1
 #: A usage error, a missing or unreadable directory, a bad time, a failed operation.
 EXIT_ERROR: Final = 2
+#: ``verify`` found nothing altered, but lines it could not check: they were sealed
+#: without a key, with another key, or with a key when none was given.
+EXIT_KEY_MISMATCH: Final = 3
 
 DEFAULT_LOG_DIR: Final = "logs/security"
 _TIME_HELP: Final = "use an ISO time or 15m, 2h, 7d"

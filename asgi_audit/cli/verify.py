@@ -3,7 +3,13 @@ inserted or reordered, through :func:`asgi_audit.proof.verify.verify_directory`.
 
 The key is read from an environment variable (``$ASGI_AUDIT_KEY`` unless
 ``--key-env`` names another), never from the command line, where other users
-could read it; unset or empty means unkeyed SHA-256 chains.
+could read it; unset or empty means unkeyed SHA-256 chains, and a weak key is
+refused (exit status 2).
+
+Lines sealed without the key given (without a key, with another one, or with a
+key when none was given) are no alteration: they are reported apart, with the
+key ids involved and what to do, and alone they give exit status 3
+(:data:`~asgi_audit.cli.common.EXIT_KEY_MISMATCH`), not 1.
 """
 
 from __future__ import annotations
@@ -11,14 +17,19 @@ from __future__ import annotations
 import argparse
 import os
 import zlib
+from collections import Counter
 from pathlib import Path
 from typing import Final
 
 from ..auditor import KEY_ENV
+from ..proof.integrity import CHECKPOINT_FILE
+from ..proof.keycheck import WeakKeyError, check_key
+from ..proof.keymatch import KEY_MISMATCH, MISMATCH_CLASSES
 from ..proof.verification import Break, StreamSummary
 from ..proof.verify import VerifyResult, verify_directory
 from .common import (
     EXIT_ALTERED,
+    EXIT_KEY_MISMATCH,
     EXIT_OK,
     CliError,
     Command,
@@ -30,13 +41,22 @@ from .output import dump, shown
 
 __all__ = ("VERIFY", "format_break", "format_stream", "read_key")
 
-_UNKNOWN_KEY: Final = "unknown key"
-
 
 def read_key(env_name: str) -> bytes | None:
-    """The key in the environment variable ``env_name`` (utf-8), or None if unset or empty."""
+    """The key in the environment variable ``env_name`` (utf-8), or None if unset or empty.
+
+    Raises:
+        CliError: the key is too short or too weak to be anyone's deployment key
+            (see :mod:`asgi_audit.proof.keycheck`).
+    """
     value = os.environ.get(env_name)
-    return value.encode("utf-8", "surrogateescape") if value else None
+    if not value:
+        return None
+    key = value.encode("utf-8", "surrogateescape")
+    try:
+        return check_key(key, f"${env_name}")
+    except WeakKeyError as exc:
+        raise CliError(str(exc)) from None
 
 
 def _plural(n: int, word: str) -> str:
@@ -60,7 +80,30 @@ def format_break(b: Break) -> str:
     return f"{shown(b.file, 255)}:{b.line}: {b.kind} ({stream}): {shown(b.detail, 1000)}"
 
 
-def _summary(result: VerifyResult) -> str:
+#: How each mismatch class (keymatch.MISMATCH_CLASSES) reads in the summary.
+_SEALED: Final = {
+    "unkeyed": "sealed without a key",
+    "keyed": "sealed with a key",
+    "other key": "sealed with another key",
+    "unknown key": "not verified by the key given",
+}
+
+
+def _not_checked(streams: list[StreamSummary], counted: bool) -> str:
+    """``3 sealed without a key, 1 sealed with another key (key id ...)``."""
+    parts = []
+    for kind in MISMATCH_CLASSES:
+        of_kind = [s for s in streams if s.mismatch == kind]
+        if not of_kind:
+            continue
+        ids = sorted({shown(s.key_id, 64) for s in of_kind if s.key_id})
+        named = f" (key id{'s' if len(ids) > 1 else ''} {', '.join(ids)})" if ids else ""
+        part = _SEALED[kind] + (named if counted else "")
+        parts.append(f"{len(of_kind):,} {part}" if counted else part)
+    return ", ".join(parts)
+
+
+def _summary(result: VerifyResult, env_name: str) -> str:
     if result.ok:
         how = "hmac-sha256" if result.keyed else "sha256, unkeyed: not tamper-proof"
         return (
@@ -68,22 +111,77 @@ def _summary(result: VerifyResult) -> str:
             f"{_plural(result.lines, 'line')} in {_plural(len(result.files), 'file')}, "
             f"every chain holds ({how})"
         )
-    return (
-        f"ALTERED: {_plural(len(result.breaks), 'break')} "
-        f"in {_plural(len(result.streams), 'stream')}"
+    mismatched = result.mismatched
+    lines = _plural(sum(s.lines for s in mismatched), "line")
+    if result.altered:
+        text = (
+            f"ALTERED: {_plural(len(result.altered), 'break')} "
+            f"in {_plural(len(result.streams), 'stream')}"
+        )
+        if mismatched:
+            text += (
+                f"; {_plural(len(mismatched), 'stream')} ({lines}) not checked: "
+                + _not_checked(mismatched, counted=False)
+            )
+        return text
+    if mismatched:
+        total = len(result.streams)
+        streams = (
+            f"{len(mismatched):,} of {_plural(total, 'stream')}"
+            if len(mismatched) < total
+            else _plural(total, "stream")
+        )
+        what = f"{streams} ({lines}) not checked: {_not_checked(mismatched, counted=True)}"
+    else:  # only checkpoint records of another key
+        records = [b for b in result.breaks if b.kind == KEY_MISMATCH]
+        details = ", ".join(dict.fromkeys(shown(b.detail, 200) for b in records))
+        what = f"{_plural(len(records), 'checkpoint record')} not checked: {details}"
+    given = (
+        f"the key in ${env_name} (key id {result.key_id})"
+        if result.keyed
+        else f"no key (${env_name} is not set or empty)"
     )
+    return f"KEY MISMATCH: {what}; checked with {given}"
 
 
 def _key_hint(result: VerifyResult, env_name: str) -> None:
-    if not any(b.kind == _UNKNOWN_KEY for b in result.breaks):
+    if not any(b.kind == KEY_MISMATCH for b in result.breaks):
         return
-    if result.keyed:
-        warn(f"some streams were not sealed with the key in ${env_name}")
-    else:
+    if not result.keyed:
         warn(
             f"some streams were sealed with a key: set ${env_name} to it "
             "(or name another variable with --key-env)"
         )
+        return
+    kinds = {s.mismatch for s in result.mismatched}
+    if "unkeyed" in kinds:
+        warn(
+            f"some streams were sealed without a key: unset ${env_name} to check their "
+            "sha256 chains; if the app ran with this key when they were written, "
+            "they were rewritten"
+        )
+    if kinds - {"unkeyed"} or not kinds:
+        warn(
+            f"some streams were not sealed with the key in ${env_name}: set it to the key "
+            "the app ran with (or name the variable that holds it with --key-env); "
+            "if the app ran with this key, they were rewritten"
+        )
+
+
+def _print_breaks(breaks: list[Break]) -> None:
+    """Every break; of the checkpoint records of another key, the first of each kind
+    and how many more (a long-running log has thousands)."""
+    repeats: Counter[tuple[str, str]] = Counter()
+    for b in breaks:
+        if b.kind == KEY_MISMATCH and b.file == CHECKPOINT_FILE:
+            repeats[(b.file, b.detail)] += 1
+            if repeats[(b.file, b.detail)] > 1:
+                continue
+        print(format_break(b))
+    for (file, detail), count in repeats.items():
+        if count > 1:
+            more = _plural(count - 1, "more record")
+            print(f"{shown(file, 255)}: {more}: {KEY_MISMATCH}: {shown(detail, 1000)}")
 
 
 def _run_verify(args: argparse.Namespace) -> int:
@@ -106,11 +204,13 @@ def _run_verify(args: argparse.Namespace) -> int:
     else:
         for stream in result.streams:
             print(format_stream(stream))
-        for b in result.breaks:
-            print(format_break(b))
-        print(_summary(result))
+        _print_breaks(result.breaks)
+        print(_summary(result, env_name))
     _key_hint(result, env_name)
-    return EXIT_OK if result.ok else EXIT_ALTERED
+    return _EXIT[result.verdict]
+
+
+_EXIT: Final = {"ok": EXIT_OK, "altered": EXIT_ALTERED, "key mismatch": EXIT_KEY_MISMATCH}
 
 
 def _env_name(value: str) -> str:
@@ -140,7 +240,11 @@ The key is the deployment key the apps ran with, read from ${KEY_ENV} (or
 the variable --key-env names), never from the command line. Without a key the
 SHA-256 chains show accidents, not tampering: anyone can recompute them.
 
-Exit status: 0 every chain holds, 1 something was altered, 2 an error.
+Exit status: 0 every chain holds, 1 something was altered, 2 an error (a weak
+key too), 3 nothing altered, but lines not sealed with the key given: sealed
+without a key (unset the variable), with another key (set the right one; each
+stream's first line and each checkpoint name theirs by key id), or with a key
+when none was given (set it).
 
 examples:
   ASGI_AUDIT_KEY=... asgi-audit verify /var/log/app/security

@@ -27,8 +27,10 @@ from ..record.events import format_timestamp
 from ..store.files import AppendFile, LogDirectory
 from .integrity import (
     CHECKPOINT_FILE,
+    KEY_ID_FIELD,
     Sealed,
     algorithm,
+    key_id,
     sign_checkpoint,
     split_mac,
 )
@@ -39,12 +41,15 @@ __all__ = ("Checkpointer", "last_line_end", "stream_ranges")
 class Checkpointer:
     """Appends signed checkpoint records for one process's streams."""
 
-    __slots__ = ("_file", "_host", "_key")
+    __slots__ = ("_file", "_host", "_key", "_named")
 
     def __init__(self, directory: LogDirectory, key: bytes | None) -> None:
         self._file = AppendFile(directory, directory.path / CHECKPOINT_FILE)
         self._key = key
         self._host = socket.gethostname()
+        # Which key signs, for a verifier holding another (see integrity.key_id).
+        kid = key_id(key)
+        self._named: dict[str, str] = {} if kid is None else {KEY_ID_FIELD: kid}
 
     def record(self, reason: str, ends: dict[str, tuple[Sealed, str]]) -> None:
         """One record per stream: ``ends`` maps category to (where its stream
@@ -67,6 +72,7 @@ class Checkpointer:
                 "mac": f"{algorithm(self._key)}:{end.mac.hex()}",
                 "pid": os.getpid(),
                 "host": self._host,
+                **self._named,
             }
             lines.append(encode_line(sign_checkpoint(self._key, record)))
         if lines:
@@ -84,6 +90,7 @@ class Checkpointer:
             "streams": ranges,
             "pid": os.getpid(),
             "host": self._host,
+            **self._named,
         }
         self._file.append(encode_line(sign_checkpoint(self._key, record)))
 

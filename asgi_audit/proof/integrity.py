@@ -19,6 +19,12 @@ without the key. Without one it is plain SHA-256 (``sha256:``), which says so in
 every line: it catches accidents and careless edits, not an attacker who can
 rewrite the file.
 
+With a key, the first line of a stream and every checkpoint also name it:
+``mac_key_id``, 16 hex digits of ``HMAC-SHA256(chain key, "asgi_audit key id")``.
+It tells a verifier holding another key "sealed with another key" from
+"altered", and reveals nothing a sealed line does not (a line's MAC already lets
+a guess of the key be checked offline, which is why keys must be strong).
+
 A checkpoint records a stream's last ``seq`` and MAC at an interval, at rotation
 and at shutdown (also when nothing new was written), signed with the key, in a
 separate file; removing the last lines of a file after a checkpoint is caught.
@@ -36,14 +42,18 @@ import orjson
 
 __all__ = (
     "CHECKPOINT_FILE",
+    "HMAC",
+    "KEY_ID_FIELD",
     "MAC_MARKER",
     "SEAL_BYTES",
+    "SHA",
     "Chain",
     "Sealed",
     "algorithm",
     "chain_root",
     "compute_mac",
     "derive_chain_key",
+    "key_id",
     "new_stream_id",
     "sign_checkpoint",
     "split_mac",
@@ -57,8 +67,11 @@ CHECKPOINT_FILE: Final = "checkpoints.log"
 MAC_MARKER: Final = b',"mac":"'
 #: The most bytes sealing adds to a line (the MAC field).
 SEAL_BYTES: Final = len(MAC_MARKER) + len("hmac-sha256:") + 64 + 2
-_HMAC: Final = "hmac-sha256"
-_SHA: Final = "sha256"
+#: The MAC labels: keyed and unkeyed.
+HMAC: Final = "hmac-sha256"
+SHA: Final = "sha256"
+#: The field naming the key of a stream's first line and of a checkpoint record.
+KEY_ID_FIELD: Final = "mac_key_id"
 
 
 def new_stream_id() -> str:
@@ -73,9 +86,16 @@ def derive_chain_key(deployment_key: bytes | None) -> bytes | None:
     return hmac.new(deployment_key, b"asgi_audit chain", hashlib.sha256).digest()
 
 
+def key_id(chain_key: bytes | None) -> str | None:
+    """The chain key's public name (16 hex digits), or None without a key."""
+    if not chain_key:
+        return None
+    return hmac.digest(chain_key, b"asgi_audit key id", "sha256")[:8].hex()
+
+
 def algorithm(key: bytes | None) -> str:
     """``hmac-sha256`` with a key, ``sha256`` without."""
-    return _HMAC if key else _SHA
+    return HMAC if key else SHA
 
 
 def compute_mac(key: bytes | None, previous: bytes, body: bytes) -> bytes:
@@ -127,12 +147,13 @@ class Chain:
     Not thread-safe: the writer's one thread owns it.
     """
 
-    __slots__ = ("_algo", "_key", "_prefix", "last", "prev")
+    __slots__ = ("_algo", "_key", "_key_id", "_prefix", "last", "prev")
 
     def __init__(
         self, key: bytes | None, stream_id: str | None = None, prev: Sealed | None = None
     ) -> None:
         self._key = key
+        self._key_id = key_id(key)
         self._algo = algorithm(key).encode("ascii")
         self._prefix = MAC_MARKER + self._algo + b":"
         stream = stream_id or new_stream_id()
@@ -145,12 +166,16 @@ class Chain:
         return self.last.stream
 
     def stamp(self, event: dict[str, Any]) -> None:
-        """Add ``stream``, ``seq`` (and on the first line ``prev_*``) to an event dict."""
+        """Add ``stream``, ``seq`` (and on the first line ``prev_*`` and
+        ``mac_key_id``) to an event dict."""
         seq = self.last.seq + 1
-        if seq == 1 and self.prev is not None:
-            event["prev_stream"] = self.prev.stream
-            event["prev_seq"] = self.prev.seq
-            event["prev_mac"] = f"{self._algo.decode()}:{self.prev.mac.hex()}"
+        if seq == 1:
+            if self.prev is not None:
+                event["prev_stream"] = self.prev.stream
+                event["prev_seq"] = self.prev.seq
+                event["prev_mac"] = f"{self._algo.decode()}:{self.prev.mac.hex()}"
+            if self._key_id is not None:
+                event[KEY_ID_FIELD] = self._key_id
         event["stream"] = self.last.stream
         event["seq"] = seq
 

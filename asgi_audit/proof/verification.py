@@ -18,7 +18,9 @@ every break with its file, line number and kind:
     a stream ends before the ``seq`` a signed checkpoint (or the next stream's
     ``prev_seq``) says it reached: its last lines were cut;
 ``unknown key``
-    the stream's lines were not sealed with the key given (or the key is wrong);
+    the stream's lines (or a checkpoint record) were not sealed with the key
+    given: without a key, with another key, or with a key when none was given
+    (see :mod:`asgi_audit.proof.keymatch`, which tells this from an alteration);
 ``bad checkpoint``
     a checkpoint record whose signature does not hold.
 
@@ -32,85 +34,25 @@ from __future__ import annotations
 
 import contextlib
 import hmac
-from dataclasses import dataclass, field
 from typing import Any
 
 import orjson
 
+from .findings import Break, Line, PrevRef, State, StreamSummary, ends_named_elsewhere
 from .integrity import (
+    HMAC,
+    KEY_ID_FIELD,
+    SHA,
     algorithm,
     chain_root,
     compute_mac,
+    key_id,
     split_mac,
     verify_checkpoint,
 )
+from .keymatch import KEY_MISMATCH, line_detail, record_claim, record_detail, record_streams
 
 __all__ = ("Break", "StreamSummary", "Verifier")
-
-
-@dataclass(frozen=True, slots=True)
-class Break:
-    """One place where the log does not hold."""
-
-    file: str
-    line: int
-    kind: str
-    stream: str | None
-    detail: str
-
-    def as_dict(self) -> dict[str, Any]:
-        return {
-            "file": self.file,
-            "line": self.line,
-            "kind": self.kind,
-            "stream": self.stream,
-            "detail": self.detail,
-        }
-
-
-@dataclass(slots=True)
-class StreamSummary:
-    """What was checked of one stream."""
-
-    stream: str
-    category: str | None = None
-    lines: int = 0
-    first_seq: int | None = None
-    last_seq: int = 0
-    files: list[str] = field(default_factory=list)
-
-    def as_dict(self) -> dict[str, Any]:
-        return {
-            "stream": self.stream,
-            "category": self.category,
-            "lines": self.lines,
-            "first_seq": self.first_seq,
-            "last_seq": self.last_seq,
-            "files": self.files,
-        }
-
-
-@dataclass(slots=True)
-class _Line:
-    file: str
-    line: int
-    seq: int
-    body: bytes
-    mac: bytes
-
-
-@dataclass(slots=True)
-class _State:
-    summary: StreamSummary
-    expected: int
-    prev: bytes
-    checking: bool = True  # MACs are checked (not an unknown key)
-    started: bool = False  # the first line was seen
-    pending: _Line | None = None
-    suspect: _Line | None = None  # a first line whose MAC failed: modified or wrong key?
-    suspect_true: bytes | None = None  # the MAC the suspect's bytes really have
-    alternative: bytes | None = None  # the true MAC of a modified line, to chain from
-    last: _Line | None = None
 
 
 class Verifier:
@@ -124,24 +66,37 @@ class Verifier:
     def __init__(self, key: bytes | None) -> None:
         self._key = key
         self._algo = algorithm(key)
-        self._streams: dict[str, _State] = {}
+        #: The public name of the key given (None without one).
+        self.key_id = key_id(key)
+        self._vouched: set[str] = set()
+        self._unsigned: list[tuple[str, int, dict[str, Any], str | None]] = []
+        # stream -> (mismatch class, key id) that unverified records claim for it.
+        self._claims: dict[str, tuple[str, str | None]] = {}
+        self._verified_any = False  # a line or a checkpoint verified with the key given
+        self._streams: dict[str, State] = {}
         self.breaks: list[Break] = []
         self.lines = 0
         self._checkpoints: list[tuple[str, int, dict[str, Any]]] = []
         self._retired: dict[tuple[str, int], bytes] = {}
         self._retired_upto: dict[str, int] = {}
         self._checkpoint_macs: dict[tuple[str, int], bytes] = {}
-        self._prev_refs: list[tuple[_Line, str, int, str]] = []
+        self._prev_refs: list[PrevRef] = []
 
     # ----------------------------------------------------------------- input
 
     def add_checkpoint(self, file: str, line: int, record: dict[str, Any]) -> None:
         """A record of the checkpoints file (feed them before the lines)."""
         if not verify_checkpoint(self._key, record):
-            self.breaks.append(
-                Break(file, line, "bad checkpoint", record.get("stream"), "signature fails")
-            )
+            # Altered, or signed with another key: told apart in finish().
+            claim = record_claim(record, self._key is not None, self.key_id)
+            self._unsigned.append((file, line, record, claim))
+            if claim not in (None, "same"):
+                named = record.get(KEY_ID_FIELD)
+                for claimed in record_streams(record):
+                    self._claims[claimed] = (claim, named if isinstance(named, str) else None)
             return
+        self._verified_any = True
+        self._vouched.update(record_streams(record))
         if record.get("type") == "retired":
             for stream, r in (record.get("streams") or {}).items():
                 try:
@@ -180,30 +135,41 @@ class Verifier:
         summary.lines += 1
         if summary.category is None:
             summary.category = event.get("category")
+        if summary.sealed is None:
+            summary.sealed = algo
+        named = event.get(KEY_ID_FIELD) if seq == 1 else None
+        if isinstance(named, str):
+            summary.key_id = named
         if not summary.files or summary.files[-1] != file:
             summary.files.append(file)
-        item = _Line(file, line_no, seq, body, mac)
+        item = Line(file, line_no, seq, body, mac)
         if seq == 1 and "prev_stream" in event:
-            self._prev_refs.append(
-                (
-                    item,
-                    str(event["prev_stream"]),
-                    int(event.get("prev_seq", 0)),
-                    str(event.get("prev_mac", "")),
-                )
-            )
+            prev = (str(event["prev_stream"]), int(event.get("prev_seq", 0)))
+            self._prev_refs.append((item, state, *prev, str(event.get("prev_mac", ""))))
+        if state.expected == 1 < seq and not state.started and not state.vouched:
+            # Its first lines are gone and no record signed with the key given says
+            # why: if its checkpoints claim another key, that is what it is.
+            claim = self._claims.get(stream)
+            if claim is not None:
+                summary.key_id = summary.key_id or claim[1]
+                self._mismatch(state, item, claim[0])
         if algo != self._algo and state.checking:
-            if state.started or self._mac_ok(state.prev, item):
-                # The stream verifies with this key: only the label was changed.
-                self._break(item, "modified", stream, f"algorithm label changed to {algo}")
+            if (
+                algo in (HMAC, SHA)
+                and not state.started
+                and not state.vouched
+                and not (self.key_id is not None and named == self.key_id)
+                and not self._mac_ok(state.prev, item)
+            ):
+                self._mismatch(state, item, "unkeyed" if algo == SHA else "keyed")
             else:
-                state.checking = False
-                detail = f"sealed with {algo}, checked with {self._algo}"
-                self._break(item, "unknown key", stream, detail)
+                # The stream is the key's (or the label no scheme's): the label was changed.
+                self._break(item, "modified", stream, f"algorithm label changed to {algo}")
         self._accept(state, item)
 
-    def _new_state(self, stream: str, seq: int, event: dict[str, Any]) -> _State:
-        state = _State(StreamSummary(stream), 1, chain_root(self._key, stream))
+    def _new_state(self, stream: str, seq: int, event: dict[str, Any]) -> State:
+        state = State(StreamSummary(stream), 1, chain_root(self._key, stream))
+        state.vouched = stream in self._vouched
         retired = self._retired.get((stream, seq - 1))
         if seq > 1 and retired is not None:
             # The lines before were in a rotated file that retention deleted (and said so).
@@ -213,18 +179,28 @@ class Verifier:
 
     # ----------------------------------------------------------------- the chain
 
-    def _break(self, item: _Line, kind: str, stream: str | None, detail: str) -> None:
+    def _break(self, item: Line, kind: str, stream: str | None, detail: str) -> None:
         self.breaks.append(Break(item.file, item.line, kind, stream, detail))
 
-    def _mac_ok(self, prev: bytes, item: _Line) -> bool:
+    def _mac_ok(self, prev: bytes, item: Line) -> bool:
         return hmac.compare_digest(compute_mac(self._key, prev, item.body), item.mac)
 
-    def _take(self, state: _State, item: _Line) -> None:
+    def _mismatch(self, state: State, item: Line, kind: str) -> None:
+        """The stream was not sealed with the key given: say how, check it no further."""
+        state.checking = False
+        summary = state.summary
+        summary.mismatch = kind
+        detail = line_detail(kind, summary.key_id, self.key_id)
+        self._break(item, KEY_MISMATCH, summary.stream, detail)
+
+    def _take(self, state: State, item: Line) -> None:
         """``item`` is the stream's next line: check its MAC and move on."""
         stream = state.summary.stream
         alternative, state.alternative = state.alternative, None
         true_mac = item.mac
-        if state.checking and not self._mac_ok(state.prev, item):
+        verified = state.checking and self._mac_ok(state.prev, item)
+        self._verified_any = self._verified_any or verified
+        if state.checking and not verified:
             if alternative is not None and self._mac_ok(alternative, item):
                 # The previous line's MAC field was the changed part (reported
                 # there); this line chains from that line's true MAC.
@@ -249,25 +225,37 @@ class Verifier:
         if summary.first_seq is None:
             summary.first_seq = item.seq
 
-    def _settle_suspect(self, state: _State, chained: bool) -> None:
+    def _settle_suspect(self, state: State, chained: bool) -> None:
         suspect, state.suspect = state.suspect, None
         if suspect is None:
             return
-        stream = state.summary.stream
+        summary = state.summary
+        stream = summary.stream
+        named_ours = self.key_id is not None and summary.key_id == self.key_id
         if chained:
             self._break(suspect, "modified", stream, f"MAC does not match (seq {suspect.seq})")
+        elif state.vouched or named_ours or self._key is None:
+            # No line verifies, yet the stream is the key's (or sha256 needs none).
+            why = (
+                "a checkpoint signed with the key given names the stream"
+                if state.vouched
+                else "the stream names the key given"
+                if named_ours
+                else "no line of the stream verifies"
+            )
+            detail = f"MAC does not match (seq {suspect.seq}); {why}"
+            self._break(suspect, "modified", stream, detail)
         else:
-            state.checking = False
-            self._break(suspect, "unknown key", stream, "no line of the stream verifies")
+            self._mismatch(state, suspect, "other key" if summary.key_id else "unknown key")
 
-    def _check_against_checkpoint(self, item: _Line, stream: str) -> None:
+    def _check_against_checkpoint(self, item: Line, stream: str) -> None:
         # A signed checkpoint recorded this line's MAC: a chain recomputed after
         # the checkpoint (by someone without the key, or with it) shows here.
         recorded = self._checkpoint_macs.get((stream, item.seq))
         if recorded is not None and recorded != item.mac:
             self._break(item, "modified", stream, "MAC differs from the signed checkpoint's")
 
-    def _accept(self, state: _State, item: _Line) -> None:
+    def _accept(self, state: State, item: Line) -> None:
         # After a first line that failed: if this one verifies from the first
         # line's stored MAC (its body was changed) or its true MAC (its MAC field
         # was), that line was modified; if neither, the key is not the stream's.
@@ -278,6 +266,9 @@ class Verifier:
                 state.prev = state.suspect_true
             else:
                 self._settle_suspect(state, chained=False)
+        if state.summary.mismatch is not None:
+            self._skip(state, item)
+            return
         pending = state.pending
         if pending is None:
             if item.seq == state.expected:
@@ -315,7 +306,16 @@ class Verifier:
         self._gap(state, pending)
         self._accept(state, item)
 
-    def _gap(self, state: _State, item: _Line) -> None:
+    def _skip(self, state: State, item: Line) -> None:
+        # A stream of another key: its seq numbers prove nothing either; count its lines.
+        state.pending, state.started, state.last = None, True, item
+        state.expected = max(state.expected, item.seq + 1)
+        summary = state.summary
+        summary.last_seq = max(summary.last_seq, item.seq)
+        if summary.first_seq is None:
+            summary.first_seq = item.seq
+
+    def _gap(self, state: State, item: Line) -> None:
         missing = item.seq - state.expected
         first = state.expected
         self._break(
@@ -330,55 +330,41 @@ class Verifier:
         if state.summary.first_seq is None:
             state.summary.first_seq = item.seq
 
-    def _stale(self, state: _State, item: _Line) -> None:
+    def _stale(self, state: State, item: Line) -> None:
         kind = "inserted" if item.seq <= state.summary.last_seq else "reordered"
         self._break(item, kind, state.summary.stream, f"seq {item.seq} after {state.expected - 1}")
 
     # ----------------------------------------------------------------- the end
 
+    def _settle_unsigned(self) -> None:
+        """Checkpoint records whose signature failed: altered, or another key's.
+
+        A record is a ``bad checkpoint`` when it claims the key given, or when a
+        stream it names verifies with that key (a claim of another key must not
+        hide an alteration); else an ``unknown key`` like its streams.
+        """
+        for file, line, record, claim in self._unsigned:
+            named = [self._streams[s] for s in record_streams(record) if s in self._streams]
+            stream = record.get("stream") if isinstance(record.get("stream"), str) else None
+            ours = any(state.summary.mismatch is None for state in named)
+            if claim == "same" or ours or (claim is None and not named and self._verified_any):
+                self.breaks.append(Break(file, line, "bad checkpoint", stream, "signature fails"))
+            else:
+                detail = record_detail(claim or KEY_MISMATCH, record)
+                self.breaks.append(Break(file, line, KEY_MISMATCH, stream, detail))
+
     def finish(self) -> tuple[list[StreamSummary], list[Break]]:
         """Settle what is still open; the streams checked and every break found."""
         for state in self._streams.values():
-            if state.pending is not None:
+            if state.pending is not None and state.summary.mismatch is None:
                 pending, state.pending = state.pending, None
                 self._gap(state, pending)
             if state.suspect is not None:
                 self._settle_suspect(state, chained=False)
-        for file, line, record in self._checkpoints:
-            stream, seq = record.get("stream"), record.get("seq")
-            if not isinstance(stream, str) or not isinstance(seq, int) or seq < 1:
-                continue
-            found = self._streams.get(stream)
-            reached = max(
-                0 if found is None else found.summary.last_seq,
-                self._retired_upto.get(stream, 0),  # deleted by retention, and said so
-            )
-            if reached < seq:
-                where = found.last if found is not None else None
-                self.breaks.append(
-                    Break(
-                        where.file if where else str(record.get("file")),
-                        where.line if where else 0,
-                        "truncated",
-                        stream,
-                        f"a checkpoint ({file}:{line}) says seq {seq} was written; "
-                        f"the files end at seq {reached}",
-                    )
-                )
-        for item, stream, seq, mac in self._prev_refs:
-            named = self._streams.get(stream)
-            if named is None or named.last is None:
-                continue  # that stream's files are gone by retention, or never were here
-            last = named.last
-            if last.seq < seq:
-                self._break(
-                    last,
-                    "truncated",
-                    stream,
-                    f"the next stream ({item.file}:{item.line}) says it ended at seq {seq}",
-                )
-            elif last.seq == seq and mac.partition(":")[2] != last.mac.hex():
-                self._break(last, "modified", stream, "does not match the next stream's prev_mac")
+        self._settle_unsigned()
+        self.breaks += ends_named_elsewhere(
+            self._checkpoints, self._streams, self._retired_upto, self._prev_refs
+        )
         summaries = [s.summary for s in self._streams.values()]
         # Several breaks can name one place; keep each once, in file order.
         unique = sorted(set(self.breaks), key=lambda b: (b.file, b.line, b.kind))

@@ -19,6 +19,7 @@ import orjson
 
 from ..store.rotation import rotated_files
 from .integrity import CHECKPOINT_FILE, derive_chain_key
+from .keymatch import KEY_MISMATCH
 from .verification import Break, StreamSummary, Verifier
 
 __all__ = ("VerifyResult", "event_files", "verify_directory")
@@ -33,16 +34,37 @@ class VerifyResult:
     streams: list[StreamSummary]
     breaks: list[Break]
     keyed: bool
+    key_id: str | None = None  # the public name of the key given
 
     @property
     def ok(self) -> bool:
         """Whether everything holds."""
         return not self.breaks
 
+    @property
+    def altered(self) -> list[Break]:
+        """The breaks that are alterations (every kind but ``unknown key``)."""
+        return [b for b in self.breaks if b.kind != KEY_MISMATCH]
+
+    @property
+    def mismatched(self) -> list[StreamSummary]:
+        """The streams not checked: not sealed with the key given."""
+        return [s for s in self.streams if s.mismatch is not None]
+
+    @property
+    def verdict(self) -> str:
+        """``ok``, ``altered`` (an alteration was found), or ``key mismatch`` (only
+        lines or records sealed with another key, or none, or a key when none was given)."""
+        if self.ok:
+            return "ok"
+        return "altered" if self.altered else "key mismatch"
+
     def as_dict(self) -> dict[str, Any]:
         return {
             "ok": self.ok,
+            "verdict": self.verdict,
             "keyed": self.keyed,
+            "key_id": self.key_id,
             "files": self.files,
             "lines": self.lines,
             "streams": [s.as_dict() for s in self.streams],
@@ -116,4 +138,6 @@ def verify_directory(log_dir: str | os.PathLike[str], key: bytes | None) -> Veri
                 Break(path.name, number + 1, "modified", None, f"unreadable: {exc}")
             )
     streams, breaks = verifier.finish()
-    return VerifyResult([p.name for p in files], verifier.lines, streams, breaks, key is not None)
+    return VerifyResult(
+        [p.name for p in files], verifier.lines, streams, breaks, key is not None, verifier.key_id
+    )

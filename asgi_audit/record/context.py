@@ -30,7 +30,8 @@ class RequestContext:
     Immutable: a changed context (say, the agent id once known) is a new object
     set in the ContextVar, so an event captured earlier keeps what it saw.
     ``session_id`` holds the raw value the client sent; the writer hashes it
-    before it reaches a file (see ``Auditor(session_ids=...)``).
+    before it reaches a file (see ``Auditor(session_ids=...)``). The middleware
+    sets ``ip_address`` only to a canonical IPv4/IPv6 address.
     """
 
     ip_address: str | None = None
@@ -43,6 +44,9 @@ class RequestContext:
     user_id: str | None = None
     trace_id: str | None = None
     span_id: str | None = None
+    #: What the server gave as the client address when it was no IP address (cut
+    #: short); ``ip_address`` is then None. Never a reason to trust the text.
+    ip_address_rejected: str | None = None
 
     def replace(self, **changes: str | None) -> RequestContext:
         """A copy with ``changes`` applied (unknown names raise ``TypeError``)."""

@@ -84,8 +84,8 @@ that is no IP address, a timestamp without a time zone): ECS fields hold only
 values Elasticsearch indexes, and nothing is lost. :func:`to_ecs` never raises.
 
 The integrity fields (``stream``, ``seq``, ``prev_stream``, ``prev_seq``,
-``prev_mac``, ``mac``) stay at the top level under their own names, last, ``mac``
-the very last, because ``asgi-audit verify`` reads them there. A sealed line
+``prev_mac``, ``mac_key_id``, ``mac``) stay at the top level under their own
+names, last, ``mac`` the very last, because ``asgi-audit verify`` reads them there. A sealed line
 cannot be converted afterwards (its MAC covers its bytes): convert before the
 chain stamps and seals the event.
 """

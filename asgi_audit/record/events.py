@@ -102,12 +102,15 @@ HEADER_FIELDS: Final = frozenset(
     {"timestamp", "epoch_ms", "event_id", "event_type", "category", "outcome", "schema_version"}
 )
 #: The fields the writer adds to seal a line (see asgi_audit.proof.integrity).
-INTEGRITY_FIELDS: Final = frozenset({"stream", "seq", "mac", "prev_stream", "prev_seq", "prev_mac"})
+INTEGRITY_FIELDS: Final = frozenset(
+    {"stream", "seq", "mac", "prev_stream", "prev_seq", "prev_mac", "mac_key_id"}
+)
 _RESERVED: Final = (HEADER_FIELDS - {"outcome"}) | INTEGRITY_FIELDS
 
 # The order of the leading keys in every line; the rest follow in call order.
 _CONTEXT_FIELDS: Final = (
     "ip_address",
+    "ip_address_rejected",
     "user_agent",
     "session_id",
     "request_id",

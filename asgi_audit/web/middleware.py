@@ -34,6 +34,7 @@ from .exchange import HttpExchange, header_value, route_template, send_internal_
 from .identity import IdentityResolver, resolve_identity
 from .options import DEFAULT_EXCLUDE, STAGES, MiddlewareOptionError, check_options
 from .policy import AuditPolicy, Decision
+from .proxies import client_address
 from .startup import loud_options, refuse
 from .websocket import audit_websocket
 
@@ -221,11 +222,11 @@ class AuditMiddleware:
         if session is None and cookie is not None and self._session_cookie:
             session = cookie_parser(cookie).get(self._session_cookie)
         client = scope.get("client")
-        peer = client[0] if client else None
-        ip = self._proxies.client_ip(peer, forwarded) if self._proxies else peer
+        ip, rejected = client_address(self._proxies, client[0] if client else None, forwarded)
         trace_id, span_id = trace_ids()
         return RequestContext(
             ip_address=ip,
+            ip_address_rejected=rejected,
             user_agent=user_agent,
             session_id=session or None,
             request_id=request_id,

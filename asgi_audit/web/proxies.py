@@ -5,8 +5,10 @@ sits in ``X-Forwarded-For`` or ``Forwarded`` (RFC 7239). Those headers are plain
 anyone can send them; an audit trail that believed them blindly would record whatever address an
 attacker chose. The rules, each of which is security-critical:
 
-1. If the peer is ``None`` (unix socket) or not a trusted proxy, the peer is returned unchanged
-   and the headers are ignored entirely: a spoofed header from an untrusted client changes nothing.
+1. If the peer is ``None`` (unix socket) or not a trusted proxy, the headers are ignored entirely:
+   a spoofed header from an untrusted client changes nothing. The peer is returned as its canonical
+   address, or ``None`` if it is not an IP address: the server may have put text there (uvicorn's
+   own proxy headers copy an ``X-Forwarded-For`` hop into ``scope["client"]`` as it is).
 2. If the peer is trusted, the hop list is walked from right to left (each proxy appends the
    address it saw). Trusted hops are skipped; the first untrusted hop is the client. If every hop
    is trusted the leftmost is the client; with no header the peer is the client. Several header
@@ -22,7 +24,8 @@ attacker chose. The rules, each of which is security-critical:
    anything. Attacker text that is not an IP address is never returned.
 5. Work is capped: only the rightmost 64 hops are considered, and the joined header is cut to its
    rightmost 8 KiB at a comma boundary, so no partial hop is ever parsed.
-6. Results are canonical :mod:`ipaddress` strings, except that rule 1 returns the peer as given.
+6. Results are canonical :mod:`ipaddress` strings (``str(ipaddress.ip_address(result)) ==
+   result``: no brackets, port, zone id or leading zeros) or ``None``; never other text.
 
 Elements are split on every comma and pairs on every semicolon, even inside quotes: genuine proxy
 values never contain either, and quote-aware splitting would let an attacker's unbalanced quote
@@ -36,10 +39,12 @@ import ipaddress
 import re
 from typing import TYPE_CHECKING, TypeAlias
 
+from ..record.encoding import truncate
+
 if TYPE_CHECKING:
     from collections.abc import Iterable, Iterator, Sequence
 
-__all__ = ["TrustedProxies"]
+__all__ = ["REJECTED_CHARS", "TrustedProxies", "canonical_peer", "client_address"]
 
 _IP: TypeAlias = "ipaddress.IPv4Address | ipaddress.IPv6Address"
 _Network: TypeAlias = "ipaddress.IPv4Network | ipaddress.IPv6Network"
@@ -50,6 +55,8 @@ _MAX_HEADER_CHARS = 8 * 1024
 _MAX_NODE_CHARS = 100  # "[v6]:port" needs at most 53; keeps attacker text out of the cache
 _PORT_RE = re.compile(r"[0-9]{1,5}|_[A-Za-z0-9._-]+")  # numeric or RFC 7239 obfuscated port
 _MAPPED = ipaddress.IPv6Network("::ffff:0:0/96")
+#: The most characters of a rejected client address kept (see :func:`client_address`).
+REJECTED_CHARS = 64
 
 
 @functools.lru_cache(maxsize=1024)  # the same proxies and clients recur; parsing is slow
@@ -71,6 +78,29 @@ def _parse_ip(text: str, *, drop_scope: bool = False) -> _IP | None:
         if ip.ipv4_mapped is not None:
             return ip.ipv4_mapped
     return ip
+
+
+def _peer_ip(peer: str) -> _IP | None:
+    """Parse a peer address given by the server (a zone id is dropped), or return ``None``."""
+    return _parse_ip(peer, drop_scope=True) if len(peer) <= _MAX_NODE_CHARS else None
+
+
+@functools.lru_cache(maxsize=1024)
+def _canonical(peer: str) -> str | None:
+    ip = _peer_ip(peer)
+    return None if ip is None else str(ip)
+
+
+def canonical_peer(peer: str | None) -> str | None:
+    """The canonical address of a peer (``scope["client"][0]``), or ``None`` if it is none.
+
+    ``2001:DB8::7`` becomes ``2001:db8::7``, ``::ffff:10.0.0.1`` becomes ``10.0.0.1`` and
+    ``fe80::1%eth0`` becomes ``fe80::1``; ``testclient``, a unix socket path or any other text
+    (which a server that rewrites the client from forwarding headers may put there) is ``None``.
+    """
+    if peer is None or len(peer) > _MAX_NODE_CHARS:
+        return None
+    return _canonical(peer)
 
 
 def _is_port(text: str) -> bool:
@@ -113,18 +143,19 @@ class TrustedProxies:
 
     Rules (see the module docstring for the reasons):
 
-    1. A ``None`` or untrusted peer is returned unchanged; the headers are ignored.
+    1. A ``None`` or untrusted peer is returned canonical (or ``None``); the headers are ignored.
     2. Otherwise hops are walked right to left past trusted ones; the first untrusted hop is the
        client, else the leftmost hop, else (no header) the peer.
     3. Hops may carry valid ports and brackets; ``Forwarded`` uses each element's ``for=``;
        IPv4-mapped addresses count as IPv4; scoped IPv6 hops are invalid.
     4. An invalid hop ends the walk at the trusted hop (or peer) to its right.
     5. At most the rightmost 64 hops and the rightmost 8 KiB (cut at a comma) are read.
-    6. Results are canonical IP strings, except the unchanged peer of rule 1.
+    6. Results are canonical IP strings or ``None``.
 
     ``"*"`` trusts every peer and hop. It is dangerous: only use it when nothing but your own
     proxy can reach the server's socket, otherwise every client picks its own IP. A ``None``
-    peer (unix socket) still returns ``None``.
+    peer (unix socket) still returns ``None``, and so does a peer that is no address when no
+    hop names one.
     """
 
     __slots__ = ("_active", "_addresses", "_entries", "_header", "_trust_all", "_v4", "_v6")
@@ -211,7 +242,7 @@ class TrustedProxies:
         """
         if host is None or not self._active:
             return False
-        return self._trusts(_parse_ip(host, drop_scope=True))
+        return self._trusts(_peer_ip(host))
 
     def _hops(self, header_values: Sequence[str]) -> Iterator[str]:
         """Yield raw hops right to left from the rightmost 8 KiB of the joined header."""
@@ -247,14 +278,15 @@ class TrustedProxies:
                 lines are joined as one comma-separated list.
 
         Returns:
-            The peer unchanged if it is ``None`` or untrusted, else the canonical client IP.
+            The canonical client IP, or ``None`` when there is none: no peer, or a peer that is
+            not an address (and, with ``"*"``, no hop that is one).
         """
         if peer is None or not self._active:  # the hot path: nothing to believe
-            return peer
-        peer_ip = _parse_ip(peer, drop_scope=True)
+            return canonical_peer(peer)
+        peer_ip = _peer_ip(peer)
         if not self._trusts(peer_ip):
-            return peer
-        client = peer if peer_ip is None else str(peer_ip)  # non-IP peers only pass with "*"
+            return None if peer_ip is None else str(peer_ip)
+        client = None if peer_ip is None else str(peer_ip)  # non-IP peers only pass with "*"
         for count, node in enumerate(self._hops(header_values)):
             if count >= _MAX_HOPS:
                 break
@@ -280,7 +312,24 @@ class TrustedProxies:
             The same as :meth:`client_ip`.
         """
         if not self.is_trusted(peer):  # also the hot path: skip scanning the headers
-            return peer
+            return canonical_peer(peer)
         name = self._header.encode("ascii")
         values = [value.decode("latin-1") for key, value in headers if key.lower() == name]
         return self.client_ip(peer, values)
+
+
+def client_address(
+    proxies: TrustedProxies, peer: str | None, header_values: Sequence[str]
+) -> tuple[str | None, str | None]:
+    """The request's ``(ip_address, ip_address_rejected)``, as the middleware records them.
+
+    ``ip_address`` is the canonical client IP (see :meth:`TrustedProxies.client_ip`), or
+    ``None``. When it is ``None`` because the peer is text that is no address (a server that
+    rewrites the client from forwarding headers, as uvicorn's proxy headers do, copies a hop
+    there as it is), that text is the second item, cut to :data:`REJECTED_CHARS` characters
+    and a ``…[truncated N chars]`` marker: worth a look in the record, never an address.
+    """
+    ip = proxies.client_ip(peer, header_values) if proxies else canonical_peer(peer)
+    if ip is not None or not peer:
+        return ip, None
+    return ip, peer if len(peer) <= REJECTED_CHARS else truncate(peer, REJECTED_CHARS)

@@ -1,0 +1,148 @@
+"""What a verification finds: breaks and stream summaries, and the state it keeps per stream.
+
+PURE: no event loop, no file. :class:`Break` and :class:`StreamSummary` are what
+:class:`~asgi_audit.proof.verification.Verifier` reports (and ``asgi-audit
+verify`` prints or dumps as JSON); :class:`Line` and :class:`State` are its
+working state for one line and one stream.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, TypeAlias
+
+__all__ = ("Break", "Line", "PrevRef", "State", "StreamSummary", "ends_named_elsewhere")
+
+
+@dataclass(frozen=True, slots=True)
+class Break:
+    """One place where the log does not hold."""
+
+    file: str
+    line: int
+    kind: str
+    stream: str | None
+    detail: str
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "file": self.file,
+            "line": self.line,
+            "kind": self.kind,
+            "stream": self.stream,
+            "detail": self.detail,
+        }
+
+
+@dataclass(slots=True)
+class StreamSummary:
+    """What was checked of one stream."""
+
+    stream: str
+    category: str | None = None
+    lines: int = 0
+    first_seq: int | None = None
+    last_seq: int = 0
+    files: list[str] = field(default_factory=list)
+    sealed: str | None = None  # the MAC label of its lines
+    key_id: str | None = None  # the key its first line names
+    mismatch: str | None = None  # not checked: a class of keymatch.MISMATCH_CLASSES
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "stream": self.stream,
+            "category": self.category,
+            "lines": self.lines,
+            "first_seq": self.first_seq,
+            "last_seq": self.last_seq,
+            "files": self.files,
+            "sealed": self.sealed,
+            "key_id": self.key_id,
+            "mismatch": self.mismatch,
+        }
+
+
+@dataclass(slots=True)
+class Line:
+    """One sealed line: where it is, its ``seq``, the bytes its MAC covers, its MAC."""
+
+    file: str
+    line: int
+    seq: int
+    body: bytes
+    mac: bytes
+
+
+@dataclass(slots=True)
+class State:
+    """Where the check of one stream stands."""
+
+    summary: StreamSummary
+    expected: int
+    prev: bytes
+    checking: bool = True  # MACs are checked (not an unknown key)
+    started: bool = False  # the first line was seen
+    vouched: bool = False  # a checkpoint signed with the key given names the stream
+    pending: Line | None = None
+    suspect: Line | None = None  # a first line whose MAC failed: modified or wrong key?
+    suspect_true: bytes | None = None  # the MAC the suspect's bytes really have
+    alternative: bytes | None = None  # the true MAC of a modified line, to chain from
+    last: Line | None = None
+
+
+#: A stream's first line naming where the previous stream of its file ended: the
+#: line, its stream, and the ``prev_stream``, ``prev_seq`` and ``prev_mac`` it names.
+PrevRef: TypeAlias = "tuple[Line, State, str, int, str]"
+
+
+def ends_named_elsewhere(
+    checkpoints: Iterable[tuple[str, int, dict[str, Any]]],
+    streams: Mapping[str, State],
+    retired_upto: Mapping[str, int],
+    prev_refs: Iterable[PrevRef],
+) -> list[Break]:
+    """Streams that end before a signed checkpoint or the next stream says they reached.
+
+    Args:
+        checkpoints: the checkpoint records whose signature holds, with file and line.
+        streams: every stream seen, by id.
+        retired_upto: per stream, the last ``seq`` retention deleted (and said so).
+        prev_refs: what first lines say of the previous stream of their file.
+    """
+    breaks: list[Break] = []
+    for file, line, record in checkpoints:
+        stream, seq = record.get("stream"), record.get("seq")
+        if not isinstance(stream, str) or not isinstance(seq, int) or seq < 1:
+            continue
+        found = streams.get(stream)
+        reached = max(
+            0 if found is None else found.summary.last_seq,
+            retired_upto.get(stream, 0),  # deleted by retention, and said so
+        )
+        if reached < seq:
+            where = found.last if found is not None else None
+            breaks.append(
+                Break(
+                    where.file if where else str(record.get("file")),
+                    where.line if where else 0,
+                    "truncated",
+                    stream,
+                    f"a checkpoint ({file}:{line}) says seq {seq} was written; "
+                    f"the files end at seq {reached}",
+                )
+            )
+    for item, referrer, stream, seq, mac in prev_refs:
+        named = streams.get(stream)
+        if named is None or named.last is None:
+            continue  # that stream's files are gone by retention, or never were here
+        if named.summary.mismatch or referrer.summary.mismatch:
+            continue  # another key's word, or about another key's stream: not checked
+        last = named.last
+        if last.seq < seq:
+            detail = f"the next stream ({item.file}:{item.line}) says it ended at seq {seq}"
+            breaks.append(Break(last.file, last.line, "truncated", stream, detail))
+        elif last.seq == seq and mac.partition(":")[2] != last.mac.hex():
+            detail = "does not match the next stream's prev_mac"
+            breaks.append(Break(last.file, last.line, "modified", stream, detail))
+    return breaks

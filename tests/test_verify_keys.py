@@ -1,0 +1,289 @@
+"""``asgi-audit verify`` with a key the lines were not sealed with: a key mismatch, not ALTERED.
+
+Logs are written by real Auditors (without a key, with key A) and checked by the
+real command in a subprocess (``python -m asgi_audit verify``): no key for keyed
+lines, a key for unkeyed lines, key B for key A's lines are each a key mismatch
+(exit status 3) that says which key sealed them and what to do; a real
+alteration checked with the right key is ALTERED (exit status 1), also on a
+stream of one line, and a checkpoint cannot hide one by claiming another key.
+The key ids are recomputed here from their definition, not read from the code.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import hmac
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any, Final
+
+import pytest
+
+from asgi_audit import Auditor
+from asgi_audit.auditor import KEY_ENV
+
+KEY_A: Final = "verify-key-a-5f0c2e9a71d84b36a0e1c7f2"
+KEY_B: Final = "verify-key-b-c81e4d07b2a9f6153e7d0a94"
+DEADLINE: Final = 60.0  # a bound on a hang, never an assertion
+#: (category, events): 3 streams, one of a single line.
+WRITTEN: Final = (("auth", 3), ("admin", 2), ("export", 1))
+FILES: Final = {"auth": "auth-events.jsonl", "admin": "admin.jsonl", "export": "export.jsonl"}
+
+
+def key_id(key: str) -> str:
+    chain = hmac.new(key.encode(), b"asgi_audit chain", hashlib.sha256).digest()
+    return hmac.new(chain, b"asgi_audit key id", hashlib.sha256).hexdigest()[:16]
+
+
+def write_log(
+    log_dir: Path, key: str | None, written: tuple[tuple[str, int], ...] = WRITTEN
+) -> Path:
+    async def write() -> None:
+        async with Auditor(log_dir=log_dir, key=key, self_audit=False, fsync="never") as a:
+            for category, count in written:
+                for n in range(count):
+                    await a.emit(category, "written", outcome="success", user_id=f"u{n}", n=n)
+
+    asyncio.run(write())
+    return log_dir
+
+
+def verify(log_dir: Path, key: str | None, *extra: str) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if k != KEY_ENV}
+    if key is not None:
+        env[KEY_ENV] = key
+    return subprocess.run(
+        [sys.executable, "-m", "asgi_audit", "verify", str(log_dir), *extra],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=DEADLINE,
+        check=False,
+    )
+
+
+def report(log_dir: Path, key: str | None) -> dict[str, Any]:
+    done = verify(log_dir, key, "--json")
+    data = json.loads(done.stdout)
+    assert isinstance(data, dict)
+    data["status"] = done.returncode
+    return data
+
+
+@pytest.fixture(autouse=True)
+def _no_key_in_this_process(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv(KEY_ENV, raising=False)
+
+
+def test_unkeyed_lines_checked_with_a_key_are_a_key_mismatch_that_says_to_unset_it(
+    tmp_path: Path,
+) -> None:
+    log_dir = write_log(tmp_path / "logs", None)
+    assert verify(log_dir, None).returncode == 0  # they hold as unkeyed chains
+
+    done = verify(log_dir, KEY_A)
+    assert done.returncode == 3, done.stdout
+    assert "ALTERED" not in done.stdout
+    assert done.stdout.splitlines()[-1] == (
+        "KEY MISMATCH: 3 streams (6 lines) not checked: 3 sealed without a key; "
+        f"checked with the key in $ASGI_AUDIT_KEY (key id {key_id(KEY_A)})"
+    )
+    assert done.stderr == (
+        "asgi-audit: warning: some streams were sealed without a key: unset $ASGI_AUDIT_KEY "
+        "to check their sha256 chains; if the app ran with this key when they were written, "
+        "they were rewritten\n"
+    )
+    data = report(log_dir, KEY_A)
+    assert (data["status"], data["ok"], data["verdict"]) == (3, False, "key mismatch")
+    assert data["key_id"] == key_id(KEY_A)
+    assert {s["mismatch"] for s in data["streams"]} == {"unkeyed"}
+    assert {b["kind"] for b in data["breaks"]} == {"unknown key"}
+    checkpoints = [b for b in data["breaks"] if b["file"] == "checkpoints.log"]
+    assert checkpoints, "the shutdown checkpoints, signed without a key"
+    assert {b["detail"] for b in checkpoints} == {"signed without a key (sha256)"}
+
+
+def test_key_a_lines_checked_with_key_b_name_both_key_ids_and_the_remedy(tmp_path: Path) -> None:
+    log_dir = write_log(tmp_path / "logs", KEY_A)
+    first = json.loads((log_dir / FILES["auth"]).read_bytes().splitlines()[0])
+    assert first["mac_key_id"] == key_id(KEY_A)
+    assert KEY_A not in (log_dir / FILES["auth"]).read_text()
+
+    done = verify(log_dir, KEY_B)
+    assert done.returncode == 3, done.stdout
+    lines = done.stdout.splitlines()
+    assert lines[-1] == (
+        f"KEY MISMATCH: 3 streams (6 lines) not checked: 3 sealed with another key "
+        f"(key id {key_id(KEY_A)}); checked with the key in $ASGI_AUDIT_KEY "
+        f"(key id {key_id(KEY_B)})"
+    )
+    for category in FILES.values():  # the single-line stream too
+        assert any(
+            line.startswith(f"{category}:1: unknown key (stream ")
+            and line.endswith(
+                f"sealed with another key (key id {key_id(KEY_A)}); "
+                f"the key given has key id {key_id(KEY_B)}"
+            )
+            for line in lines
+        ), done.stdout
+    assert done.stderr == (
+        "asgi-audit: warning: some streams were not sealed with the key in $ASGI_AUDIT_KEY: "
+        "set it to the key the app ran with (or name the variable that holds it with "
+        "--key-env); if the app ran with this key, they were rewritten\n"
+    )
+    data = report(log_dir, KEY_B)
+    assert (data["status"], data["verdict"]) == (3, "key mismatch")
+    assert {(s["mismatch"], s["key_id"]) for s in data["streams"]} == {("other key", key_id(KEY_A))}
+
+    right = verify(log_dir, KEY_B, "--key-env", "ARCHIVE_KEY")  # ARCHIVE_KEY unset: no key
+    assert right.returncode == 3
+    assert right.stdout.splitlines()[-1] == (
+        "KEY MISMATCH: 3 streams (6 lines) not checked: 3 sealed with a key "
+        f"(key id {key_id(KEY_A)}); checked with no key ($ARCHIVE_KEY is not set or empty)"
+    )
+    assert right.stderr.endswith(
+        "asgi-audit: warning: some streams were sealed with a key: set $ARCHIVE_KEY to it "
+        "(or name another variable with --key-env)\n"
+    )
+    os.environ["ARCHIVE_KEY"] = KEY_A
+    try:
+        good = verify(log_dir, KEY_B, "--key-env", "ARCHIVE_KEY")
+    finally:
+        del os.environ["ARCHIVE_KEY"]
+    assert (good.returncode, good.stderr) == (0, ""), good.stdout
+
+
+def alter(path: Path, line: int, old: bytes, new: bytes) -> None:
+    lines = path.read_bytes().splitlines(keepends=True)
+    assert old in lines[line - 1]
+    lines[line - 1] = lines[line - 1].replace(old, new)
+    path.write_bytes(b"".join(lines))
+
+
+def test_a_real_alteration_checked_with_the_right_key_is_altered_even_on_one_line(
+    tmp_path: Path,
+) -> None:
+    log_dir = write_log(tmp_path / "logs", KEY_A)
+    alter(log_dir / FILES["auth"], 2, b'"user_id":"u1"', b'"user_id":"eve"')
+    alter(log_dir / FILES["export"], 1, b'"user_id":"u0"', b'"user_id":"eve"')
+
+    done = verify(log_dir, KEY_A)
+    assert (done.returncode, done.stderr) == (1, ""), done.stdout
+    lines = done.stdout.splitlines()
+    assert lines[-1] == "ALTERED: 2 breaks in 3 streams"
+    assert [line.split(" (stream ")[0] for line in lines if " (stream " in line[:40]] == [
+        "auth-events.jsonl:2: modified",
+        "export.jsonl:1: modified",
+    ]
+    assert "unknown key" not in done.stdout
+    data = report(log_dir, KEY_A)
+    assert (data["status"], data["verdict"]) == (1, "altered")
+
+    # The same files with key B: nothing can be checked, and verify says so.
+    assert verify(log_dir, KEY_B).returncode == 3
+
+
+def test_a_checkpoint_cannot_hide_an_alteration_by_claiming_another_key(tmp_path: Path) -> None:
+    log_dir = write_log(tmp_path / "logs", KEY_A)
+    checkpoints = log_dir / "checkpoints.log"
+    records = [json.loads(line) for line in checkpoints.read_bytes().splitlines()]
+    forged = next(r for r in records if r.get("category") == "auth")
+    assert forged["mac_key_id"] == key_id(KEY_A)
+    forged["mac_key_id"] = "0" * 16
+    forged["seq"] = 9  # and says lines were written that are not there
+    checkpoints.write_text("".join(json.dumps(r, separators=(",", ":")) + "\n" for r in records))
+
+    done = verify(log_dir, KEY_A)
+    assert done.returncode == 1, done.stdout
+    assert "checkpoints.log:" in done.stdout
+    assert ": bad checkpoint (stream " in done.stdout
+    assert done.stdout.splitlines()[-1].startswith("ALTERED: 1 break in 3 streams")
+
+
+def test_a_stream_of_another_key_among_good_ones_is_a_key_mismatch_of_that_stream(
+    tmp_path: Path,
+) -> None:
+    # As after a change of the deployment key: files and checkpoints of both keys.
+    log_dir = write_log(tmp_path / "logs", KEY_A, (("auth", 3), ("export", 1)))
+    other = write_log(tmp_path / "other", KEY_B, (("admin", 2),))
+    (log_dir / FILES["admin"]).write_bytes((other / FILES["admin"]).read_bytes())
+    with (log_dir / "checkpoints.log").open("ab") as fh:
+        fh.write((other / "checkpoints.log").read_bytes())
+
+    done = verify(log_dir, KEY_A)
+    assert done.returncode == 3, done.stdout
+    assert done.stdout.splitlines()[-1] == (
+        f"KEY MISMATCH: 1 of 3 streams (2 lines) not checked: 1 sealed with another key "
+        f"(key id {key_id(KEY_B)}); checked with the key in $ASGI_AUDIT_KEY "
+        f"(key id {key_id(KEY_A)})"
+    )
+
+
+def test_a_stream_replaced_by_one_of_another_key_is_altered_and_the_mismatch_said(
+    tmp_path: Path,
+) -> None:
+    log_dir = write_log(tmp_path / "logs", KEY_A)
+    other = write_log(tmp_path / "other", KEY_B)
+    (log_dir / FILES["admin"]).write_bytes((other / FILES["admin"]).read_bytes())
+
+    done = verify(log_dir, KEY_A)
+    assert done.returncode == 1, done.stdout
+    lines = done.stdout.splitlines()
+    # Key A's checkpoint names the admin stream that is gone.
+    assert any(": truncated (stream " in line for line in lines), done.stdout
+    assert lines[-1] == (
+        "ALTERED: 1 break in 3 streams; 1 stream (2 lines) not checked: sealed with another key"
+    )
+    assert "some streams were not sealed with the key in $ASGI_AUDIT_KEY" in done.stderr
+
+
+def test_the_start_record_names_the_key_id_the_app_runs_with(tmp_path: Path) -> None:
+    async def start(log_dir: Path, key: str | None) -> None:
+        async with Auditor(log_dir=log_dir, key=key, fsync="never"):
+            pass
+
+    for key, expected in ((KEY_A, key_id(KEY_A)), (None, None)):
+        log_dir = tmp_path / ("keyed" if key else "unkeyed")
+        asyncio.run(start(log_dir, key))
+        started = json.loads((log_dir / "audit.jsonl").read_bytes().splitlines()[0])
+        assert started["event_type"] == "audit_started"
+        assert started["details"]["configuration"].get("mac_key_id") == expected
+
+
+def test_a_log_trimmed_by_retention_checked_with_another_key_is_a_key_mismatch(
+    tmp_path: Path,
+) -> None:
+    """A stream whose first lines retention deleted: its first line (which names the key)
+    is gone, and the records that say so are signed with key A; key B sees the claim."""
+    log_dir = tmp_path / "logs"
+
+    async def write() -> None:
+        async with Auditor(
+            log_dir=log_dir, key=KEY_A, rotate_max_mb=0.001, self_audit=False, fsync="never"
+        ) as a:
+            for n in range(24):
+                await a.emit("retained", "written", n=n, pad="x" * 100)
+                await a.flush()
+        # Retention runs once as an Auditor starts: wait (bounded) for its record.
+        async with Auditor(log_dir=log_dir, key=KEY_A, retain_count=1, self_audit=False):
+            for _ in range(400):
+                if b'"type":"retired"' in (log_dir / "checkpoints.log").read_bytes():
+                    break
+                await asyncio.sleep(0.05)
+
+    asyncio.run(write())
+    good = report(log_dir, KEY_A)
+    assert (good["status"], good["verdict"]) == (0, "ok"), good["breaks"]
+    [stream] = good["streams"]
+    assert stream["first_seq"] > 1, "retention deleted the start of the stream"
+
+    other = report(log_dir, KEY_B)
+    assert (other["status"], other["verdict"]) == (3, "key mismatch"), other["breaks"]
+    assert [(s["mismatch"], s["key_id"]) for s in other["streams"]] == [
+        ("other key", key_id(KEY_A))
+    ]
+    assert {b["kind"] for b in other["breaks"]} == {"unknown key"}
