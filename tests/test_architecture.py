@@ -21,14 +21,15 @@ ROOT = "asgi_audit"
 
 #: Lowest first. A module is placed by the longest prefix that names it.
 LEVELS: tuple[tuple[str, tuple[str, ...]], ...] = (
-    ("pure", ("record", "proof.integrity", "proof.verification")),
+    ("pure", ("record", "proof.integrity", "proof.verification", "proof.findings",
+              "proof.keycheck", "proof.keymatch")),
     ("file primitives", ("store.files", "store.rotation", "store.reporting", "store.reading",
                          "store.following", "store.stream", "store.worker")),
     ("proof files", ("proof.keys", "proof.checkpoints", "proof.verify", "proof")),
     ("writer", ("store.writer", "store.housekeeping", "store")),
     ("sinks", ("sinks",)),
     ("api", ("methods", "sync", "options", "runtime", "auditor", "testing")),
-    ("adapters", ("web", "cli")),
+    ("adapters", ("web", "cli", "__main__")),
 )  # fmt: skip
 
 
