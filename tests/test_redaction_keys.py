@@ -226,3 +226,77 @@ async def test_identifier_lists_reach_the_file_readable_and_secrets_do_not(
     assert started["event_type"] == "audit_started"
     assert "encoding_error" not in started
     assert started["details"]["configuration"]["session_ids"] == "hash"
+
+
+#: Plurals of secret words: a key holding several secrets.
+PLURAL_SECRETS: Final = (
+    ("passwords",),
+    ("tokens",),
+    ("access", "tokens"),
+    ("refresh", "tokens"),
+    ("api", "keys"),
+    ("private", "keys"),
+    ("secrets",),
+    ("client", "secrets"),
+    ("cookies",),
+    ("credentials",),
+    ("passphrases",),
+    ("signatures",),
+    ("jwts",),
+)
+
+
+@pytest.mark.parametrize(
+    "key",
+    ["passwords", "tokens", "apiKeys", "API_KEYS", "x-api-keys", "refresh_tokens", "cookies",
+     "userPasswords", "secrets", "accessKeys", "user_tokens"],
+)  # fmt: skip
+def test_a_plural_secret_key_holds_several_secrets_and_is_masked(key: str) -> None:
+    assert R.is_secret_key(key), key
+    assert R.redact({key: ["s3cr3t-one", "s3cr3t-two"]}) == {key: REDACTED}
+    assert "s3cr3t" not in R.redact_text(f"{key}=s3cr3t-value")
+
+
+@pytest.mark.parametrize(
+    "key",
+    ["max_tokens", "prompt_tokens", "completion_tokens", "total_tokens", "input_tokens",
+     "outputTokens", "cached_tokens", "reasoning_tokens", "token_counts", "passwords_count",
+     "status", "address", "passes", "keys", "news"],
+)  # fmt: skip
+def test_counts_of_model_tokens_and_plain_plurals_stay_readable(key: str) -> None:
+    assert not R.is_secret_key(key), key
+    assert R.redact({key: 128}) == {key: 128}
+
+
+@given(
+    prefix=PREFIXES,
+    stem=st.sampled_from(PLURAL_SECRETS),
+    style=st.sampled_from(STYLES),
+)
+def test_property_a_plural_secret_key_is_masked_in_every_spelling(
+    prefix: list[str], stem: tuple[str, ...], style: str
+) -> None:
+    key = spell([*prefix, *stem], style)
+    assert R.is_secret_key(key), key
+    assert R.redact({key: ["s3cr3t-value"]}) == {key: REDACTED}
+
+
+async def test_plural_secrets_never_reach_the_file_and_token_usage_does(tmp_path: Path) -> None:
+    details = {
+        "passwords": ["hunter2-Zq9", "letmein-Wx4"],
+        "api_keys": {"primary": "pk-8Hs2-primary", "backup": "pk-8Hs2-backup"},
+        "usage": {"prompt_tokens": 153, "completion_tokens": 41, "total_tokens": 194},
+    }
+    async with Auditor(log_dir=tmp_path, self_audit=False) as auditor:
+        await auditor.emit("admin", "keys_rotated", outcome="success", details=details)
+
+    data = (tmp_path / "admin.jsonl").read_bytes()
+    for secret in (b"hunter2-Zq9", b"letmein-Wx4", b"pk-8Hs2"):
+        assert secret not in data
+    (event,) = read_events(tmp_path / "admin.jsonl")
+    assert "encoding_error" not in event
+    assert event["details"] == {
+        "passwords": REDACTED,
+        "api_keys": REDACTED,
+        "usage": {"prompt_tokens": 153, "completion_tokens": 41, "total_tokens": 194},
+    }

@@ -11,7 +11,10 @@ immutable after construction and safe to share between threads.
   masked. **The false-friend rule:** a key of several words whose *last* word
   describes the secret rather than holding it (``token_count``,
   ``password_policy_url``, ``token_type``, ``token_id``) is not secret; nor is a
-  list of identifiers (``session_ids``, ``token_ids``). A key ending in a
+  list of identifiers (``session_ids``, ``token_ids``). A key ending in the
+  plural of a secret word holds several (``passwords``, ``apiKeys``,
+  ``refresh_tokens``), except a count of language-model tokens
+  (``max_tokens``, ``prompt_tokens``). A key ending in a
   session id (``session_id``, ``sessionid``, ``sid``, under any prefix:
   ``user_session_id``, ``X-Session-ID``, ``connect.sid``) or in ``csrftoken``
   always is: that id is the credential.
@@ -121,6 +124,36 @@ _DESCRIPTIVE_LAST_WORDS: Final = frozenset(
 # so "user_session_id" and "X-Session-ID" are secret although "id" is
 # descriptive. The plural "session_ids" is not: a list of identifiers.
 _SECRET_LAST_WORDS: Final = frozenset({"sessionid", "sid", "csrftoken"})
+
+# Words before "tokens" that make a key a count of language-model tokens
+# (``max_tokens``, ``prompt_tokens``, ``usage.total_tokens``), not a list of them.
+_TOKEN_COUNT_WORDS: Final = frozenset(
+    {
+        "max",
+        "min",
+        "num",
+        "n",
+        "total",
+        "prompt",
+        "completion",
+        "input",
+        "output",
+        "cached",
+        "reasoning",
+        "generated",
+        "context",
+        "remaining",
+        "used",
+    }
+)
+
+
+def _singular(word: str) -> str | None:
+    """The singular of a plural word (``passwords`` -> ``password``), or None."""
+    if len(word) > 3 and word.endswith("s") and not word.endswith("ss"):
+        return word[:-1]
+    return None
+
 
 # A word: a run of capitals as a plural (``IDs``, ``URLs``), a run of capitals
 # not followed by a lower-case letter (``API`` in ``APIKey``), a capitalised or
@@ -234,7 +267,17 @@ class Redactor:
                 return True
             if i + 1 < len(words) and w + words[i + 1] in secret:
                 return True
-        return joined in secret
+        if joined in secret:
+            return True
+        # A plural holds several of the secret: passwords, apiKeys, cookies.
+        last = _singular(words[-1])
+        if last is None:
+            return False
+        if last == "token" and len(words) > 1 and words[-2] in _TOKEN_COUNT_WORDS:
+            return False  # max_tokens, prompt_tokens: counts, not tokens
+        if last in secret:
+            return True
+        return len(words) > 1 and words[-2] + last in secret
 
     def redact_text(self, text: str) -> str:
         """``text`` with every secret it carries replaced by the mask."""
