@@ -16,9 +16,12 @@ from pathlib import Path
 from typing import Final
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from asgi_audit import Auditor
 from asgi_audit.auditor import KEY_ENV
+from asgi_audit.proof.keycheck import _period
 
 #: The shortest key accepted: exactly 32 bytes, random-looking hex.
 SHORTEST: Final = "4f1c9a7e2b8d6035c1e9f7a2b4d80c6e"
@@ -60,9 +63,9 @@ def test_auditor_refuses_a_weak_key_option_saying_why_and_how_to_make_one(
     key: str, problem: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.delenv(KEY_ENV, raising=False)
-    for given in (key, key.encode()):
+    for candidate in (key, key.encode()):
         with pytest.raises(ValueError, match=r"^Auditor") as caught:
-            Auditor(log_dir=tmp_path / "logs", key=given)
+            Auditor(log_dir=tmp_path / "logs", key=candidate)
         message = str(caught.value)
         assert message.startswith(f"Auditor(key=...) is {problem}")
         assert message.endswith(HINT)
@@ -160,3 +163,29 @@ def test_verify_refuses_a_weak_key_with_status_2_and_one_line(
     assert done.stderr.count("\n") == 1
     if len(key) >= 8:
         assert key not in done.stderr
+
+
+def brute_period(key: bytes) -> int | None:
+    """The definition itself: the shortest p <= len // 2 with key[i] == key[i + p]."""
+    for p in range(1, len(key) // 2 + 1):
+        if all(key[i] == key[i + p] for i in range(len(key) - p)):
+            return p
+    return None
+
+
+@given(
+    pattern=st.binary(min_size=1, max_size=12),
+    repeats=st.integers(min_value=1, max_value=8),
+    tail=st.binary(max_size=6),
+    alphabet=st.sampled_from([b"ab", b"abc", b"\x00\xff", bytes(range(256))]),
+)
+def test_property_the_pattern_check_agrees_with_its_definition(
+    pattern: bytes, repeats: int, tail: bytes, alphabet: bytes
+) -> None:
+    # Small alphabets make near-repeats (aab aab aac) that the prefix function
+    # must walk back through; the cut-off tail makes partial last repeats.
+    def fold(data: bytes) -> bytes:
+        return bytes(alphabet[b % len(alphabet)] for b in data)
+
+    key = fold(pattern) * repeats + fold(tail)
+    assert _period(key) == brute_period(key), key
