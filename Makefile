@@ -8,28 +8,37 @@ STAMP_RUN := $(VENV)/.installed-run
 STAMP_DEV := $(VENV)/.installed-dev
 STAMP_BENCH := $(VENV)/.installed-bench
 STAMP_DOCS := $(VENV)/.installed-docs
+STAMP_RELEASE := $(VENV)/.installed-release
+# What `make test-wheel` passes to pytest, e.g. PYTEST_ARGS="-q -m e2e".
+PYTEST_ARGS ?= -q
 RESULTS := bench/results
 
-.PHONY: demo serve test lint check bench docs docs-serve clean
+.PHONY: demo serve test lint check build test-wheel bench docs docs-serve clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 
-$(STAMP_RUN): pyproject.toml | $(BIN)/python
+# The editable install's metadata holds the version, read from __init__.py at install.
+$(STAMP_RUN): pyproject.toml asgi_audit/__init__.py | $(BIN)/python
 	$(BIN)/python -m pip install --quiet -e . fastapi uvicorn httpx
 	touch $@
 
-$(STAMP_DEV): pyproject.toml | $(BIN)/python
+$(STAMP_DEV): pyproject.toml asgi_audit/__init__.py | $(BIN)/python
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	touch $@ $(STAMP_RUN)
 
-$(STAMP_BENCH): pyproject.toml | $(BIN)/python
+$(STAMP_BENCH): pyproject.toml asgi_audit/__init__.py | $(BIN)/python
 	$(BIN)/python -m pip install --quiet -e '.[dev,bench]'
 	touch $@ $(STAMP_DEV) $(STAMP_RUN)
 
 $(STAMP_DOCS): pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install --quiet -e '.[docs]'
+	touch $@
+
+# build and twine, from the `release` dependency group (pip 25.1 or later).
+$(STAMP_RELEASE): pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet --group release
 	touch $@
 
 demo: $(STAMP_RUN)
@@ -48,6 +57,19 @@ lint: $(STAMP_DEV)
 	$(BIN)/mypy
 
 check: lint test
+
+# The sdist, and the wheel built from it, in dist/; checked as PyPI would
+# (twine check --strict) and for what they hold (.ci/check_dist.py).
+build: $(STAMP_RELEASE)
+	rm -rf dist
+	$(BIN)/python -m build --outdir dist .
+	$(BIN)/python -m twine check --strict dist/*
+	$(BIN)/python .ci/check_dist.py dist
+
+# The suite against the built wheel installed in a fresh virtual environment made
+# by $(PYTHON), run from the unpacked sdist (see .ci/test-wheel).
+test-wheel: build
+	.ci/test-wheel $(PYTHON) $(PYTEST_ARGS)
 
 # Both benchmarks, side by side with the alternatives (about 7 minutes). The
 # uvicorn + wrk part needs wrk (Debian: apt-get install wrk); without it, it is skipped.

@@ -33,7 +33,7 @@ from typing import IO, Any, Final
 import anyio
 import pytest
 
-from asgi_audit import Auditor, rotate_audit_logs
+from asgi_audit import Auditor, __version__, rotate_audit_logs
 from asgi_audit.cli import main
 from asgi_audit.cli.common import Record, parse_time
 from asgi_audit.cli.query import reordered
@@ -845,7 +845,7 @@ def test_console_script_runs_in_a_process_and_fails_with_status_2_and_one_line(
         timeout=DEADLINE,
         check=False,
     )
-    assert (module.returncode, module.stdout) == (0, b"asgi-audit 0.1.0\n")
+    assert (module.returncode, module.stdout) == (0, f"asgi-audit {__version__}\n".encode())
 
 
 def test_python_m_asgi_audit_is_the_same_command_as_the_console_script(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ast
 import importlib
+import importlib.metadata
 import importlib.resources
 import json
 import re
@@ -100,6 +101,11 @@ def test_star_import_gives_exactly_all() -> None:
 
 def test_version_is_a_release_string() -> None:
     assert re.fullmatch(r"\d+\.\d+\.\d+", asgi_audit.__version__)
+
+
+def test_version_is_the_installed_distributions() -> None:
+    # __version__ is the one source: the build reads it into the metadata.
+    assert asgi_audit.__version__ == importlib.metadata.version("asgi-audit")
 
 
 def test_py_typed_ships_in_the_package_directory() -> None:

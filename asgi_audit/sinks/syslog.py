@@ -139,8 +139,11 @@ def _header_field(value: object, limit: int) -> str:
 def _timestamp(value: object) -> str:
     if not isinstance(value, str) or not _TIMESTAMP_RE.match(value):
         return NILVALUE
+    # fromisoformat checks the calendar and the offset. The fraction is left out:
+    # any 1 to 6 digits are valid, and Python 3.10 parses only 3 or 6.
+    zone = "+00:00" if value.endswith("Z") else value[-6:]
     try:
-        _dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
+        _dt.datetime.fromisoformat(value[:19] + zone)
     except ValueError:
         return NILVALUE
     return value

@@ -1,0 +1,42 @@
+"""Which ``asgi_audit`` the suite tests.
+
+The report header names the version and the directory it was imported from.
+
+With ``ASGI_AUDIT_TEST_INSTALLED=1`` (set by ``.ci/test-wheel``) the suite must test
+an installed wheel: the run stops before the first test unless ``asgi_audit`` came
+from this interpreter's site-packages. Without that check a source tree on
+``sys.path`` (the rootdir pytest inserts, the working directory of ``python -m``)
+would be tested instead, and a file missing from the wheel would go unnoticed.
+"""
+
+from __future__ import annotations
+
+import os
+import sysconfig
+from pathlib import Path
+from typing import Final
+
+import pytest
+
+import asgi_audit
+
+INSTALLED_ENV: Final = "ASGI_AUDIT_TEST_INSTALLED"
+
+
+def _package_dir() -> Path:
+    return Path(asgi_audit.__file__).resolve().parent
+
+
+def pytest_report_header() -> str:
+    return f"asgi_audit {asgi_audit.__version__} from {_package_dir()}"
+
+
+def pytest_configure() -> None:
+    if not os.environ.get(INSTALLED_ENV):
+        return
+    site_packages = {Path(sysconfig.get_path(key)).resolve() for key in ("purelib", "platlib")}
+    if not any(_package_dir().is_relative_to(directory) for directory in site_packages):
+        raise pytest.UsageError(
+            f"{INSTALLED_ENV} is set, but asgi_audit was imported from {_package_dir()}, "
+            f"not from this interpreter's site-packages ({', '.join(map(str, site_packages))})"
+        )
