@@ -11,21 +11,54 @@ policy's level is ``request_response``, keeps the first messages each way
 from __future__ import annotations
 
 import time
-from typing import TYPE_CHECKING, Any, Final
+from typing import TYPE_CHECKING, Any, Final, Protocol
 
-from ..record.context import ContextCell, reset_context, set_context
+from ..record.context import ContextCell, RequestContext, reset_context, set_context
 from .dependencies import SCOPE_KEY, RequestAudit
 from .exchange import route_template
 
 if TYPE_CHECKING:
-    from starlette.types import Message, Receive, Scope, Send
+    from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-    from .middleware import AuditMiddleware
+    from ..auditor import Auditor
+    from .policy import AuditPolicy, Decision
 
-__all__ = ("WebsocketSession", "audit_websocket")
+__all__ = ("WebsocketHost", "WebsocketSession", "audit_websocket")
 
 #: Messages kept each way at the ``request_response`` level.
 KEPT_MESSAGES: Final = 20
+
+
+class WebsocketHost(Protocol):
+    """What the websocket half needs of the middleware that runs it.
+
+    ``AuditMiddleware`` is one; naming the parts here keeps the import one way
+    (the middleware imports this module, never the reverse).
+    """
+
+    app: ASGIApp
+    auditor: Auditor
+    policy: AuditPolicy
+
+    def _selected(self, path: str) -> bool: ...
+
+    def _context(self, scope: Scope) -> RequestContext: ...
+
+    def _decide(self, scope: Scope, cell: ContextCell, category: str = ...) -> Decision: ...
+
+    def _identify(self, scope: Scope, cell: ContextCell) -> None: ...
+
+    def _request_fields(self, scope: Scope, decision: Decision) -> dict[str, Any]: ...
+
+    async def _put(
+        self,
+        scope: Scope,
+        cell: ContextCell,
+        outcome: str,
+        fields: dict[str, Any],
+        exc: BaseException | None,
+        event_type: str = ...,
+    ) -> None: ...
 
 
 class WebsocketSession:
@@ -132,7 +165,7 @@ _WS_ANSWERS: Final = frozenset(
 )
 
 
-async def audit_websocket(mw: AuditMiddleware, scope: Scope, receive: Receive, send: Send) -> None:
+async def audit_websocket(mw: WebsocketHost, scope: Scope, receive: Receive, send: Send) -> None:
     """Run a websocket scope through the app, recording its session (see the module doc)."""
     cell = ContextCell(mw._context(scope))
     scope[SCOPE_KEY] = RequestAudit(mw.auditor, cell)
@@ -160,7 +193,7 @@ async def audit_websocket(mw: AuditMiddleware, scope: Scope, receive: Receive, s
 
 
 def _connect_then(
-    mw: AuditMiddleware, scope: Scope, cell: ContextCell, session: WebsocketSession
+    mw: WebsocketHost, scope: Scope, cell: ContextCell, session: WebsocketSession
 ) -> Send:
     # websocket_connect is recorded when the app accepts or refuses.
     recorded = False
@@ -188,7 +221,7 @@ def _connect_then(
 
 
 async def _close_record(
-    mw: AuditMiddleware,
+    mw: WebsocketHost,
     scope: Scope,
     cell: ContextCell,
     session: WebsocketSession,
