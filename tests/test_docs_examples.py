@@ -11,9 +11,11 @@ would run it. Waits are bounded polls (a hang guard), never a measure of speed.
 
 from __future__ import annotations
 
+import hmac
 import importlib
 import json
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -30,12 +32,19 @@ from typing import Any, Final
 import anyio
 import httpx
 import pytest
+from fastapi import FastAPI
 from starlette.applications import Starlette
+from starlette.types import Message, Receive, Scope, Send
 from websockets.exceptions import ConnectionClosedOK, InvalidStatus
 from websockets.sync.client import connect
 
-from asgi_audit import REDACTED
+from asgi_audit import REDACTED, AuditMiddleware, Auditor
 from asgi_audit.cli import main as cli_main
+from asgi_audit.proof.keycheck import WeakKeyError
+from asgi_audit.web.middleware import MiddlewareOptionError
+from tests.apps import LOG_DIR_ENV
+from tests.apps.options import FASTAPI_APP as OPTIONS_FASTAPI_APP
+from tests.apps.options import OPTIONS_ENV
 from tests.helpers import read_events
 from tests.servers import REPO_ROOT, STARTUP_COMPLETE, Server, free_port
 from tests.test_syslog_sink import FakeRelpServer
@@ -342,6 +351,88 @@ def test_policy_errors_read_as_the_page_says() -> None:
     assert from_config.decide(path="/static/x.css", method="GET").level == "none"
 
 
+MIDDLEWARE_PAGE: Final = REPO_ROOT / "docs" / "reference" / "middleware.md"
+
+
+def text_blocks(path: Path) -> list[str]:
+    return re.findall(r"```text\n(.*?)```", page_text(path), re.DOTALL)
+
+
+async def no_app(scope: Scope, receive: Receive, send: Send) -> None:
+    raise AssertionError("never reached: the middleware refuses first")
+
+
+@pytest.mark.parametrize(
+    "options",
+    [{"stages": ["response"]}, {"record_header": ["x-tenant"]}, {"include": ["admin/*"]}],
+    ids=lambda options: next(iter(options)),
+)
+def test_a_wrong_middleware_option_reads_as_the_page_says(
+    tmp_path: Path, options: dict[str, Any]
+) -> None:
+    auditor = Auditor(log_dir=str(tmp_path / "logs"))
+    with pytest.raises(MiddlewareOptionError) as caught:
+        AuditMiddleware(no_app, auditor=auditor, **options)
+    assert isinstance(caught.value, TypeError)
+    assert isinstance(caught.value, ValueError)
+    [shown] = [b for b in text_blocks(MIDDLEWARE_PAGE) if b.startswith("AuditMiddleware: ")]
+    assert str(caught.value) in shown.splitlines()
+
+
+async def test_a_wrong_middleware_option_fails_the_startup(tmp_path: Path) -> None:
+    # FastAPI builds its middleware stack inside the lifespan: the middleware answers
+    # the startup with the message (the server logs it and stops), and with the
+    # lifespan off, raises it for every request.
+    auditor = Auditor(log_dir=str(tmp_path / "logs"))
+    app = FastAPI(lifespan=auditor.lifespan)
+    misspelt: dict[str, Any] = {"record_header": ["x-tenant"]}
+    app.add_middleware(AuditMiddleware, auditor=auditor, **misspelt)
+    expected = (
+        "AuditMiddleware: unknown option record_header=['x-tenant'] (did you mean record_headers?)"
+    )
+    inbox: list[Message] = [{"type": "lifespan.startup"}, {"type": "http.request", "body": b""}]
+    sent: list[Message] = []
+
+    async def receive() -> Message:
+        return inbox.pop(0)
+
+    async def send(message: Message) -> None:
+        sent.append(message)
+
+    await app({"type": "lifespan", "asgi": {"version": "3.0"}, "state": {}}, receive, send)
+    assert sent == [{"type": "lifespan.startup.failed", "message": expected}]
+    http: Scope = {"type": "http", "method": "GET", "path": "/", "headers": [], "client": None}
+    with pytest.raises(MiddlewareOptionError) as caught:
+        await app(http, receive, send)
+    assert str(caught.value) == expected
+    assert not (tmp_path / "logs").exists()  # the Auditor never started
+    assert f"ERROR:    {expected}" in page_text(MIDDLEWARE_PAGE)
+
+
+@pytest.mark.e2e
+def test_a_wrong_middleware_option_stops_uvicorn_as_the_page_says(tmp_path: Path) -> None:
+    argv = [sys.executable, "-m", "uvicorn", OPTIONS_FASTAPI_APP, "--factory"]
+    argv += ["--app-dir", str(REPO_ROOT), "--host", "127.0.0.1", "--port", str(free_port())]
+    run = subprocess.run(
+        [*argv, "--no-use-colors"],
+        cwd=tmp_path,
+        env={
+            **os.environ,
+            "PYTHONUNBUFFERED": "1",
+            LOG_DIR_ENV: str(tmp_path / "logs"),
+            OPTIONS_ENV: json.dumps({"record_header": ["x-tenant"]}),
+        },
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=HANG_GUARD,
+    )
+    assert run.returncode == 3, run.stderr
+    [shown] = [b for b in text_blocks(MIDDLEWARE_PAGE) if "Application startup failed" in b]
+    assert shown in run.stderr
+
+
 @pytest.mark.e2e
 def test_websockets_under_uvicorn(tmp_path: Path) -> None:
     with uvicorn("docs_src.websockets.main:app", tmp_path) as server:
@@ -572,6 +663,38 @@ async def test_otlp_sink(
 # --- verification and keys ----------------------------------------------------------------
 
 
+VERIFY_PAGE: Final = REPO_ROOT / "docs" / "how-to" / "verify.md"
+#: Stream ids and key ids: 16 hex digits, different in every run.
+HEX_ID: Final = re.compile(r"\b[0-9a-f]{16}\b")
+
+
+def page_text(path: Path) -> str:
+    return path.read_text(encoding="utf-8")
+
+
+def console_blocks(path: Path) -> list[str]:
+    return re.findall(r"```console\n(.*?)```", page_text(path), re.DOTALL)
+
+
+def cli(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    """``python -m asgi_audit ARGS`` in the current directory, as a reader runs it."""
+    environ = {k: v for k, v in os.environ.items() if k != "ASGI_AUDIT_KEY"}
+    return subprocess.run(
+        [sys.executable, "-m", "asgi_audit", *args],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=HANG_GUARD,
+        env={**environ, **(env or {})},
+    )
+
+
+def key_id(key: str) -> str:
+    """The id the verify guide defines for a key (its Key ids section)."""
+    chain_key = hmac.digest(key.encode(), b"asgi_audit chain", "sha256")
+    return hmac.digest(chain_key, b"asgi_audit key id", "sha256").hex()[:16]
+
+
 async def test_keys(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(tmp_path)
     monkeypatch.delenv("ASGI_AUDIT_KEY", raising=False)
@@ -583,6 +706,89 @@ async def test_keys(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
         await client.get("/items/1")
     [access] = events("api-audit.jsonl")
     assert access["mac"].startswith("hmac-sha256:")
+    # The key id: on the first line of each keyed stream, just before ``stream``, in
+    # every checkpoint record, and in audit_started's configuration.
+    kid = key_id(KEY)
+    assert list(access)[-4:] == ["mac_key_id", "stream", "seq", "mac"]
+    assert access["mac_key_id"] == kid
+    started, stopped = events("audit.jsonl")
+    assert started["details"]["configuration"]["mac_key_id"] == kid
+    assert "mac_key_id" not in stopped  # seq 2
+    records = [json.loads(line) for line in (LOGS / "checkpoints.log").read_text().splitlines()]
+    assert records
+    assert all(r["mac_key_id"] == kid for r in records)
     assert verify() == 0
     monkeypatch.delenv("ASGI_AUDIT_KEY")
     assert verify() == 3  # checked without the key: a key mismatch, not an alteration
+
+    # The command, run as the page shows it.
+    right = cli("verify", env={"ASGI_AUDIT_KEY": KEY})
+    assert right.returncode == 0, right.stderr
+    assert "OK: 2 streams, 3 lines in 2 files, every chain holds (hmac-sha256)" in right.stdout
+    other = "docs-example-other-key-fedcba9876543210"
+    wrong = cli("verify", env={"ASGI_AUDIT_KEY": other})
+    assert wrong.returncode == 3
+    summary = wrong.stdout.splitlines()[-1]
+    assert summary == (
+        f"KEY MISMATCH: 2 streams (3 lines) not checked: 2 sealed with another key (key id "
+        f"{kid}); checked with the key in $ASGI_AUDIT_KEY (key id {key_id(other)})"
+    )
+    # The page's example is this run, but for the ids.
+    shown = [b for b in console_blocks(VERIFY_PAGE) if "KEY MISMATCH" in b]
+    command = "$ ASGI_AUDIT_KEY=... asgi-audit verify logs/security\n"
+    assert [HEX_ID.sub("<id>", b) for b in shown] == [
+        command + HEX_ID.sub("<id>", wrong.stdout + wrong.stderr)
+    ]
+    none = cli("verify")
+    assert none.returncode == 3
+    assert none.stdout.splitlines()[-1] == (
+        f"KEY MISMATCH: 2 streams (3 lines) not checked: 2 sealed with a key (key id {kid}); "
+        "checked with no key ($ASGI_AUDIT_KEY is not set or empty)"
+    )
+    assert none.stderr == (
+        "asgi-audit: warning: some streams were sealed with a key: set $ASGI_AUDIT_KEY to it "
+        "(or name another variable with --key-env)\n"
+    )
+    cli_page = page_text(REPO_ROOT / "docs" / "reference" / "cli.md")
+    assert none.stderr in cli_page
+    assert wrong.stderr in cli_page
+
+
+def test_weak_keys_are_refused_as_the_page_says(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    hint = '; make one with: python -c "import secrets; print(secrets.token_hex(32))"'
+    # The app of the page does not start with a weak key: the Auditor refuses it.
+    monkeypatch.setenv("ASGI_AUDIT_KEY", "changeme")
+    with pytest.raises(WeakKeyError, match=r"^\$ASGI_AUDIT_KEY is too short: 8 bytes; ") as caught:
+        fresh("docs_src.keys.main")
+    # verify refuses it too, with exit status 2 and the line the page shows.
+    (tmp_path / LOGS).mkdir(parents=True)
+    run = cli("verify", env={"ASGI_AUDIT_KEY": "changeme"})
+    assert run.returncode == 2
+    assert run.stdout == ""
+    assert run.stderr == f"asgi-audit: {caught.value}\n"
+    assert [b for b in console_blocks(VERIFY_PAGE) if "changeme" in b] == [
+        f"$ ASGI_AUDIT_KEY=changeme asgi-audit verify\n{run.stderr}"
+    ]
+    # Each reason of the page's table, with its source first and the hint last.
+    text = page_text(VERIFY_PAGE)
+    rows = re.findall(r"^\| [^|`]+ \| `(is too [^`]+)` \|$", text, re.MULTILINE)
+    with pytest.raises(WeakKeyError, match="repeats a pattern") as repeating:
+        Auditor(log_dir="unused", key="ab" * 20)
+    too_few = cli("verify", "--key-env", "AUDIT_KEY_2026", env={"AUDIT_KEY_2026": "a" * 40 + "b"})
+    assert too_few.returncode == 2
+    refusals = [
+        (run.stderr, "asgi-audit: $ASGI_AUDIT_KEY "),
+        (str(repeating.value), "Auditor(key=...) "),
+        (too_few.stderr, "asgi-audit: $AUDIT_KEY_2026 "),
+    ]
+    assert len(rows) == len(refusals)
+    for row, (message, source) in zip(rows, refusals, strict=True):
+        # The row's N, P or D stands for a number.
+        pattern = r"\d+".join(map(re.escape, re.split(r"(?<= )[NPD](?= )", row)))
+        assert re.fullmatch(re.escape(source) + pattern + re.escape(hint) + "\n?", message), (
+            row,
+            message,
+        )
