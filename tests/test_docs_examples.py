@@ -6,7 +6,10 @@ examples write to ``logs/security`` as a reader's app would), drives it through
 uvicorn on 127.0.0.1, and then reads what was written: the event types and
 fields the page says, and ``asgi-audit verify`` holding on the directory. The
 testing example runs under a plain ``pytest`` (no pytest-asyncio), as a reader
-would run it. Waits are bounded polls (a hang guard), never a measure of speed.
+would run it. Where a page shows what the code says (an error message, the
+command's output and exit status, the server's log), the text on the page is
+compared with what the code really says. Waits are bounded polls (a hang guard),
+never a measure of speed.
 """
 
 from __future__ import annotations
@@ -38,9 +41,10 @@ from starlette.types import Message, Receive, Scope, Send
 from websockets.exceptions import ConnectionClosedOK, InvalidStatus
 from websockets.sync.client import connect
 
-from asgi_audit import REDACTED, AuditMiddleware, Auditor
+from asgi_audit import REDACTED, AuditContext, AuditMiddleware, Auditor, RequestContext
 from asgi_audit.cli import main as cli_main
 from asgi_audit.proof.keycheck import WeakKeyError
+from asgi_audit.testing import capture_events
 from asgi_audit.web.middleware import MiddlewareOptionError
 from tests.apps import LOG_DIR_ENV
 from tests.apps.options import FASTAPI_APP as OPTIONS_FASTAPI_APP
@@ -183,7 +187,7 @@ def test_tutorial_under_uvicorn(tmp_path: Path) -> None:
     assert "hunter2" not in "".join(p.read_text() for p in logs.glob("*.jsonl"))
     for command in (["tail"], ["verify"]):
         run = subprocess.run(
-            [sys.executable, "-m", "asgi_audit.cli", *command],
+            [sys.executable, "-m", "asgi_audit", *command],
             cwd=tmp_path,
             capture_output=True,
             text=True,
@@ -271,6 +275,34 @@ async def test_events(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     assert verify() == 0
 
 
+EVENTS_PAGE: Final = REPO_ROOT / "docs" / "reference" / "events.md"
+
+
+async def test_event_method_rules_read_as_the_pages_say(tmp_path: Path) -> None:
+    auditor = Auditor(log_dir=str(tmp_path / "logs"))  # not running: nothing can be written
+    context = AuditContext(auditor, RequestContext(ip_address="203.0.113.7"))
+    [shown] = [b for b in text_blocks(EVENTS_PAGE) if b.startswith("Invalid ")]
+    with capture_events(auditor) as captured:
+        # A value outside a closed set is refused by the call itself, the same on every
+        # front door, before anything is queued (a type checker flags it first).
+        for tool_blocked in (auditor.tool_blocked, context.tool_blocked, context.sync.tool_blocked):
+            with pytest.raises(ValueError, match=r"^Invalid tool_blocked outcome") as caught:
+                tool_blocked(tool_name="read_file", outcome="denied")  # type: ignore[arg-type]
+            assert str(caught.value) in shown.splitlines()
+        with pytest.raises(ValueError, match=r"^Invalid injection_attempt severity") as caught:
+            auditor.sync.injection_attempt(rule_name="r", severity="high")  # type: ignore[arg-type]
+        assert str(caught.value) in shown.splitlines()
+        with pytest.raises(ValueError, match=r"^Invalid login_attempt outcome: 'denied'"):
+            auditor.sync.login_attempt("denied")  # type: ignore[arg-type]
+        assert len(captured) == 0
+        # Without an outcome, every event still has one: unknown.
+        await auditor.emit("admin", "report_viewed")
+        await context.session_event("session_renewed", outcome=None)
+        await auditor.api_access(method="GET", request_path="/reports")
+        await auditor.api_access(method="GET", request_path="/reports", status_code=200)
+    assert [e["outcome"] for e in captured] == ["unknown", "unknown", "unknown", "success"]
+
+
 # --- how-to guides ------------------------------------------------------------------------
 
 
@@ -295,6 +327,18 @@ def test_proxies_under_uvicorn(tmp_path: Path) -> None:
         assert too_large.startswith(b"HTTP/1.1 400")
     [access] = read_events(tmp_path / LOGS / "api-audit.jsonl")
     assert (access["request_path"], access["ip_address"]) == ("/whoami", "203.0.113.7")
+    # The trap: under uvicorn's defaults (--proxy-headers, trusting 127.0.0.1 and ::1)
+    # uvicorn takes the client from the header before any middleware runs, so a local
+    # client picks the address recorded; a hop that is no address is rejected.
+    with uvicorn("docs_src.proxies.main:app", tmp_path) as server:
+        forged = httpx.get(f"{server.url}/whoami", headers={"x-forwarded-for": "198.51.100.7"})
+        assert forged.json() == {"ip": "198.51.100.7"}
+        text = httpx.get(f"{server.url}/whoami", headers={"x-forwarded-for": "unknown"})
+        assert text.json() == {"ip": None}
+    _, forged_line, text_line = read_events(tmp_path / LOGS / "api-audit.jsonl")
+    assert forged_line["ip_address"] == "198.51.100.7"
+    assert "ip_address" not in text_line
+    assert text_line["ip_address_rejected"] == "unknown"
 
 
 async def test_identity(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -448,17 +492,26 @@ def test_websockets_under_uvicorn(tmp_path: Path) -> None:
         with connect(f"{url}/ws/general") as ws:
             ws.send("hi")
             ws.recv(HANG_GUARD)
+        with connect(f"{url}/ws/support") as ws:  # a chatty session: 25 messages each way
+            for n in range(25):
+                ws.send(f"message {n}")
+                assert ws.recv(HANG_GUARD) == f"echo: message {n}"
+            ws.send("bye")
+            with pytest.raises(ConnectionClosedOK):
+                ws.recv(HANG_GUARD)
         with pytest.raises(InvalidStatus), connect(f"{url}/ws/staff-only"):
             pass
     records = read_events(tmp_path / LOGS / "api-audit.jsonl")
     connects = [e for e in records if e["event_type"] == "websocket_connect"]
-    closes = {e["request_path"]: e for e in records if e["event_type"] == "websocket_close"}
+    closes = [e for e in records if e["event_type"] == "websocket_close"]
     assert sorted((c["request_path"], c["accepted"], c["outcome"]) for c in connects) == [
         ("/ws/general", True, "success"),
         ("/ws/staff-only", False, "denied"),
         ("/ws/support", True, "success"),
+        ("/ws/support", True, "success"),
     ]
-    support, general = closes["/ws/support"], closes["/ws/general"]
+    support, general, chatty = (c for c in closes if c["request_path"] != "/ws/staff-only")
+    assert (support["request_path"], general["request_path"]) == ("/ws/support", "/ws/general")
     assert (support["closed_by"], support["messages_in"], support["messages_out"]) == (
         "server",
         3,
@@ -468,6 +521,16 @@ def test_websockets_under_uvicorn(tmp_path: Path) -> None:
     assert REDACTED in json.dumps(support["messages"])
     assert general["closed_by"] == "client"
     assert "messages" not in general  # metadata: counts only
+    # The first 20 messages each way are kept, in the order they passed.
+    assert (chatty["messages_in"], chatty["messages_out"]) == (26, 25)
+    kept = chatty["messages"]
+    assert [m["message"] for m in kept if m["direction"] == "in"] == [
+        f"message {n}" for n in range(20)
+    ]
+    assert [m["message"] for m in kept if m["direction"] == "out"] == [
+        f"echo: message {n}" for n in range(20)
+    ]
+    assert [m["direction"] for m in kept] == ["in", "out"] * 20
     [shared] = read_events(tmp_path / LOGS / "chat.jsonl")
     assert (shared["event_type"], shared["request_path"]) == ("secret_shared", "/ws/support")
     assert verify(tmp_path / LOGS) == 0
@@ -520,6 +583,20 @@ def test_testing_example_runs_under_plain_pytest(tmp_path: Path) -> None:
     assert run.returncode == 0, run.stdout + run.stderr
     assert "2 passed" in run.stdout
     assert not (tmp_path / "logs").exists()  # captured, never written
+
+
+async def test_the_client_address_a_test_client_gives(monkeypatch: pytest.MonkeyPatch) -> None:
+    # httpx.ASGITransport's peer is 127.0.0.1; Starlette's TestClient's is "testclient".
+    example = fresh("docs_src.testing.main")
+    with capture_events(example.auditor) as captured:
+        for peer in (("127.0.0.1", 123), ("testclient", 50000)):
+            transport = httpx.ASGITransport(app=example.app, client=peer)
+            async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+                await client.post("/login", json={"username": "ann", "password": "nope"})
+    local, named = captured.of_type("api_access")
+    assert (local["ip_address"], "ip_address_rejected" in local) == ("127.0.0.1", False)
+    assert ("ip_address" in named, named["ip_address_rejected"]) == (False, "testclient")
+    assert "mac_key_id" not in local  # captured: no chain
 
 
 async def test_rotation(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
