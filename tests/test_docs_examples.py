@@ -56,6 +56,24 @@ from tests.test_syslog_sink import FakeRelpServer
 LOGS: Final = Path("logs/security")
 HANG_GUARD: Final = 30.0
 KEY: Final = "docs-example-key-0123456789abcdef"
+DOCS: Final = REPO_ROOT / "docs"
+EVENTS_PAGE: Final = DOCS / "reference" / "events.md"
+MIDDLEWARE_PAGE: Final = DOCS / "reference" / "middleware.md"
+VERIFY_PAGE: Final = DOCS / "how-to" / "verify.md"
+#: Stream ids and key ids: 16 hex digits, different in every run.
+HEX_ID: Final = re.compile(r"\b[0-9a-f]{16}\b")
+
+
+def page_text(path: Path) -> str:
+    return path.read_text(encoding="utf-8")
+
+
+def console_blocks(path: Path) -> list[str]:
+    return re.findall(r"```console\n(.*?)```", page_text(path), re.DOTALL)
+
+
+def text_blocks(path: Path) -> list[str]:
+    return re.findall(r"```text\n(.*?)```", page_text(path), re.DOTALL)
 
 
 def fresh(module: str) -> ModuleType:
@@ -196,6 +214,9 @@ def test_tutorial_under_uvicorn(tmp_path: Path) -> None:
         )
         assert run.returncode == 0, run.stderr
     assert "every chain holds (sha256, unkeyed: not tamper-proof)" in run.stdout
+    # The page's output of verify is this run's, but for the stream ids.
+    [shown] = [b for b in console_blocks(DOCS / "tutorial.md") if "asgi-audit verify" in b]
+    assert HEX_ID.sub("<id>", shown) == HEX_ID.sub("<id>", "$ asgi-audit verify\n" + run.stdout)
 
 
 # --- adding it to an existing app ---------------------------------------------------------
@@ -273,9 +294,6 @@ async def test_events(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     assert failed["event_type"] == "report_failed"
     assert "ReportError: the reporting database is down" in failed["stack_trace"]
     assert verify() == 0
-
-
-EVENTS_PAGE: Final = REPO_ROOT / "docs" / "reference" / "events.md"
 
 
 async def test_event_method_rules_read_as_the_pages_say(tmp_path: Path) -> None:
@@ -393,13 +411,6 @@ def test_policy_errors_read_as_the_page_says() -> None:
     )
     from_config = AuditPolicy([{"level": "none", "paths": ["/static/*"]}])
     assert from_config.decide(path="/static/x.css", method="GET").level == "none"
-
-
-MIDDLEWARE_PAGE: Final = REPO_ROOT / "docs" / "reference" / "middleware.md"
-
-
-def text_blocks(path: Path) -> list[str]:
-    return re.findall(r"```text\n(.*?)```", page_text(path), re.DOTALL)
 
 
 async def no_app(scope: Scope, receive: Receive, send: Send) -> None:
@@ -740,19 +751,6 @@ async def test_otlp_sink(
 # --- verification and keys ----------------------------------------------------------------
 
 
-VERIFY_PAGE: Final = REPO_ROOT / "docs" / "how-to" / "verify.md"
-#: Stream ids and key ids: 16 hex digits, different in every run.
-HEX_ID: Final = re.compile(r"\b[0-9a-f]{16}\b")
-
-
-def page_text(path: Path) -> str:
-    return path.read_text(encoding="utf-8")
-
-
-def console_blocks(path: Path) -> list[str]:
-    return re.findall(r"```console\n(.*?)```", page_text(path), re.DOTALL)
-
-
 def cli(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
     """``python -m asgi_audit ARGS`` in the current directory, as a reader runs it."""
     environ = {k: v for k, v in os.environ.items() if k != "ASGI_AUDIT_KEY"}
@@ -826,7 +824,7 @@ async def test_keys(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
         "asgi-audit: warning: some streams were sealed with a key: set $ASGI_AUDIT_KEY to it "
         "(or name another variable with --key-env)\n"
     )
-    cli_page = page_text(REPO_ROOT / "docs" / "reference" / "cli.md")
+    cli_page = page_text(DOCS / "reference" / "cli.md")
     assert none.stderr in cli_page
     assert wrong.stderr in cli_page
 
