@@ -4,8 +4,11 @@ The README is the front page: short, with a quickstart that is the tested
 ``docs_src/quickstart/main.py`` word for word, and links that resolve. Every program
 under ``docs_src/`` is included into a page and run by ``tests/test_docs_examples.py``.
 The reference pages name every option of ``Auditor`` and ``AuditMiddleware``, every flag
-of every ``asgi-audit`` command and every public name. When MkDocs is installed (the
-``docs`` extra), the site is built with ``--strict``.
+of every ``asgi-audit`` command and every public name; the numbers and sets the pages
+state are read from the code: the event methods' closed sets, the header and integrity
+fields, the command's exit statuses, the redaction key words, the key rule, the
+websocket messages kept and the length of a rejected address. When MkDocs is installed
+(the ``docs`` extra), the site is built with ``--strict``.
 """
 
 from __future__ import annotations
@@ -17,14 +20,19 @@ import os
 import re
 import subprocess
 import sys
+import typing
 from pathlib import Path
 from typing import Final
 
 import pytest
 
 import asgi_audit
-from asgi_audit import AuditMiddleware, Auditor
-from asgi_audit.cli import build_parser
+from asgi_audit import AuditMiddleware, Auditor, methods
+from asgi_audit.cli import build_parser, common
+from asgi_audit.proof import keycheck
+from asgi_audit.record import events, redaction
+from asgi_audit.web.proxies import REJECTED_CHARS
+from asgi_audit.web.websocket import KEPT_MESSAGES
 
 ROOT: Final = Path(__file__).resolve().parent.parent
 README: Final = ROOT / "README.md"
@@ -149,6 +157,96 @@ def test_every_command_and_flag_is_in_the_reference() -> None:
                 assert re.search(rf"(?<![\w-]){re.escape(flag)}(?![\w-])", section), (
                     f"asgi-audit {name} {flag} is not in docs/reference/cli.md"
                 )
+
+
+def page(name: str) -> str:
+    return (DOCS / name).read_text(encoding="utf-8")
+
+
+def prose(name: str) -> str:
+    """A page with its line breaks and indents collapsed to single spaces."""
+    return " ".join(page(name).split())
+
+
+def closed_set_rows() -> dict[tuple[str, str], tuple[str, ...]]:
+    """The events page's closed-sets table: ``(method, argument) -> values``."""
+    section = page("reference/events.md").split("### Closed sets", 1)[1].split("\n#", 1)[0]
+    rows = re.findall(r"^\| `(\w+)` \| `(\w+)` \| (.+) \|$", section, re.MULTILINE)
+    return {(m, arg): tuple(re.findall(r"`([^`]+)`", values)) for m, arg, values in rows}
+
+
+def test_every_closed_set_is_on_the_events_page() -> None:
+    # Every closed set the event methods check (the tuples of str that
+    # asgi_audit.record.events exports), and every Literal that types one.
+    rows = closed_set_rows()
+    sets = {
+        name: value
+        for name in events.__all__
+        if isinstance(value := getattr(events, name), tuple)
+        and all(isinstance(v, str) for v in value)
+    }
+    assert sets, "no closed set found in asgi_audit.record.events"
+    for name, values in sets.items():
+        assert values in rows.values(), f"{name} {values} is not a row of the closed-sets table"
+    for name in methods.__all__:
+        alias = getattr(methods, name)
+        if typing.get_origin(alias) is typing.Literal:
+            assert typing.get_args(alias) in rows.values(), f"{name} is not on the events page"
+    assert rows[("tool_blocked", "outcome")] == events.TOOL_BLOCKED_OUTCOMES
+
+
+def test_the_events_page_names_every_header_and_integrity_field() -> None:
+    text = page("reference/events.md")
+    table = text.split("## Fields every event has", 1)[1].split("\n## ", 1)[0]
+    for field in events.HEADER_FIELDS:
+        assert f"| `{field}` |" in table, field
+    for field in events.INTEGRITY_FIELDS:
+        assert f"`{field}`" in text, field
+    assert f"`{events.UNKNOWN_OUTCOME}` when the caller gave none" in text
+    emit_outcome = inspect.signature(Auditor.emit).parameters["outcome"].default
+    assert f'outcome="{emit_outcome}"' in text
+    assert f"cut to {REJECTED_CHARS} characters" in prose("reference/events.md")
+
+
+def test_every_exit_status_is_on_the_cli_and_verify_pages() -> None:
+    statuses = {
+        name: value
+        for name in common.__all__
+        if name.startswith("EXIT_") and isinstance(value := getattr(common, name), int)
+    }
+    assert sorted(statuses.values()) == [0, 1, 2, 3]
+    cli = page("reference/cli.md")
+    [row] = [line for line in cli.splitlines() if line.startswith("| exit status |")]
+    verify = page("how-to/verify.md").split("Exit status:", 1)[1].split("\n\n", 1)[0]
+    for name, value in statuses.items():
+        assert f"**{value}**" in row, f"{name} ({value}) is not in the CLI page's exit status row"
+        assert f"**{value}**" in verify, f"{name} ({value}) is not in the verify guide"
+
+
+def test_the_redaction_page_lists_every_key_word() -> None:
+    text = page("reference/redaction.md")
+    words = (
+        redaction.DEFAULT_SECRET_WORDS
+        | redaction._DESCRIPTIVE_LAST_WORDS
+        | redaction._SECRET_LAST_WORDS
+    )
+    missing = sorted(w for w in words if f"`{w}`" not in text)
+    assert missing == [], f"not on docs/reference/redaction.md: {missing}"
+
+
+def test_the_key_rule_is_on_the_verify_page() -> None:
+    text = prose("how-to/verify.md")
+    assert f"at least {keycheck.MIN_KEY_BYTES} bytes" in text
+    assert f"at least {keycheck.MIN_DISTINCT_BYTES} different bytes" in text
+    assert keycheck.GENERATE_HINT in text
+
+
+def test_the_websocket_page_says_how_many_messages_are_kept() -> None:
+    assert f"first {KEPT_MESSAGES} messages each way" in prose("how-to/websockets.md")
+
+
+def test_the_proxies_page_says_how_much_of_a_rejected_address_is_kept() -> None:
+    assert f"cut to {REJECTED_CHARS} characters" in prose("how-to/proxies.md")
 
 
 def test_every_public_name_is_in_the_api_reference() -> None:

@@ -6,14 +6,19 @@ examples write to ``logs/security`` as a reader's app would), drives it through
 uvicorn on 127.0.0.1, and then reads what was written: the event types and
 fields the page says, and ``asgi-audit verify`` holding on the directory. The
 testing example runs under a plain ``pytest`` (no pytest-asyncio), as a reader
-would run it. Waits are bounded polls (a hang guard), never a measure of speed.
+would run it. Where a page shows what the code says (an error message, the
+command's output and exit status, the server's log), the text on the page is
+compared with what the code really says. Waits are bounded polls (a hang guard),
+never a measure of speed.
 """
 
 from __future__ import annotations
 
+import hmac
 import importlib
 import json
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -30,12 +35,20 @@ from typing import Any, Final
 import anyio
 import httpx
 import pytest
+from fastapi import FastAPI
 from starlette.applications import Starlette
+from starlette.types import Message, Receive, Scope, Send
 from websockets.exceptions import ConnectionClosedOK, InvalidStatus
 from websockets.sync.client import connect
 
-from asgi_audit import REDACTED
+from asgi_audit import REDACTED, AuditContext, AuditMiddleware, Auditor, RequestContext
 from asgi_audit.cli import main as cli_main
+from asgi_audit.proof.keycheck import WeakKeyError
+from asgi_audit.testing import capture_events
+from asgi_audit.web.middleware import MiddlewareOptionError
+from tests.apps import LOG_DIR_ENV
+from tests.apps.options import FASTAPI_APP as OPTIONS_FASTAPI_APP
+from tests.apps.options import OPTIONS_ENV
 from tests.helpers import read_events
 from tests.servers import REPO_ROOT, STARTUP_COMPLETE, Server, free_port
 from tests.test_syslog_sink import FakeRelpServer
@@ -43,6 +56,24 @@ from tests.test_syslog_sink import FakeRelpServer
 LOGS: Final = Path("logs/security")
 HANG_GUARD: Final = 30.0
 KEY: Final = "docs-example-key-0123456789abcdef"
+DOCS: Final = REPO_ROOT / "docs"
+EVENTS_PAGE: Final = DOCS / "reference" / "events.md"
+MIDDLEWARE_PAGE: Final = DOCS / "reference" / "middleware.md"
+VERIFY_PAGE: Final = DOCS / "how-to" / "verify.md"
+#: Stream ids and key ids: 16 hex digits, different in every run.
+HEX_ID: Final = re.compile(r"\b[0-9a-f]{16}\b")
+
+
+def page_text(path: Path) -> str:
+    return path.read_text(encoding="utf-8")
+
+
+def console_blocks(path: Path) -> list[str]:
+    return re.findall(r"```console\n(.*?)```", page_text(path), re.DOTALL)
+
+
+def text_blocks(path: Path) -> list[str]:
+    return re.findall(r"```text\n(.*?)```", page_text(path), re.DOTALL)
 
 
 def fresh(module: str) -> ModuleType:
@@ -174,7 +205,7 @@ def test_tutorial_under_uvicorn(tmp_path: Path) -> None:
     assert "hunter2" not in "".join(p.read_text() for p in logs.glob("*.jsonl"))
     for command in (["tail"], ["verify"]):
         run = subprocess.run(
-            [sys.executable, "-m", "asgi_audit.cli", *command],
+            [sys.executable, "-m", "asgi_audit", *command],
             cwd=tmp_path,
             capture_output=True,
             text=True,
@@ -183,6 +214,9 @@ def test_tutorial_under_uvicorn(tmp_path: Path) -> None:
         )
         assert run.returncode == 0, run.stderr
     assert "every chain holds (sha256, unkeyed: not tamper-proof)" in run.stdout
+    # The page's output of verify is this run's, but for the stream ids.
+    [shown] = [b for b in console_blocks(DOCS / "tutorial.md") if "asgi-audit verify" in b]
+    assert HEX_ID.sub("<id>", shown) == HEX_ID.sub("<id>", "$ asgi-audit verify\n" + run.stdout)
 
 
 # --- adding it to an existing app ---------------------------------------------------------
@@ -262,6 +296,31 @@ async def test_events(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     assert verify() == 0
 
 
+async def test_event_method_rules_read_as_the_pages_say(tmp_path: Path) -> None:
+    auditor = Auditor(log_dir=str(tmp_path / "logs"))  # not running: nothing can be written
+    context = AuditContext(auditor, RequestContext(ip_address="203.0.113.7"))
+    [shown] = [b for b in text_blocks(EVENTS_PAGE) if b.startswith("Invalid ")]
+    with capture_events(auditor) as captured:
+        # A value outside a closed set is refused by the call itself, the same on every
+        # front door, before anything is queued (a type checker flags it first).
+        for tool_blocked in (auditor.tool_blocked, context.tool_blocked, context.sync.tool_blocked):
+            with pytest.raises(ValueError, match=r"^Invalid tool_blocked outcome") as caught:
+                tool_blocked(tool_name="read_file", outcome="denied")  # type: ignore[arg-type]
+            assert str(caught.value) in shown.splitlines()
+        with pytest.raises(ValueError, match=r"^Invalid injection_attempt severity") as caught:
+            auditor.sync.injection_attempt(rule_name="r", severity="high")  # type: ignore[arg-type]
+        assert str(caught.value) in shown.splitlines()
+        with pytest.raises(ValueError, match=r"^Invalid login_attempt outcome: 'denied'"):
+            auditor.sync.login_attempt("denied")  # type: ignore[arg-type]
+        assert len(captured) == 0
+        # Without an outcome, every event still has one: unknown.
+        await auditor.emit("admin", "report_viewed")
+        await context.session_event("session_renewed", outcome=None)
+        await auditor.api_access(method="GET", request_path="/reports")
+        await auditor.api_access(method="GET", request_path="/reports", status_code=200)
+    assert [e["outcome"] for e in captured] == ["unknown", "unknown", "unknown", "success"]
+
+
 # --- how-to guides ------------------------------------------------------------------------
 
 
@@ -286,6 +345,18 @@ def test_proxies_under_uvicorn(tmp_path: Path) -> None:
         assert too_large.startswith(b"HTTP/1.1 400")
     [access] = read_events(tmp_path / LOGS / "api-audit.jsonl")
     assert (access["request_path"], access["ip_address"]) == ("/whoami", "203.0.113.7")
+    # The trap: under uvicorn's defaults (--proxy-headers, trusting 127.0.0.1 and ::1)
+    # uvicorn takes the client from the header before any middleware runs, so a local
+    # client picks the address recorded; a hop that is no address is rejected.
+    with uvicorn("docs_src.proxies.main:app", tmp_path) as server:
+        forged = httpx.get(f"{server.url}/whoami", headers={"x-forwarded-for": "198.51.100.7"})
+        assert forged.json() == {"ip": "198.51.100.7"}
+        text = httpx.get(f"{server.url}/whoami", headers={"x-forwarded-for": "unknown"})
+        assert text.json() == {"ip": None}
+    _, forged_line, text_line = read_events(tmp_path / LOGS / "api-audit.jsonl")
+    assert forged_line["ip_address"] == "198.51.100.7"
+    assert "ip_address" not in text_line
+    assert text_line["ip_address_rejected"] == "unknown"
 
 
 async def test_identity(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -342,6 +413,81 @@ def test_policy_errors_read_as_the_page_says() -> None:
     assert from_config.decide(path="/static/x.css", method="GET").level == "none"
 
 
+async def no_app(scope: Scope, receive: Receive, send: Send) -> None:
+    raise AssertionError("never reached: the middleware refuses first")
+
+
+@pytest.mark.parametrize(
+    "options",
+    [{"stages": ["response"]}, {"record_header": ["x-tenant"]}, {"include": ["admin/*"]}],
+    ids=lambda options: next(iter(options)),
+)
+def test_a_wrong_middleware_option_reads_as_the_page_says(
+    tmp_path: Path, options: dict[str, Any]
+) -> None:
+    auditor = Auditor(log_dir=str(tmp_path / "logs"))
+    with pytest.raises(MiddlewareOptionError) as caught:
+        AuditMiddleware(no_app, auditor=auditor, **options)
+    assert isinstance(caught.value, TypeError)
+    assert isinstance(caught.value, ValueError)
+    [shown] = [b for b in text_blocks(MIDDLEWARE_PAGE) if b.startswith("AuditMiddleware: ")]
+    assert str(caught.value) in shown.splitlines()
+
+
+async def test_a_wrong_middleware_option_fails_the_startup(tmp_path: Path) -> None:
+    # FastAPI builds its middleware stack inside the lifespan: the middleware answers
+    # the startup with the message (the server logs it and stops), and with the
+    # lifespan off, raises it for every request.
+    auditor = Auditor(log_dir=str(tmp_path / "logs"))
+    app = FastAPI(lifespan=auditor.lifespan)
+    misspelt: dict[str, Any] = {"record_header": ["x-tenant"]}
+    app.add_middleware(AuditMiddleware, auditor=auditor, **misspelt)
+    expected = (
+        "AuditMiddleware: unknown option record_header=['x-tenant'] (did you mean record_headers?)"
+    )
+    inbox: list[Message] = [{"type": "lifespan.startup"}, {"type": "http.request", "body": b""}]
+    sent: list[Message] = []
+
+    async def receive() -> Message:
+        return inbox.pop(0)
+
+    async def send(message: Message) -> None:
+        sent.append(message)
+
+    await app({"type": "lifespan", "asgi": {"version": "3.0"}, "state": {}}, receive, send)
+    assert sent == [{"type": "lifespan.startup.failed", "message": expected}]
+    http: Scope = {"type": "http", "method": "GET", "path": "/", "headers": [], "client": None}
+    with pytest.raises(MiddlewareOptionError) as caught:
+        await app(http, receive, send)
+    assert str(caught.value) == expected
+    assert not (tmp_path / "logs").exists()  # the Auditor never started
+    assert f"ERROR:    {expected}" in page_text(MIDDLEWARE_PAGE)
+
+
+@pytest.mark.e2e
+def test_a_wrong_middleware_option_stops_uvicorn_as_the_page_says(tmp_path: Path) -> None:
+    argv = [sys.executable, "-m", "uvicorn", OPTIONS_FASTAPI_APP, "--factory"]
+    argv += ["--app-dir", str(REPO_ROOT), "--host", "127.0.0.1", "--port", str(free_port())]
+    run = subprocess.run(
+        [*argv, "--no-use-colors"],
+        cwd=tmp_path,
+        env={
+            **os.environ,
+            "PYTHONUNBUFFERED": "1",
+            LOG_DIR_ENV: str(tmp_path / "logs"),
+            OPTIONS_ENV: json.dumps({"record_header": ["x-tenant"]}),
+        },
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=HANG_GUARD,
+    )
+    assert run.returncode == 3, run.stderr
+    [shown] = [b for b in text_blocks(MIDDLEWARE_PAGE) if "Application startup failed" in b]
+    assert shown in run.stderr
+
+
 @pytest.mark.e2e
 def test_websockets_under_uvicorn(tmp_path: Path) -> None:
     with uvicorn("docs_src.websockets.main:app", tmp_path) as server:
@@ -357,17 +503,26 @@ def test_websockets_under_uvicorn(tmp_path: Path) -> None:
         with connect(f"{url}/ws/general") as ws:
             ws.send("hi")
             ws.recv(HANG_GUARD)
+        with connect(f"{url}/ws/support") as ws:  # a chatty session: 25 messages each way
+            for n in range(25):
+                ws.send(f"message {n}")
+                assert ws.recv(HANG_GUARD) == f"echo: message {n}"
+            ws.send("bye")
+            with pytest.raises(ConnectionClosedOK):
+                ws.recv(HANG_GUARD)
         with pytest.raises(InvalidStatus), connect(f"{url}/ws/staff-only"):
             pass
     records = read_events(tmp_path / LOGS / "api-audit.jsonl")
     connects = [e for e in records if e["event_type"] == "websocket_connect"]
-    closes = {e["request_path"]: e for e in records if e["event_type"] == "websocket_close"}
+    closes = [e for e in records if e["event_type"] == "websocket_close"]
     assert sorted((c["request_path"], c["accepted"], c["outcome"]) for c in connects) == [
         ("/ws/general", True, "success"),
         ("/ws/staff-only", False, "denied"),
         ("/ws/support", True, "success"),
+        ("/ws/support", True, "success"),
     ]
-    support, general = closes["/ws/support"], closes["/ws/general"]
+    support, general, chatty = (c for c in closes if c["request_path"] != "/ws/staff-only")
+    assert (support["request_path"], general["request_path"]) == ("/ws/support", "/ws/general")
     assert (support["closed_by"], support["messages_in"], support["messages_out"]) == (
         "server",
         3,
@@ -377,6 +532,16 @@ def test_websockets_under_uvicorn(tmp_path: Path) -> None:
     assert REDACTED in json.dumps(support["messages"])
     assert general["closed_by"] == "client"
     assert "messages" not in general  # metadata: counts only
+    # The first 20 messages each way are kept, in the order they passed.
+    assert (chatty["messages_in"], chatty["messages_out"]) == (26, 25)
+    kept = chatty["messages"]
+    assert [m["message"] for m in kept if m["direction"] == "in"] == [
+        f"message {n}" for n in range(20)
+    ]
+    assert [m["message"] for m in kept if m["direction"] == "out"] == [
+        f"echo: message {n}" for n in range(20)
+    ]
+    assert [m["direction"] for m in kept] == ["in", "out"] * 20
     [shared] = read_events(tmp_path / LOGS / "chat.jsonl")
     assert (shared["event_type"], shared["request_path"]) == ("secret_shared", "/ws/support")
     assert verify(tmp_path / LOGS) == 0
@@ -429,6 +594,20 @@ def test_testing_example_runs_under_plain_pytest(tmp_path: Path) -> None:
     assert run.returncode == 0, run.stdout + run.stderr
     assert "2 passed" in run.stdout
     assert not (tmp_path / "logs").exists()  # captured, never written
+
+
+async def test_the_client_address_a_test_client_gives(monkeypatch: pytest.MonkeyPatch) -> None:
+    # httpx.ASGITransport's peer is 127.0.0.1; Starlette's TestClient's is "testclient".
+    example = fresh("docs_src.testing.main")
+    with capture_events(example.auditor) as captured:
+        for peer in (("127.0.0.1", 123), ("testclient", 50000)):
+            transport = httpx.ASGITransport(app=example.app, client=peer)
+            async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+                await client.post("/login", json={"username": "ann", "password": "nope"})
+    local, named = captured.of_type("api_access")
+    assert (local["ip_address"], "ip_address_rejected" in local) == ("127.0.0.1", False)
+    assert ("ip_address" in named, named["ip_address_rejected"]) == (False, "testclient")
+    assert "mac_key_id" not in local  # captured: no chain
 
 
 async def test_rotation(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -572,6 +751,25 @@ async def test_otlp_sink(
 # --- verification and keys ----------------------------------------------------------------
 
 
+def cli(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    """``python -m asgi_audit ARGS`` in the current directory, as a reader runs it."""
+    environ = {k: v for k, v in os.environ.items() if k != "ASGI_AUDIT_KEY"}
+    return subprocess.run(
+        [sys.executable, "-m", "asgi_audit", *args],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=HANG_GUARD,
+        env={**environ, **(env or {})},
+    )
+
+
+def key_id(key: str) -> str:
+    """The id the verify guide defines for a key (its Key ids section)."""
+    chain_key = hmac.digest(key.encode(), b"asgi_audit chain", "sha256")
+    return hmac.digest(chain_key, b"asgi_audit key id", "sha256").hex()[:16]
+
+
 async def test_keys(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(tmp_path)
     monkeypatch.delenv("ASGI_AUDIT_KEY", raising=False)
@@ -583,6 +781,89 @@ async def test_keys(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
         await client.get("/items/1")
     [access] = events("api-audit.jsonl")
     assert access["mac"].startswith("hmac-sha256:")
+    # The key id: on the first line of each keyed stream, just before ``stream``, in
+    # every checkpoint record, and in audit_started's configuration.
+    kid = key_id(KEY)
+    assert list(access)[-4:] == ["mac_key_id", "stream", "seq", "mac"]
+    assert access["mac_key_id"] == kid
+    started, stopped = events("audit.jsonl")
+    assert started["details"]["configuration"]["mac_key_id"] == kid
+    assert "mac_key_id" not in stopped  # seq 2
+    records = [json.loads(line) for line in (LOGS / "checkpoints.log").read_text().splitlines()]
+    assert records
+    assert all(r["mac_key_id"] == kid for r in records)
     assert verify() == 0
     monkeypatch.delenv("ASGI_AUDIT_KEY")
     assert verify() == 3  # checked without the key: a key mismatch, not an alteration
+
+    # The command, run as the page shows it.
+    right = cli("verify", env={"ASGI_AUDIT_KEY": KEY})
+    assert right.returncode == 0, right.stderr
+    assert "OK: 2 streams, 3 lines in 2 files, every chain holds (hmac-sha256)" in right.stdout
+    other = "docs-example-other-key-fedcba9876543210"
+    wrong = cli("verify", env={"ASGI_AUDIT_KEY": other})
+    assert wrong.returncode == 3
+    summary = wrong.stdout.splitlines()[-1]
+    assert summary == (
+        f"KEY MISMATCH: 2 streams (3 lines) not checked: 2 sealed with another key (key id "
+        f"{kid}); checked with the key in $ASGI_AUDIT_KEY (key id {key_id(other)})"
+    )
+    # The page's example is this run, but for the ids.
+    shown = [b for b in console_blocks(VERIFY_PAGE) if "KEY MISMATCH" in b]
+    command = "$ ASGI_AUDIT_KEY=... asgi-audit verify logs/security\n"
+    assert [HEX_ID.sub("<id>", b) for b in shown] == [
+        command + HEX_ID.sub("<id>", wrong.stdout + wrong.stderr)
+    ]
+    none = cli("verify")
+    assert none.returncode == 3
+    assert none.stdout.splitlines()[-1] == (
+        f"KEY MISMATCH: 2 streams (3 lines) not checked: 2 sealed with a key (key id {kid}); "
+        "checked with no key ($ASGI_AUDIT_KEY is not set or empty)"
+    )
+    assert none.stderr == (
+        "asgi-audit: warning: some streams were sealed with a key: set $ASGI_AUDIT_KEY to it "
+        "(or name another variable with --key-env)\n"
+    )
+    cli_page = page_text(DOCS / "reference" / "cli.md")
+    assert none.stderr in cli_page
+    assert wrong.stderr in cli_page
+
+
+def test_weak_keys_are_refused_as_the_page_says(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    hint = '; make one with: python -c "import secrets; print(secrets.token_hex(32))"'
+    # The app of the page does not start with a weak key: the Auditor refuses it.
+    monkeypatch.setenv("ASGI_AUDIT_KEY", "changeme")
+    with pytest.raises(WeakKeyError, match=r"^\$ASGI_AUDIT_KEY is too short: 8 bytes; ") as caught:
+        fresh("docs_src.keys.main")
+    # verify refuses it too, with exit status 2 and the line the page shows.
+    (tmp_path / LOGS).mkdir(parents=True)
+    run = cli("verify", env={"ASGI_AUDIT_KEY": "changeme"})
+    assert run.returncode == 2
+    assert run.stdout == ""
+    assert run.stderr == f"asgi-audit: {caught.value}\n"
+    assert [b for b in console_blocks(VERIFY_PAGE) if "changeme" in b] == [
+        f"$ ASGI_AUDIT_KEY=changeme asgi-audit verify\n{run.stderr}"
+    ]
+    # Each reason of the page's table, with its source first and the hint last.
+    text = page_text(VERIFY_PAGE)
+    rows = re.findall(r"^\| [^|`]+ \| `(is too [^`]+)` \|$", text, re.MULTILINE)
+    with pytest.raises(WeakKeyError, match="repeats a pattern") as repeating:
+        Auditor(log_dir="unused", key="ab" * 20)
+    too_few = cli("verify", "--key-env", "AUDIT_KEY_2026", env={"AUDIT_KEY_2026": "a" * 40 + "b"})
+    assert too_few.returncode == 2
+    refusals = [
+        (run.stderr, "asgi-audit: $ASGI_AUDIT_KEY "),
+        (str(repeating.value), "Auditor(key=...) "),
+        (too_few.stderr, "asgi-audit: $AUDIT_KEY_2026 "),
+    ]
+    assert len(rows) == len(refusals)
+    for row, (message, source) in zip(rows, refusals, strict=True):
+        # The row's N, P or D stands for a number.
+        pattern = r"\d+".join(map(re.escape, re.split(r"(?<= )[NPD](?= )", row)))
+        assert re.fullmatch(re.escape(source) + pattern + re.escape(hint) + "\n?", message), (
+            row,
+            message,
+        )
