@@ -229,6 +229,7 @@ def test_the_redaction_page_lists_every_key_word() -> None:
         redaction.DEFAULT_SECRET_WORDS
         | redaction._DESCRIPTIVE_LAST_WORDS
         | redaction._SECRET_LAST_WORDS
+        | redaction._TOKEN_COUNT_WORDS
     )
     missing = sorted(w for w in words if f"`{w}`" not in text)
     assert missing == [], f"not on docs/reference/redaction.md: {missing}"

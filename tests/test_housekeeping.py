@@ -85,3 +85,31 @@ def test_a_file_that_ends_in_a_whole_line_is_left_alone(tmp_path: Path) -> None:
     assert recover_partial_line(path) is None
     assert path.read_bytes() == WHOLE
     assert sorted(p.name for p in tmp_path.iterdir() if p.suffix == ".partial") == []
+
+
+def test_a_planted_hard_link_at_the_partial_name_is_not_appended_to(tmp_path: Path) -> None:
+    path = crashed_file(tmp_path)
+    victim = tmp_path / "victim.txt"  # a file the planter can write, linked under the name
+    victim.write_bytes(b"untouched\n")
+    for stamp in stamps_ahead():
+        os.link(victim, tmp_path / f"{path.name}.{stamp}.partial")
+
+    moved = recover_partial_line(path)
+
+    assert victim.read_bytes() == b"untouched\n"
+    assert moved is not None
+    partial, _ = moved
+    assert partial.stat().st_nlink == 1
+    assert partial.read_bytes() == TAIL
+
+
+def test_two_recoveries_in_one_second_keep_both_tails(tmp_path: Path) -> None:
+    path = crashed_file(tmp_path)
+    first = recover_partial_line(path)
+    path.write_bytes(WHOLE + b'{"second":')
+    second = recover_partial_line(path)
+    assert first is not None
+    assert second is not None
+    assert first[0] != second[0]
+    assert first[0].read_bytes() == TAIL
+    assert second[0].read_bytes() == b'{"second":'

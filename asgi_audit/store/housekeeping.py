@@ -9,7 +9,6 @@ compressed and retired by the retention policy, each deletion recorded first.
 from __future__ import annotations
 
 import os
-import stat
 import time
 from pathlib import Path
 from typing import Final
@@ -86,10 +85,10 @@ def _jsonl_names(directory: Path) -> list[str]:
 def recover_partial_line(path: Path, mode: int = 0o600) -> tuple[Path, int] | None:
     """Move a partial last line (left by a crash) into a ``.partial`` file.
 
-    Under the file's lock: the bytes after the last newline are appended to
-    ``<file>.<UTC YYYYmmdd_HHMMSS>.partial``, fsynced, and only then cut from the
-    file. Returns that path and the byte count, or None when the file ends in a
-    whole line.
+    Under the file's lock: the bytes after the last newline are written to a new
+    ``<file>.<UTC YYYYmmdd_HHMMSS>.partial`` (with a random part when that name is
+    taken), fsynced, and only then cut from the file. Returns that path and the
+    byte count, or None when the file ends in a whole line.
     """
     with locked(path, mode):
         try:
@@ -119,28 +118,22 @@ def recover_partial_line(path: Path, mode: int = 0o600) -> tuple[Path, int] | No
 
 
 def _open_partial(path: Path, stamp: str, mode: int) -> tuple[Path, int]:
-    """Open the ``.partial`` file for appending, never through a planted name.
+    """Create the ``.partial`` file, new, never through a planted name.
 
     Whoever can write the directory can predict ``<file>.<stamp>.partial`` and
-    plant a symlink (the tail would be written wherever it points), a FIFO (the
-    open would block the restart) or a directory there. Such a name is passed
-    over for a fresh one made with ``O_EXCL``, which nothing can be planted at.
+    plant something there first: a symlink (the tail would go wherever it
+    points), a hard link to another file, a FIFO (the open would block the
+    restart) or a directory. The file is therefore always created with
+    ``O_EXCL``, which refuses every existing name; a name that is taken is
+    passed over for one with a random part.
     """
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | _CLOEXEC
     partial = path.with_name(f"{path.name}.{stamp}.partial")
-    flags = os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_NOFOLLOW | os.O_NONBLOCK | _CLOEXEC
     try:
-        fd = os.open(partial, flags, mode)
-    except OSError:
-        fd = -1
-    else:
-        if not stat.S_ISREG(os.fstat(fd).st_mode):
-            os.close(fd)
-            fd = -1
-    if fd < 0:
+        return partial, os.open(partial, flags, mode)
+    except FileExistsError:
         partial = path.with_name(f"{path.name}.{stamp}.{os.urandom(4).hex()}.partial")
-        fd = os.open(partial, flags | os.O_EXCL, mode)
-    os.set_blocking(fd, True)
-    return partial, fd
+        return partial, os.open(partial, flags, mode)
 
 
 def _last_newline(fd: int, size: int) -> int:
