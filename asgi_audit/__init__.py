@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from .auditor import Auditor
 from .methods import outcome_for_status
+from .proof.keycheck import WeakKeyError
 from .record.context import RequestContext, current_context
 from .record.encoding import Caps
 from .record.events import CATEGORY_FILES, SCHEMA_VERSION, category_filename
@@ -22,6 +23,7 @@ from .sync import SyncAuditor
 from .web.dependencies import AuditContext, audit_context
 from .web.identity import Identity
 from .web.middleware import AuditMiddleware
+from .web.options import MiddlewareOptionError
 from .web.policy import AuditPolicy, PolicyError, Rule
 
 __version__ = "0.1.0"
@@ -40,11 +42,13 @@ __all__ = (
     "Caps",
     "Identity",
     "InsecureDirectoryError",
+    "MiddlewareOptionError",
     "PolicyError",
     "Redactor",
     "RequestContext",
     "Rule",
     "SyncAuditor",
+    "WeakKeyError",
     "__version__",
     "audit_context",
     "category_filename",
