@@ -208,6 +208,8 @@ def _connect_then(
             if decision.records:
                 accepted = message["type"] == "websocket.accept"
                 fields: dict[str, Any] = {"accepted": accepted, "stage": "connect"}
+                if decision.level != "metadata":
+                    fields["audit_level"] = decision.level
                 if not accepted:
                     fields["status_code"] = message.get("status", 403)
                 template = route_template(scope)
@@ -233,6 +235,8 @@ async def _close_record(
         return
     fields = session.close_fields()
     fields["stage"] = "exception" if exc is not None else "close"
+    if decision.level != "metadata":
+        fields["audit_level"] = decision.level
     template = route_template(scope)
     if template is not None:
         fields["resource"] = template
