@@ -12,18 +12,21 @@ The key ids are recomputed here from their definition, not read from the code.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import hmac
+import io
 import json
 import os
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, Final
 
 import pytest
 
-from asgi_audit import Auditor
+from asgi_audit import Auditor, cli
 from asgi_audit.auditor import KEY_ENV
 
 KEY_A: Final = "verify-key-a-5f0c2e9a71d84b36a0e1c7f2"
@@ -52,7 +55,23 @@ def write_log(
     return log_dir
 
 
+#: How verify runs: "subprocess" (the real command, as a user runs it) or
+#: "in-process" (the same ``main`` called here, so that every line of the verifier
+#: runs in this process, where coverage and mutation testing see it).
+RUNS: dict[str, str] = {"mode": "subprocess"}
+
+
+@pytest.fixture(autouse=True, params=["subprocess", "in-process"])
+def _run_mode(request: pytest.FixtureRequest) -> Iterator[None]:
+    RUNS["mode"] = request.param
+    yield
+    RUNS["mode"] = "subprocess"
+
+
 def verify(log_dir: Path, key: str | None, *extra: str) -> subprocess.CompletedProcess[str]:
+    argv = ["verify", str(log_dir), *extra]
+    if RUNS["mode"] == "in-process":
+        return _verify_in_process(argv, key)
     env = {k: v for k, v in os.environ.items() if k != KEY_ENV}
     if key is not None:
         env[KEY_ENV] = key
@@ -64,6 +83,21 @@ def verify(log_dir: Path, key: str | None, *extra: str) -> subprocess.CompletedP
         timeout=DEADLINE,
         check=False,
     )
+
+
+def _verify_in_process(argv: list[str], key: str | None) -> subprocess.CompletedProcess[str]:
+    out, err = io.StringIO(), io.StringIO()
+    saved = os.environ.pop(KEY_ENV, None)
+    if key is not None:
+        os.environ[KEY_ENV] = key
+    try:
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+            status = cli.main(argv)
+    finally:
+        os.environ.pop(KEY_ENV, None)
+        if saved is not None:
+            os.environ[KEY_ENV] = saved
+    return subprocess.CompletedProcess(argv, status, out.getvalue(), err.getvalue())
 
 
 def report(log_dir: Path, key: str | None) -> dict[str, Any]:
