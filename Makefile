@@ -9,11 +9,12 @@ STAMP_DEV := $(VENV)/.installed-dev
 STAMP_BENCH := $(VENV)/.installed-bench
 STAMP_DOCS := $(VENV)/.installed-docs
 STAMP_RELEASE := $(VENV)/.installed-release
+STAMP_MUTATION := $(VENV)/.installed-mutation
 # What `make test-wheel` passes to pytest, e.g. PYTEST_ARGS="-q -m e2e".
 PYTEST_ARGS ?= -q
 RESULTS := bench/results
 
-.PHONY: demo serve test lint check build test-wheel bench docs docs-serve clean
+.PHONY: demo serve test lint check build test-wheel bench docs docs-serve mutation clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -39,6 +40,10 @@ $(STAMP_DOCS): pyproject.toml | $(BIN)/python
 # build and twine, from the `release` dependency group (pip 25.1 or later).
 $(STAMP_RELEASE): pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install --quiet --group release
+	touch $@
+
+$(STAMP_MUTATION): pyproject.toml | $(STAMP_DEV)
+	$(BIN)/python -m pip install --quiet --group mutation
 	touch $@
 
 demo: $(STAMP_RUN)
@@ -87,5 +92,10 @@ docs: $(STAMP_DOCS)
 docs-serve: $(STAMP_DOCS)
 	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs serve --dev-addr 127.0.0.1:8001
 
+# Mutation testing of the modules and tests named in pyproject.toml's [tool.mutmut]
+# (tens of minutes); `.venv/bin/mutmut results` lists the survivors afterwards.
+mutation: $(STAMP_MUTATION)
+	$(BIN)/mutmut run
+
 clean:
-	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache .hypothesis build dist
+	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache .hypothesis build dist mutants
