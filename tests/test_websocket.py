@@ -4,16 +4,27 @@ from __future__ import annotations
 
 from collections.abc import MutableMapping
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 import anyio
 import pytest
+from fastapi import Depends, FastAPI
+from fastapi import WebSocket as FastAPIWebSocket
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.routing import WebSocketRoute
+from starlette.types import Receive, Scope, Send
 from starlette.websockets import WebSocket
 
-from asgi_audit import AuditMiddleware, Auditor, AuditPolicy, Rule
+from asgi_audit import (
+    AuditContext,
+    AuditMiddleware,
+    Auditor,
+    AuditPolicy,
+    Rule,
+    audit_context,
+    current_context,
+)
 from asgi_audit.web.websocket import KEPT_MESSAGES, WebsocketSession
 from tests.helpers import read_events
 
@@ -289,3 +300,131 @@ async def test_a_policy_of_none_records_nothing(tmp_path: Path) -> None:
 
     assert len(client.sent) == 5
     assert api_events(tmp_path) == []
+
+
+def raw_app(*messages: Message) -> Any:
+    """A bare ASGI websocket app that waits for the connect, then sends ``messages``."""
+
+    async def app(scope: Message, receive: Any, send: Any) -> None:
+        await receive()
+        for message in messages:
+            await send(message)
+
+    return app
+
+
+async def run_raw(tmp_path: Path, app: Any, client: FakeClient, **scope_extra: Any) -> None:
+    async with Auditor(log_dir=tmp_path, self_audit=False) as auditor:
+        wrapped = AuditMiddleware(app, auditor=auditor)
+        scope = websocket_scope("/raw")
+        scope.update(scope_extra)
+        await wrapped(scope, client.receive, client.send)
+
+
+async def test_a_close_without_a_code_is_1000_and_a_disconnect_without_one_is_1005(
+    tmp_path: Path,
+) -> None:
+    await run_raw(
+        tmp_path / "server",
+        raw_app({"type": "websocket.accept"}, {"type": "websocket.close"}),
+        FakeClient([]),
+    )
+    [_, close] = api_events(tmp_path / "server")
+    assert (close["close_code"], close["closed_by"]) == (1000, "server")
+
+    class Leaves(FakeClient):
+        async def receive(self) -> Message:
+            if self._incoming:
+                return self._incoming.pop(0)
+            return {"type": "websocket.disconnect"}
+
+    async def reads_until_gone(scope: Message, receive: Any, send: Any) -> None:
+        await receive()
+        await send({"type": "websocket.accept"})
+        while (await receive())["type"] != "websocket.disconnect":
+            pass
+
+    await run_raw(tmp_path / "client", reads_until_gone, Leaves(["x"]))
+    [_, close] = api_events(tmp_path / "client")
+    assert (close["close_code"], close["closed_by"]) == (1005, "client")
+
+
+async def test_a_denial_response_is_denied_with_its_status(tmp_path: Path) -> None:
+    app = raw_app(
+        {"type": "websocket.http.response.start", "status": 401, "headers": []},
+        {"type": "websocket.http.response.body", "body": b"no"},
+    )
+    client = FakeClient([])
+    await run_raw(tmp_path, app, client, extensions={"websocket.http.response": {}})
+
+    assert client.sent[0]["status"] == 401
+    connect, close = api_events(tmp_path)
+    assert connect["accepted"] is False
+    assert connect["outcome"] == "denied"
+    assert connect["status_code"] == 401
+    assert close["close_code"] == 401
+    assert close["closed_by"] == "server"
+
+
+async def test_binary_messages_are_counted_and_described_never_kept(tmp_path: Path) -> None:
+    policy = AuditPolicy([Rule("request_response", paths=["/raw"])])
+
+    async def binary_echo(scope: Scope, receive: Receive, send: Send) -> None:
+        await receive()
+        await send({"type": "websocket.accept"})
+        message = await receive()
+        await send({"type": "websocket.send", "bytes": bytes(message["bytes"]) * 2})
+        await send({"type": "websocket.send", "bytes": b""})
+        await send({"type": "websocket.close", "code": 1000})
+
+    class SendsBytes(FakeClient):
+        def __init__(self) -> None:
+            super().__init__([])
+            self._incoming.append({"type": "websocket.receive", "bytes": b"\x00secret\xff"})
+
+    async with Auditor(log_dir=tmp_path, self_audit=False) as auditor:
+        wrapped = AuditMiddleware(binary_echo, auditor=auditor, policy=policy)
+        client = SendsBytes()
+        await wrapped(websocket_scope("/raw"), client.receive, client.send)
+
+    assert b"secret" not in (tmp_path / "api-audit.jsonl").read_bytes()
+    [_, close] = api_events(tmp_path)
+    assert close["bytes_in"] == 8
+    assert close["bytes_out"] == 16
+    assert close["messages_out"] == 2
+    assert close["messages"] == [
+        {"direction": "in", "message": "[8 bytes of binary data]"},
+        {"direction": "out", "message": "[16 bytes of binary data]"},
+        {"direction": "out", "message": "[0 bytes of binary data]"},
+    ]
+    assert close["duration_ms"] == round(close["duration_ms"], 3)
+    assert 0 <= close["duration_ms"] < 3_600_000  # milliseconds of one session, not a clock
+
+
+async def test_the_request_context_reaches_the_websocket_handler(tmp_path: Path) -> None:
+    seen: dict[str, Any] = {}
+    async with Auditor(log_dir=tmp_path, self_audit=False) as auditor:
+        app = FastAPI()
+        app.add_middleware(AuditMiddleware, auditor=auditor)
+
+        @app.websocket("/chat")
+        async def chat(
+            websocket: FastAPIWebSocket, audit: Annotated[AuditContext, Depends(audit_context)]
+        ) -> None:
+            await websocket.accept()
+            context = current_context()
+            seen["request_id"] = context.request_id if context else None
+            await audit.emit("chat", "message_seen", outcome="success")
+            await auditor.emit("chat", "tool_ran", outcome="success")
+            await websocket.close()
+
+        client = FakeClient([])
+        await app(websocket_scope("/chat"), client.receive, client.send)
+
+    connect, _close = api_events(tmp_path)
+    seen_event, tool_event = read_events(tmp_path / "chat.jsonl")
+    assert seen["request_id"] == connect["request_id"]
+    for event in (seen_event, tool_event):
+        assert event["request_id"] == connect["request_id"]
+        assert event["ip_address"] == "127.0.0.1"
+        assert event["request_path"] == "/chat"

@@ -1,11 +1,12 @@
 """A websocket session, audited: ``websocket_connect`` and ``websocket_close``.
 
 ADAPT. :class:`WebsocketSession` wraps a websocket scope's ``receive`` and
-``send``: it counts messages and bytes each way, notes whether the app accepted
-or refused the connection and which close code ended it (from the app's
-``websocket.close`` or the client's ``websocket.disconnect``), and, when the
+``send``: it counts messages and bytes each way, notes which close code ended
+the session (from the app's ``websocket.close`` or denial response, or the
+client's ``websocket.disconnect``), and, when the
 policy's level is ``request_response``, keeps the first messages each way
-(capped; the writer redacts them). Messages pass through untouched.
+(capped; the writer redacts them). Messages pass through untouched. Whether the
+app accepted or refused is recorded by ``websocket_connect``, at its first answer.
 """
 
 from __future__ import annotations
@@ -67,7 +68,6 @@ class WebsocketSession:
     __slots__ = (
         "_receive",
         "_send",
-        "accepted",
         "bytes_in",
         "bytes_out",
         "close_code",
@@ -84,7 +84,6 @@ class WebsocketSession:
         self._receive = receive
         self._send = send
         self.start = time.perf_counter()
-        self.accepted = False
         self.messages_in = self.messages_out = 0
         self.bytes_in = self.bytes_out = 0
         self.close_code: int | None = None
@@ -126,8 +125,6 @@ class WebsocketSession:
             self.bytes_out += _size(message)
             if self.keep:
                 self._sample("out", message)
-        elif kind == "websocket.accept":
-            self.accepted = True
         elif kind == "websocket.close" and self.close_code is None:
             self.close_code = message.get("code", 1000)
             self.closed_by = "server"
