@@ -27,7 +27,7 @@ from starlette.types import Message, Receive, Scope, Send
 
 from asgi_audit import AuditMiddleware, Auditor, current_context
 from asgi_audit.record.context import RequestContext
-from asgi_audit.web.proxies import REJECTED_CHARS
+from asgi_audit.web.proxies import REJECTED_CHARS, TrustedProxies, canonical_peer, client_address
 from tests.apps import LOG_DIR_ENV
 from tests.helpers import read_events
 from tests.servers import run_server
@@ -148,3 +148,57 @@ def test_property_ip_address_is_absent_or_a_canonical_address(
         )
     elif ip is None:
         assert not peer  # no peer (a unix socket) or an empty one
+
+
+# --- client_address, in process: the pair the middleware records --------------------
+
+NO_PROXIES: Final = TrustedProxies([])
+BEHIND_PROXY: Final = TrustedProxies(["10.0.0.1"])
+
+
+@pytest.mark.parametrize(
+    ("proxies", "peer", "headers", "expected"),
+    [
+        (NO_PROXIES, "127.0.0.1", [], ("127.0.0.1", None)),
+        (NO_PROXIES, "2001:DB8::7", [], ("2001:db8::7", None)),
+        (NO_PROXIES, "::ffff:10.0.0.9", [], ("10.0.0.9", None)),
+        (NO_PROXIES, "fe80::1%eth0", [], ("fe80::1", None)),
+        (NO_PROXIES, None, [], (None, None)),
+        (NO_PROXIES, "", [], (None, None)),
+        (NO_PROXIES, "testclient", [], (None, "testclient")),
+        (NO_PROXIES, "1.2.3.4", ["5.6.7.8"], ("1.2.3.4", None)),  # header not believed
+        (BEHIND_PROXY, "10.0.0.1", ["203.0.113.5"], ("203.0.113.5", None)),
+        (BEHIND_PROXY, "10.0.0.1", ["not-an-ip"], ("10.0.0.1", None)),  # falls back
+        (BEHIND_PROXY, "garbage", ["203.0.113.5"], (None, "garbage")),
+    ],
+)
+def test_client_address_pairs(
+    proxies: TrustedProxies,
+    peer: str | None,
+    headers: list[str],
+    expected: tuple[str | None, str | None],
+) -> None:
+    assert client_address(proxies, peer, headers) == expected
+
+
+@pytest.mark.parametrize("proxies", [NO_PROXIES, BEHIND_PROXY])
+def test_a_rejected_peer_is_cut_at_the_limit_with_a_marker(proxies: TrustedProxies) -> None:
+    exact = "x" * REJECTED_CHARS
+    assert client_address(proxies, exact, []) == (None, exact)
+    longer = "y" * (REJECTED_CHARS + 1)
+    assert client_address(proxies, longer, []) == (
+        None,
+        "y" * REJECTED_CHARS + "…[truncated 1 chars]",
+    )
+    huge = "z" * 4096
+    ip, rejected = client_address(proxies, huge, [])
+    assert ip is None
+    assert rejected == "z" * REJECTED_CHARS + f"…[truncated {4096 - REJECTED_CHARS} chars]"
+
+
+def test_canonical_peer_refuses_text_past_the_longest_address() -> None:
+    # 100 characters is the most a peer may have before it is not parsed at all.
+    padded = "0" * 90 + "127.0.0.1"  # 99 chars, not an address anyway
+    assert canonical_peer(padded) is None
+    assert canonical_peer("1" * 101) is None
+    assert canonical_peer("0:0:0:0:0:ffff:7f00:1") == "127.0.0.1"
