@@ -209,6 +209,8 @@ async def test_an_accepted_session_is_recorded_at_connect_and_close(tmp_path: Pa
     assert close["duration_ms"] >= 0
     assert connect["request_id"] == close["request_id"]
     assert "messages" not in close  # metadata level: no content
+    assert "audit_level" not in connect  # said only above metadata
+    assert "audit_level" not in close
 
 
 async def test_a_refused_session_is_denied_with_its_close_code(tmp_path: Path) -> None:
@@ -242,6 +244,7 @@ async def test_an_app_that_raises_is_recorded_with_the_exception_redacted(tmp_pa
     assert close["exception_type"] == "RuntimeError"
     assert "went wrong" in close["error_message"]
     assert close["resource"] == "/boom"
+    assert "RuntimeError" in close["stack_trace"]
     assert "encoding_error" not in close
     assert close["messages_in"] == 1
 
