@@ -113,3 +113,61 @@ def test_two_recoveries_in_one_second_keep_both_tails(tmp_path: Path) -> None:
     assert first[0] != second[0]
     assert first[0].read_bytes() == TAIL
     assert second[0].read_bytes() == b'{"second":'
+
+
+CHUNK = 1 << 16  # the recovery reads backwards in pieces of this size
+
+
+@pytest.mark.parametrize(
+    ("content", "kept", "moved"),
+    [
+        (b"no newline at all", b"", b"no newline at all"),
+        (b"\n" + b"x" * 10, b"\n", b"x" * 10),
+        (b"\n", b"\n", None),
+        (b"", b"", None),
+        (WHOLE + b"t" * (CHUNK + 10), WHOLE, b"t" * (CHUNK + 10)),  # a tail past one piece
+        (b"w" * (3 * CHUNK) + b"\n" + TAIL, b"w" * (3 * CHUNK) + b"\n", TAIL),
+        (
+            b"w" * (CHUNK - 1) + b"\n" + b"t" * (CHUNK + 1),
+            b"w" * (CHUNK - 1) + b"\n",
+            b"t" * (CHUNK + 1),
+        ),
+        (b"t" * (2 * CHUNK + 3), b"", b"t" * (2 * CHUNK + 3)),
+    ],
+)
+def test_the_cut_is_right_after_the_last_newline_whatever_the_sizes(
+    tmp_path: Path, content: bytes, kept: bytes, moved: bytes | None
+) -> None:
+    path = tmp_path / "auth-events.jsonl"
+    path.write_bytes(content)
+    result = recover_partial_line(path)
+    assert path.read_bytes() == kept
+    if moved is None:
+        assert result is None
+    else:
+        assert result is not None
+        partial, size = result
+        assert size == len(moved)
+        assert partial.read_bytes() == moved
+
+
+def test_the_partial_file_takes_the_mode_given(tmp_path: Path) -> None:
+    path = crashed_file(tmp_path)
+    moved = recover_partial_line(path, 0o640)
+    assert moved is not None
+    assert stat.S_IMODE(moved[0].stat().st_mode) == 0o640 & ~current_umask()
+
+
+def current_umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+def test_a_symlinked_category_file_is_not_opened(tmp_path: Path) -> None:
+    target = tmp_path / "elsewhere.txt"
+    target.write_bytes(WHOLE + TAIL)
+    (tmp_path / "auth-events.jsonl").symlink_to(target)
+    with pytest.raises(OSError, match="Too many levels of symbolic links"):
+        recover_partial_line(tmp_path / "auth-events.jsonl")
+    assert target.read_bytes() == WHOLE + TAIL
