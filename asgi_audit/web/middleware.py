@@ -186,7 +186,7 @@ class AuditMiddleware:
 
     def _refuse(self, app: ASGIApp, error: MiddlewareOptionError) -> None:
         """Built with a wrong option inside Starlette's stack build: every call
-        reports ``error`` (see :func:`~asgi_audit.web.options.refuse`)."""
+        reports ``error`` (see :func:`~asgi_audit.web.startup.refuse`)."""
         self.app = app
         self._refusal = error
 
