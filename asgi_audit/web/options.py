@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from typing import Any, Final
 
 from ..auditor import Auditor
-from .policy import AuditPolicy
+from .policy import HTTP_TOKEN, AuditPolicy
 from .proxies import TrustedProxies
 
 __all__ = (
@@ -53,8 +53,6 @@ DEFAULT_EXCLUDE: Final = (
 )
 
 _FORWARDED_HEADERS: Final = ("x-forwarded-for", "forwarded")
-# An HTTP token (RFC 9110): what a header or cookie name may be made of.
-_TOKEN_RE: Final = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+\Z")
 _QUOTE_CHARS: Final = 200
 
 
@@ -131,7 +129,7 @@ def _header(option: str, value: object, example: str, *, optional: bool) -> byte
     """A header name as the ASGI scope holds it (lower-case bytes); "" or None is none."""
     if optional and (value is None or value == ""):
         return None
-    if not isinstance(value, str) or not _TOKEN_RE.match(value):
+    if not isinstance(value, str) or not HTTP_TOKEN.match(value):
         none = ", or None" if optional else ""
         raise _invalid(option, value, f"a header name such as {example!r}{none}")
     return value.lower().encode("latin-1")
@@ -181,7 +179,7 @@ def _record_headers(value: object) -> frozenset[str]:
     expected = "a list of header names such as ['x-tenant'], or '*' for all"
     names: set[str] = set()
     for name in _items("record_headers", value, expected):
-        if not isinstance(name, str) or not _TOKEN_RE.match(name):
+        if not isinstance(name, str) or not HTTP_TOKEN.match(name):
             raise MiddlewareOptionError(
                 f"AuditMiddleware: invalid header name {quote(name)} in"
                 f" record_headers={quote(value)} (expected {expected})"
@@ -249,7 +247,7 @@ def check_options(
     include_re, include_all = _patterns("include", include)
     exclude_re, _ = _patterns("exclude", exclude)
     cookie = session_cookie or None
-    if cookie is not None and (not isinstance(cookie, str) or not _TOKEN_RE.match(cookie)):
+    if cookie is not None and (not isinstance(cookie, str) or not HTTP_TOKEN.match(cookie)):
         raise _invalid("session_cookie", session_cookie, "a cookie name such as 'session', or None")
     request_id_name = _header(
         "request_id_header", request_id_header, "X-Request-ID", optional=False

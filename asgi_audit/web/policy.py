@@ -44,6 +44,7 @@ from ..record.events import API_AUDIT, validate_category
 __all__ = (
     "DEFAULT_HEADERS",
     "DEFAULT_POLICY",
+    "HTTP_TOKEN",
     "LEVELS",
     "AuditPolicy",
     "Decision",
@@ -81,7 +82,8 @@ DEFAULT_HEADERS: Final[frozenset[str]] = frozenset(
 )
 
 # An HTTP token (RFC 9110): what a method or a header name may be made of.
-_TOKEN_RE: Final = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+\Z")
+#: An HTTP token (RFC 9110): what a header or cookie name may be made of.
+HTTP_TOKEN: Final = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+\Z")
 _NOTHING: Final[frozenset[str]] = frozenset()
 _ALL: Final = frozenset({"*"})
 
@@ -195,7 +197,7 @@ def _items(where: str, field: str, value: Any) -> tuple[Any, ...]:
 def _names(where: str, field: str, value: Any, token: bool = False) -> tuple[str, ...]:
     items = _items(where, field, value)
     for item in items:
-        if not isinstance(item, str) or not item or (token and not _TOKEN_RE.match(item)):
+        if not isinstance(item, str) or not item or (token and not HTTP_TOKEN.match(item)):
             expected = "an HTTP token" if token else "a non-empty string"
             raise PolicyError(f"{where}: invalid {field[:-1]} {item!r} (expected {expected})")
     return items
