@@ -359,3 +359,69 @@ def test_options_that_are_right_are_taken_as_they_were(
         assert expected in repr(value)
     else:
         assert value == expected
+
+
+#: Headers that carry a credential, as the providers document them (not names this
+#: code was written around): the attacker here reads the shipped api-audit.jsonl and
+#: wants the credentials legitimate clients sent while ``record_headers="*"`` was on.
+PROVIDER_CREDENTIAL_HEADERS: Final = (
+    "Authorization",  # RFC 9110
+    "Proxy-Authorization",  # RFC 9110
+    "Cookie",
+    "X-Api-Key",  # AWS API Gateway
+    "Ocp-Apim-Subscription-Key",  # Azure API Management
+    "x-functions-key",  # Azure Functions
+    "x-amz-security-token",  # AWS temporary credentials
+    "X-Goog-Api-Key",  # Google Cloud
+    "PRIVATE-TOKEN",  # GitLab
+    "JOB-TOKEN",  # GitLab CI
+    "X-Vault-Token",  # HashiCorp Vault
+    "X-Consul-Token",  # HashiCorp Consul
+    "X-Nomad-Token",  # HashiCorp Nomad
+    "DD-API-KEY",  # Datadog
+    "DD-APPLICATION-KEY",  # Datadog
+    "X-Master-Key",  # JSONBin
+    "X-Parse-Master-Key",  # Parse Server
+    "X-Parse-REST-API-Key",  # Parse Server
+    "X-Insert-Key",  # New Relic
+    "X-License-Key",  # New Relic
+    "X-Algolia-API-Key",  # Algolia
+    "X-Shopify-Access-Token",  # Shopify
+    "X-Postmark-Server-Token",  # Postmark
+    "X-RapidAPI-Key",  # RapidAPI
+    "X-Hasura-Admin-Secret",  # Hasura
+    "X-Auth-Token",  # OpenStack Keystone
+    "X-Auth-Key",  # Cloudflare (legacy global key)
+    "X-Figma-Token",  # Figma
+    "X-Riot-Token",  # Riot Games
+    "X-Cisco-Meraki-API-Key",  # Meraki
+    "X-CSRF-Token",
+    "X-XSRF-TOKEN",  # Angular
+    "X-Session-ID",
+)
+
+
+async def test_every_provider_credential_header_is_masked_under_record_headers_star(
+    tmp_path: Path,
+) -> None:
+    # Values shaped as the providers issue them: 32 lowercase hex (Azure APIM, Datadog),
+    # which the free-text shape rules read as a digest, so the header name must decide.
+    values = {
+        name: f"{n:02d}{'9f3a1c7e5b2d4086' * 2}"[:32]
+        for n, name in enumerate(PROVIDER_CREDENTIAL_HEADERS)
+    }
+    auditor = Auditor(log_dir=tmp_path, self_audit=False)
+    app = starlette_app(auditor, {"record_headers": "*"})
+    async with auditor:
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+            response = await client.get("/items/3", headers={**values, "X-Tenant": "acme"})
+    assert response.status_code == 200
+    data = (tmp_path / "api-audit.jsonl").read_bytes()
+    leaked = [name for name, value in values.items() if value.encode() in data]
+    assert leaked == []
+    (event,) = read_events(tmp_path / "api-audit.jsonl")
+    assert "encoding_error" not in event
+    headers = event["request_headers"]
+    assert {headers[name.lower()] for name in values} == {REDACTED}
+    assert headers["x-tenant"] == "acme"

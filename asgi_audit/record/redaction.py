@@ -60,6 +60,22 @@ DEFAULT_SECRET_WORDS: Final = frozenset(
         "privatekey",
         "secretkey",
         "accesskey",
+        # Credential header and key names of providers' APIs, joined: Azure API
+        # Management (Ocp-Apim-Subscription-Key), Azure Functions (x-functions-key),
+        # Datadog (DD-APPLICATION-KEY), Parse and JSONBin (X-Master-Key), New Relic
+        # (X-Insert-Key, X-License-Key), storage account and signing keys.
+        "subscriptionkey",
+        "functionskey",
+        "functionkey",
+        "masterkey",
+        "applicationkey",
+        "appkey",
+        "insertkey",
+        "licensekey",
+        "adminkey",
+        "accountkey",
+        "signingkey",
+        "encryptionkey",
         "authorization",
         "auth",
         "cookie",
@@ -266,6 +282,9 @@ class Redactor:
             if w in secret:
                 return True
             if i + 1 < len(words) and w + words[i + 1] in secret:
+                return True
+            # A vendor glued to "api" in a lower-case header: x-rapidapi-key.
+            if i + 1 < len(words) and words[i + 1] == "key" and w.endswith("api"):
                 return True
         if joined in secret:
             return True
