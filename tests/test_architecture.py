@@ -22,7 +22,7 @@ ROOT = "asgi_audit"
 #: Lowest first. A module is placed by the longest prefix that names it.
 LEVELS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("pure", ("record", "proof.integrity", "proof.verification", "proof.findings",
-              "proof.keycheck", "proof.keymatch")),
+              "proof.keycheck", "proof.keymatch", "proof.merkle")),
     ("file primitives", ("store.files", "store.rotation", "store.reporting", "store.reading",
                          "store.following", "store.stream", "store.worker")),
     ("proof files", ("proof.keys", "proof.checkpoints", "proof.verify", "proof")),
