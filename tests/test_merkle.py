@@ -11,7 +11,7 @@ taken from transparency-dev/merkle (the library Trillian's Merkle code moved to)
 * proof/proof_test.go (TestInclusion, TestConsistency): which nodes make up a proof
   in trees of up to 95 leaves, written here as the leaf ranges those nodes cover.
 
-Everything else is checked exhaustively on small trees.
+Everything else is checked exhaustively on small trees and by properties.
 """
 
 from __future__ import annotations
@@ -19,6 +19,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from asgi_audit.proof import merkle
 from asgi_audit.proof.merkle import (
@@ -613,3 +615,128 @@ def test_a_builder_refuses_what_it_does_not_hold() -> None:
     with pytest.raises(ValueError, match=r"^a leaf hash is 32 bytes, not 31$"):
         tree.append(bytes(31))
     assert tree.size == 4
+
+
+# Properties.
+
+hashes = st.lists(st.binary(min_size=32, max_size=32), max_size=300)
+
+
+@given(hashes)
+def test_the_frontier_is_the_tree(leaves: list[bytes]) -> None:
+    edge, tree = Frontier(), TreeBuilder()
+    for n, value in enumerate(leaves, 1):
+        edge.append(value)
+        tree.append(value)
+        assert edge.root() == root(leaves[:n])
+    assert edge.size == tree.size == len(leaves)
+    assert edge.root() == tree.root(len(leaves)) == root(leaves)
+
+
+@given(hashes, st.integers(min_value=0, max_value=300))
+def test_a_resumed_frontier_is_the_tree(leaves: list[bytes], cut: int) -> None:
+    cut = min(cut, len(leaves))
+    head = frontier(leaves[:cut])
+    resumed = Frontier.from_list(head.size, head.to_list())
+    for value in leaves[cut:]:
+        resumed.append(value)
+    assert resumed.root() == root(leaves)
+
+
+@st.composite
+def trees(draw: st.DrawFn) -> tuple[list[bytes], int]:
+    """Distinct leaves (from distinct lines), and a size that leaves three of them out."""
+    size = draw(st.integers(min_value=1, max_value=300))
+    lines = draw(st.lists(st.binary(max_size=8), min_size=size + 3, max_size=size + 3, unique=True))
+    return [leaf_hash(line) for line in lines], size
+
+
+@settings(deadline=None)
+@given(trees(), st.data())
+def test_inclusion_proofs_verify_and_nothing_else(
+    tree: tuple[list[bytes], int], data: st.DataObject
+) -> None:
+    more, size = tree
+    leaves = more[:size]
+    index = data.draw(st.integers(min_value=0, max_value=size - 1))
+    top = root(leaves)
+    proof = inclusion_proof(leaves, index)
+    assert proof == builder(more).inclusion_proof(index, size)
+    assert verify_inclusion(leaves[index], index, size, proof, top)
+    other = data.draw(st.integers(min_value=-1, max_value=size + 2).filter(lambda i: i != index))
+    assert not verify_inclusion(more[other], index, size, proof, top)
+    assert not verify_inclusion(leaves[index], other, size, proof, top)
+    assert not verify_inclusion(more[other], other, size, proof, top)
+    resized = data.draw(
+        st.integers(min_value=index + 1, max_value=size + 3).filter(lambda n: n != size)
+    )
+    assert not verify_inclusion(leaves[index], index, resized, proof, root(more[:resized]))
+    bit = data.draw(st.integers(min_value=0, max_value=255))
+    assert not verify_inclusion(flipped(leaves[index], bit), index, size, proof, top)
+    assert not verify_inclusion(leaves[index], index, size, proof, flipped(top, bit))
+    if proof:
+        at = data.draw(st.integers(min_value=0, max_value=len(proof) - 1))
+        bad = one_flipped(proof, at, bit)
+        assert not verify_inclusion(leaves[index], index, size, bad, top)
+        assert not verify_inclusion(leaves[index], index, size, proof[:at] + proof[at + 1 :], top)
+    extra = data.draw(st.binary(min_size=32, max_size=32))
+    assert not verify_inclusion(leaves[index], index, size, [*proof, extra], top)
+
+
+@settings(deadline=None)
+@given(trees(), st.data())
+def test_consistency_proofs_verify_and_nothing_else(
+    tree: tuple[list[bytes], int], data: st.DataObject
+) -> None:
+    more, new = tree
+    leaves = more[:new]
+    old = data.draw(st.integers(min_value=1, max_value=new))
+    old_root, new_root = root(leaves[:old]), root(leaves)
+    proof = consistency_proof(leaves, old)
+    assert proof == builder(more).consistency_proof(old, new)
+    assert verify_consistency(old, new, old_root, new_root, proof)
+    other = data.draw(st.integers(min_value=-1, max_value=new + 1).filter(lambda m: m != old))
+    assert not verify_consistency(other, new, old_root, new_root, proof)
+    assert not verify_consistency(other, new, root(more[: max(other, 0)]), new_root, proof)
+    resized = data.draw(st.integers(min_value=old, max_value=new + 3).filter(lambda n: n != new))
+    assert not verify_consistency(old, resized, old_root, root(more[:resized]), proof)
+    bit = data.draw(st.integers(min_value=0, max_value=255))
+    assert not verify_consistency(old, new, flipped(old_root, bit), new_root, proof)
+    assert not verify_consistency(old, new, old_root, flipped(new_root, bit), proof)
+    if proof:
+        at = data.draw(st.integers(min_value=0, max_value=len(proof) - 1))
+        bad = one_flipped(proof, at, bit)
+        assert not verify_consistency(old, new, old_root, new_root, bad)
+        assert not verify_consistency(old, new, old_root, new_root, proof[:at] + proof[at + 1 :])
+    extra = data.draw(st.binary(min_size=32, max_size=32))
+    assert not verify_consistency(old, new, old_root, new_root, [*proof, extra])
+
+
+blobs = st.one_of(st.binary(min_size=32, max_size=32), st.binary(max_size=40))
+sizes = st.one_of(st.integers(min_value=-3, max_value=70), st.integers())
+
+
+@given(blobs, sizes, sizes, st.lists(blobs, max_size=80), blobs)
+def test_verification_never_raises(
+    value: bytes, a: int, b: int, proof: list[bytes], other: bytes
+) -> None:
+    assert verify_inclusion(value, a, b, proof, other) in (True, False)
+    assert verify_consistency(a, b, value, other, proof) in (True, False)
+
+
+@given(st.lists(st.binary(max_size=40), max_size=40), sizes)
+def test_proofs_raise_only_for_sizes_that_cannot_be(leaves: list[bytes], n: int) -> None:
+    if 0 <= n < len(leaves):
+        assert len(inclusion_proof(leaves, n)) <= (len(leaves) - 1).bit_length()
+    else:
+        with pytest.raises(ValueError, match=r"^no leaf"):
+            inclusion_proof(leaves, n)
+    if 0 < n <= len(leaves):
+        consistency_proof(leaves, n)
+    else:
+        with pytest.raises(ValueError, match=r"^no consistency proof"):
+            consistency_proof(leaves, n)
+    top = root(leaves)
+    assert isinstance(top, bytes)
+    if all(len(value) == HASH_SIZE for value in leaves):
+        assert top == frontier(leaves).root()
