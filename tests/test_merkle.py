@@ -436,6 +436,11 @@ def test_hashes_of_the_wrong_size_fail_even_when_they_would_verify() -> None:
     assert not verify_consistency(1, 2, other, node_hash(other, short), [short])
     assert not verify_consistency(1, 1, short, short, [])
     assert not verify_consistency(1, 1, long, long, [])
+    # A root of another length: nothing computed can be equal to it.
+    assert not verify_inclusion(other, 0, 1, [], other + b"\x00")
+    assert not verify_inclusion(other, 0, 1, [], other[:-1])
+    assert not verify_consistency(1, 1, other, other + b"\x00", [])
+    assert not verify_consistency(1, 2, other, node_hash(other, other) + b"\x00", [other])
 
 
 def test_consistency_sizes() -> None:

@@ -98,13 +98,14 @@ def inclusion_proof(leaves: Sequence[bytes], index: int) -> list[bytes]:
     return _path(leaves, index, 0, len(leaves))
 
 
-def _subproof(leaves: Sequence[bytes], old: int, lo: int, hi: int, whole: bool) -> list[bytes]:
+def _subproof(leaves: Sequence[bytes], old: int, lo: int, hi: int) -> list[bytes]:
+    # The RFC's flag b is true exactly while the subtree starts at leaf 0.
     if lo + old == hi:
-        return [] if whole else [_mth(leaves, lo, hi)]
+        return [_mth(leaves, lo, hi)] if lo else []
     k = _split(hi - lo)
     if old <= k:
-        return [*_subproof(leaves, old, lo, lo + k, whole), _mth(leaves, lo + k, hi)]
-    return [*_subproof(leaves, old - k, lo + k, hi, False), _mth(leaves, lo, lo + k)]
+        return [*_subproof(leaves, old, lo, lo + k), _mth(leaves, lo + k, hi)]
+    return [*_subproof(leaves, old - k, lo + k, hi), _mth(leaves, lo, lo + k)]
 
 
 def consistency_proof(leaves: Sequence[bytes], old_size: int) -> list[bytes]:
@@ -115,10 +116,12 @@ def consistency_proof(leaves: Sequence[bytes], old_size: int) -> list[bytes]:
     """
     if not 0 < old_size <= len(leaves):
         raise ValueError(f"no consistency proof from size {old_size} to {len(leaves)}")
-    return _subproof(leaves, old_size, 0, len(leaves), True)
+    return _subproof(leaves, old_size, 0, len(leaves))
 
 
 def _hashes(*values: bytes) -> bool:
+    # Only the inputs: what is computed from them is 32 bytes, and so never equal
+    # to a root of another length.
     return all(len(value) == HASH_SIZE for value in values)
 
 
@@ -129,7 +132,7 @@ def verify_inclusion(
 
     RFC 9162 2.1.3.2. False, never an exception, for a malformed proof.
     """
-    if not 0 <= index < size or not _hashes(leaf_hash, root, *proof):
+    if not 0 <= index < size or not _hashes(leaf_hash, *proof):
         return False
     fn, sn, r = index, size - 1, leaf_hash
     for p in proof:
@@ -154,7 +157,7 @@ def verify_consistency(
     need equal roots and an empty proof; an empty old tree proves nothing and is
     False. False, never an exception, for a malformed proof.
     """
-    if not 0 < old_size <= new_size or not _hashes(old_root, new_root, *proof):
+    if not 0 < old_size <= new_size or not _hashes(old_root, *proof):
         return False
     if old_size == new_size:
         return not proof and old_root == new_root
