@@ -5,20 +5,20 @@ proves a stream line by line; a Merkle tree over the same lines proves one line
 (an *inclusion proof*, about log2(n) hashes) or that a stream only grew between
 two checkpoints (a *consistency proof*) without handing over every line.
 
-Hashes, with SHA-256 (``||`` is concatenation)::
+Hashes (``||`` is concatenation, k the largest power of two smaller than n)::
 
-    leaf_hash(d)        = SHA-256(0x00 || d)
-    node_hash(l, r)     = SHA-256(0x01 || l || r)
-    root([])            = SHA-256("")
-    root([h])           = h
-    root(h[0:n])        = node_hash(root(h[0:k]), root(h[k:n]))   k: the largest
-                                                                   power of two < n
+    leaf_hash(d)     = SHA-256(0x00 || d)
+    node_hash(l, r)  = SHA-256(0x01 || l || r)
+    root([])         = SHA-256("")            root([h]) = h
+    root(h[0:n])     = node_hash(root(h[0:k]), root(h[k:n]))
 
 :func:`root` and the proofs take leaf HASHES, not lines. Proofs are built by
 the recursive definitions of 2.1.3.1 and 2.1.4.1 (O(n) hashes each) and checked
 by the algorithms of 2.1.3.2 and 2.1.4.2 (O(log n)). Verification is total:
 malformed input (a hash that is not 32 bytes, an index or size out of range, a
-proof too long or too short) verifies as False, never raises.
+proof too long or too short) verifies as False, never raises. A proof binds
+roots, not sizes (the path of leaf 0 of 3 is also one of leaf 0 of 4): whatever
+signs a root must sign its size with it.
 
 A writer keeps a :class:`Frontier` (O(log n) hashes) to know the root after every
 line; a verifier reading a file feeds a :class:`TreeBuilder` to answer proofs
@@ -191,8 +191,8 @@ class Frontier:
     """The right edge of a growing tree: its root after every append, in O(log n) memory.
 
     It holds the roots of the perfect subtrees the leaves so far make, one per bit
-    set in ``size``, largest (leftmost) first. :meth:`append` costs the amortised
-    one SHA-256 of merging subtrees (besides the caller's :func:`leaf_hash`);
+    set in ``size``, largest (leftmost) first. :meth:`append` costs one SHA-256
+    amortised, merging subtrees (the caller's :func:`leaf_hash` is one more);
     :meth:`root` costs one SHA-256 per bit set in ``size`` after the first, at
     most log2(n): cheap enough to call once per line.
     """
