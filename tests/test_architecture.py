@@ -22,10 +22,13 @@ ROOT = "asgi_audit"
 #: Lowest first. A module is placed by the longest prefix that names it.
 LEVELS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("pure", ("record", "proof.integrity", "proof.verification", "proof.findings",
-              "proof.keycheck", "proof.keymatch", "proof.merkle")),
+              "proof.keycheck", "proof.keymatch", "proof.merkle", "proof.records",
+              "proof.ledger", "proof.schemes", "proof.completeness", "proof.forward",
+              "proof.schedule", "proof.keyformat")),
     ("file primitives", ("store.files", "store.rotation", "store.reporting", "store.reading",
                          "store.following", "store.stream", "store.worker")),
-    ("proof files", ("proof.keys", "proof.checkpoints", "proof.verify", "proof")),
+    ("proof files", ("proof.keys", "proof.checkpoints", "proof.verify", "proof.keyfiles",
+                     "proof.session", "proof.setup", "proof")),
     ("writer", ("store.writer", "store.housekeeping", "store")),
     ("sinks", ("sinks",)),
     ("api", ("methods", "sync", "options", "runtime", "auditor", "testing")),

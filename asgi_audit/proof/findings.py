@@ -12,6 +12,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, TypeAlias
 
+from .merkle import Frontier
+
 __all__ = ("Break", "Line", "PrevRef", "State", "StreamSummary", "ends_named_elsewhere")
 
 
@@ -72,6 +74,8 @@ class Line:
     seq: int
     body: bytes
     mac: bytes
+    raw: bytes = b""  # the whole line (the Merkle leaf)
+    key: bytes | None = None  # the key its MAC label names (None: SHA-256)
 
 
 @dataclass(slots=True)
@@ -89,6 +93,9 @@ class State:
     suspect_true: bytes | None = None  # the MAC the suspect's bytes really have
     alternative: bytes | None = None  # the true MAC of a modified line, to chain from
     last: Line | None = None
+    first: Line | None = None  # the first line seen
+    tree: Frontier | None = None  # the Merkle tree of lines 1.. as read
+    misplaced: set[tuple[str, str]] = field(default_factory=set)  # reported wrong places
 
 
 #: A stream's first line naming where the previous stream of its file ended: the
@@ -142,7 +149,7 @@ def ends_named_elsewhere(
         if last.seq < seq:
             detail = f"the next stream ({item.file}:{item.line}) says it ended at seq {seq}"
             breaks.append(Break(last.file, last.line, "truncated", stream, detail))
-        elif last.seq == seq and mac.partition(":")[2] != last.mac.hex():
+        elif last.seq == seq and mac.rpartition(":")[2] != last.mac.hex():
             detail = "does not match the next stream's prev_mac"
             breaks.append(Break(last.file, last.line, "modified", stream, detail))
     return breaks

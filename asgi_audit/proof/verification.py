@@ -38,8 +38,10 @@ from typing import Any
 
 import orjson
 
+from .completeness import stream_breaks
 from .findings import Break, Line, PrevRef, State, StreamSummary, ends_named_elsewhere
 from .integrity import (
+    CHECKPOINT_FILE,
     HMAC,
     KEY_ID_FIELD,
     SHA,
@@ -48,9 +50,11 @@ from .integrity import (
     compute_mac,
     key_id,
     split_mac,
-    verify_checkpoint,
 )
-from .keymatch import KEY_MISMATCH, line_detail, record_claim, record_detail, record_streams
+from .keymatch import KEY_MISMATCH, line_detail
+from .ledger import Announce, LedgerFacts
+from .merkle import Frontier, leaf_hash
+from .schemes import FS_LABEL, ForwardRecords, line_epoch
 
 __all__ = ("Break", "StreamSummary", "Verifier")
 
@@ -63,15 +67,13 @@ class Verifier:
             unkeyed SHA-256 chains.
     """
 
-    def __init__(self, key: bytes | None) -> None:
+    def __init__(self, key: bytes | None, forward: ForwardRecords | None = None) -> None:
         self._key = key
-        self._algo = algorithm(key)
+        self._forward = forward
+        self._algo = FS_LABEL if forward is not None else algorithm(key)
         #: The public name of the key given (None without one).
         self.key_id = key_id(key)
         self._vouched: set[str] = set()
-        self._unsigned: list[tuple[str, int, dict[str, Any], str | None]] = []
-        # stream -> (mismatch class, key id) that unverified records claim for it.
-        self._claims: dict[str, tuple[str, str | None]] = {}
         self._verified_any = False  # a line or a checkpoint verified with the key given
         self._streams: dict[str, State] = {}
         self.breaks: list[Break] = []
@@ -81,36 +83,38 @@ class Verifier:
         self._retired_upto: dict[str, int] = {}
         self._checkpoint_macs: dict[tuple[str, int], bytes] = {}
         self._prev_refs: list[PrevRef] = []
+        self._roots: dict[tuple[str, int], tuple[bytes, int]] = {}
+        self._announced: dict[str, Announce] = {}
+        self.ledger_file = CHECKPOINT_FILE
 
     # ----------------------------------------------------------------- input
 
-    def add_checkpoint(self, file: str, line: int, record: dict[str, Any]) -> None:
-        """A record of the checkpoints file (feed them before the lines)."""
-        if not verify_checkpoint(self._key, record):
-            # Altered, or signed with another key: told apart in finish().
-            claim = record_claim(record, self._key is not None, self.key_id)
-            self._unsigned.append((file, line, record, claim))
-            if claim not in (None, "same"):
-                named = record.get(KEY_ID_FIELD)
-                for claimed in record_streams(record):
-                    self._claims[claimed] = (claim, named if isinstance(named, str) else None)
-            return
-        self._verified_any = True
-        self._vouched.update(record_streams(record))
-        if record.get("type") == "retired":
-            for stream, r in (record.get("streams") or {}).items():
-                try:
-                    last_seq = int(r["last_seq"])
-                    self._retired[(stream, last_seq)] = bytes.fromhex(r["last_mac"])
-                except (KeyError, TypeError, ValueError):
-                    continue
-                self._retired_upto[stream] = max(self._retired_upto.get(stream, 0), last_seq)
-        elif record.get("type") == "checkpoint":
-            self._checkpoints.append((file, line, record))
-            stream, seq, mac = record.get("stream"), record.get("seq"), record.get("mac")
-            if isinstance(stream, str) and isinstance(seq, int) and isinstance(mac, str):
+    def use_ledger(self, facts: LedgerFacts, file: str) -> None:
+        """What the verified records of the ledger say (before the lines are fed)."""
+        self.ledger_file = file
+        self._verified_any = self._verified_any or facts.verified > 0
+        self._announced = facts.announced
+        self._vouched.update(facts.announced)
+        for h in facts.heads:
+            self._vouched.add(h.stream)
+            record = {"stream": h.stream, "seq": h.seq, "file": h.file}
+            self._checkpoints.append((file, h.where.line, record))
+            with contextlib.suppress(ValueError):
+                self._checkpoint_macs[(h.stream, h.seq)] = bytes.fromhex(h.mac.rpartition(":")[2])
+                self._roots[(h.stream, h.seq)] = (bytes.fromhex(h.root), h.where.n)
+        for name, (_, digest, n) in facts.retired.items():
+            rotated = facts.by_n.get(n)
+            if rotated is None:
+                continue  # names no verified record: the deletion is not vouched for
+            compressed = facts.compressed.get(name)
+            if rotated.file != name and (compressed is None or compressed[1] != rotated.file):
+                continue
+            if digest not in (rotated.sha256, compressed[3] if compressed else None):
+                continue
+            for stream, (_, last_seq, last_mac) in rotated.ranges.items():
                 with contextlib.suppress(ValueError):
-                    self._checkpoint_macs[(stream, seq)] = bytes.fromhex(mac.partition(":")[2])
+                    self._retired[(stream, last_seq)] = bytes.fromhex(last_mac.rpartition(":")[2])
+                self._retired_upto[stream] = max(self._retired_upto.get(stream, 0), last_seq)
 
     def feed(self, file: str, line_no: int, raw: bytes) -> None:
         """One line as read (without its newline)."""
@@ -123,14 +127,17 @@ class Verifier:
         try:
             event = orjson.loads(body)
             stream, seq = event["stream"], event["seq"]
-            if not isinstance(stream, str) or not isinstance(seq, int):
+            if not isinstance(stream, str) or not isinstance(seq, int) or isinstance(seq, bool):
                 raise TypeError
         except (ValueError, KeyError, TypeError):
             self.breaks.append(Break(file, line_no, "modified", None, "not a sealed event"))
             return
+        epoch = line_epoch(algo)
+        family = FS_LABEL if epoch is not None else algo
         state = self._streams.get(stream)
         if state is None:
-            state = self._new_state(stream, seq, event)
+            state = self._new_state(stream, seq, event, epoch is not None)
+        self._where(state, file, line_no, event)
         summary = state.summary
         summary.lines += 1
         if summary.category is None:
@@ -142,33 +149,74 @@ class Verifier:
             summary.key_id = named
         if not summary.files or summary.files[-1] != file:
             summary.files.append(file)
-        item = Line(file, line_no, seq, body, mac)
+        item = Line(file, line_no, seq, body, mac, raw, self._line_key(algo, epoch))
+        if state.first is None:
+            state.first = item
         if seq == 1 and "prev_stream" in event:
             prev = (str(event["prev_stream"]), int(event.get("prev_seq", 0)))
             self._prev_refs.append((item, state, *prev, str(event.get("prev_mac", ""))))
-        if state.expected == 1 < seq and not state.started and not state.vouched:
-            # Its first lines are gone and no record signed with the key given says
-            # why: if its checkpoints claim another key, that is what it is.
-            claim = self._claims.get(stream)
-            if claim is not None:
-                summary.key_id = summary.key_id or claim[1]
-                self._mismatch(state, item, claim[0])
-        if algo != self._algo and state.checking:
+        if epoch is not None and self._forward is not None and item.key is None:
+            state.checking = False  # the public verification key checks no line MAC
+        if family != self._algo and state.checking:
             if (
-                algo in (HMAC, SHA)
+                family in (HMAC, SHA, FS_LABEL)
                 and not state.started
                 and not state.vouched
                 and not (self.key_id is not None and named == self.key_id)
                 and not self._mac_ok(state.prev, item)
             ):
-                self._mismatch(state, item, "unkeyed" if algo == SHA else "keyed")
+                kind = (
+                    "unkeyed"
+                    if algo == SHA
+                    else "other key"
+                    if family == FS_LABEL and self._key is not None
+                    else "keyed"
+                )
+                self._mismatch(state, item, kind)
             else:
                 # The stream is the key's (or the label no scheme's): the label was changed.
                 self._break(item, "modified", stream, f"algorithm label changed to {algo}")
         self._accept(state, item)
 
-    def _new_state(self, stream: str, seq: int, event: dict[str, Any]) -> State:
-        state = State(StreamSummary(stream), 1, chain_root(self._key, stream))
+    def _line_key(self, label: str, epoch: int | None) -> bytes | None:
+        if epoch is None:
+            return self._key
+        return None if self._forward is None else self._forward.line_key(epoch)
+
+    def _where(self, state: State, file: str, line_no: int, event: dict[str, Any]) -> None:
+        """A stream's lines belong in the file and category the ledger announced."""
+        announce = self._announced.get(state.summary.stream)
+        if announce is None:
+            return
+        base = file.split(".jsonl.", 1)[0] + ".jsonl" if ".jsonl." in file else file
+        if base != announce.file and (state.summary.stream, file) not in state.misplaced:
+            state.misplaced.add((state.summary.stream, file))
+            self.breaks.append(
+                Break(
+                    file,
+                    line_no,
+                    "wrong file",
+                    state.summary.stream,
+                    f"the stream was announced for {announce.file} (ledger line "
+                    f"{announce.where.line})",
+                )
+            )
+        category = event.get("category")
+        if category != announce.category and ("category", category) not in state.misplaced:
+            state.misplaced.add(("category", str(category)))
+            self.breaks.append(
+                Break(
+                    file,
+                    line_no,
+                    "wrong category",
+                    state.summary.stream,
+                    f"category {str(category)[:64]!r}; the stream was announced for "
+                    f"{announce.category!r}",
+                )
+            )
+
+    def _new_state(self, stream: str, seq: int, event: dict[str, Any], fs: bool) -> State:
+        state = State(StreamSummary(stream), 1, chain_root(None if fs else self._key, stream))
         state.vouched = stream in self._vouched
         retired = self._retired.get((stream, seq - 1))
         if seq > 1 and retired is not None:
@@ -183,7 +231,7 @@ class Verifier:
         self.breaks.append(Break(item.file, item.line, kind, stream, detail))
 
     def _mac_ok(self, prev: bytes, item: Line) -> bool:
-        return hmac.compare_digest(compute_mac(self._key, prev, item.body), item.mac)
+        return hmac.compare_digest(compute_mac(item.key, prev, item.body), item.mac)
 
     def _mismatch(self, state: State, item: Line, kind: str) -> None:
         """The stream was not sealed with the key given: say how, check it no further."""
@@ -207,15 +255,16 @@ class Verifier:
                 pass
             elif not state.started:
                 state.suspect = item  # the next line tells: modified, or the wrong key
-                state.suspect_true = compute_mac(self._key, state.prev, item.body)
+                state.suspect_true = compute_mac(item.key, state.prev, item.body)
             else:
                 self._break(item, "modified", stream, f"MAC does not match (seq {item.seq})")
                 # The next line chains from the stored MAC if the body was changed,
                 # from the true one if the MAC field was: keep both.
-                state.alternative = compute_mac(self._key, state.prev, item.body)
+                state.alternative = compute_mac(item.key, state.prev, item.body)
         elif state.suspect is not None:
             self._settle_suspect(state, chained=True)
         self._check_against_checkpoint(item, stream)
+        self._grow_tree(state, item)
         state.started = True
         state.prev = true_mac
         state.expected = item.seq + 1
@@ -247,6 +296,25 @@ class Verifier:
             self._break(suspect, "modified", stream, detail)
         else:
             self._mismatch(state, suspect, "other key" if summary.key_id else "unknown key")
+
+    def _grow_tree(self, state: State, item: Line) -> None:
+        # The Merkle tree of a stream read from its first line: each checkpoint's
+        # root must be the root of exactly the lines up to its seq.
+        if item.seq == 1:
+            state.tree = Frontier()
+        tree = state.tree
+        if tree is None or tree.size != item.seq - 1:
+            state.tree = None  # a gap: the tree of the lines as read proves nothing
+            return
+        tree.append(leaf_hash(item.raw))
+        signed = self._roots.get((state.summary.stream, item.seq))
+        if signed is not None and tree.root() != signed[0]:
+            self._break(
+                item,
+                "modified",
+                state.summary.stream,
+                f"lines 1..{item.seq} do not match the Merkle root of ledger record n={signed[1]}",
+            )
 
     def _check_against_checkpoint(self, item: Line, stream: str) -> None:
         # A signed checkpoint recorded this line's MAC: a chain recomputed after
@@ -336,23 +404,6 @@ class Verifier:
 
     # ----------------------------------------------------------------- the end
 
-    def _settle_unsigned(self) -> None:
-        """Checkpoint records whose signature failed: altered, or another key's.
-
-        A record is a ``bad checkpoint`` when it claims the key given, or when a
-        stream it names verifies with that key (a claim of another key must not
-        hide an alteration); else an ``unknown key`` like its streams.
-        """
-        for file, line, record, claim in self._unsigned:
-            named = [self._streams[s] for s in record_streams(record) if s in self._streams]
-            stream = record.get("stream") if isinstance(record.get("stream"), str) else None
-            ours = any(state.summary.mismatch is None for state in named)
-            if claim == "same" or ours or (claim is None and not named and self._verified_any):
-                self.breaks.append(Break(file, line, "bad checkpoint", stream, "signature fails"))
-            else:
-                detail = record_detail(claim or KEY_MISMATCH, record)
-                self.breaks.append(Break(file, line, KEY_MISMATCH, stream, detail))
-
     def finish(self) -> tuple[list[StreamSummary], list[Break]]:
         """Settle what is still open; the streams checked and every break found."""
         for state in self._streams.values():
@@ -361,9 +412,11 @@ class Verifier:
                 self._gap(state, pending)
             if state.suspect is not None:
                 self._settle_suspect(state, chained=False)
-        self._settle_unsigned()
         self.breaks += ends_named_elsewhere(
             self._checkpoints, self._streams, self._retired_upto, self._prev_refs
+        )
+        self.breaks += stream_breaks(
+            self._announced, self._streams, self._retired_upto, self.ledger_file
         )
         summaries = [s.summary for s in self._streams.values()]
         # Several breaks can name one place; keep each once, in file order.

@@ -7,19 +7,33 @@ streaming line by line, and the checkpoints file, and hands them to the pure
 
 from __future__ import annotations
 
+import contextlib
 import gzip
+import hashlib
 import os
 import zlib
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
 import orjson
 
 from ..store.rotation import rotated_files
-from .integrity import CHECKPOINT_FILE, derive_chain_key
+from .completeness import anchor_breaks, caveats, file_breaks
+from .forward import VerificationKey
+from .integrity import CHECKPOINT_FILE, derive_chain_key, key_id
 from .keymatch import KEY_MISMATCH
+from .ledger import LedgerCheck, LedgerFacts, RecordKeys
+from .records import field_problem, record_hash, split_sig
+from .schemes import (
+    FORWARD,
+    STATIC,
+    UNKEYED,
+    ForwardRecords,
+    StaticRecords,
+    UnkeyedRecords,
+)
 from .verification import Break, StreamSummary, Verifier
 
 __all__ = ("VerifyResult", "event_files", "verify_directory")
@@ -35,6 +49,9 @@ class VerifyResult:
     breaks: list[Break]
     keyed: bool
     key_id: str | None = None  # the public name of the key given
+    scheme: str = UNKEYED  # how the log says it was sealed (else what the key given checks)
+    caveats: list[str] = field(default_factory=list)  # what verify cannot rule out
+    ledger_records: int = 0
 
     @property
     def ok(self) -> bool:
@@ -53,10 +70,12 @@ class VerifyResult:
 
     @property
     def verdict(self) -> str:
-        """``ok``, ``altered`` (an alteration was found), or ``key mismatch`` (only
-        lines or records sealed with another key, or none, or a key when none was given)."""
+        """``ok``, ``altered`` (an alteration was found), ``key mismatch`` (only
+        lines or records sealed with another key, or none, or a key when none was
+        given), or ``unkeyed`` (nothing altered, but sealed without a key: proves
+        nothing against anyone who could write the files)."""
         if self.ok:
-            return "ok"
+            return "unkeyed" if self.scheme == UNKEYED else "ok"
         return "altered" if self.altered else "key mismatch"
 
     def as_dict(self) -> dict[str, Any]:
@@ -65,6 +84,9 @@ class VerifyResult:
             "verdict": self.verdict,
             "keyed": self.keyed,
             "key_id": self.key_id,
+            "scheme": self.scheme,
+            "caveats": self.caveats,
+            "ledger_records": self.ledger_records,
             "files": self.files,
             "lines": self.lines,
             "streams": [s.as_dict() for s in self.streams],
@@ -104,8 +126,49 @@ def _lines(path: Path) -> Iterator[tuple[int, bytes]]:
                 yield number, line
 
 
-def verify_directory(log_dir: str | os.PathLike[str], key: bytes | None) -> VerifyResult:
-    """Check every chain in ``log_dir`` with the deployment ``key`` (None: unkeyed).
+def _file_hash(path: Path) -> tuple[int, str]:
+    digest = hashlib.sha256()
+    size = 0
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(chunk)
+            size += len(chunk)
+    return size, digest.hexdigest()
+
+
+def _first_record(path: Path) -> dict[str, Any] | None:
+    for _, raw in _lines(path):
+        with contextlib.suppress(ValueError):
+            record = orjson.loads(raw)
+            if isinstance(record, dict):
+                return record
+        return None
+    return None
+
+
+def _scheme_of(key: bytes | None, verification_key: VerificationKey | None) -> str:
+    if verification_key is not None:
+        return FORWARD
+    return STATIC if key is not None else UNKEYED
+
+
+def verify_directory(
+    log_dir: str | os.PathLike[str],
+    key: bytes | None,
+    *,
+    verification_key: VerificationKey | None = None,
+    anchor: bytes | None = None,
+    anchor_source: str = "anchor",
+) -> VerifyResult:
+    """Check every chain in ``log_dir`` and the ledger that says what should exist.
+
+    Args:
+        log_dir: the log directory.
+        key: a static deployment key (None: none).
+        verification_key: the forward-secure verification key (secret or public).
+        anchor: one ledger record that left the host (shipped, or saved earlier):
+            the ledger must still hold it, so a cut or a rollback since shows.
+        anchor_source: where the anchor came from, for the break.
 
     Raises:
         FileNotFoundError: ``log_dir`` does not exist.
@@ -113,23 +176,51 @@ def verify_directory(log_dir: str | os.PathLike[str], key: bytes | None) -> Veri
     root = Path(log_dir)
     if not root.is_dir():
         raise FileNotFoundError(f"no such log directory: '{root}'")
-    verifier = Verifier(derive_chain_key(key))
-    checkpoints = root / CHECKPOINT_FILE
-    if checkpoints.is_file():
-        for number, raw in _lines(checkpoints):
-            try:
-                record = orjson.loads(raw)
-            except ValueError:
-                verifier.breaks.append(
-                    Break(checkpoints.name, number, "bad checkpoint", None, "not JSON")
-                )
-                continue
-            if isinstance(record, dict):
-                verifier.add_checkpoint(checkpoints.name, number, record)
+    scheme = _scheme_of(key, verification_key)
+    records: RecordKeys
+    forward: ForwardRecords | None = None
+    deployment: str | None = None
+    chain_key = derive_chain_key(key)
+    if verification_key is not None:
+        records = forward = ForwardRecords(verification_key)
+        deployment = verification_key.deployment.deployment
+    elif chain_key is not None:
+        records = StaticRecords(chain_key)
+        deployment = key_id(chain_key)
+    else:
+        records = UnkeyedRecords()
+    ledger_path = root / CHECKPOINT_FILE
+    check = LedgerCheck(records, deployment, ledger_path.name)
+    if ledger_path.is_file() and not ledger_path.is_symlink():
+        for number, raw in _lines(ledger_path):
+            check.feed(number, raw)
+    facts = check.finish()
+    ledger_breaks = facts.breaks
+    first = _first_record(ledger_path) if ledger_path.is_file() else None
+    claimed = first.get("scheme") if first else None
+    if facts.verified == 0 and isinstance(claimed, str) and claimed != scheme:
+        # Nothing verifies, and the ledger says it was sealed another way: a key
+        # mismatch, not an alteration (still a failure: nothing is proven).
+        ledger_breaks = [
+            Break(
+                ledger_path.name,
+                1,
+                KEY_MISMATCH,
+                None,
+                f"the ledger was sealed {claimed[:40]}; the key given checks {scheme}",
+            )
+        ]
+    verifier = Verifier(chain_key, forward)
+    if verification_key is not None:
+        verifier.key_id = verification_key.key_id
+    verifier.use_ledger(facts, ledger_path.name)
     files = event_files(root)
+    present: dict[str, tuple[int, str]] = {}
     for path in files:
         number = 0
         try:
+            if ".jsonl." in path.name:
+                present[path.name] = _file_hash(path)
             for number, raw in _lines(path):
                 verifier.feed(path.name, number, raw)
         except (OSError, EOFError, zlib.error) as exc:
@@ -138,6 +229,33 @@ def verify_directory(log_dir: str | os.PathLike[str], key: bytes | None) -> Veri
                 Break(path.name, number + 1, "modified", None, f"unreadable: {exc}")
             )
     streams, breaks = verifier.finish()
+    breaks = [*ledger_breaks, *breaks, *file_breaks(facts, present, ledger_path.name)]
+    if anchor is not None:
+        breaks += _anchor(anchor, records, facts, ledger_path.name, anchor_source)
     return VerifyResult(
-        [p.name for p in files], verifier.lines, streams, breaks, key is not None, verifier.key_id
+        [p.name for p in files],
+        verifier.lines,
+        streams,
+        breaks,
+        scheme != UNKEYED,
+        verifier.key_id,
+        scheme=facts.scheme or scheme,
+        caveats=caveats(facts, anchor is not None),
+        ledger_records=facts.records,
     )
+
+
+def _anchor(
+    anchor: bytes, records: RecordKeys, facts: LedgerFacts, ledger_file: str, source: str
+) -> list[Break]:
+    line = anchor.strip()
+    split = split_sig(line)
+    record: Any = None
+    if split is not None:
+        with contextlib.suppress(ValueError):
+            record = orjson.loads(split[0])
+    if not isinstance(record, dict) or field_problem(record) is not None or split is None:
+        return [Break(source, 1, "bad anchor", None, "not a ledger record")]
+    if records.check(record, *split) != "ok":
+        return [Break(source, 1, "bad anchor", None, "its signature does not hold")]
+    return anchor_breaks(facts, record["n"], record_hash(line), ledger_file, source)

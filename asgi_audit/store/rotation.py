@@ -197,28 +197,49 @@ def apply_retention(
     policy: RotationPolicy,
     now: float | None = None,
     before_delete: Callable[[Path], object] | None = None,
+    vouch: Callable[[Path], float | None] | None = None,
+    after_compress: Callable[[Path, Path], object] | None = None,
 ) -> list[Path]:
     """Compress and delete the rotated files of ``path`` as ``policy`` says; return deleted.
 
-    ``before_delete`` is called with each file about to be deleted (the auditor
-    records which stream ranges it held).
+    Args:
+        path: a category's current file.
+        policy: what to compress and delete.
+        now: the time to measure ages from.
+        before_delete: called with each file about to be deleted (the auditor
+            records it in the ledger).
+        vouch: when given, only the files it vouches for are compressed or
+            deleted, and their age is measured from the time it returns (the
+            rotation time the ledger recorded, not the file's mtime, which anyone
+            who can write the directory can set); None means "not ours".
+        after_compress: called with (plain, gzipped) after each compression.
     """
     moment = time.time() if now is None else now
+
+    def rotated_at(rotated: Path) -> float | None:
+        if vouch is None:
+            with contextlib.suppress(FileNotFoundError):
+                return rotated.stat().st_mtime
+            return None
+        return vouch(rotated)
+
     if policy.compress:
         _finish_compressions(path)
         for rotated in rotated_files(path):
-            if rotated.name.endswith(".rotated"):
+            if rotated.name.endswith(".rotated") and rotated_at(rotated) is not None:
                 with contextlib.suppress(FileNotFoundError):
-                    compress_rotated(rotated)
-    files = rotated_files(path)
+                    target = compress_rotated(rotated)
+                    if target != rotated and after_compress is not None:
+                        after_compress(rotated, target)
+    files = [(f, rotated_at(f)) for f in rotated_files(path)]
+    ours = [(f, at) for f, at in files if at is not None]
     doomed: list[Path] = []
-    if policy.keep is not None and len(files) > policy.keep:
-        doomed = files[: len(files) - policy.keep]
+    if policy.keep is not None and len(ours) > policy.keep:
+        doomed = [f for f, _ in ours[: len(ours) - policy.keep]]
     if policy.max_age is not None:
-        for rotated in files:
-            with contextlib.suppress(FileNotFoundError):
-                if moment - rotated.stat().st_mtime > policy.max_age and rotated not in doomed:
-                    doomed.append(rotated)
+        for rotated, at in ours:
+            if at is not None and moment - at > policy.max_age and rotated not in doomed:
+                doomed.append(rotated)
     for rotated in doomed:
         with contextlib.suppress(FileNotFoundError):
             if before_delete is not None:

@@ -28,7 +28,6 @@ from typing import TYPE_CHECKING, Any, Literal
 import anyio
 import anyio.lowlevel
 
-from ..proof.checkpoints import Checkpointer
 from ..proof.integrity import Chain, Sealed
 from ..record.events import RawEvent, dropped_events
 from .reporting import CategoryStats, report
@@ -37,6 +36,7 @@ from .worker import WorkerThread
 if TYPE_CHECKING:
     from anyio.abc import TaskStatus
 
+    from ..proof.session import ProofSession
     from ..record.pipeline import Pipeline
     from .files import AppendFile, LogDirectory
     from .rotation import RotationPolicy
@@ -90,12 +90,8 @@ class Writer:
         rotation: when files rotate and what happens to rotated files.
         on_rotated: called (in the worker thread) with each rotated file's path.
         on_written: called (in the worker thread) after each successful append.
-        chain_key: the key of the MAC chain and the checkpoints (None: SHA-256).
-        integrity: seal lines into per-category chains and write checkpoints.
-        checkpoint_interval: seconds between checkpoints (None: only at rotation
-            and shutdown).
-        prev_ends: where the previous stream of each category file ended, for the
-            first line of this writer's streams to name.
+        proof: seals lines into per-category chains and writes the ledger
+            (None: no integrity).
         retry_initial: first backoff after a failed write, in seconds.
         retry_max: the longest backoff.
     """
@@ -113,10 +109,7 @@ class Writer:
         on_written: Callable[[], object] | None = None,
         retry_initial: float = 0.05,
         retry_max: float = 2.0,
-        chain_key: bytes | None = None,
-        integrity: bool = True,
-        checkpoint_interval: float | None = 60.0,
-        prev_ends: dict[str, Sealed] | None = None,
+        proof: ProofSession | None = None,
     ) -> None:
         self.stream = stream
         self._pipeline = pipeline
@@ -133,13 +126,9 @@ class Writer:
         self._stats: dict[str, CategoryStats] = {}
         self._dirty: set[str] = set()
         self._held: dict[str, _Held] = {}
-        self._integrity = integrity
-        self._chain_key = chain_key
-        self._chains: dict[str, Chain] = {}
-        self._prev_ends = prev_ends or {}
+        self._proof = proof
         self._written_end: dict[str, tuple[Sealed, str]] = {}
-        self._checkpoints = Checkpointer(directory, chain_key) if integrity else None
-        self._checkpoint_interval = checkpoint_interval if integrity else None
+        self._checkpoint_interval = proof.interval if proof is not None else None
         self._last_checkpoint = time.monotonic()
         #: Events of the batch in the worker thread that already reached a file.
         self.batch_written = 0
@@ -154,6 +143,8 @@ class Writer:
         """The writer loop: one batch at a time until closed and drained."""
         stream = self.stream
         stream.bind_loop()
+        if self._proof is not None:
+            await self._worker.run(self._start_proof)
         task_status.started()
         try:
             while True:
@@ -196,7 +187,7 @@ class Writer:
             deadlines.append(min(h.retry_at for h in self._held.values()))
         if self._dirty and self._fsync == "interval":
             deadlines.append(self._last_sync + self._fsync_interval)
-        if self._checkpoint_interval is not None and self._written_end:
+        if self._checkpoint_interval is not None:
             deadlines.append(self._last_checkpoint + self._checkpoint_interval)
         if not deadlines:
             await wakeup.wait()
@@ -246,11 +237,10 @@ class Writer:
             chunk.append(encode(raw, self._chain(category)))
             if raw.durable:
                 encoded.durable = True
+        proof = self._proof
         for category in lines:
-            chain = self._chains.get(category)
-            encoded.ends[category] = (
-                Sealed(chain.last.stream, chain.last.seq, chain.last.mac) if chain else None
-            )
+            chain = proof.chains.get(category) if proof is not None else None
+            encoded.ends[category] = chain.end() if chain is not None else None
         return encoded
 
     def _store_batch(self, encoded: _Encoded) -> tuple[int, bool, BaseException | None]:
@@ -347,6 +337,9 @@ class Writer:
         stats = self._stats[category]
         before = self._written_end.get(category)
         try:
+            if self._proof is not None and held.end is not None:
+                # The stream is in the ledger before its first line is in a file.
+                self._proof.announce(category, file.path.name)
             _, rotated = file.append(held.data, self._rotation)
         except OSError as exc:
             stats.errors += 1
@@ -375,9 +368,7 @@ class Writer:
             self._written_end[category] = (held.end, file.path.name)
         if rotated is not None:
             stats.rotations += 1
-            if before is not None:
-                # The rotated file ends where this stream stood before the append.
-                self._checkpoint("rotation", {category: (before[0], rotated.name)})
+            self._record_rotation(category, rotated, before)
             if self._on_rotated is not None:
                 self._on_rotated(rotated)
         if self._on_written is not None:
@@ -385,33 +376,57 @@ class Writer:
         return True
 
     def _chain(self, category: str) -> Chain | None:
-        if not self._integrity:
-            return None
-        chain = self._chains.get(category)
-        if chain is None:
-            chain = Chain(self._chain_key, prev=self._prev_ends.get(category))
-            self._chains[category] = chain
-        return chain
+        return None if self._proof is None else self._proof.chain(category)
+
+    def _start_proof(self) -> None:
+        assert self._proof is not None
+        try:
+            self._proof.start()
+        except OSError as exc:
+            report(f"starting the ledger failed: {type(exc).__name__}: {exc}")
+
+    def _record_rotation(
+        self, category: str, rotated: Path, before: tuple[Sealed, str] | None
+    ) -> None:
+        # The rotated file ends where this stream stood before the append.
+        if self._proof is None:
+            return
+        end = None if before is None else (before[0], rotated.name)
+        try:
+            self._proof.rotated(category, rotated, end)
+        except OSError as exc:
+            report(f"recording the rotation of '{rotated}' failed: {type(exc).__name__}: {exc}")
 
     def _checkpoint_if_due(self) -> None:
+        proof = self._proof
+        if proof is None:
+            return
         interval = self._checkpoint_interval
         if interval is not None and time.monotonic() - self._last_checkpoint >= interval:
-            self._checkpoint("interval", dict(self._written_end))
+            self._checkpoint("interval")
+        else:
+            proof.roll_if_due(dict(self._written_end))
 
-    def _checkpoint(self, reason: str, ends: dict[str, tuple[Sealed, str]]) -> None:
-        """Record where streams stand; a failure is reported, never raised."""
-        if reason != "rotation":
-            self._last_checkpoint = time.monotonic()
-        if self._checkpoints is None or not ends:
+    def _checkpoint(self, reason: str) -> None:
+        """Record where streams stand (a heartbeat when none); a failure is
+        reported, never raised."""
+        self._last_checkpoint = time.monotonic()
+        if self._proof is None:
             return
         try:
-            self._checkpoints.record(reason, ends)
+            self._proof.checkpoint(reason, dict(self._written_end))
         except OSError as exc:
             report(f"writing a {reason} checkpoint failed: {type(exc).__name__}: {exc}")
 
     def final_checkpoint(self) -> None:
-        """The shutdown checkpoint of every stream (blocking; call from a thread)."""
-        self._checkpoint("shutdown", dict(self._written_end))
+        """The shutdown checkpoint of every stream and ``stop`` (blocking; call
+        from a thread)."""
+        if self._proof is None:
+            return
+        try:
+            self._proof.stop(dict(self._written_end))
+        except OSError as exc:
+            report(f"writing the shutdown checkpoint failed: {type(exc).__name__}: {exc}")
 
     # ------------------------------------------------------------------- stats
 
@@ -421,9 +436,9 @@ class Writer:
 
     def close_files(self) -> None:
         """Close every descriptor and lock (blocking; call from a thread)."""
-        if self._checkpoints is not None:
+        if self._proof is not None:
             with contextlib.suppress(OSError):
-                self._checkpoints.close()
+                self._proof.close()
         for file in self._files.values():
             try:
                 file.close_all()

@@ -1,0 +1,193 @@
+"""Is everything there that the ledger says should be, and nothing it does not know?
+
+PURE: no event loop, no file. The chains of the lines say which line of a
+stream is missing or out of place; only the ledger says which streams and
+files should exist at all. These checks compare the two:
+
+``foreign stream``
+    lines of a stream the ledger never announced: sealed elsewhere (another
+    directory, another host, even with the same key) and brought in;
+``missing stream``
+    a stream the ledger announced, of which no line is left (and retention
+    deleted none);
+``missing file``
+    a rotated file the ledger recorded, neither present nor retired;
+``renamed file``
+    a file whose content is a recorded rotated file's under another name;
+``modified``
+    a recorded rotated file present under its name with other bytes;
+``rolled back``
+    the ledger ends before, or differs from, an anchor that left the host.
+
+What none of this can rule out without an anchor is said by :func:`caveats`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Final
+
+from .findings import Break, State
+from .ledger import Announce, LedgerFacts
+
+__all__ = ("caveats", "file_breaks", "stream_breaks")
+
+#: How many checkpoint intervals may pass without a record before the silence is named.
+_HEARTBEAT_SLACK: Final = 3
+
+
+def stream_breaks(
+    announced: Mapping[str, Announce],
+    streams: Mapping[str, State],
+    retired_upto: Mapping[str, int],
+    ledger_file: str,
+) -> list[Break]:
+    """Foreign streams (lines, no announcement) and missing ones (announcement, no lines).
+
+    With no announcement at all (no ledger, or one that says nothing) every
+    stream would be foreign: the ledger's own breaks say so once instead.
+    """
+    breaks: list[Break] = []
+    if not announced:
+        return breaks
+    for stream, state in streams.items():
+        if stream in announced:
+            continue
+        first = state.first
+        breaks.append(
+            Break(
+                first.file if first else "",
+                first.line if first else 0,
+                "foreign stream",
+                stream,
+                "the ledger never announced this stream: its lines were sealed elsewhere "
+                "and brought in",
+            )
+        )
+    for stream, announce in announced.items():
+        if stream in streams or retired_upto.get(stream):
+            continue
+        breaks.append(
+            Break(
+                ledger_file,
+                announce.where.line,
+                "missing stream",
+                stream,
+                f"announced for {announce.file} ({announce.category}) by pid {announce.pid} on "
+                f"{announce.host}; no line of it is left (deleted, or the writer died before "
+                "its first write)",
+            )
+        )
+    return breaks
+
+
+def file_breaks(
+    facts: LedgerFacts,
+    present: Mapping[str, tuple[int, str]],
+    ledger_file: str,
+) -> list[Break]:
+    """Rotated files recorded in the ledger against the files present.
+
+    Args:
+        facts: what the verified records say.
+        present: every rotated file present, plain or gzipped: name -> (size, SHA-256).
+        ledger_file: the ledger's name, for the breaks.
+    """
+    breaks: list[Break] = []
+    by_hash: dict[str, str] = {}
+    for name, (_, digest) in present.items():
+        by_hash.setdefault(digest, name)
+    gz_of = {source: name for name, (_, source, _, _) in facts.compressed.items()}
+    gz_hash = {name: digest for name, (_, _, _, digest) in facts.compressed.items()}
+    for name, rotated in facts.rotated.items():
+        gz = gz_of.get(name)
+        if name in present:
+            if present[name][1] != rotated.sha256:
+                breaks.append(
+                    Break(
+                        name,
+                        0,
+                        "modified",
+                        None,
+                        f"its bytes are not those the ledger recorded at rotation "
+                        f"(record n={rotated.where.n})",
+                    )
+                )
+            continue
+        if gz is not None and gz in present:
+            if present[gz][1] != gz_hash[gz]:
+                breaks.append(
+                    Break(gz, 0, "modified", None, "not the gzip file the ledger recorded")
+                )
+            continue
+        if name in facts.retired or (gz is not None and gz in facts.retired):
+            continue  # deleted by retention, which said so
+        moved = by_hash.get(rotated.sha256) or (by_hash.get(gz_hash[gz]) if gz else None)
+        if moved is not None:
+            breaks.append(
+                Break(
+                    moved,
+                    0,
+                    "renamed file",
+                    None,
+                    f"this is {name}, rotated at {rotated.timestamp} (ledger record "
+                    f"n={rotated.where.n}), under another name",
+                )
+            )
+        else:
+            breaks.append(
+                Break(
+                    ledger_file,
+                    rotated.where.line,
+                    "missing file",
+                    None,
+                    f"{name} (rotated at {rotated.timestamp}, {len(rotated.ranges)} stream(s)) "
+                    "is gone, and no retention record says it was deleted",
+                )
+            )
+    return breaks
+
+
+def anchor_breaks(
+    facts: LedgerFacts, n: int, digest: str, ledger_file: str, source: str
+) -> list[Break]:
+    """The ledger against an anchor: record ``n`` whose line hashes to ``digest``."""
+    have = facts.hashes.get(n)
+    if have == digest:
+        return []
+    last = facts.last.n if facts.last is not None else -1
+    if have is None and last < n:
+        detail = (
+            f"the anchor ({source}) is record n={n}; the ledger ends at n={last}: "
+            "records were cut, or the directory was rolled back to an earlier copy"
+        )
+    elif have is None:
+        detail = f"record n={n} of the anchor ({source}) is missing or does not verify"
+    else:
+        detail = (
+            f"record n={n} differs from the anchor ({source}): the ledger was replaced "
+            "or rewritten since"
+        )
+    return [Break(ledger_file, 0, "rolled back", None, detail)]
+
+
+def caveats(facts: LedgerFacts, anchored: bool) -> list[str]:
+    """What verify cannot rule out, in words, given what it had."""
+    said: list[str] = []
+    if not anchored:
+        last = facts.last
+        when = facts.last_timestamp or "-"
+        said.append(
+            "no anchor given: the newest records could have been cut, or the whole "
+            f"directory rolled back to an earlier copy, without a trace (the ledger "
+            f"ends at n={last.n if last else '-'}, {when}); give --anchor with a "
+            "checkpoint shipped off the host to rule it out"
+        )
+    if facts.scheme == "static":
+        said.append(
+            "sealed with a static key: whoever held the key (anyone who took the host) "
+            "could have re-sealed all of it"
+        )
+    if facts.scheme == "unkeyed":
+        said.append("sealed without a key: anyone could have rewritten all of it")
+    return said
