@@ -22,10 +22,12 @@ ROOT = "asgi_audit"
 #: Lowest first. A module is placed by the longest prefix that names it.
 LEVELS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("pure", ("record", "proof.integrity", "proof.verification", "proof.findings",
-              "proof.keycheck", "proof.keymatch")),
+              "proof.keycheck", "proof.keymatch", "proof.schedule", "proof.keyformat",
+              "proof.forward")),
     ("file primitives", ("store.files", "store.rotation", "store.reporting", "store.reading",
                          "store.following", "store.stream", "store.worker")),
-    ("proof files", ("proof.keys", "proof.checkpoints", "proof.verify", "proof")),
+    ("proof files", ("proof.keys", "proof.keyfiles", "proof.checkpoints", "proof.verify",
+                     "proof")),
     ("writer", ("store.writer", "store.housekeeping", "store")),
     ("sinks", ("sinks",)),
     ("api", ("methods", "sync", "options", "runtime", "auditor", "testing")),
@@ -175,6 +177,8 @@ def test_pure_level_imports_nothing_above_it() -> None:
     [
         ("record.pipeline", "pure"),
         ("proof.integrity", "pure"),
+        ("proof.forward", "pure"),
+        ("proof.keyfiles", "proof files"),
         ("proof.checkpoints", "proof files"),
         ("store.writer", "writer"),
         ("store.files", "file primitives"),
