@@ -5,7 +5,7 @@ PURE+IO. ``integrity``, ``verification``, ``findings``, ``keymatch`` and
 key from an alteration, the rule for a strong key), and so are ``schedule``,
 ``forward`` and ``keyformat`` (forward-secure keys: the schedule of epochs, the
 verification key and the host's sealing state, their JSON files); ``keys``,
-``keyfiles``, ``checkpoints`` and ``verify`` read and write files. Used by the
-writer to seal and by ``asgi-audit verify`` and ``asgi-audit keys`` to check and
-to make keys.
+``keydir``, ``keyfiles``, ``checkpoints`` and ``verify`` read and write files.
+Used by the writer to seal, by ``asgi-audit verify`` to check and by
+``asgi-audit keys`` to make keys.
 """

@@ -1,52 +1,47 @@
-"""Where the forward-secure keys live on the host, and how their files are written.
+"""The forward-secure key files: the host's sealing key and the verification keys.
 
-IO. The sealing key (``sealing.key``, see :class:`~asgi_audit.proof.forward.SealingState`)
-lives in a key directory OUTSIDE the log directory: someone who copies or is given
-the log directory learns nothing secret. By default that is
-``$ASGI_AUDIT_KEY_DIR``, else ``$XDG_STATE_HOME/asgi-audit``, else
-``~/.local/state/asgi-audit``, then a subdirectory named after the log directory
-(16 hex digits of the SHA-256 of its resolved absolute path), so two apps never
-share a key (:func:`default_key_dir`).
-
-* The key directory is ``0700``; one that is a symlink, writable by its group or
-  others, or owned by another user (root aside) is refused, and so is one inside
-  the log directory or equal to it (:class:`InsecureKeyError`).
-* ``sealing.key`` is ``0600``; one readable by others is refused. It is read under a
-  shared ``flock`` of ``sealing.lock`` beside it and replaced under the exclusive
-  one: written to a new file with a random name (``O_EXCL``, ``0600``), fsynced,
-  renamed over the old one, and the directory fsynced. It never moves back: when the
-  file already holds a later epoch (another worker moved on), it is kept.
-* The old seed's bytes may stay in freed disk blocks after the rename: what is
-  erased is the name, not the blocks (full-disk encryption covers the rest).
+IO. ``sealing.key`` (see :class:`~asgi_audit.proof.forward.SealingState`) lives in
+the key directory (:mod:`asgi_audit.proof.keydir`), ``0600``; one readable by others
+is refused. It is read under a shared ``flock`` of ``sealing.lock`` beside it and
+replaced under the exclusive one: written to a new file with a random name
+(``O_EXCL``, ``0600``), fsynced, renamed over the old one, and the directory fsynced.
+It never moves back: when the file already holds a later epoch (another worker moved
+on), it is kept. The old seed's bytes may stay in freed disk blocks after the
+rename: what is erased is the name, not the blocks (full-disk encryption covers the
+rest). Verification keys are written once, never replaced.
 """
 
 from __future__ import annotations
 
 import contextlib
-import fcntl
-import hashlib
 import math
 import os
 import stat
 import time
-from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Final
 
 from .forward import Deployment, KeyFormatError, SealingState, VerificationKey
-from .keyformat import MAX_KEY_FILE_BYTES
+from .keydir import (
+    CLOEXEC,
+    FILE_MODE,
+    InsecureKeyError,
+    absolute,
+    check_placement,
+    fsync_dir,
+    locked,
+    open_key_dir,
+    read_all,
+    resolved,
+    write_all,
+)
 
 __all__ = (
     "DEFAULT_EPOCH_SECONDS",
-    "KEY_DIR_ENV",
-    "LOCK_FILE",
     "PUBLIC_KEY_FILE",
     "SEALING_KEY_FILE",
     "VERIFICATION_KEY_FILE",
-    "InsecureKeyError",
     "KeyMismatchError",
-    "check_placement",
-    "default_key_dir",
     "init_keys",
     "load_state",
     "read_verification_key",
@@ -54,150 +49,21 @@ __all__ = (
     "write_verification_key",
 )
 
-KEY_DIR_ENV: Final = "ASGI_AUDIT_KEY_DIR"
 SEALING_KEY_FILE: Final = "sealing.key"
-LOCK_FILE: Final = "sealing.lock"
 VERIFICATION_KEY_FILE: Final = "verification.key"
 PUBLIC_KEY_FILE: Final = "verification.pub"
 DEFAULT_EPOCH_SECONDS: Final = 900
-
-_CLOEXEC: Final = getattr(os, "O_CLOEXEC", 0)
-_DIR_MODE: Final = 0o700
-_FILE_MODE: Final = 0o600
 _PUBLIC_MODE: Final = 0o644
-
-
-class InsecureKeyError(PermissionError):
-    """A key directory or key file that others could read, replace or copy with the logs."""
 
 
 class KeyMismatchError(ValueError):
     """A sealing key of another deployment, seed or log directory than the one expected."""
 
 
-# ---------------------------------------------------------------------------- where
-
-
-def _resolved(path: str | os.PathLike[str]) -> Path:
-    return Path(os.path.realpath(os.fspath(path)))
-
-
-def _absolute(path: str | os.PathLike[str]) -> Path:
-    """``path`` made absolute without following a symlink (which is then refused)."""
-    return Path(os.path.abspath(os.fspath(path)))
-
-
-def default_key_dir(
-    log_dir: str | os.PathLike[str], *, environ: Mapping[str, str] | None = None
-) -> Path:
-    """The key directory of ``log_dir`` when none is named (see the module's doc).
-
-    Raises:
-        InsecureKeyError: it would be inside the log directory.
-    """
-    env = os.environ if environ is None else environ
-    log_abs = _resolved(log_dir)
-    xdg = env.get("XDG_STATE_HOME", "")
-    if env.get(KEY_DIR_ENV):
-        base = Path(env[KEY_DIR_ENV])
-    elif os.path.isabs(xdg):  # the XDG spec: a relative path is invalid, ignore it
-        base = Path(xdg) / "asgi-audit"
-    else:
-        home = env.get("HOME") or str(Path.home())
-        base = Path(home) / ".local" / "state" / "asgi-audit"
-    key_dir = _absolute(base) / hashlib.sha256(os.fsencode(str(log_abs))).hexdigest()[:16]
-    check_placement(key_dir, log_abs)
-    return key_dir
-
-
-def check_placement(key_dir: str | os.PathLike[str], log_dir: str | os.PathLike[str]) -> None:
-    """Refuse a key directory inside the log directory, or the log directory itself.
-
-    Raises:
-        InsecureKeyError: naming both.
-    """
-    keys, logs = _resolved(key_dir), _resolved(log_dir)
-    if keys == logs or logs in keys.parents:
-        raise InsecureKeyError(
-            f"the key directory {str(keys)!r} is inside the log directory {str(logs)!r}: "
-            "nothing secret may live there (whoever gets a copy of the logs would get the "
-            f"key); choose a key directory elsewhere (--key-dir, ${KEY_DIR_ENV})"
-        )
-
-
-# ---------------------------------------------------------------------------- the directory
-
-
-def _make_dirs(path: Path) -> None:
-    missing: list[Path] = []
-    parent = path
-    while not os.path.lexists(parent):
-        missing.append(parent)
-        parent = parent.parent
-    for directory in reversed(missing):
-        with contextlib.suppress(FileExistsError):
-            directory.mkdir(mode=_DIR_MODE)
-            os.chmod(directory, _DIR_MODE)  # mkdir's mode is filtered by the umask
-    if missing:
-        _fsync_dir_path(missing[-1].parent)
-
-
-def _fsync_dir_path(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY | _CLOEXEC)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-@contextlib.contextmanager
-def _key_dir(key_dir: Path, *, create: bool) -> Iterator[int]:
-    """The key directory open (its descriptor), once it is known to be safe."""
-    if create:
-        _make_dirs(key_dir)
-    try:
-        st = os.lstat(key_dir)
-    except FileNotFoundError:
-        raise FileNotFoundError(f"no such key directory: {str(key_dir)!r}") from None
-    if stat.S_ISLNK(st.st_mode):
-        raise InsecureKeyError(
-            f"the key directory {str(key_dir)!r} is a symlink: name the real directory"
-        )
-    if not stat.S_ISDIR(st.st_mode):
-        raise NotADirectoryError(f"the key directory {str(key_dir)!r} is not a directory")
-    fd = os.open(key_dir, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | _CLOEXEC)
-    try:
-        st = os.fstat(fd)  # the directory opened, whatever happened to the name since
-        mode = stat.S_IMODE(st.st_mode)
-        if mode & 0o022:
-            raise InsecureKeyError(
-                f"the key directory {str(key_dir)!r} is writable by others (mode {mode:o}): "
-                "chmod 700 it"
-            )
-        if st.st_uid not in (os.geteuid(), 0):
-            raise InsecureKeyError(
-                f"the key directory {str(key_dir)!r} belongs to another user (uid {st.st_uid})"
-            )
-        yield fd
-    finally:
-        os.close(fd)
-
-
-@contextlib.contextmanager
-def _locked(dir_fd: int, *, exclusive: bool) -> Iterator[None]:
-    flags = os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | _CLOEXEC
-    fd = os.open(LOCK_FILE, flags, _FILE_MODE, dir_fd=dir_fd)
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH)
-        yield
-    finally:
-        os.close(fd)  # closing releases the lock
-
-
 def _read_state(dir_fd: int, key_dir: Path) -> SealingState:
     path = key_dir / SEALING_KEY_FILE
     try:
-        fd = os.open(SEALING_KEY_FILE, os.O_RDONLY | os.O_NOFOLLOW | _CLOEXEC, dir_fd=dir_fd)
+        fd = os.open(SEALING_KEY_FILE, os.O_RDONLY | os.O_NOFOLLOW | CLOEXEC, dir_fd=dir_fd)
     except FileNotFoundError:
         raise FileNotFoundError(
             f"no sealing key in {str(key_dir)!r} (make one with 'asgi-audit keys init')"
@@ -212,7 +78,7 @@ def _read_state(dir_fd: int, key_dir: Path) -> SealingState:
                 f"{stat.S_IMODE(st.st_mode):o}): it may have leaked; chmod 600 it, and "
                 "consider making a new key"
             )
-        data = _read_all(fd)
+        data = read_all(fd)
     finally:
         os.close(fd)
     try:
@@ -221,32 +87,14 @@ def _read_state(dir_fd: int, key_dir: Path) -> SealingState:
         raise KeyFormatError(f"the sealing key {str(path)!r} is damaged: {exc}") from None
 
 
-def _read_all(fd: int) -> bytes:
-    chunks: list[bytes] = []
-    size = 0
-    while size <= MAX_KEY_FILE_BYTES:
-        chunk = os.read(fd, MAX_KEY_FILE_BYTES + 1 - size)
-        if not chunk:
-            break
-        chunks.append(chunk)
-        size += len(chunk)
-    return b"".join(chunks)
-
-
-def _write_all(fd: int, data: bytes) -> None:
-    view = memoryview(data)
-    while view:
-        view = view[os.write(fd, view) :]
-
-
 def _write_temporary(dir_fd: int, data: bytes) -> str:
     """A new ``0600`` file in the directory holding ``data``, fsynced; its name."""
     name = f".{SEALING_KEY_FILE}.{os.getpid()}.{os.urandom(8).hex()}.tmp"
-    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | _CLOEXEC
-    fd = os.open(name, flags, _FILE_MODE, dir_fd=dir_fd)
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | CLOEXEC
+    fd = os.open(name, flags, FILE_MODE, dir_fd=dir_fd)
     try:
-        os.fchmod(fd, _FILE_MODE)
-        _write_all(fd, data)
+        os.fchmod(fd, FILE_MODE)
+        write_all(fd, data)
         os.fsync(fd)
     except BaseException:
         os.close(fd)
@@ -277,15 +125,15 @@ def init_keys(
         InsecureKeyError: the key directory is unsafe or inside the log directory.
         ValueError: ``epoch_seconds`` is out of range.
     """
-    log_abs = _resolved(log_dir)
-    keys = _absolute(key_dir)
+    log_abs = resolved(log_dir)
+    keys = absolute(key_dir)
     check_placement(keys, log_abs)
     moment = time.time() if now is None else now
     deployment = Deployment(os.urandom(8).hex(), math.floor(moment), epoch_seconds)
     seed = os.urandom(32)
     state = SealingState(deployment, 0, seed, os.urandom(32), str(log_abs))
     verification = VerificationKey.from_seed(deployment, seed)
-    with _key_dir(keys, create=True) as dir_fd, _locked(dir_fd, exclusive=True):
+    with open_key_dir(keys, create=True) as dir_fd, locked(dir_fd, exclusive=True):
         if not force and _exists(dir_fd, SEALING_KEY_FILE):
             raise FileExistsError(
                 f"a sealing key already exists in {str(keys)!r}: it seals that log directory "
@@ -325,11 +173,11 @@ def load_state(
         KeyFormatError: the file is damaged (the message never holds the seed).
         KeyMismatchError: ``log_dir`` is given and the key is bound to another one.
     """
-    keys = _absolute(key_dir)
-    with _key_dir(keys, create=False) as dir_fd, _locked(dir_fd, exclusive=False):
+    keys = absolute(key_dir)
+    with open_key_dir(keys, create=False) as dir_fd, locked(dir_fd, exclusive=False):
         state = _read_state(dir_fd, keys)
     if log_dir is not None:
-        log_abs = _resolved(log_dir)
+        log_abs = resolved(log_dir)
         check_placement(keys, log_abs)
         if state.log_dir != str(log_abs):
             state.erase()
@@ -353,8 +201,8 @@ def store_state(key_dir: str | os.PathLike[str], state: SealingState) -> int:
             ``genesis`` differs from the state's.
         FileNotFoundError, InsecureKeyError, KeyFormatError: as :func:`load_state`.
     """
-    keys = _absolute(key_dir)
-    with _key_dir(keys, create=False) as dir_fd, _locked(dir_fd, exclusive=True):
+    keys = absolute(key_dir)
+    with open_key_dir(keys, create=False) as dir_fd, locked(dir_fd, exclusive=True):
         current = _read_state(dir_fd, keys)
         try:
             if not current.agrees_with(state):
@@ -399,19 +247,19 @@ def write_verification_key(path: str | os.PathLike[str], key: VerificationKey) -
         FileExistsError: the file exists.
     """
     target = Path(path)
-    mode = _FILE_MODE if key.is_secret else _PUBLIC_MODE
-    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | _CLOEXEC
+    mode = FILE_MODE if key.is_secret else _PUBLIC_MODE
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | CLOEXEC
     fd = os.open(target, flags, mode)
     try:
         os.fchmod(fd, mode)
-        _write_all(fd, key.to_json())
+        write_all(fd, key.to_json())
         os.fsync(fd)
     except BaseException:
         os.close(fd)
         os.unlink(target)
         raise
     os.close(fd)
-    _fsync_dir_path(target.absolute().parent)
+    fsync_dir(target.absolute().parent)
 
 
 def read_verification_key(path: str | os.PathLike[str]) -> VerificationKey:
@@ -422,11 +270,11 @@ def read_verification_key(path: str | os.PathLike[str]) -> VerificationKey:
         KeyFormatError: it is not a well-formed verification key (the message names
             the file, never a secret value).
     """
-    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | _CLOEXEC)
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | CLOEXEC)
     try:
         if not stat.S_ISREG(os.fstat(fd).st_mode):
             raise OSError(f"not a regular file: {os.fspath(path)!r}")
-        data = _read_all(fd)
+        data = read_all(fd)
     finally:
         os.close(fd)
     try:
