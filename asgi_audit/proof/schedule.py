@@ -59,6 +59,7 @@ MAX_EPOCH: Final = 2**26
 #: The last ``origin`` accepted: 2**33 seconds, in the year 2242.
 _MAX_ORIGIN: Final = 2**33
 HEX_DIGITS: Final = frozenset("0123456789abcdef")
+_Bytes = bytes | bytearray | memoryview
 
 
 def hmac_label(key: bytes | bytearray, label: bytes) -> bytes:
@@ -129,11 +130,14 @@ def sign(seed: bytes | bytearray, message: bytes) -> bytes:
     return signing_key(seed).sign(bytes(message))
 
 
-def verify_signature(public: bytes, message: bytes, signature: bytes) -> bool:
+def verify_signature(public: _Bytes, message: _Bytes, signature: _Bytes) -> bool:
     """Whether ``signature`` is ``public``'s Ed25519 signature of ``message``.
 
     Never raises: anything malformed (a wrong length, not bytes, not a curve point)
-    is simply not a valid signature.
+    is simply not a valid signature. This is OpenSSL's Ed25519, which takes a public key
+    of small order as it comes (all zeros verifies a signature of zeros on any message):
+    a public key must come from where it is trusted (the verification key, or a key
+    record signed by the epoch before), never from an unsigned source.
     """
     buffers = (bytes, bytearray, memoryview)
     if not all(isinstance(x, buffers) for x in (public, message, signature)):
