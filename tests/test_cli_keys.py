@@ -177,6 +177,18 @@ def test_init_with_out_file_puts_the_secret_key_there(
     assert not (kdir / "verification.key").exists()
 
 
+def test_init_refuses_an_out_file_in_no_directory_before_making_anything(
+    home: Path, logs: Path, tmp_path: Path
+) -> None:
+    kdir, out = tmp_path / "keys", tmp_path / "nowhere" / "app.key"
+    run = keys_cmd(
+        "init", "--log-dir", str(logs), "--key-dir", str(kdir), "--out", str(out), home=home
+    )
+    assert (run.returncode, run.stdout) == (2, b"")
+    assert run.stderr.decode() == f"asgi-audit: no such directory for --out: '{out.parent}'\n"
+    assert not kdir.exists()
+
+
 def test_init_finds_the_default_key_dir_from_the_environment(
     home: Path, logs: Path, tmp_path: Path
 ) -> None:

@@ -86,6 +86,8 @@ def _run_init(args: argparse.Namespace) -> int:
             f"a sealing key already exists in {str(key_dir)!r} (--force replaces it: the "
             "old verification key then checks only what was sealed before)"
         )
+    if args.out and secret_out is not None and not secret_out.absolute().parent.is_dir():
+        raise CliError(f"no such directory for --out: {str(secret_out.absolute().parent)!r}")
     for path in [*([] if secret_out is None else [secret_out]), public_out]:
         if path.exists() or path.is_symlink():
             raise CliError(
