@@ -67,3 +67,17 @@ def rotation_key(path: Path) -> tuple[str, int]:
     match = ROTATED_RE.fullmatch(path.name)
     assert match, path.name
     return match["stamp"], int(match["n"] or 0)
+
+
+#: The one report a first start makes on purpose: it made the sealing key.
+KEY_MADE: Final = "made a forward-secure sealing key for"
+
+
+def reports(stderr: str) -> list[str]:
+    """The library's reports in ``stderr`` (``--- asgi_audit: ... ---``), except the
+    first start's notice that it made the directory's sealing key."""
+    return [
+        line
+        for line in stderr.splitlines()
+        if line.startswith("--- asgi_audit:") and KEY_MADE not in line
+    ]

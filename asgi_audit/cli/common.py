@@ -29,6 +29,7 @@ __all__ = (
     "EXIT_ERROR",
     "EXIT_KEY_MISMATCH",
     "EXIT_OK",
+    "EXIT_UNKEYED",
     "CliError",
     "Command",
     "Record",
@@ -57,6 +58,9 @@ EXIT_ERROR: Final = 2
 #: ``verify`` found nothing altered, but lines it could not check: they were sealed
 #: without a key, with another key, or with a key when none was given.
 EXIT_KEY_MISMATCH: Final = 3
+#: ``verify`` found nothing altered in a log sealed without a key (``sealing="unkeyed"``):
+#: anyone who could write the files could have rewritten it (``--accept-unkeyed``: 0).
+EXIT_UNKEYED: Final = 4
 
 DEFAULT_LOG_DIR: Final = "logs/security"
 _TIME_HELP: Final = "use an ISO time or 15m, 2h, 7d"

@@ -83,26 +83,30 @@ def stream_breaks(
 
 def file_breaks(
     facts: LedgerFacts,
-    present: Mapping[str, tuple[int, str]],
+    present: Mapping[str, tuple[int, str, str]],
     ledger_file: str,
 ) -> list[Break]:
     """Rotated files recorded in the ledger against the files present.
 
+    A recorded file may be present as itself or gzipped (by the app, which
+    records it, or by any other tool: its content must then be the recorded
+    bytes); else it was deleted by retention (which says so), renamed (its bytes
+    are found under another name) or is missing.
+
     Args:
         facts: what the verified records say.
-        present: every rotated file present, plain or gzipped: name -> (size, SHA-256).
+        present: every rotated file present, plain or gzipped: name -> (size,
+            SHA-256, SHA-256 of its content: what a ``.gz`` holds).
         ledger_file: the ledger's name, for the breaks.
     """
     breaks: list[Break] = []
-    by_hash: dict[str, str] = {}
-    for name, (_, digest) in present.items():
-        by_hash.setdefault(digest, name)
-    gz_of = {source: name for name, (_, source, _, _) in facts.compressed.items()}
-    gz_hash = {name: digest for name, (_, _, _, digest) in facts.compressed.items()}
+    by_content: dict[str, str] = {}
+    for name, (_, _, content) in present.items():
+        by_content.setdefault(content, name)
     for name, rotated in facts.rotated.items():
-        gz = gz_of.get(name)
+        gz = name + ".gz"
         if name in present:
-            if present[name][1] != rotated.sha256:
+            if present[name][2] != rotated.sha256:
                 breaks.append(
                     Break(
                         name,
@@ -114,15 +118,22 @@ def file_breaks(
                     )
                 )
             continue
-        if gz is not None and gz in present:
-            if present[gz][1] != gz_hash[gz]:
+        if gz in present:
+            if present[gz][2] != rotated.sha256:
                 breaks.append(
-                    Break(gz, 0, "modified", None, "not the gzip file the ledger recorded")
+                    Break(
+                        gz,
+                        0,
+                        "modified",
+                        None,
+                        f"what it holds is not what the ledger recorded of {name} at rotation "
+                        f"(record n={rotated.where.n})",
+                    )
                 )
             continue
-        if name in facts.retired or (gz is not None and gz in facts.retired):
+        if name in facts.retired or gz in facts.retired:
             continue  # deleted by retention, which said so
-        moved = by_hash.get(rotated.sha256) or (by_hash.get(gz_hash[gz]) if gz else None)
+        moved = by_content.get(rotated.sha256)
         if moved is not None:
             breaks.append(
                 Break(

@@ -27,7 +27,7 @@ from pathlib import Path
 
 from ..store.files import LogDirectory
 from ..store.reporting import report
-from . import keyfiles
+from . import keydir, keyfiles
 from .checkpoints import read_last_record
 from .forward import SealingState
 from .integrity import CHECKPOINT_FILE, derive_chain_key, key_id
@@ -66,7 +66,7 @@ def prepare_sealing(
             StaticSealer(chain_key, key_id(chain_key) or ""),
             hmac.new(key, b"asgi_audit session id", hashlib.sha256).digest(),
         )
-    where = key_dir if key_dir is not None else keyfiles.default_key_dir(directory.path)
+    where = key_dir if key_dir is not None else keydir.default_key_dir(directory.path)
     state = _load_or_init(directory, where)
     if sealing == UNKEYED:
         return SealingSetup(
@@ -97,7 +97,11 @@ def _load_or_init(directory: LogDirectory, where: Path) -> SealingState:
             "key would start a second history that no one could tell from a forged one. "
             "To start over on purpose, move the log directory aside."
         )
-    state, verification = keyfiles.init_keys(root, where)
+    try:
+        state, verification = keyfiles.init_keys(root, where)
+    except FileExistsError:
+        # Another worker of the same app made it a moment ago.
+        return keyfiles.load_state(where, log_dir=root)
     secret = where / keyfiles.VERIFICATION_KEY_FILE
     keyfiles.write_verification_key(secret, verification)
     public = where / keyfiles.PUBLIC_KEY_FILE

@@ -84,6 +84,7 @@ class Verifier:
         self._checkpoint_macs: dict[tuple[str, int], bytes] = {}
         self._prev_refs: list[PrevRef] = []
         self._roots: dict[tuple[str, int], tuple[bytes, int]] = {}
+        self._flagged: set[str] = set()  # streams with a break named
         self._announced: dict[str, Announce] = {}
         self.ledger_file = CHECKPOINT_FILE
 
@@ -202,8 +203,12 @@ class Verifier:
                 )
             )
         category = event.get("category")
-        if category != announce.category and ("category", category) not in state.misplaced:
-            state.misplaced.add(("category", str(category)))
+        nested = event.get("asgi_audit")
+        if category is None and isinstance(nested, dict):
+            category = nested.get("category")  # the ECS profile keeps it there
+        mark = ("category", str(category))
+        if category is not None and category != announce.category and mark not in state.misplaced:
+            state.misplaced.add(mark)
             self.breaks.append(
                 Break(
                     file,
@@ -229,6 +234,8 @@ class Verifier:
 
     def _break(self, item: Line, kind: str, stream: str | None, detail: str) -> None:
         self.breaks.append(Break(item.file, item.line, kind, stream, detail))
+        if stream is not None:
+            self._flagged.add(stream)
 
     def _mac_ok(self, prev: bytes, item: Line) -> bool:
         return hmac.compare_digest(compute_mac(item.key, prev, item.body), item.mac)
@@ -238,7 +245,7 @@ class Verifier:
         state.checking = False
         summary = state.summary
         summary.mismatch = kind
-        detail = line_detail(kind, summary.key_id, self.key_id)
+        detail = line_detail(kind, summary.key_id, self.key_id, summary.sealed)
         self._break(item, KEY_MISMATCH, summary.stream, detail)
 
     def _take(self, state: State, item: Line) -> None:
@@ -309,6 +316,9 @@ class Verifier:
         tree.append(leaf_hash(item.raw))
         signed = self._roots.get((state.summary.stream, item.seq))
         if signed is not None and tree.root() != signed[0]:
+            state.tree = None  # named once: every later root differs too
+            if state.checking and state.summary.stream in self._flagged:
+                return  # the MACs already named the changed lines
             self._break(
                 item,
                 "modified",

@@ -28,6 +28,8 @@ from .reporting import report
 from .rotation import RotationPolicy, apply_retention
 
 _CLOEXEC: Final = getattr(os, "O_CLOEXEC", 0)
+#: How long a rotated file may stay unrecorded before retention reports it.
+_SETTLE_S: Final = 600.0
 
 __all__ = ("category_of", "recover_directory", "recover_partial_line", "retain")
 
@@ -70,7 +72,7 @@ def retain(directory: LogDirectory, policy: RotationPolicy, sealer: Sealer | Non
         entry = index.get(path.name)
         if entry is not None and file_digest(path) == entry.sha256:
             return entry.time
-        if path.name not in refused:
+        if path.name not in refused and _settled(path):
             refused.add(path.name)
             report(
                 f"'{path}' is not a rotated file the ledger recorded (or its bytes changed): "
@@ -107,6 +109,15 @@ def retain(directory: LogDirectory, policy: RotationPolicy, sealer: Sealer | Non
     finally:
         if ledger is not None:
             ledger.close()
+
+
+def _settled(path: Path) -> bool:
+    # A file rotated a moment ago by another worker may not be recorded yet:
+    # only one that stayed unrecorded for a while is worth a report.
+    try:
+        return time.time() - path.stat().st_mtime > _SETTLE_S
+    except OSError:
+        return False
 
 
 def _jsonl_names(directory: Path) -> list[str]:
