@@ -43,7 +43,9 @@ def pytest_configure() -> None:
 
 
 @pytest.fixture(autouse=True)
-def _own_key_state(monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempPathFactory) -> None:
+def _own_key_state(
+    monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempPathFactory
+) -> None:
     """Each test's sealing keys in its own state directory, never the user's.
 
     An Auditor without a key makes its forward-secure sealing key under

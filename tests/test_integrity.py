@@ -56,7 +56,6 @@ from asgi_audit.proof.integrity import (
     CHECKPOINT_FILE,
     MAC_MARKER,
     compute_mac,
-    sign_checkpoint,
     split_mac,
 )
 from asgi_audit.proof.verification import Break

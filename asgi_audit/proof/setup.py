@@ -67,7 +67,7 @@ def prepare_sealing(
             hmac.new(key, b"asgi_audit session id", hashlib.sha256).digest(),
         )
     where = key_dir if key_dir is not None else keydir.default_key_dir(directory.path)
-    state = _load_or_init(directory, where)
+    state = _load_or_init(directory, where, announce=sealing == FORWARD)
     if sealing == UNKEYED:
         return SealingSetup(
             StaticSealer(None, state.deployment.deployment), state.pseudonym_key, key_dir=where
@@ -80,7 +80,7 @@ def prepare_sealing(
     return SealingSetup(ForwardSealer(state), state.pseudonym_key, store, where)
 
 
-def _load_or_init(directory: LogDirectory, where: Path) -> SealingState:
+def _load_or_init(directory: LogDirectory, where: Path, announce: bool) -> SealingState:
     root = directory.path.resolve()
     if (where / keyfiles.SEALING_KEY_FILE).exists():
         state = keyfiles.load_state(where)
@@ -102,6 +102,8 @@ def _load_or_init(directory: LogDirectory, where: Path) -> SealingState:
     except FileExistsError:
         # Another worker of the same app made it a moment ago.
         return keyfiles.load_state(where, log_dir=root)
+    if not announce:
+        return state  # unkeyed: the key only keys the session-id hashes
     secret = where / keyfiles.VERIFICATION_KEY_FILE
     keyfiles.write_verification_key(secret, verification)
     public = where / keyfiles.PUBLIC_KEY_FILE

@@ -206,18 +206,19 @@ def verify_directory(
     ledger_breaks = facts.breaks
     first = _first_record(ledger_path) if ledger_path.is_file() else None
     claimed = first.get("scheme") if first else None
-    if facts.verified == 0 and isinstance(claimed, str) and claimed != scheme:
-        # Nothing verifies, and the ledger says it was sealed another way: a key
-        # mismatch, not an alteration (still a failure: nothing is proven).
-        ledger_breaks = [
-            Break(
-                ledger_path.name,
-                1,
-                KEY_MISMATCH,
-                None,
-                f"the ledger was sealed {claimed[:40]}; the key given checks {scheme}",
-            )
-        ]
+    named = first.get("deployment") if first else None
+    other = isinstance(claimed, str) and claimed != scheme
+    other_key = deployment is not None and isinstance(named, str) and named != deployment
+    if facts.verified == 0 and (other or other_key):
+        # Nothing verifies, and the ledger says it was sealed another way or by
+        # another key: a key mismatch, not an alteration (still a failure: nothing
+        # is proven, and the whole ledger may as well have been replaced).
+        why = (
+            f"sealed {str(claimed)[:40]}; the key given checks {scheme}"
+            if other
+            else f"sealed by deployment {str(named)[:40]}; the key given is {deployment}'s"
+        )
+        ledger_breaks = [Break(ledger_path.name, 1, KEY_MISMATCH, None, f"the ledger was {why}")]
     verifier = Verifier(chain_key, forward)
     if verification_key is not None:
         verifier.key_id = verification_key.key_id
