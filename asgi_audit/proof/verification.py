@@ -22,7 +22,8 @@ every break with its file, line number and kind:
     given: without a key, with another key, or with a key when none was given
     (see :mod:`asgi_audit.proof.keymatch`, which tells this from an alteration);
 ``bad checkpoint``
-    a checkpoint record whose signature does not hold.
+    a checkpoint record whose signature does not hold, or whose fields are not
+    what a writer writes (a line's malformed ``stream``/``seq``/``prev_*``: ``modified``).
 
 One line of look-ahead per stream tells a gap (a deletion) from a line out of
 place: a line whose ``seq`` runs ahead is held until the next line of its stream
@@ -38,7 +39,18 @@ from typing import Any
 
 import orjson
 
-from .findings import Break, Line, PrevRef, State, StreamSummary, ends_named_elsewhere
+from .findings import (
+    Break,
+    Line,
+    PrevRef,
+    State,
+    StreamSummary,
+    ends_named_elsewhere,
+    is_stream_id,
+    line_fault,
+    prev_fault,
+    record_fault,
+)
 from .integrity import (
     HMAC,
     KEY_ID_FIELD,
@@ -96,6 +108,12 @@ class Verifier:
                     self._claims[claimed] = (claim, named if isinstance(named, str) else None)
             return
         self._verified_any = True
+        fault = record_fault(record)
+        if fault is not None:
+            stream = record.get("stream")
+            named = stream if is_stream_id(stream) else None
+            self.breaks.append(Break(file, line, "bad checkpoint", named, fault))
+            return
         self._vouched.update(record_streams(record))
         if record.get("type") == "retired":
             for stream, r in (record.get("streams") or {}).items():
@@ -123,18 +141,20 @@ class Verifier:
         try:
             event = orjson.loads(body)
             stream, seq = event["stream"], event["seq"]
-            if not isinstance(stream, str) or not isinstance(seq, int):
-                raise TypeError
         except (ValueError, KeyError, TypeError):
             self.breaks.append(Break(file, line_no, "modified", None, "not a sealed event"))
+            return
+        fault = line_fault(stream, seq)
+        if fault is not None:
+            self.breaks.append(Break(file, line_no, "modified", None, fault))
             return
         state = self._streams.get(stream)
         if state is None:
             state = self._new_state(stream, seq, event)
         summary = state.summary
         summary.lines += 1
-        if summary.category is None:
-            summary.category = event.get("category")
+        if summary.category is None and isinstance(event.get("category"), str):
+            summary.category = event["category"]
         if summary.sealed is None:
             summary.sealed = algo
         named = event.get(KEY_ID_FIELD) if seq == 1 else None
@@ -144,8 +164,12 @@ class Verifier:
             summary.files.append(file)
         item = Line(file, line_no, seq, body, mac)
         if seq == 1 and "prev_stream" in event:
-            prev = (str(event["prev_stream"]), int(event.get("prev_seq", 0)))
-            self._prev_refs.append((item, state, *prev, str(event.get("prev_mac", ""))))
+            fault = prev_fault(event)
+            if fault is not None:
+                self._break(item, "modified", stream, fault)
+            else:
+                prev = (event["prev_stream"], event.get("prev_seq", 0))
+                self._prev_refs.append((item, state, *prev, event.get("prev_mac", "")))
         if state.expected == 1 < seq and not state.started and not state.vouched:
             # Its first lines are gone and no record signed with the key given says
             # why: if its checkpoints claim another key, that is what it is.
