@@ -325,6 +325,19 @@ def test_rotated_name_uses_utc_not_local_time(tmp_path: Path) -> None:
     assert target.name == "auth-events.jsonl.20260609_042216.rotated"
 
 
+@pytest.mark.parametrize("n", ["²", "٣", "３", "𝟗"])
+def test_a_planted_name_with_other_digits_neither_breaks_nor_steers_rotation(
+    tmp_path: Path, n: str
+) -> None:
+    # str.isdigit() takes them all, int() some: the rotation reads ASCII digits only.
+    path = tmp_path / "auth-events.jsonl"
+    path.write_bytes(b"{}\n")
+    (tmp_path / f"auth-events.jsonl.20260609_042216.{n}.rotated").write_bytes(b"")
+    moment = datetime(2026, 6, 9, 4, 22, 16, tzinfo=timezone.utc)
+    target = rotate_file(path, now=moment.timestamp())
+    assert target.name == "auth-events.jsonl.20260609_042216.rotated"
+
+
 def test_rotation_never_overwrites_within_one_second(tmp_path: Path) -> None:
     path = tmp_path / "auth-events.jsonl"
     moment = datetime(2026, 6, 9, 4, 22, 16, tzinfo=timezone.utc).timestamp()

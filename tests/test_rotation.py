@@ -591,12 +591,12 @@ def test_a_compression_cut_short_by_the_process_exit_is_finished_not_counted_twi
     tmp_path: Path,
 ) -> None:
     # A worker that stops between linking the .gz into place and removing the
-    # plain file leaves both. The .gz is complete; readers take it alone, and the
+    # plain file leaves both. The .gz is complete; retention takes it alone, and the
     # next retention pass removes the plain leftover.
     log_dir = tmp_path / "logs"
     log_dir.mkdir(mode=0o700)
     current = log_dir / "api-audit.jsonl"
-    plain = log_dir / "api-audit.jsonl.20261128_101010_000000.rotated"
+    plain = log_dir / "api-audit.jsonl.20261128_101010.rotated"
     lines = b"".join(b'{"n":%d}\n' % i for i in range(5))
     plain.write_bytes(lines)
     gz = compress_rotated(plain)
@@ -623,7 +623,7 @@ def test_a_rotated_file_that_a_rotation_is_still_moving_is_not_compressed_yet(
     # it is about to give back); compressing it then would compress it twice.
     log_dir = tmp_path / "logs"
     log_dir.mkdir(mode=0o700)
-    plain = log_dir / "auth-events.jsonl.20261128_101010_000000.2.rotated"
+    plain = log_dir / "auth-events.jsonl.20261128_101010.2.rotated"
     plain.write_bytes(b'{"n":1}\n')
     second_name = log_dir / "auth-events.jsonl"
     os.link(plain, second_name)  # the rotation has linked but not yet unlinked

@@ -32,6 +32,7 @@ from ..proof.keymatch import KEY_MISMATCH, MISMATCH_CLASSES
 from ..proof.schemes import FS_LABEL
 from ..proof.verification import Break, StreamSummary
 from ..proof.verify import VerifyResult, verify_directory
+from ..store.opening import MAX_LINE
 from .common import (
     EXIT_ALTERED,
     EXIT_KEY_MISMATCH,
@@ -325,7 +326,9 @@ def _add_verify_arguments(p: argparse.ArgumentParser) -> None:
 _VERIFY_EPILOG: Final = f"""\
 Reads every event file (current, rotated, gzipped) and the signed checkpoints,
 follows each stream's chain of MACs and names every break by file and line:
-modified, deleted, inserted, reordered, truncated, unknown key, bad checkpoint.
+modified, deleted, inserted, reordered, truncated, unknown key, bad checkpoint;
+and what it does not read: not a regular file (a symlink, a FIFO, ... at an
+event file's name), bad file name, unreadable, line too long (over {MAX_LINE >> 20} MiB).
 The key is the deployment key the apps ran with, read from ${KEY_ENV} (or
 the variable --key-env names), never from the command line. Without a key the
 SHA-256 chains show accidents, not tampering: anyone can recompute them.

@@ -43,6 +43,8 @@ import orjson
 
 from ..record.events import format_timestamp
 from ..store.files import LogDirectory, fsync_directory, locked
+from ..store.opening import MAX_LINE, open_file
+from ..store.reading import iter_lines
 from .integrity import CHECKPOINT_FILE, Sealed, chain_root, compute_mac, split_mac
 from .records import build_body, field_problem, record_hash, seal_record, split_sig
 from .schemes import FORWARD, Sealer
@@ -240,9 +242,9 @@ def file_facts(path: Path) -> dict[str, Any]:
     facts: dict[str, Any] = {"size": size, "sha256": digest.hexdigest()}
     if path.name.endswith(".gz"):
         return facts
-    with open(path, "rb") as fh:
-        for raw_line in fh:
-            split = split_mac(raw_line.rstrip(b"\n"))
+    with open_file(path, compressed=False) as fh:
+        for _, raw_line in iter_lines(fh, cap=MAX_LINE):
+            split = split_mac(raw_line)
             if split is None:
                 continue
             try:
@@ -353,16 +355,12 @@ def ledger_index(path: Path) -> dict[str, IndexEntry]:
     """
     index: dict[str, IndexEntry] = {}
     try:
-        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | _CLOEXEC)
+        fh = open_file(path, compressed=False)
     except OSError:
         return index
-    with os.fdopen(fd, "rb") as fh:
-        if not stat.S_ISREG(os.fstat(fd).st_mode):
-            return index
-        for raw in fh:
-            if len(raw) > _TAIL_LIMIT:
-                continue
-            split = split_sig(raw.rstrip(b"\n"))
+    with fh:
+        for _, raw in iter_lines(fh, cap=_TAIL_LIMIT):
+            split = split_sig(raw)
             if split is None:
                 continue
             try:

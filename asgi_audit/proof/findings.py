@@ -3,18 +3,70 @@
 PURE: no event loop, no file. :class:`Break` and :class:`StreamSummary` are what
 :class:`~asgi_audit.proof.verification.Verifier` reports (and ``asgi-audit
 verify`` prints or dumps as JSON); :class:`Line` and :class:`State` are its
-working state for one line and one stream.
+working state for one line and one stream. :func:`line_fault`,
+:func:`prev_fault` and :func:`record_fault` say why a line's or a record's fields
+cannot be followed (a ``stream`` that is no stream id, a ``seq`` that is no whole
+number, ...), so that the verifier names it instead of failing on it.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, TypeAlias
+from typing import Any, Final, TypeAlias, TypeGuard
 
 from .merkle import Frontier
 
-__all__ = ("Break", "Line", "PrevRef", "State", "StreamSummary", "ends_named_elsewhere")
+__all__ = (
+    "Break",
+    "Line",
+    "PrevRef",
+    "State",
+    "StreamSummary",
+    "ends_named_elsewhere",
+    "is_stream_id",
+    "line_fault",
+    "prev_fault",
+)
+
+_STREAM_ID: Final = re.compile(r"[0-9a-f]{16}\Z", re.ASCII)
+_HEX_MAC: Final = re.compile(r"[0-9a-f]{64}\Z", re.ASCII)
+
+
+def is_stream_id(value: object) -> TypeGuard[str]:
+    """Whether ``value`` is a stream id as writers make them: 16 lower-case hex digits."""
+    return isinstance(value, str) and _STREAM_ID.match(value) is not None
+
+
+def _whole(value: object, least: int) -> bool:
+    # An int, not a bool (JSON true is no seq), at least ``least``.
+    return type(value) is int and value >= least
+
+
+def _hex_mac(value: object) -> bool:
+    return isinstance(value, str) and _HEX_MAC.match(value) is not None
+
+
+def line_fault(stream: object, seq: object) -> str | None:
+    """Why a sealed line's ``stream`` and ``seq`` cannot place it in a chain, or None."""
+    if not is_stream_id(stream):
+        return "its stream is not a stream id (16 hex digits)"
+    if not _whole(seq, 1):
+        return "its seq is not a whole number from 1"
+    return None
+
+
+def prev_fault(event: Mapping[str, Any]) -> str | None:
+    """Why a first line's ``prev_stream``, ``prev_seq`` and ``prev_mac`` (where the
+    previous stream of its file ended) cannot be read, or None."""
+    if not is_stream_id(event.get("prev_stream")):
+        return "its prev_stream is not a stream id (16 hex digits)"
+    if "prev_seq" in event and not _whole(event["prev_seq"], 0):
+        return "its prev_seq is not a whole number"
+    if "prev_mac" in event and not isinstance(event["prev_mac"], str):
+        return "its prev_mac is not text"
+    return None
 
 
 @dataclass(frozen=True, slots=True)
@@ -120,7 +172,7 @@ def ends_named_elsewhere(
     breaks: list[Break] = []
     for file, line, record in checkpoints:
         stream, seq = record.get("stream"), record.get("seq")
-        if not isinstance(stream, str) or not isinstance(seq, int) or seq < 1:
+        if not isinstance(stream, str) or type(seq) is not int or seq < 1:
             continue
         found = streams.get(stream)
         reached = max(
@@ -140,6 +192,8 @@ def ends_named_elsewhere(
                 )
             )
     for item, referrer, stream, seq, mac in prev_refs:
+        if not isinstance(stream, str) or type(seq) is not int or not isinstance(mac, str):
+            continue  # malformed: named a break where the line was read
         named = streams.get(stream)
         if named is None or named.last is None:
             continue  # that stream's files are gone by retention, or never were here

@@ -22,7 +22,8 @@ every break with its file, line number and kind:
     given: without a key, with another key, or with a key when none was given
     (see :mod:`asgi_audit.proof.keymatch`, which tells this from an alteration);
 ``bad checkpoint``
-    a checkpoint record whose signature does not hold.
+    a checkpoint record whose signature does not hold, or whose fields are not
+    what a writer writes (a line's malformed ``stream``/``seq``/``prev_*``: ``modified``).
 
 One line of look-ahead per stream tells a gap (a deletion) from a line out of
 place: a line whose ``seq`` runs ahead is held until the next line of its stream
@@ -39,7 +40,16 @@ from typing import Any
 import orjson
 
 from .completeness import stream_breaks
-from .findings import Break, Line, PrevRef, State, StreamSummary, ends_named_elsewhere
+from .findings import (
+    Break,
+    Line,
+    PrevRef,
+    State,
+    StreamSummary,
+    ends_named_elsewhere,
+    line_fault,
+    prev_fault,
+)
 from .integrity import (
     CHECKPOINT_FILE,
     HMAC,
@@ -128,10 +138,12 @@ class Verifier:
         try:
             event = orjson.loads(body)
             stream, seq = event["stream"], event["seq"]
-            if not isinstance(stream, str) or not isinstance(seq, int) or isinstance(seq, bool):
-                raise TypeError
         except (ValueError, KeyError, TypeError):
             self.breaks.append(Break(file, line_no, "modified", None, "not a sealed event"))
+            return
+        fault = line_fault(stream, seq)
+        if fault is not None:
+            self.breaks.append(Break(file, line_no, "modified", None, fault))
             return
         epoch = line_epoch(algo)
         family = FS_LABEL if epoch is not None else algo
@@ -141,8 +153,8 @@ class Verifier:
         self._where(state, file, line_no, event)
         summary = state.summary
         summary.lines += 1
-        if summary.category is None:
-            summary.category = event.get("category")
+        if summary.category is None and isinstance(event.get("category"), str):
+            summary.category = event["category"]
         if summary.sealed is None:
             summary.sealed = algo
         named = event.get(KEY_ID_FIELD) if seq == 1 else None
@@ -154,8 +166,12 @@ class Verifier:
         if state.first is None:
             state.first = item
         if seq == 1 and "prev_stream" in event:
-            prev = (str(event["prev_stream"]), int(event.get("prev_seq", 0)))
-            self._prev_refs.append((item, state, *prev, str(event.get("prev_mac", ""))))
+            fault = prev_fault(event)
+            if fault is not None:
+                self._break(item, "modified", stream, fault)
+            else:
+                prev = (event["prev_stream"], event.get("prev_seq", 0))
+                self._prev_refs.append((item, state, *prev, event.get("prev_mac", "")))
         if epoch is not None and self._forward is not None and item.key is None:
             state.checking = False  # the public verification key checks no line MAC
         if family != self._algo and state.checking:

@@ -1,25 +1,25 @@
-"""Verify a log directory: every file's chains and the signed checkpoints.
+"""Verify a log directory: the ledger, every file's chains, and what is missing.
 
-IO. Reads current, rotated and gzipped files of every category (oldest first),
-streaming line by line, and the checkpoints file, and hands them to the pure
-:class:`~asgi_audit.proof.verification.Verifier`.
+IO. Reads the ledger (``checkpoints.log``) into the pure
+:class:`~asgi_audit.proof.ledger.LedgerCheck`, then current, rotated and gzipped
+files of every category (oldest first), streaming line by line through the
+shared lister and opener (:mod:`asgi_audit.proof.sources`), into the pure
+:class:`~asgi_audit.proof.verification.Verifier`; then compares what the ledger
+says should exist with what is there (:mod:`asgi_audit.proof.completeness`).
 """
 
 from __future__ import annotations
 
 import contextlib
-import gzip
-import hashlib
 import os
-import zlib
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
 import orjson
 
-from ..store.rotation import rotated_files
+from ..store.listing import list_event_files
+from ..store.opening import open_file
 from .completeness import anchor_breaks, caveats, file_breaks
 from .forward import VerificationKey
 from .integrity import CHECKPOINT_FILE, derive_chain_key, key_id
@@ -34,6 +34,7 @@ from .schemes import (
     StaticRecords,
     UnkeyedRecords,
 )
+from .sources import feed_file, feed_ledger, file_hashes, in_order, refused_break
 from .verification import Break, StreamSummary, Verifier
 
 __all__ = ("VerifyResult", "event_files", "verify_directory")
@@ -95,62 +96,22 @@ class VerifyResult:
 
 
 def event_files(log_dir: Path) -> list[Path]:
-    """Every event file of a directory: per category, rotated oldest first, then current."""
-    current = sorted(p for p in log_dir.glob("*.jsonl") if p.is_file() and not p.is_symlink())
-    names = {p.name for p in current}
-    for rotated in log_dir.glob("*.jsonl.*"):
-        # A category whose current file is gone still has its rotated files.
-        base = rotated.name.split(".jsonl.", 1)[0] + ".jsonl"
-        if rotated.name.endswith((".rotated", ".rotated.gz")):
-            names.add(base)
-    files: list[Path] = []
-    for name in sorted(names):
-        path = log_dir / name
-        files.extend(rotated_files(path))
-        if path.is_file():
-            files.append(path)
-    return files
-
-
-def _open(path: Path) -> IO[bytes]:
-    if path.name.endswith(".gz"):
-        return gzip.open(path, "rb")  # type: ignore[return-value]
-    return open(path, "rb")
-
-
-def _lines(path: Path) -> Iterator[tuple[int, bytes]]:
-    with _open(path) as fh:
-        for number, raw in enumerate(fh, start=1):
-            line = raw[:-1] if raw.endswith(b"\n") else raw
-            if line:
-                yield number, line
-
-
-def _file_hash(path: Path) -> tuple[int, str, str]:
-    """A file's size and SHA-256, and the SHA-256 of its content (of what a ``.gz``
-    holds; the same hash for a plain file)."""
-    digest = hashlib.sha256()
-    size = 0
-    with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(chunk)
-            size += len(chunk)
-    if not path.name.endswith(".gz"):
-        return size, digest.hexdigest(), digest.hexdigest()
-    content = hashlib.sha256()
-    with gzip.open(path, "rb") as gz:
-        for chunk in iter(lambda: gz.read(1 << 20), b""):
-            content.update(chunk)
-    return size, digest.hexdigest(), content.hexdigest()
+    """Every event file of a directory: per category (by its current file's name),
+    rotated oldest first, then current."""
+    return [f.path for f in in_order(list_event_files(log_dir))]
 
 
 def _first_record(path: Path) -> dict[str, Any] | None:
-    for _, raw in _lines(path):
-        with contextlib.suppress(ValueError):
-            record = orjson.loads(raw)
-            if isinstance(record, dict):
-                return record
+    """The ledger's first line, parsed without any check (what it claims)."""
+    try:
+        with open_file(path, compressed=False) as fh:
+            head = fh.read(1 << 16) or b""
+    except OSError:
         return None
+    with contextlib.suppress(ValueError):
+        record = orjson.loads(head.split(b"\n", 1)[0])
+        if isinstance(record, dict):
+            return record
     return None
 
 
@@ -199,12 +160,11 @@ def verify_directory(
         records = UnkeyedRecords()
     ledger_path = root / CHECKPOINT_FILE
     check = LedgerCheck(records, deployment, ledger_path.name)
-    if ledger_path.is_file() and not ledger_path.is_symlink():
-        for number, raw in _lines(ledger_path):
-            check.feed(number, raw)
+    read_breaks: list[Break] = []
+    feed_ledger(root, check, read_breaks)
     facts = check.finish()
     ledger_breaks = facts.breaks
-    first = _first_record(ledger_path) if ledger_path.is_file() else None
+    first = _first_record(ledger_path)
     claimed = first.get("scheme") if first else None
     named = first.get("deployment") if first else None
     other = isinstance(claimed, str) and claimed != scheme
@@ -223,26 +183,25 @@ def verify_directory(
     if verification_key is not None:
         verifier.key_id = verification_key.key_id
     verifier.use_ledger(facts, ledger_path.name)
-    files = event_files(root)
+    listing = list_event_files(root)
+    verifier.breaks.extend(refused_break(r) for r in listing.refused)
+    verifier.breaks.extend(read_breaks)
     present: dict[str, tuple[int, str, str]] = {}
-    for path in files:
-        number = 0
-        try:
-            if ".jsonl." in path.name:
-                present[path.name] = _file_hash(path)
-            for number, raw in _lines(path):
-                verifier.feed(path.name, number, raw)
-        except (OSError, EOFError, zlib.error) as exc:
-            # A damaged (cut or corrupted) gzip file: what follows is unreadable.
-            verifier.breaks.append(
-                Break(path.name, number + 1, "modified", None, f"unreadable: {exc}")
-            )
+    files: list[str] = []
+    for f in in_order(listing):
+        if not feed_file(f, verifier):
+            continue
+        files.append(f.path.name)
+        if not f.current:
+            hashes = file_hashes(f)
+            if hashes is not None:
+                present[f.path.name] = hashes
     streams, breaks = verifier.finish()
     breaks = [*ledger_breaks, *breaks, *file_breaks(facts, present, ledger_path.name)]
     if anchor is not None:
         breaks += _anchor(anchor, records, facts, ledger_path.name, anchor_source)
     return VerifyResult(
-        [p.name for p in files],
+        files,
         verifier.lines,
         streams,
         breaks,
