@@ -45,6 +45,7 @@ from typing import Final
 from .. import __version__
 from .common import EXIT_ALTERED, EXIT_ERROR, EXIT_KEY_MISMATCH, EXIT_OK, CliError, Command
 from .keys import KEYS
+from .prove import PROVE
 from .query import QUERY
 from .stats import ROTATE, STATS
 from .tail import TAIL
@@ -62,7 +63,7 @@ __all__ = (
 )
 
 #: The subcommands, in ``--help`` order.
-_COMMANDS: Final[tuple[Command, ...]] = (STATS, ROTATE, TAIL, QUERY, VERIFY, KEYS)
+_COMMANDS: Final[tuple[Command, ...]] = (STATS, ROTATE, TAIL, QUERY, VERIFY, KEYS, PROVE)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -189,7 +189,10 @@ class ProofSession:
         records: list[tuple[str, dict[str, Any]]] = []
         if heads:
             records.append(("checkpoint", {"reason": "epoch", "streams": heads}))
-        public = state.public_key_at(target)
+        ahead = state.copy()
+        ahead.advance_to(target)
+        public = ahead.public_key()
+        ahead.erase()
         records.append(("key", {"next_epoch": target, "next_public_key": public.hex()}))
         tx.write(records)
         state.advance_to(target)
