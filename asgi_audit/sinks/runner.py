@@ -1,4 +1,5 @@
-"""A sink's runner: follows the category files and delivers their lines, at least once.
+"""A sink's runner: follows the category files and the ledger, and delivers their lines,
+at least once.
 
 IO, in a daemon thread of its own per sink. The files are the source of truth:
 the runner reads whole lines from where the sink last acknowledged, one category
@@ -34,6 +35,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final
 
+from ..proof.integrity import CHECKPOINT_FILE
 from ..store.reporting import report
 from ..store.rotation import rotated_files
 from .base import Sink
@@ -239,7 +241,13 @@ class SinkRunner:
 
     def _collect(self) -> tuple[str, list[bytes], int] | None:
         # The first category with whole lines to deliver: (file name, lines, new offset).
-        follows = [self._follow(path) for path in sorted(self._dir.glob("*.jsonl"))]
+        # The ledger ships too, first: a record that left the host is the anchor
+        # that `asgi-audit verify --anchor` checks a cut or a rollback against.
+        paths = sorted(self._dir.glob("*.jsonl"))
+        ledger = self._dir / CHECKPOINT_FILE
+        if ledger.is_file() and not ledger.is_symlink():
+            paths.insert(0, ledger)
+        follows = [self._follow(path) for path in paths]
         for follow in follows:
             if follow is None:
                 continue
