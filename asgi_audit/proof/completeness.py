@@ -24,6 +24,7 @@ What none of this can rule out without an anchor is said by :func:`caveats`.
 
 from __future__ import annotations
 
+import datetime
 from collections.abc import Mapping
 from typing import Final
 
@@ -182,7 +183,41 @@ def anchor_breaks(
     return [Break(ledger_file, 0, "rolled back", None, detail)]
 
 
-def caveats(facts: LedgerFacts, anchored: bool) -> list[str]:
+def silences(facts: LedgerFacts, now: float) -> list[str]:
+    """Writers whose records stop without a ``stop`` record, and when.
+
+    Every writer writes a checkpoint each interval, also when idle; one whose last
+    record is followed by more than :data:`_HEARTBEAT_SLACK` intervals of silence
+    (in the ledger's later records, or until ``now``) stopped then: killed, its host
+    down, or its later records cut. Not an alteration by itself: said, not a break.
+    """
+    interval = facts.interval
+    if not interval:
+        return []
+    said = []
+    newest = max((_seconds(w.last) for w in facts.writers.values()), default=0.0)
+    for (host, pid), writer in sorted(facts.writers.items(), key=lambda kv: kv[1].where.n):
+        if writer.stopped:
+            continue
+        silent_until = max(newest, now)
+        last = _seconds(writer.last)
+        if silent_until - last > _HEARTBEAT_SLACK * interval:
+            said.append(
+                f"the writer pid {pid} on {host[:64]} (started {writer.started}) wrote its last "
+                f"record at {writer.last} (n={writer.where.n}) and no stop record: it stopped "
+                "then (killed, or its host went down), or its later records were cut"
+            )
+    return said
+
+
+def _seconds(timestamp: str) -> float:
+    try:
+        return datetime.datetime.fromisoformat(timestamp).timestamp()
+    except ValueError:
+        return 0.0
+
+
+def caveats(facts: LedgerFacts, anchored: bool, now: float) -> list[str]:
     """What verify cannot rule out, in words, given what it had."""
     said: list[str] = []
     if not anchored:
@@ -194,6 +229,7 @@ def caveats(facts: LedgerFacts, anchored: bool) -> list[str]:
             f"ends at n={last.n if last else '-'}, {when}); give --anchor with a "
             "checkpoint shipped off the host to rule it out"
         )
+    said += silences(facts, now)
     if facts.scheme == "static":
         said.append(
             "sealed with a static key: whoever held the key (anyone who took the host) "

@@ -114,6 +114,16 @@ class Rotated:
 
 
 @dataclass(slots=True)
+class Writer:
+    """One writer process as its records show it."""
+
+    started: str
+    last: str
+    where: Where
+    stopped: bool = False
+
+
+@dataclass(slots=True)
 class LedgerFacts:
     """What the records that hold say (every field only from verified records)."""
 
@@ -135,6 +145,9 @@ class LedgerFacts:
     starts: list[tuple[Where, str, float | None]] = field(default_factory=list)
     stops: list[tuple[Where, str]] = field(default_factory=list)
     epochs: list[int] = field(default_factory=list)  # the epochs records were sealed in
+    #: Per writer (host, pid): its start, its last record, whether it stopped cleanly.
+    writers: dict[tuple[str, int], Writer] = field(default_factory=dict)
+    interval: float | None = None  # the longest checkpoint interval a writer announced
     breaks: list[Break] = field(default_factory=list)
 
 
@@ -228,6 +241,12 @@ class LedgerCheck:
         if isinstance(epoch, int):
             facts.epochs.append(epoch)
         kind = record["type"]
+        who = (record["host"], record["pid"])
+        writer = facts.writers.get(who)
+        if writer is None or kind == "start":
+            writer = facts.writers[who] = Writer(record["timestamp"], record["timestamp"], where)
+        writer.last, writer.where = record["timestamp"], where
+        writer.stopped = kind == "stop"
         if kind in ("genesis", "reset"):
             if where.n != 0:
                 self._break(where.line, BAD_RECORD, f"a {kind} record at n={where.n}")
@@ -250,7 +269,10 @@ class LedgerCheck:
     # ------------------------------------------------------------ per record type
 
     def _on_start(self, where: Where, record: dict[str, Any]) -> None:
-        self.facts.starts.append((where, record["timestamp"], record["interval_s"]))
+        interval = record["interval_s"]
+        self.facts.starts.append((where, record["timestamp"], interval))
+        if interval is not None:
+            self.facts.interval = max(self.facts.interval or 0.0, float(interval))
 
     def _on_stop(self, where: Where, record: dict[str, Any]) -> None:
         self.facts.stops.append((where, record["timestamp"]))

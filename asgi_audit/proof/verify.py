@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -208,7 +209,7 @@ def verify_directory(
         scheme != UNKEYED,
         verifier.key_id,
         scheme=facts.scheme or scheme,
-        caveats=caveats(facts, anchor is not None),
+        caveats=caveats(facts, anchor is not None, time.time()),
         ledger_records=facts.records,
     )
 
