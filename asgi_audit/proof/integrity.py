@@ -40,7 +40,7 @@ from typing import Any, Final
 
 import orjson
 
-from .merkle import Frontier, leaf_hash
+from .merkle import Frontier
 
 __all__ = (
     "CHECKPOINT_FILE",
@@ -219,9 +219,12 @@ class Chain:
         # Updated in place: the writer copies ``last`` where it keeps one.
         last.seq += 1
         last.mac = mac
-        line = b"".join((body[:-1], self._prefix, mac.hex().encode(), b'"}'))
-        self.tree.append(leaf_hash(line))
-        return line + b"\n"
+        line = b"".join((body[:-1], self._prefix, mac.hex().encode(), b'"}\n'))
+        # The Merkle leaf (RFC 9162): SHA-256 of 0x00 and the line without its newline.
+        leaf = hashlib.sha256(b"\x00")
+        leaf.update(memoryview(line)[:-1])
+        self.tree.append(leaf.digest())
+        return line
 
     def end(self) -> Sealed:
         """A copy of where the stream stands, with its Merkle root."""
