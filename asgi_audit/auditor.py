@@ -24,8 +24,8 @@ import anyio.to_thread
 
 from .methods import EventMethods
 from .options import KEY_ENV, build_settings
-from .proof.checkpoints import checked_end
 from .proof.integrity import Sealed
+from .proof.readback import checked_end
 from .proof.setup import SealingSetup, prepare_sealing
 from .record.context import RequestContext
 from .record.context import current_context as _current_context

@@ -1078,9 +1078,12 @@ def write_small_log(log_dir: Path, key: str | None) -> None:
     """3 auth and 2 admin events by a real Auditor, with ``key`` (None: unkeyed)."""
 
     async def write() -> None:
-        sealing = "forward-secure" if key else "unkeyed"
         async with Auditor(
-            log_dir=log_dir, key=key, self_audit=False, fsync="never", sealing=sealing
+            log_dir=log_dir,
+            key=key,
+            self_audit=False,
+            fsync="never",
+            sealing="forward-secure" if key else "unkeyed",
         ) as a:
             for n in range(3):
                 await a.login_attempt("failed", user_id=USERS[n], ip_address=IPS[n], n=n)

@@ -25,17 +25,14 @@ written (see the security model).
 from __future__ import annotations
 
 import contextlib
-import datetime
 import gzip
 import hashlib
-import hmac
 import os
 import re
 import socket
 import stat
 import time
-from collections.abc import Iterator, Mapping
-from dataclasses import dataclass
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any, Final
 
@@ -45,17 +42,18 @@ from ..record.events import format_timestamp
 from ..store.files import LogDirectory, fsync_directory, locked
 from ..store.opening import MAX_LINE, open_file
 from ..store.reading import iter_lines
-from .integrity import CHECKPOINT_FILE, Sealed, chain_root, compute_mac, split_mac
-from .records import build_body, field_problem, record_hash, seal_record, split_sig
-from .schemes import FORWARD, Sealer
+from .integrity import CHECKPOINT_FILE, Sealed, split_mac
+from .records import build_body, record_hash, seal_record
+from .schemes import Sealer
 
 __all__ = (
+    "TAIL_LIMIT",
     "Ledger",
     "Transaction",
-    "checked_end",
     "file_facts",
     "gz_source_facts",
     "head",
+    "last_newline",
     "read_last_record",
 )
 
@@ -63,7 +61,8 @@ _CLOEXEC: Final = getattr(os, "O_CLOEXEC", 0)
 _N_RE: Final = re.compile(rb'\A\{"n":([0-9]{1,18}),')
 #: How far back from the end a last record is looked for (a checkpoint of
 #: thousands of streams is long).
-_TAIL_LIMIT: Final = 8 << 20
+TAIL_LIMIT: Final = 8 << 20
+_TAIL_LIMIT: Final = TAIL_LIMIT
 
 
 def read_last_record(path: Path) -> tuple[int, str] | None:
@@ -81,10 +80,10 @@ def read_last_record(path: Path) -> tuple[int, str] | None:
         return None
     try:
         size = os.fstat(fd).st_size
-        end = _last_newline(fd, size, size)
+        end = last_newline(fd, size, size)
         if end < 0:
             return None
-        start = _last_newline(fd, end, _TAIL_LIMIT) + 1
+        start = last_newline(fd, end, _TAIL_LIMIT) + 1
         if start < 0 or end - start > _TAIL_LIMIT:
             return -1, "0" * 64
         last = os.pread(fd, end - start, start)
@@ -94,7 +93,7 @@ def read_last_record(path: Path) -> tuple[int, str] | None:
     return (int(match[1]) if match else -1), record_hash(last)
 
 
-def _last_newline(fd: int, before: int, limit: int) -> int:
+def last_newline(fd: int, before: int, limit: int) -> int:
     """Offset of the last newline before ``before`` (-1: none at all; -2: none
     within ``limit`` bytes)."""
     end = before
@@ -166,7 +165,7 @@ class Ledger:
             if tx.lines:
                 self._write(b"".join(tx.lines), created=last is None)
 
-    def append(self, records: list[tuple[str, Mapping[str, Any]]]) -> None:
+    def append(self, records: Sequence[tuple[str, Mapping[str, Any]]]) -> None:
         """Append ``records`` (type, fields) as the chain's next records, fsynced.
 
         Raises:
@@ -209,7 +208,7 @@ class Transaction:
         self.n, self.head = (0, "") if last is None else (max(last[0], -1) + 1, last[1])
         self.lines: list[bytes] = []
 
-    def write(self, records: list[tuple[str, Mapping[str, Any]]]) -> None:
+    def write(self, records: Sequence[tuple[str, Mapping[str, Any]]]) -> None:
         """Seal ``records`` now (with the sealer's current epoch); written at the end."""
         for kind, fields in records:
             line = self._ledger.seal(kind, fields, self.n, self.head)
@@ -273,142 +272,3 @@ def gz_source_facts(path: Path) -> dict[str, Any]:
             digest.update(chunk)
             size += len(chunk)
     return {"size": size, "sha256": digest.hexdigest()}
-
-
-def checked_end(path: Path, sealer: Sealer) -> Sealed | None:
-    """Where the stream of a file's last line stood, if that line's MAC holds
-    under the key sealing now; else None (a new stream then names nothing).
-
-    A restart must not vouch for what it did not check: a cut or forged last
-    line would otherwise be named, signed, by the next stream. Only a line
-    sealed with the current key (same epoch, or a static key) can be checked
-    here; the ledger's checkpoints cover the rest.
-    """
-    try:
-        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | _CLOEXEC)
-    except OSError:
-        return None
-    try:
-        if not stat.S_ISREG(os.fstat(fd).st_mode):
-            return None
-        size = os.fstat(fd).st_size
-        end = _last_newline(fd, size, size)
-        if end < 0:
-            return None
-        start = _last_newline(fd, end, _TAIL_LIMIT)
-        if start < -1:
-            return None
-        before = _last_newline(fd, start, _TAIL_LIMIT) if start > 0 else -1
-        last = os.pread(fd, end - start - 1, start + 1)
-        previous = (
-            os.pread(fd, start - before - 1, before + 1) if start > 0 and before >= -1 else b""
-        )
-    finally:
-        os.close(fd)
-    split = split_mac(last)
-    label = sealer.line_label()
-    if split is None or split[1] != label:
-        return None
-    body, _, mac = split
-    try:
-        event = orjson.loads(body)
-    except ValueError:
-        return None
-    stream, seq = event.get("stream"), event.get("seq")
-    if not isinstance(stream, str) or not isinstance(seq, int) or isinstance(seq, bool) or seq < 1:
-        return None
-    key = sealer.line_key()
-    if seq == 1:
-        prev = chain_root(None if sealer.scheme == FORWARD else key, stream)
-    else:
-        split_prev = split_mac(previous) if previous else None
-        if split_prev is None:
-            return None
-        try:
-            event_prev = orjson.loads(split_prev[0])
-        except ValueError:
-            return None
-        if event_prev.get("stream") != stream or event_prev.get("seq") != seq - 1:
-            return None
-        prev = split_prev[2]
-    if not hmac.compare_digest(compute_mac(key, prev, body), mac):
-        return None
-    return Sealed(stream, seq, mac, label)
-
-
-@dataclass(frozen=True, slots=True)
-class IndexEntry:
-    """A rotated (or compressed) file as the ledger first recorded it."""
-
-    n: int  # the record that names it (for a .gz: the rotated record's)
-    sha256: str
-    time: float  # when it was rotated (the record's timestamp)
-
-
-def ledger_index(path: Path) -> dict[str, IndexEntry]:
-    """Per file name, the first ``rotated`` or ``compressed`` record naming it.
-
-    Signatures are not checked here (the host cannot check an ended epoch's):
-    retention only acts where the file's bytes match, records each act naming
-    the record it relied on, and verify accepts a deletion only when that record
-    verifies. The first record wins: one planted later cannot take a name over.
-    """
-    index: dict[str, IndexEntry] = {}
-    try:
-        fh = open_file(path, compressed=False)
-    except OSError:
-        return index
-    with fh:
-        for _, raw in iter_lines(fh, cap=_TAIL_LIMIT):
-            split = split_sig(raw)
-            if split is None:
-                continue
-            try:
-                record = orjson.loads(split[0])
-            except ValueError:
-                continue
-            if not isinstance(record, dict) or field_problem(record) is not None:
-                continue
-            kind, name = record["type"], record.get("file")
-            if kind == "rotated" and name not in index:
-                moment = parse_timestamp(record["timestamp"])
-                if moment is not None:
-                    index[name] = IndexEntry(record["n"], record["sha256"], moment)
-            elif kind == "compressed" and name not in index:
-                source = index.get(record["from"])
-                if source is not None:
-                    index[name] = IndexEntry(source.n, record["sha256"], source.time)
-    return index
-
-
-def parse_timestamp(value: str) -> float | None:
-    """Seconds since the epoch of a record's ``timestamp`` (ISO 8601 UTC), or None."""
-    try:
-        moment = datetime.datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    if moment.tzinfo is None:
-        return None
-    return moment.timestamp()
-
-
-def file_size_digest(path: Path) -> tuple[int, str]:
-    """A regular file's size and SHA-256, read without following a link."""
-    digest = hashlib.sha256()
-    size = 0
-    fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | _CLOEXEC)
-    with os.fdopen(fd, "rb") as fh:
-        if not stat.S_ISREG(os.fstat(fd).st_mode):
-            raise OSError(f"not a regular file: '{path}'")
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(chunk)
-            size += len(chunk)
-    return size, digest.hexdigest()
-
-
-def file_digest(path: Path) -> str | None:
-    """A regular file's SHA-256, or None if it cannot be read."""
-    try:
-        return file_size_digest(path)[1]
-    except OSError:
-        return None

@@ -171,6 +171,32 @@ class ProofSession:
     def close(self) -> None:
         self.ledger.close()
 
+    # ------------------------------------------------- the writer's forms: never raise
+
+    def try_start(self) -> None:
+        """:meth:`start`; a failure is reported."""
+        try:
+            self.start()
+        except OSError as exc:
+            report(f"starting the ledger failed: {type(exc).__name__}: {exc}")
+
+    def try_rotated(self, category: str, path: Path, end: tuple[Sealed, str] | None) -> None:
+        """:meth:`rotated`; a failure is reported."""
+        try:
+            self.rotated(category, path, end)
+        except OSError as exc:
+            report(f"recording the rotation of '{path}' failed: {type(exc).__name__}: {exc}")
+
+    def try_checkpoint(self, reason: str, ends: dict[str, tuple[Sealed, str]]) -> None:
+        """:meth:`checkpoint` (:meth:`stop` for ``shutdown``); a failure is reported."""
+        try:
+            if reason == "shutdown":
+                self.stop(ends)
+            else:
+                self.checkpoint(reason, ends)
+        except OSError as exc:
+            report(f"writing a {reason} checkpoint failed: {type(exc).__name__}: {exc}")
+
     # ------------------------------------------------------------------ epochs
 
     def _roll(self, tx: Transaction, now: float, heads: dict[str, Any] | None) -> bool:

@@ -13,14 +13,9 @@ import time
 from pathlib import Path
 from typing import Final
 
-from ..proof.checkpoints import (
-    IndexEntry,
-    Ledger,
-    file_digest,
-    file_size_digest,
-    ledger_index,
-)
+from ..proof.checkpoints import Ledger
 from ..proof.integrity import CHECKPOINT_FILE
+from ..proof.readback import IndexEntry, file_digest, file_size_digest, ledger_index
 from ..proof.schemes import Sealer
 from ..record.events import CATEGORY_FILES, category_filename
 from .files import LogDirectory, fsync_directory, locked

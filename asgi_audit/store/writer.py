@@ -21,7 +21,6 @@ from __future__ import annotations
 import contextlib
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -30,6 +29,9 @@ import anyio.lowlevel
 
 from ..proof.integrity import Chain, Sealed
 from ..record.events import RawEvent, dropped_events
+from .batches import SLICE as _SLICE
+from .batches import Encoded as _Encoded
+from .batches import Held as _Held
 from .reporting import CategoryStats, report
 from .worker import WorkerThread
 
@@ -45,37 +47,6 @@ if TYPE_CHECKING:
 __all__ = ("FsyncPolicy", "Writer")
 
 FsyncPolicy = Literal["always", "interval", "never"]
-
-
-@dataclass(slots=True)
-class _Held:
-    """A category's lines whose write failed, with its retry schedule."""
-
-    data: bytes
-    count: int
-    real: int  # how many of them are the stream's events (not events_dropped lines)
-    first_seq: int  # sequence number of its oldest event
-    end: Sealed | None  # where the category's chain stands after these lines
-    failing: str | None = None
-    retry_at: float = 0.0
-    delay: float = 0.0
-
-
-@dataclass(slots=True)
-class _Encoded:
-    """A batch's lines per category, made on the loop and written in the thread."""
-
-    base: int  # sequence number of the batch's first event
-    real: int  # how many of its events are the stream's (the rest are events_dropped)
-    lines: dict[str, list[bytes]] = field(default_factory=dict)
-    first_seq: dict[str, int] = field(default_factory=dict)
-    real_count: dict[str, int] = field(default_factory=dict)
-    ends: dict[str, Sealed | None] = field(default_factory=dict)  # each chain after the batch
-    durable: bool = False
-
-
-# Events encoded between two checkpoints of the writer task (about a millisecond).
-_SLICE = 32
 
 
 class Writer:
@@ -379,23 +350,16 @@ class Writer:
         return None if self._proof is None else self._proof.chain(category)
 
     def _start_proof(self) -> None:
-        assert self._proof is not None
-        try:
-            self._proof.start()
-        except OSError as exc:
-            report(f"starting the ledger failed: {type(exc).__name__}: {exc}")
+        if self._proof is not None:
+            self._proof.try_start()
 
     def _record_rotation(
         self, category: str, rotated: Path, before: tuple[Sealed, str] | None
     ) -> None:
         # The rotated file ends where this stream stood before the append.
-        if self._proof is None:
-            return
-        end = None if before is None else (before[0], rotated.name)
-        try:
-            self._proof.rotated(category, rotated, end)
-        except OSError as exc:
-            report(f"recording the rotation of '{rotated}' failed: {type(exc).__name__}: {exc}")
+        if self._proof is not None:
+            end = None if before is None else (before[0], rotated.name)
+            self._proof.try_rotated(category, rotated, end)
 
     def _checkpoint_if_due(self) -> None:
         proof = self._proof
@@ -403,30 +367,16 @@ class Writer:
             return
         interval = self._checkpoint_interval
         if interval is not None and time.monotonic() - self._last_checkpoint >= interval:
-            self._checkpoint("interval")
+            self._last_checkpoint = time.monotonic()
+            proof.try_checkpoint("interval", dict(self._written_end))
         else:
             proof.roll_if_due(dict(self._written_end))
-
-    def _checkpoint(self, reason: str) -> None:
-        """Record where streams stand (a heartbeat when none); a failure is
-        reported, never raised."""
-        self._last_checkpoint = time.monotonic()
-        if self._proof is None:
-            return
-        try:
-            self._proof.checkpoint(reason, dict(self._written_end))
-        except OSError as exc:
-            report(f"writing a {reason} checkpoint failed: {type(exc).__name__}: {exc}")
 
     def final_checkpoint(self) -> None:
         """The shutdown checkpoint of every stream and ``stop`` (blocking; call
         from a thread)."""
-        if self._proof is None:
-            return
-        try:
-            self._proof.stop(dict(self._written_end))
-        except OSError as exc:
-            report(f"writing the shutdown checkpoint failed: {type(exc).__name__}: {exc}")
+        if self._proof is not None:
+            self._proof.try_checkpoint("shutdown", dict(self._written_end))
 
     # ------------------------------------------------------------------- stats
 
