@@ -24,7 +24,7 @@ LEVELS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("pure", ("record", "proof.integrity", "proof.verification", "proof.findings",
               "proof.keycheck", "proof.keymatch", "proof.merkle", "proof.records",
               "proof.ledger", "proof.schemes", "proof.completeness", "proof.forward",
-              "proof.schedule", "proof.keyformat", "proof.inclusion")),
+              "proof.schedule", "proof.keyformat", "proof.inclusion", "proof.placement")),
     ("file primitives", ("store.files", "store.rotation", "store.reporting", "store.reading",
                          "store.following", "store.stream", "store.worker", "store.listing",
                          "store.opening")),

@@ -33,7 +33,6 @@ shows whether it follows it (the gap is real) or the missing line comes first
 
 from __future__ import annotations
 
-import contextlib
 import hmac
 from typing import Any
 
@@ -62,8 +61,8 @@ from .integrity import (
     split_mac,
 )
 from .keymatch import KEY_MISMATCH, line_detail
-from .ledger import Announce, LedgerFacts
-from .merkle import Frontier, leaf_hash
+from .ledger import LedgerFacts
+from .placement import LedgerView
 from .schemes import FS_LABEL, ForwardRecords, line_epoch
 
 __all__ = ("Break", "StreamSummary", "Verifier")
@@ -93,9 +92,8 @@ class Verifier:
         self._retired_upto: dict[str, int] = {}
         self._checkpoint_macs: dict[tuple[str, int], bytes] = {}
         self._prev_refs: list[PrevRef] = []
-        self._roots: dict[tuple[str, int], tuple[bytes, int]] = {}
         self._flagged: set[str] = set()  # streams with a break named
-        self._announced: dict[str, Announce] = {}
+        self._view = LedgerView(LedgerFacts(), CHECKPOINT_FILE)
         self.ledger_file = CHECKPOINT_FILE
 
     # ----------------------------------------------------------------- input
@@ -104,28 +102,12 @@ class Verifier:
         """What the verified records of the ledger say (before the lines are fed)."""
         self.ledger_file = file
         self._verified_any = self._verified_any or facts.verified > 0
-        self._announced = facts.announced
-        self._vouched.update(facts.announced)
-        for h in facts.heads:
-            self._vouched.add(h.stream)
-            record = {"stream": h.stream, "seq": h.seq, "file": h.file}
-            self._checkpoints.append((file, h.where.line, record))
-            with contextlib.suppress(ValueError):
-                self._checkpoint_macs[(h.stream, h.seq)] = bytes.fromhex(h.mac.rpartition(":")[2])
-                self._roots[(h.stream, h.seq)] = (bytes.fromhex(h.root), h.where.n)
-        for name, (_, digest, n) in facts.retired.items():
-            rotated = facts.by_n.get(n)
-            if rotated is None:
-                continue  # names no verified record: the deletion is not vouched for
-            compressed = facts.compressed.get(name)
-            if rotated.file != name and (compressed is None or compressed[1] != rotated.file):
-                continue
-            if digest not in (rotated.sha256, compressed[3] if compressed else None):
-                continue
-            for stream, (_, last_seq, last_mac) in rotated.ranges.items():
-                with contextlib.suppress(ValueError):
-                    self._retired[(stream, last_seq)] = bytes.fromhex(last_mac.rpartition(":")[2])
-                self._retired_upto[stream] = max(self._retired_upto.get(stream, 0), last_seq)
+        view = self._view = LedgerView(facts, file)
+        self._vouched.update(view.vouched)
+        self._checkpoints = view.checkpoints
+        self._checkpoint_macs = view.checkpoint_macs
+        self._retired = view.retired
+        self._retired_upto = view.retired_upto
 
     def feed(self, file: str, line_no: int, raw: bytes) -> None:
         """One line as read (without its newline)."""
@@ -150,7 +132,7 @@ class Verifier:
         state = self._streams.get(stream)
         if state is None:
             state = self._new_state(stream, seq, event, epoch is not None)
-        self._where(state, file, line_no, event)
+        self.breaks += self._view.misplaced(state, file, line_no, event)
         summary = state.summary
         summary.lines += 1
         if summary.category is None and isinstance(event.get("category"), str):
@@ -199,42 +181,6 @@ class Verifier:
         if epoch is None:
             return self._key
         return None if self._forward is None else self._forward.line_key(epoch)
-
-    def _where(self, state: State, file: str, line_no: int, event: dict[str, Any]) -> None:
-        """A stream's lines belong in the file and category the ledger announced."""
-        announce = self._announced.get(state.summary.stream)
-        if announce is None:
-            return
-        base = file.split(".jsonl.", 1)[0] + ".jsonl" if ".jsonl." in file else file
-        if base != announce.file and (state.summary.stream, file) not in state.misplaced:
-            state.misplaced.add((state.summary.stream, file))
-            self.breaks.append(
-                Break(
-                    file,
-                    line_no,
-                    "wrong file",
-                    state.summary.stream,
-                    f"the stream was announced for {announce.file} (ledger line "
-                    f"{announce.where.line})",
-                )
-            )
-        category = event.get("category")
-        nested = event.get("asgi_audit")
-        if category is None and isinstance(nested, dict):
-            category = nested.get("category")  # the ECS profile keeps it there
-        mark = ("category", str(category))
-        if category is not None and category != announce.category and mark not in state.misplaced:
-            state.misplaced.add(mark)
-            self.breaks.append(
-                Break(
-                    file,
-                    line_no,
-                    "wrong category",
-                    state.summary.stream,
-                    f"category {str(category)[:64]!r}; the stream was announced for "
-                    f"{announce.category!r}",
-                )
-            )
 
     def _new_state(self, stream: str, seq: int, event: dict[str, Any], fs: bool) -> State:
         state = State(StreamSummary(stream), 1, chain_root(None if fs else self._key, stream))
@@ -287,7 +233,9 @@ class Verifier:
         elif state.suspect is not None:
             self._settle_suspect(state, chained=True)
         self._check_against_checkpoint(item, stream)
-        self._grow_tree(state, item)
+        root = self._view.grow_tree(state, item, state.summary.stream in self._flagged)
+        if root is not None:
+            self._break(item, "modified", state.summary.stream, root)
         state.started = True
         state.prev = true_mac
         state.expected = item.seq + 1
@@ -319,28 +267,6 @@ class Verifier:
             self._break(suspect, "modified", stream, detail)
         else:
             self._mismatch(state, suspect, "other key" if summary.key_id else "unknown key")
-
-    def _grow_tree(self, state: State, item: Line) -> None:
-        # The Merkle tree of a stream read from its first line: each checkpoint's
-        # root must be the root of exactly the lines up to its seq.
-        if item.seq == 1:
-            state.tree = Frontier()
-        tree = state.tree
-        if tree is None or tree.size != item.seq - 1:
-            state.tree = None  # a gap: the tree of the lines as read proves nothing
-            return
-        tree.append(leaf_hash(item.raw))
-        signed = self._roots.get((state.summary.stream, item.seq))
-        if signed is not None and tree.root() != signed[0]:
-            state.tree = None  # named once: every later root differs too
-            if state.checking and state.summary.stream in self._flagged:
-                return  # the MACs already named the changed lines
-            self._break(
-                item,
-                "modified",
-                state.summary.stream,
-                f"lines 1..{item.seq} do not match the Merkle root of ledger record n={signed[1]}",
-            )
 
     def _check_against_checkpoint(self, item: Line, stream: str) -> None:
         # A signed checkpoint recorded this line's MAC: a chain recomputed after
@@ -442,7 +368,7 @@ class Verifier:
             self._checkpoints, self._streams, self._retired_upto, self._prev_refs
         )
         self.breaks += stream_breaks(
-            self._announced, self._streams, self._retired_upto, self.ledger_file
+            self._view.announced, self._streams, self._retired_upto, self.ledger_file
         )
         summaries = [s.summary for s in self._streams.values()]
         # Several breaks can name one place; keep each once, in file order.
