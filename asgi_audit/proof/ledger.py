@@ -215,7 +215,11 @@ class LedgerCheck:
 
     def _link(self, where: Where, record: dict[str, Any], prev: str | None) -> None:
         n = where.n
-        if self._expected >= 0 and n != self._expected:
+        if n > 0 and prev is None:
+            self._break(
+                where.line, LEDGER_MISSING, f"the ledger starts at n={n}: records before are gone"
+            )
+        elif self._expected >= 0 and n != self._expected:
             if n > self._expected:
                 missing = f"records {self._expected}..{n - 1} are missing"
             else:
@@ -223,10 +227,6 @@ class LedgerCheck:
             self._break(where.line, LEDGER_GAP, missing)
         elif n > 0 and prev is not None and record["prev"] != prev:
             self._break(where.line, LEDGER_GAP, f"record n={n} does not link to the line before it")
-        elif n > 0 and prev is None:
-            self._break(
-                where.line, LEDGER_MISSING, f"the ledger starts at n={n}: records before are gone"
-            )
         self._expected = n + 1
 
     def _take(self, where: Where, record: dict[str, Any], line_hash: str | None) -> None:
