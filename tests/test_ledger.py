@@ -241,7 +241,8 @@ def test_static_and_unkeyed_records() -> None:
         ({"type": "nonsense"}, "unknown record type 'nonsense'"),
         ({"stream": "s1"}, "stream is not a stream id"),
         ({"follows": 5}, "follows is not an object"),
-        ({"follows": {"stream": STREAM, "seq": "1", "mac": "x"}}, "follows is not a non-negative integer"),
+        ({"follows": {"stream": STREAM, "seq": "1", "mac": "x"}},
+         "follows is not a non-negative integer"),
         ({"category": None}, "category is not a string"),
     ],
 )  # fmt: skip
