@@ -263,8 +263,16 @@ def test_fields_of_the_wrong_type_are_a_malformed_record(
 
 def test_heads_and_ranges_are_checked_entry_by_entry() -> None:
     good = {"seq": 1, "mac": "m", "root": HEX, "file": "f"}
-    base = {"n": 0, "prev": "", "type": "checkpoint", "timestamp": "t",
-            "deployment": "0123456789abcdef", "host": "h", "pid": 1, "reason": "interval"}  # fmt: skip
+    base = {
+        "n": 0,
+        "prev": "",
+        "type": "checkpoint",
+        "timestamp": "t",
+        "deployment": "0123456789abcdef",
+        "host": "h",
+        "pid": 1,
+        "reason": "interval",
+    }
     assert field_problem({**base, "streams": {STREAM: good}}) is None
     assert field_problem({**base, "streams": {"x": good}}) == (
         "streams is an entry is not a stream id with an object"
