@@ -28,7 +28,7 @@ LEVELS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("file primitives", ("store.files", "store.rotation", "store.reporting", "store.reading",
                          "store.following", "store.stream", "store.worker", "store.listing",
                          "store.opening")),
-    ("proof files", ("proof.keys", "proof.keydir", "proof.keyfiles", "proof.checkpoints",
+    ("proof files", ("proof.keydir", "proof.keyfiles", "proof.checkpoints",
                      "proof.verify", "proof.session", "proof.setup", "proof.sources",
                      "proof.readback", "proof")),
     ("writer", ("store.writer", "store.housekeeping", "store")),
