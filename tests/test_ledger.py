@@ -19,7 +19,13 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from asgi_audit.proof import forward
-from asgi_audit.proof.completeness import anchor_breaks, caveats, file_breaks, silences
+from asgi_audit.proof.completeness import (
+    anchor_breaks,
+    caveats,
+    file_breaks,
+    silences,
+    unrecorded,
+)
 from asgi_audit.proof.forward import Deployment, SealingState, VerificationKey
 from asgi_audit.proof.ledger import LedgerCheck, LedgerFacts
 from asgi_audit.proof.records import build_body, field_problem, record_hash, seal_record, split_sig
@@ -404,3 +410,16 @@ def test_a_random_key_is_not_this_deployment_s() -> None:
     other = VerificationKey.from_seed(DEPLOYMENT, os.urandom(32))
     facts = check(forward_chain().lines, ForwardRecords(other.public()))
     assert facts.verified == 0
+
+
+def test_rotated_files_the_ledger_never_recorded_are_said() -> None:
+    facts = facts_with_rotation()
+    assert unrecorded(facts, {NAME: (10, HEX, HEX), NAME + ".gz": (3, "cd" * 32, HEX)}) == []
+    planted = {
+        f"auth-events.jsonl.2026120{n}_000000.rotated": (1, "ef" * 32, "ef" * 32) for n in range(5)
+    }
+    [said] = unrecorded(facts, planted)
+    assert said.startswith("5 rotated file(s) the ledger never recorded (")
+    assert said.count(".rotated") == 3
+    assert "and 2 more" in said
+    assert unrecorded(check([]), planted) == []

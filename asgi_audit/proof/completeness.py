@@ -31,7 +31,14 @@ from typing import Final
 from .findings import Break, State
 from .ledger import Announce, LedgerFacts
 
-__all__ = ("caveats", "file_breaks", "stream_breaks")
+__all__ = (
+    "anchor_breaks",
+    "caveats",
+    "file_breaks",
+    "silences",
+    "stream_breaks",
+    "unrecorded",
+)
 
 #: How many checkpoint intervals may pass without a record before the silence is named.
 _HEARTBEAT_SLACK: Final = 3
@@ -238,3 +245,24 @@ def caveats(facts: LedgerFacts, anchored: bool, now: float) -> list[str]:
     if facts.scheme == "unkeyed":
         said.append("sealed without a key: anyone could have rewritten all of it")
     return said
+
+
+def unrecorded(facts: LedgerFacts, present: Mapping[str, tuple[int, str, str]]) -> list[str]:
+    """Rotated files present that no ``rotated`` record names: said, not a break.
+
+    A rotation outside the app (``asgi-audit rotate``, a logrotate rule) is not
+    recorded; such a file's lines are checked like any other, but its name is not
+    proven (and a ledger with no records at all says nothing of any file).
+    """
+    if not facts.verified:
+        return []
+    recorded = {*facts.rotated, *(name + ".gz" for name in facts.rotated)}
+    contents = {r.sha256 for r in facts.rotated.values()}
+    names = sorted(n for n, (_, _, c) in present.items() if n not in recorded and c not in contents)
+    if not names:
+        return []
+    shown = ", ".join(names[:3]) + (f" and {len(names) - 3} more" if len(names) > 3 else "")
+    return [
+        f"{len(names)} rotated file(s) the ledger never recorded ({shown}): rotated outside "
+        "the app, or planted; their lines are checked, their names are not proven"
+    ]

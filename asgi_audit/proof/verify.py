@@ -21,7 +21,7 @@ import orjson
 
 from ..store.listing import list_event_files
 from ..store.opening import open_file
-from .completeness import anchor_breaks, caveats, file_breaks
+from .completeness import anchor_breaks, caveats, file_breaks, unrecorded
 from .forward import VerificationKey
 from .integrity import CHECKPOINT_FILE, derive_chain_key, key_id
 from .keymatch import KEY_MISMATCH
@@ -209,7 +209,7 @@ def verify_directory(
         scheme != UNKEYED,
         verifier.key_id,
         scheme=facts.scheme or scheme,
-        caveats=caveats(facts, anchor is not None, time.time()),
+        caveats=[*caveats(facts, anchor is not None, time.time()), *unrecorded(facts, present)],
         ledger_records=facts.records,
     )
 
