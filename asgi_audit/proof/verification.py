@@ -84,6 +84,8 @@ class Verifier:
         self.key_id = key_id(key)
         self._vouched: set[str] = set()
         self._verified_any = False  # a line or a checkpoint verified with the key given
+        #: Whether a line's MAC verified with the key given (the lines are the key's).
+        self.lines_verified = False
         self._streams: dict[str, State] = {}
         self.breaks: list[Break] = []
         self.lines = 0
@@ -217,6 +219,7 @@ class Verifier:
         true_mac = item.mac
         verified = state.checking and self._mac_ok(state.prev, item)
         self._verified_any = self._verified_any or verified
+        self.lines_verified = self.lines_verified or verified
         if state.checking and not verified:
             if alternative is not None and self._mac_ok(alternative, item):
                 # The previous line's MAC field was the changed part (reported
@@ -326,6 +329,22 @@ class Verifier:
         self._gap(state, pending)
         self._accept(state, item)
 
+    def _disown(self) -> None:
+        """Every stream with a break but no line the key given verifies: a key mismatch."""
+        broken = {b.stream for b in self.breaks if b.stream is not None and b.kind != KEY_MISMATCH}
+        for stream in broken:
+            state = self._streams.get(stream)
+            if state is None or state.first is None or state.summary.mismatch is not None:
+                continue
+            self._mismatch(
+                state, state.first, "other key" if state.summary.key_id else "unknown key"
+            )
+        self.breaks = [
+            b
+            for b in self.breaks
+            if b.stream is None or b.kind == KEY_MISMATCH or b.stream not in broken
+        ]
+
     def _skip(self, state: State, item: Line) -> None:
         # A stream of another key: its seq numbers prove nothing either; count its lines.
         state.pending, state.started, state.last = None, True, item
@@ -356,8 +375,17 @@ class Verifier:
 
     # ----------------------------------------------------------------- the end
 
-    def finish(self) -> tuple[list[StreamSummary], list[Break]]:
-        """Settle what is still open; the streams checked and every break found."""
+    def finish(self, foreign_ledger: bool = False) -> tuple[list[StreamSummary], list[Break]]:
+        """Settle what is still open; the streams checked and every break found.
+
+        Args:
+            foreign_ledger: no record of the ledger verifies with the key given, and
+                it says it was sealed another way or by another deployment. If no line
+                verifies either, nothing in the directory is the key's: a stream's
+                gaps and failing MACs then prove nothing (its first lines may be gone
+                with retention records the key cannot check), and it is a key
+                mismatch instead.
+        """
         for state in self._streams.values():
             if state.pending is not None and state.summary.mismatch is None:
                 pending, state.pending = state.pending, None
@@ -370,6 +398,8 @@ class Verifier:
         self.breaks += stream_breaks(
             self._view.announced, self._streams, self._retired_upto, self.ledger_file
         )
+        if foreign_ledger and not self.lines_verified:
+            self._disown()
         summaries = [s.summary for s in self._streams.values()]
         # Several breaks can name one place; keep each once, in file order.
         unique = sorted(set(self.breaks), key=lambda b: (b.file, b.line, b.kind))

@@ -170,16 +170,8 @@ def verify_directory(
     named = first.get("deployment") if first else None
     other = isinstance(claimed, str) and claimed != scheme
     other_key = deployment is not None and isinstance(named, str) and named != deployment
-    if facts.verified == 0 and (other or other_key):
-        # Nothing verifies, and the ledger says it was sealed another way or by
-        # another key: a key mismatch, not an alteration (still a failure: nothing
-        # is proven, and the whole ledger may as well have been replaced).
-        why = (
-            f"sealed {str(claimed)[:40]}; the key given checks {scheme}"
-            if other
-            else f"sealed by deployment {str(named)[:40]}; the key given is {deployment}'s"
-        )
-        ledger_breaks = [Break(ledger_path.name, 1, KEY_MISMATCH, None, f"the ledger was {why}")]
+    # No record verifies, and the ledger says it was sealed another way or by another key.
+    foreign = facts.verified == 0 and (other or other_key)
     verifier = Verifier(chain_key, forward)
     if verification_key is not None:
         verifier.key_id = verification_key.key_id
@@ -197,7 +189,19 @@ def verify_directory(
             hashes = file_hashes(f)
             if hashes is not None:
                 present[f.path.name] = hashes
-    streams, breaks = verifier.finish()
+    streams, breaks = verifier.finish(foreign_ledger=foreign)
+    if foreign and not verifier.lines_verified:
+        # Nor does any line: a key mismatch, not an alteration (still a failure:
+        # nothing is proven, and the whole ledger may as well have been replaced).
+        # A line the key verifies makes the directory the key's, and the ledger's
+        # breaks alterations whatever it claims: a ledger rewritten to claim another
+        # key cannot hide a cut.
+        why = (
+            f"sealed {str(claimed)[:40]}; the key given checks {scheme}"
+            if other
+            else f"sealed by deployment {str(named)[:40]}; the key given is {deployment}'s"
+        )
+        ledger_breaks = [Break(ledger_path.name, 1, KEY_MISMATCH, None, f"the ledger was {why}")]
     breaks = [*ledger_breaks, *breaks, *file_breaks(facts, present, ledger_path.name)]
     if anchor is not None:
         breaks += _anchor(anchor, records, facts, ledger_path.name, anchor_source)

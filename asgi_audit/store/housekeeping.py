@@ -51,13 +51,22 @@ def recover_directory(
     return recovered, ends
 
 
-def retain(directory: LogDirectory, policy: RotationPolicy, sealer: Sealer | None) -> None:
+def retain(
+    directory: LogDirectory,
+    policy: RotationPolicy,
+    sealer: Sealer | None,
+    *,
+    now: float | None = None,
+) -> None:
     """Compress and delete rotated files as ``policy`` says, in every category.
 
     With integrity on (a ``sealer``), only files the ledger recorded at rotation
     and whose bytes are still those it recorded are touched, their age is the
     recorded rotation time (never the mtime), and each compression and deletion
     is recorded first: the app never vouches for a file it did not write.
+
+    Args:
+        now: the moment ages are measured at (default: the current time).
     """
     ledger = Ledger(directory, sealer) if sealer is not None else None
     index = ledger_index(directory.path / CHECKPOINT_FILE) if ledger is not None else {}
@@ -95,6 +104,7 @@ def retain(directory: LogDirectory, policy: RotationPolicy, sealer: Sealer | Non
                 apply_retention(
                     directory.path / name,
                     policy,
+                    now=now,
                     before_delete=None if ledger is None else retire,
                     vouch=None if ledger is None else vouch,
                     after_compress=None if ledger is None else compressed,
