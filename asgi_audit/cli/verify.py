@@ -150,7 +150,9 @@ def _summary(result: VerifyResult, env_name: str, source: str = "") -> str:
         details = ", ".join(dict.fromkeys(shown(b.detail, 200) for b in records))
         what = f"{_plural(len(records), 'checkpoint record')} not checked: {details}"
     given = (
-        f"the key in ${env_name} (key id {result.key_id})"
+        f"verification key {result.key_id}"
+        if result.checked_with == "forward-secure"
+        else f"the key in ${env_name} (key id {result.key_id})"
         if result.keyed
         else f"no key (${env_name} is not set or empty)"
     )

@@ -25,7 +25,7 @@ What none of this can rule out without an anchor is said by :func:`caveats`.
 from __future__ import annotations
 
 import datetime
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Final
 
 from .findings import Break, State
@@ -93,6 +93,8 @@ def file_breaks(
     facts: LedgerFacts,
     present: Mapping[str, tuple[int, str, str]],
     ledger_file: str,
+    covered: Callable[[str, int, int], bool] | None = None,
+    merged: list[str] | None = None,
 ) -> list[Break]:
     """Rotated files recorded in the ledger against the files present.
 
@@ -106,6 +108,10 @@ def file_breaks(
         present: every rotated file present, plain or gzipped: name -> (size,
             SHA-256, SHA-256 of its content: what a ``.gz`` holds).
         ledger_file: the ledger's name, for the breaks.
+        covered: whether every line ``first..last`` of a stream was read (in
+            any file): a recorded file that is gone, but whose every line is
+            elsewhere (a shipped copy merges a category's files), is no break.
+        merged: collects the names of such files, for the caller to say.
     """
     breaks: list[Break] = []
     by_content: dict[str, str] = {}
@@ -142,6 +148,17 @@ def file_breaks(
         if name in facts.retired or gz in facts.retired:
             continue  # deleted by retention, which said so
         moved = by_content.get(rotated.sha256)
+        if (
+            moved is None
+            and covered is not None
+            and rotated.ranges
+            and all(
+                covered(stream, first, last) for stream, (first, last, _) in rotated.ranges.items()
+            )
+        ):
+            if merged is not None:
+                merged.append(name)
+            continue
         if moved is not None:
             breaks.append(
                 Break(
@@ -229,12 +246,15 @@ def caveats(facts: LedgerFacts, anchored: bool, now: float) -> list[str]:
     said: list[str] = []
     if not anchored:
         last = facts.last
-        when = facts.last_timestamp or "-"
+        ends = (
+            f"the ledger ends at n={last.n}, {facts.last_timestamp}"
+            if last is not None
+            else "no ledger record verified"
+        )
         said.append(
             "no anchor given: the newest records could have been cut, or the whole "
-            f"directory rolled back to an earlier copy, without a trace (the ledger "
-            f"ends at n={last.n if last else '-'}, {when}); give --anchor with a "
-            "checkpoint shipped off the host to rule it out"
+            f"directory rolled back to an earlier copy, without a trace ({ends}); give "
+            "--anchor with a checkpoint shipped off the host to rule it out"
         )
     said += silences(facts, now)
     if facts.scheme == "static":

@@ -25,7 +25,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+import orjson
+
 from ..store.files import LogDirectory
+from ..store.opening import open_file
 from ..store.reporting import report
 from . import keydir, keyfiles
 from .checkpoints import read_last_record
@@ -62,22 +65,59 @@ def prepare_sealing(
     if key is not None:
         chain_key = derive_chain_key(key)
         assert chain_key is not None
-        return SealingSetup(
+        setup = SealingSetup(
             StaticSealer(chain_key, key_id(chain_key) or ""),
             hmac.new(key, b"asgi_audit session id", hashlib.sha256).digest(),
         )
+        _same_history(directory, setup.sealer)
+        return setup
     where = key_dir if key_dir is not None else keydir.default_key_dir(directory.path)
     state = _load_or_init(directory, where, announce=sealing == FORWARD)
     if sealing == UNKEYED:
-        return SealingSetup(
+        unkeyed = SealingSetup(
             StaticSealer(None, state.deployment.deployment), state.pseudonym_key, key_dir=where
         )
+        _same_history(directory, unkeyed.sealer)
+        return unkeyed
     assert sealing == FORWARD
 
     def store() -> None:
         keyfiles.store_state(where, state)
 
-    return SealingSetup(ForwardSealer(state), state.pseudonym_key, store, where)
+    setup = SealingSetup(ForwardSealer(state), state.pseudonym_key, store, where)
+    _same_history(directory, setup.sealer)
+    return setup
+
+
+def _same_history(directory: LogDirectory, sealer: Sealer) -> None:
+    """Refuse to go on a ledger that another key or scheme started.
+
+    Records of two deployments in one chain would each look forged to the other's
+    verification key: a new key (or scheme) starts a new log directory.
+    """
+    path = directory.path / CHECKPOINT_FILE
+    try:
+        with open_file(path, compressed=False) as fh:
+            head = fh.read(1 << 16) or b""
+    except FileNotFoundError:
+        return
+    except OSError as exc:
+        raise SealingKeyMissing(f"the ledger '{path}' cannot be read: {exc}") from None
+    try:
+        first = orjson.loads(head.split(b"\n", 1)[0])
+    except ValueError:
+        return  # a damaged first line: verify names it; the writer links to it
+    if not isinstance(first, dict):
+        return
+    scheme, deployment = first.get("scheme"), first.get("deployment")
+    if (scheme, deployment) != (sealer.scheme, sealer.deployment):
+        raise SealingKeyMissing(
+            f"the ledger of '{directory.path}' was started by deployment {str(deployment)[:40]} "
+            f"({str(scheme)[:40]}); this Auditor seals as deployment {sealer.deployment} "
+            f"({sealer.scheme}). A new key, or a new way of sealing, starts a new log "
+            "directory: move this one aside (and keep its key to verify it), or give the "
+            "key it was sealed with"
+        )
 
 
 def _load_or_init(directory: LogDirectory, where: Path, announce: bool) -> SealingState:

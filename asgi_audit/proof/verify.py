@@ -52,6 +52,7 @@ class VerifyResult:
     keyed: bool
     key_id: str | None = None  # the public name of the key given
     scheme: str = UNKEYED  # how the log says it was sealed (else what the key given checks)
+    checked_with: str = UNKEYED  # what the key given checks: forward-secure, static, unkeyed
     caveats: list[str] = field(default_factory=list)  # what verify cannot rule out
     ledger_records: int = 0
 
@@ -87,6 +88,7 @@ class VerifyResult:
             "keyed": self.keyed,
             "key_id": self.key_id,
             "scheme": self.scheme,
+            "checked_with": self.checked_with,
             "caveats": self.caveats,
             "ledger_records": self.ledger_records,
             "files": self.files,
@@ -202,7 +204,19 @@ def verify_directory(
             else f"sealed by deployment {str(named)[:40]}; the key given is {deployment}'s"
         )
         ledger_breaks = [Break(ledger_path.name, 1, KEY_MISMATCH, None, f"the ledger was {why}")]
-    breaks = [*ledger_breaks, *breaks, *file_breaks(facts, present, ledger_path.name)]
+    spans = {
+        s.stream: (s.first_seq, s.last_seq)
+        for s in streams
+        if s.first_seq is not None and s.lines >= s.last_seq - s.first_seq + 1
+    }
+
+    def covered(stream: str, first: int, last: int) -> bool:
+        span = spans.get(stream)
+        return span is not None and span[0] <= first and last <= span[1]
+
+    merged: list[str] = []
+    found = file_breaks(facts, present, ledger_path.name, covered, merged)
+    breaks = [*ledger_breaks, *breaks, *found]
     if anchor is not None:
         breaks += _anchor(anchor, records, facts, ledger_path.name, anchor_source)
     return VerifyResult(
@@ -213,7 +227,20 @@ def verify_directory(
         scheme != UNKEYED,
         verifier.key_id,
         scheme=facts.scheme or scheme,
-        caveats=[*caveats(facts, anchor is not None, time.time()), *unrecorded(facts, present)],
+        checked_with=scheme,
+        caveats=[
+            *caveats(facts, anchor is not None, time.time()),
+            *unrecorded(facts, present),
+            *(
+                [
+                    f"{len(merged)} rotated file(s) the ledger recorded are not here by name, "
+                    "but every line of them is (a shipped copy that merges a category's "
+                    "files): their names and bytes are not checked"
+                ]
+                if merged
+                else []
+            ),
+        ],
         ledger_records=facts.records,
     )
 
