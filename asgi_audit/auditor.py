@@ -286,7 +286,11 @@ class Auditor(EventMethods[Coroutine[Any, Any, None]]):
         directory = settings.directory
         directory.prepare()
         sealing = prepare_sealing(
-            directory, key=settings.key, key_dir=settings.key_dir, sealing=settings.sealing
+            directory,
+            key=settings.key,
+            key_dir=settings.key_dir,
+            sealing=settings.sealing,
+            integrity=settings.integrity,
         )
         # A crash may have left a partial last line: move it aside before writing.
         self._recovered, files = recover_directory(directory)

@@ -115,8 +115,10 @@ def _not_checked(streams: list[StreamSummary], counted: bool) -> str:
 
 def _summary(result: VerifyResult, env_name: str, source: str = "") -> str:
     if result.ok:
+        public = source.endswith(".pub") or "public" in source
         how = {
-            "forward-secure": f"forward-secure, verification key {result.key_id}",
+            "forward-secure": f"forward-secure, verification key {result.key_id}"
+            + (": the ledger and Merkle roots; line MACs need the secret key" if public else ""),
             "static": "hmac-sha256, static key",
         }.get(result.scheme, "sha256, unkeyed: not tamper-proof")
         return (
@@ -228,16 +230,20 @@ def _verification_key(
 
 
 def _read_anchor(value: str | None) -> bytes | None:
+    """The last line of the anchor file (a shipped ledger may be long: read from the end)."""
     if value is None:
         return None
     try:
-        data = Path(value).read_bytes()[: 1 << 20]
+        with open(value, "rb") as fh:
+            size = fh.seek(0, os.SEEK_END)
+            fh.seek(max(0, size - (8 << 20)))
+            data = fh.read()
     except OSError as exc:
         raise CliError(f"cannot read the anchor {value!r}: {exc.strerror or exc}") from None
     lines = [line for line in data.splitlines() if line.strip()]
     if not lines:
         raise CliError(f"the anchor {value!r} holds no ledger record")
-    return lines[-1]
+    return lines[-1].strip()
 
 
 def _run_verify(args: argparse.Namespace) -> int:
@@ -269,7 +275,13 @@ def _run_verify(args: argparse.Namespace) -> int:
         _print_breaks(result.breaks)
         for caveat in result.caveats:
             print(f"note: {caveat}")
-        print(_summary(result, env_name, source))
+        print(
+            _summary(
+                result,
+                env_name,
+                "public" if verification and not verification.is_secret else source,
+            )
+        )
     _key_hint(result, env_name)
     if result.verdict == "unkeyed" and not args.accept_unkeyed:
         warn(
@@ -326,32 +338,39 @@ def _add_verify_arguments(p: argparse.ArgumentParser) -> None:
 
 
 _VERIFY_EPILOG: Final = f"""\
-Reads every event file (current, rotated, gzipped) and the signed checkpoints,
-follows each stream's chain of MACs and names every break by file and line:
-modified, deleted, inserted, reordered, truncated, unknown key, bad checkpoint;
-and what it does not read: not a regular file (a symlink, a FIFO, ... at an
-event file's name), bad file name, unreadable, line too long (over {MAX_LINE >> 20} MiB).
-The key is the deployment key the apps ran with, read from ${KEY_ENV} (or
-the variable --key-env names), never from the command line. Without a key the
-SHA-256 chains show accidents, not tampering: anyone can recompute them.
+Reads the ledger (checkpoints.log) and every event file (current, rotated,
+gzipped); follows the ledger (numbered, linked, signed records) and each
+stream's chain of MACs and Merkle roots; names every break by file and line:
+modified, deleted, inserted, reordered, truncated, unknown key, bad checkpoint,
+ledger gap, ledger missing, foreign stream, missing stream, missing file,
+renamed file, wrong file, wrong category, rolled back (with --anchor); and what
+it does not read: not a regular file (a symlink, a FIFO, ... at an event file's
+name), bad file name, unreadable, line too long (over {MAX_LINE >> 20} MiB). The
+note: lines say what it could not rule out.
 
-Exit status: 0 every chain holds, 1 something was altered, 2 an error (a weak
-key too), 3 nothing altered, but lines not sealed with the key given: sealed
-without a key (unset the variable), with another key (set the right one; each
-stream's first line and each checkpoint name theirs by key id), or with a key
-when none was given (set it).
+The key: the forward-secure verification key (--verification-key, or
+${VERIFICATION_KEY_ENV}, or the one beside the directory's sealing key), or a
+static key read from ${KEY_ENV} (or the variable --key-env names), never from
+the command line.
+
+Exit status: 0 everything holds, 1 something was altered or is missing, 2 an
+error (a weak key too), 3 nothing altered, but lines or records not sealed with
+the key given, 4 nothing altered in a log sealed without a key (sealing=
+"unkeyed"; 0 with --accept-unkeyed).
 
 examples:
+  asgi-audit verify --verification-key app1.verification.key /var/log/app/security
+  asgi-audit verify --verification-key app1.verification.pub --anchor head.jsonl /srv/copy
   ASGI_AUDIT_KEY=... asgi-audit verify /var/log/app/security
-  asgi-audit verify --key-env AUDIT_KEY_2026 /srv/archive/security
   asgi-audit verify --json | jq '.breaks[] | "\\(.file):\\(.line) \\(.kind)"'
 """
 
 VERIFY: Final = Command(
     "verify",
     "prove no line was changed, removed, inserted or reordered",
-    "Check the MAC chain of every stream and the signed checkpoints; print each\n"
-    "stream checked, every break by file and line, and OK or ALTERED.",
+    "Check the ledger, the MAC chain and Merkle roots of every stream, and what is\n"
+    "missing; print each stream checked, every break by file and line, what could not\n"
+    "be ruled out, and OK, ALTERED or KEY MISMATCH.",
     _VERIFY_EPILOG,
     _add_verify_arguments,
     _run_verify,

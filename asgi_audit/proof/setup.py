@@ -54,7 +54,12 @@ class SealingSetup:
 
 
 def prepare_sealing(
-    directory: LogDirectory, *, key: bytes | None, key_dir: Path | None, sealing: str
+    directory: LogDirectory,
+    *,
+    key: bytes | None,
+    key_dir: Path | None,
+    sealing: str,
+    integrity: bool = True,
 ) -> SealingSetup:
     """Find or make the directory's sealing key (see the module doc).
 
@@ -72,7 +77,12 @@ def prepare_sealing(
         _same_history(directory, setup.sealer)
         return setup
     where = key_dir if key_dir is not None else keydir.default_key_dir(directory.path)
-    state = _load_or_init(directory, where, announce=sealing == FORWARD)
+    state = _load_or_init(directory, where, announce=integrity and sealing == FORWARD)
+    if not integrity:
+        # Nothing is sealed and no ledger is written: the key only keys session ids.
+        return SealingSetup(
+            StaticSealer(None, state.deployment.deployment), state.pseudonym_key, key_dir=where
+        )
     if sealing == UNKEYED:
         unkeyed = SealingSetup(
             StaticSealer(None, state.deployment.deployment), state.pseudonym_key, key_dir=where

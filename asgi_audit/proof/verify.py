@@ -256,6 +256,16 @@ def _anchor(
             record = orjson.loads(split[0])
     if not isinstance(record, dict) or field_problem(record) is not None or split is None:
         return [Break(source, 1, "bad anchor", None, "not a ledger record")]
-    if records.check(record, *split) != "ok":
+    verdict = records.check(record, *split)
+    if verdict == "uncertified":
+        # Signed in an epoch whose key this ledger no longer certifies (with the
+        # public key): the records that certified it are gone.
+        detail = (
+            f"the anchor ({source}) is record n={record['n']} of epoch {record.get('epoch')}, "
+            "whose key no record left in the ledger certifies: records were cut, or the "
+            "directory was rolled back"
+        )
+        return [Break(ledger_file, 0, "rolled back", None, detail)]
+    if verdict != "ok":
         return [Break(source, 1, "bad anchor", None, "its signature does not hold")]
     return anchor_breaks(facts, record["n"], record_hash(line), ledger_file, source)
