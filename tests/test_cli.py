@@ -1243,5 +1243,5 @@ def test_verify_help_shows_examples_and_the_top_level_help_lists_it(
         "                         [LOG_DIR]"
     ), out
     assert "examples:" in out
-    assert "asgi-audit verify --key-env AUDIT_KEY_2026 /srv/archive/security" in out
+    assert "asgi-audit verify --verification-key app1.verification.key /var/log/app/security" in out
     assert re.search(r"^    verify ", run(capsys, "--help")[0], re.MULTILINE)
