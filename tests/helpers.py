@@ -29,6 +29,16 @@ def read_events(path: Path) -> list[dict[str, Any]]:
     return events
 
 
+#: The ledger: one signed record a line, never rotated; sinks deliver its lines too.
+LEDGER: Final = "checkpoints.log"
+
+
+def is_ledger_line(line: bytes | str) -> bool:
+    """Whether a line is a ledger record (``n`` and ``sig``) rather than an event (``event_id``)."""
+    record = json.loads(line)
+    return isinstance(record, dict) and "sig" in record and "event_id" not in record
+
+
 def join_all(processes: Sequence[multiprocessing.process.BaseProcess], deadline_s: float) -> None:
     """Wait for child processes (a bound on a hang, never on speed); all must exit 0.
 
