@@ -725,9 +725,9 @@ def collector() -> Iterator[Collector]:
 
 
 def file_lines() -> list[bytes]:
-    return [
-        line for path in sorted(LOGS.glob("*.jsonl")) for line in path.read_bytes().splitlines()
-    ]
+    """Every line a sink delivers: the events, and the ledger's records."""
+    paths = [*sorted(LOGS.glob("*.jsonl")), LOGS / "checkpoints.log"]
+    return [line for path in paths if path.exists() for line in path.read_bytes().splitlines()]
 
 
 def same_lines(delivered: Sequence[bytes]) -> None:
@@ -743,14 +743,20 @@ async def test_http_sink(
     async with example.auditor:
         await example.auditor.login_attempt("failed", user_id="ann")
     delivered = [event for body in collector.bodies for event in json.loads(body)]
-    assert sorted(e["event_type"] for e in delivered) == [
+    events = [e for e in delivered if "event_id" in e]
+    records = [e for e in delivered if "event_id" not in e]
+    assert sorted(e["event_type"] for e in events) == [
         "audit_started",
         "audit_stopped",
         "login_attempt",
     ]
-    assert sorted(e["event_id"] for e in delivered) == sorted(
-        json.loads(line)["event_id"] for line in file_lines()
+    lines = [json.loads(line) for line in file_lines()]
+    assert sorted(e["event_id"] for e in events) == sorted(
+        line["event_id"] for line in lines if "event_id" in line
     )
+    # The ledger's records arrive too, each once: a shipped one is an anchor for verify.
+    assert sorted(r["n"] for r in records) == sorted(line["n"] for line in lines if "n" in line)
+    assert {r["type"] for r in records} >= {"genesis", "start", "stop"}
 
 
 async def test_syslog_relp_sink(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -766,7 +772,8 @@ async def test_syslog_relp_sink(tmp_path: Path, monkeypatch: pytest.MonkeyPatch)
         relp.close()
     assert relp.errors == []
     lines = file_lines()
-    assert len(lines) == 3  # audit_started, api_access, audit_stopped
+    # audit_started, api_access, audit_stopped, and the ledger's records
+    assert sum(b'"event_id"' in line for line in lines) == 3
     for line in lines:  # the MSG of each RFC 5424 message is the line, byte for byte
         assert any(message.endswith(b" " + line) for message in relp.acknowledged), line
 
