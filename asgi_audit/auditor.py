@@ -15,7 +15,7 @@ from collections.abc import AsyncIterator, Callable, Coroutine, Iterable, Mappin
 from contextlib import asynccontextmanager
 from pathlib import Path
 from types import TracebackType
-from typing import Any
+from typing import Any, Literal
 
 import anyio
 import anyio.from_thread
@@ -25,7 +25,8 @@ import anyio.to_thread
 from .methods import EventMethods
 from .options import KEY_ENV, build_settings
 from .proof.integrity import Sealed
-from .proof.keys import load_or_create_key
+from .proof.readback import checked_end
+from .proof.setup import SealingSetup, prepare_sealing
 from .record.context import RequestContext
 from .record.context import current_context as _current_context
 from .record.events import SCHEMA_VERSION, RawEvent
@@ -85,9 +86,10 @@ class Auditor(EventMethods[Coroutine[Any, Any, None]]):
         max_string_chars: the cap of every other string (4,096).
         max_event_bytes: the cap of a whole line (16 KiB).
         session_ids: ``"hash"`` (default), ``"raw"`` or ``"omit"``.
-        key: the deployment's key for keyed hashes and the MAC chain (default
-            ``$ASGI_AUDIT_KEY``, else a key file in ``log_dir`` and unkeyed chains);
-            at least 32 bytes, not a pattern (see :mod:`asgi_audit.proof.keycheck`).
+        key: a static deployment key for the MAC chain, the ledger and keyed
+            hashes (default ``$ASGI_AUDIT_KEY``); at least 32 bytes, not a pattern
+            (see :mod:`asgi_audit.proof.keycheck`). Not forward-secure: without it
+            the log is sealed with a forward-secure key (see ``key_dir``).
         dir_mode: the mode of created directories (0700).
         file_mode: the mode of created files (0600).
         allow_insecure_dir: accept a log directory that is a symlink or writable
@@ -139,6 +141,8 @@ class Auditor(EventMethods[Coroutine[Any, Any, None]]):
         checkpoint_interval_s: float | None = 60.0,
         sinks: Iterable[Sink] = (),
         output_format: OutputFormat = "native",
+        sealing: Literal["forward-secure", "unkeyed"] = "forward-secure",
+        key_dir: str | os.PathLike[str] | None = None,
     ) -> None:
         settings = build_settings(
             log_dir=log_dir,
@@ -170,6 +174,8 @@ class Auditor(EventMethods[Coroutine[Any, Any, None]]):
             checkpoint_interval_s=checkpoint_interval_s,
             sinks=sinks,
             output_format=output_format,
+            sealing=sealing,
+            key_dir=key_dir,
         )
         # The checked options, read through the properties below; the running
         # parts (Runtime) are built from them at each start.
@@ -249,8 +255,8 @@ class Auditor(EventMethods[Coroutine[Any, Any, None]]):
     async def __aenter__(self) -> Auditor:
         if self._runtime is not None:
             raise RuntimeError("This Auditor is already running")
-        key = await anyio.to_thread.run_sync(self._prepare)
-        runtime = Runtime(self._settings, key, self._prev_ends)
+        sealing = await anyio.to_thread.run_sync(self._prepare)
+        runtime = Runtime(self._settings, sealing, self._prev_ends)
         await runtime.start()
         self._runtime, self._stream = runtime, runtime.stream
         try:
@@ -275,14 +281,27 @@ class Auditor(EventMethods[Coroutine[Any, Any, None]]):
             )
         self._recovered = []
 
-    def _prepare(self) -> bytes:
-        directory, key = self._settings.directory, self._settings.key
+    def _prepare(self) -> SealingSetup:
+        settings = self._settings
+        directory = settings.directory
         directory.prepare()
-        if key is None:
-            key = load_or_create_key(directory)
+        sealing = prepare_sealing(
+            directory,
+            key=settings.key,
+            key_dir=settings.key_dir,
+            sealing=settings.sealing,
+            integrity=settings.integrity,
+        )
         # A crash may have left a partial last line: move it aside before writing.
-        self._recovered, self._prev_ends = recover_directory(directory, self.integrity)
-        return key
+        self._recovered, files = recover_directory(directory)
+        # A new stream names where the last one of its file ended, if that line holds.
+        self._prev_ends = {}
+        if settings.integrity:
+            for category, path in files.items():
+                end = checked_end(path, sealing.sealer)
+                if end is not None:
+                    self._prev_ends[category] = end
+        return sealing
 
     def _start_fields(self) -> dict[str, Any]:
         return {

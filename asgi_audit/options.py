@@ -58,6 +58,8 @@ class Settings:
     shutdown_timeout: float
     self_audit: bool
     integrity: bool
+    sealing: str
+    key_dir: Path | None
     checkpoint_interval: float | None
     redactor: Redactor | None
     caps: Caps
@@ -98,6 +100,8 @@ def build_settings(
     integrity: bool,
     checkpoint_interval_s: float | None,
     sinks: Iterable[Sink] = (),
+    sealing: str = "forward-secure",
+    key_dir: str | os.PathLike[str] | None = None,
     output_format: OutputFormat = "native",
 ) -> Settings:
     """Check every option of ``Auditor(...)`` and build its objects.
@@ -121,6 +125,10 @@ def build_settings(
         raise ValueError(f"checkpoint_interval_s must be positive, got {checkpoint_interval_s!r}")
     if rotate_max_mb is not None and rotate_max_mb <= 0:
         raise ValueError(f"rotate_max_mb must be positive, got {rotate_max_mb!r}")
+    if sealing not in ("forward-secure", "unkeyed"):
+        raise ValueError(
+            f"sealing must be 'forward-secure' or 'unkeyed' (an explicit opt-out), got {sealing!r}"
+        )
     overflows = _overflow(overflow)
     rotation = RotationPolicy(
         max_bytes=None if rotate_max_mb is None else max(1024, int(rotate_max_mb * 2**20)),
@@ -172,13 +180,21 @@ def build_settings(
         "shutdown_timeout": shutdown_timeout,
         "redact": redact,
         "session_ids": session_ids,
-        "key_source": source if key_bytes is not None else "key file",
+        "key_source": source if key_bytes is not None else "sealing key file",
         "max_event_bytes": max_event_bytes,
         "dir_mode": f"{dir_mode:o}",
         "file_mode": f"{file_mode:o}",
         "allow_insecure_dir": allow_insecure_dir,
         "integrity": integrity,
-        "mac": "hmac-sha256" if key_bytes else "sha256 (no key: not tamper-proof)",
+        "sealing": (
+            "static key (hmac-sha256, not forward-secure)"
+            if key_bytes
+            else "forward-secure"
+            if sealing == "forward-secure"
+            else "unkeyed (sha256: not tamper-proof)"
+        )
+        if integrity
+        else "off",
         "mac_key_id": key_id(derive_chain_key(key_bytes)),
         "checkpoint_interval_s": checkpoint_interval_s,
     }
@@ -198,6 +214,8 @@ def build_settings(
         shutdown_timeout=shutdown_timeout,
         self_audit=self_audit,
         integrity=integrity,
+        sealing=sealing,
+        key_dir=None if key_dir is None else Path(key_dir),
         checkpoint_interval=checkpoint_interval_s,
         redactor=redactor,
         caps=caps,

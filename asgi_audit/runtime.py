@@ -9,8 +9,6 @@ writer's path), and at the end drains, stops and counts what a deadline cut off.
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 from pathlib import Path
 from typing import Any, Final
 
@@ -20,7 +18,9 @@ import anyio.lowlevel
 import anyio.to_thread
 
 from .options import Settings
-from .proof.integrity import Sealed, derive_chain_key
+from .proof.integrity import Sealed
+from .proof.session import ProofSession
+from .proof.setup import SealingSetup
 from .record.events import RawEvent, category_filename
 from .record.pipeline import Pipeline
 from .sinks.group import SinkGroup
@@ -39,9 +39,11 @@ _SINK_DRAIN_S: Final = 10.0
 class Runtime:
     """One run of an Auditor (see the module doc)."""
 
-    def __init__(self, settings: Settings, key: bytes, prev_ends: dict[str, Sealed]) -> None:
+    def __init__(
+        self, settings: Settings, sealing: SealingSetup, prev_ends: dict[str, Sealed]
+    ) -> None:
         self._settings = settings
-        self._key = key
+        self._sealing = sealing
         self.stream = EventStream(
             capacity=settings.capacity,
             overflow={c: p for c, p in settings.overflow.items() if c != "*"},
@@ -52,7 +54,7 @@ class Runtime:
             redactor=settings.redactor,
             caps=settings.caps,
             session_ids=settings.session_ids,
-            session_key=hmac.new(key, b"asgi_audit session id", hashlib.sha256).digest(),
+            session_key=sealing.session_key,
             output_format=settings.output_format,
         )
         self.sinks = SinkGroup(settings.sinks, settings.directory.path)
@@ -69,10 +71,15 @@ class Runtime:
             rotation=settings.rotation,
             on_rotated=self._rotated,
             on_written=self.sinks.wake if self.sinks else None,
-            chain_key=derive_chain_key(settings.key),
-            integrity=settings.integrity,
-            checkpoint_interval=settings.checkpoint_interval,
-            prev_ends=prev_ends,
+            proof=ProofSession(
+                settings.directory,
+                sealing.sealer,
+                interval=settings.checkpoint_interval,
+                follows=prev_ends,
+                store_state=sealing.store_state,
+            )
+            if settings.integrity
+            else None,
         )
         self._task_group: Any = None
 
@@ -180,6 +187,5 @@ class Runtime:
         retain(
             settings.directory,
             settings.rotation,
-            derive_chain_key(settings.key),
-            settings.integrity,
+            self._sealing.sealer if settings.integrity else None,
         )

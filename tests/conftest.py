@@ -40,3 +40,17 @@ def pytest_configure() -> None:
             f"{INSTALLED_ENV} is set, but asgi_audit was imported from {_package_dir()}, "
             f"not from this interpreter's site-packages ({', '.join(map(str, site_packages))})"
         )
+
+
+@pytest.fixture(autouse=True)
+def _own_key_state(
+    monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    """Each test's sealing keys in its own state directory, never the user's.
+
+    An Auditor without a key makes its forward-secure sealing key under
+    ``$XDG_STATE_HOME/asgi-audit`` on its first start; servers the tests spawn
+    inherit the variable.
+    """
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path_factory.mktemp("state")))
+    monkeypatch.delenv("ASGI_AUDIT_KEY_DIR", raising=False)

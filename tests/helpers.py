@@ -29,6 +29,16 @@ def read_events(path: Path) -> list[dict[str, Any]]:
     return events
 
 
+#: The ledger: one signed record a line, never rotated; sinks deliver its lines too.
+LEDGER: Final = "checkpoints.log"
+
+
+def is_ledger_line(line: bytes | str) -> bool:
+    """Whether a line is a ledger record (``n`` and ``sig``) rather than an event (``event_id``)."""
+    record = json.loads(line)
+    return isinstance(record, dict) and "sig" in record and "event_id" not in record
+
+
 def join_all(processes: Sequence[multiprocessing.process.BaseProcess], deadline_s: float) -> None:
     """Wait for child processes (a bound on a hang, never on speed); all must exit 0.
 
@@ -67,3 +77,17 @@ def rotation_key(path: Path) -> tuple[str, int]:
     match = ROTATED_RE.fullmatch(path.name)
     assert match, path.name
     return match["stamp"], int(match["n"] or 0)
+
+
+#: The one report a first start makes on purpose: it made the sealing key.
+KEY_MADE: Final = "made a forward-secure sealing key for"
+
+
+def reports(stderr: str) -> list[str]:
+    """The library's reports in ``stderr`` (``--- asgi_audit: ... ---``), except the
+    first start's notice that it made the directory's sealing key."""
+    return [
+        line
+        for line in stderr.splitlines()
+        if line.startswith("--- asgi_audit:") and KEY_MADE not in line
+    ]

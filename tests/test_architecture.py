@@ -22,10 +22,15 @@ ROOT = "asgi_audit"
 #: Lowest first. A module is placed by the longest prefix that names it.
 LEVELS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("pure", ("record", "proof.integrity", "proof.verification", "proof.findings",
-              "proof.keycheck", "proof.keymatch")),
+              "proof.keycheck", "proof.keymatch", "proof.merkle", "proof.records",
+              "proof.ledger", "proof.schemes", "proof.completeness", "proof.forward",
+              "proof.schedule", "proof.keyformat", "proof.inclusion", "proof.placement")),
     ("file primitives", ("store.files", "store.rotation", "store.reporting", "store.reading",
-                         "store.following", "store.stream", "store.worker")),
-    ("proof files", ("proof.keys", "proof.checkpoints", "proof.verify", "proof")),
+                         "store.following", "store.stream", "store.worker", "store.listing",
+                         "store.opening")),
+    ("proof files", ("proof.keydir", "proof.keyfiles", "proof.checkpoints",
+                     "proof.verify", "proof.session", "proof.setup", "proof.sources",
+                     "proof.readback", "proof")),
     ("writer", ("store.writer", "store.housekeeping", "store")),
     ("sinks", ("sinks",)),
     ("api", ("methods", "sync", "options", "runtime", "auditor", "testing")),
@@ -175,6 +180,8 @@ def test_pure_level_imports_nothing_above_it() -> None:
     [
         ("record.pipeline", "pure"),
         ("proof.integrity", "pure"),
+        ("proof.forward", "pure"),
+        ("proof.keyfiles", "proof files"),
         ("proof.checkpoints", "proof files"),
         ("store.writer", "writer"),
         ("store.files", "file primitives"),

@@ -48,7 +48,7 @@ from tests.apps.policy import (
     WS_REFUSE_CODE,
     stream_lines,
 )
-from tests.helpers import read_events
+from tests.helpers import read_events, reports
 from tests.servers import Server, run_server
 
 pytestmark = pytest.mark.e2e
@@ -97,7 +97,7 @@ def stop(server: Server) -> str:
     stderr = server.stderr
     assert returncode in (0, -signal.SIGTERM), stderr
     assert "Application shutdown complete." in stderr
-    assert "--- asgi_audit:" not in stderr, stderr  # no write failure or lost event reported
+    assert reports(stderr) == [], stderr  # no write failure or lost event reported
     return stderr
 
 

@@ -209,7 +209,12 @@ async def test_emit_rejects_a_category_that_cannot_name_a_file(
     async with Auditor(log_dir=log_dir, self_audit=False) as auditor:
         with pytest.raises(ValueError, match="Invalid audit category"):
             await auditor.emit(category, "x")
-    assert list(log_dir.iterdir()) == [log_dir / ".asgi-audit-key"]
+    # Only the ledger (and its lock): no event file, here or where the name points.
+    assert sorted(p.name for p in log_dir.iterdir()) == [".checkpoints.log.lock", "checkpoints.log"]
+    assert list(log_dir.parent.iterdir()) == [log_dir]
+    records = [json.loads(line) for line in (log_dir / "checkpoints.log").read_bytes().splitlines()]
+    assert [r["type"] for r in records] == ["genesis", "start", "checkpoint", "stop"]
+    assert records[2]["streams"] == {}  # no stream was announced, none checkpointed
 
 
 async def test_stack_trace_only_from_a_real_exception(log_dir: Path) -> None:

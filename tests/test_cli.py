@@ -39,6 +39,7 @@ from asgi_audit.cli.common import Record, parse_time
 from asgi_audit.cli.query import reordered
 from asgi_audit.proof.integrity import derive_chain_key, key_id
 from asgi_audit.store.rotation import compress_rotated
+from tests.helpers import reports
 
 SCRIPT: Final = Path(sys.executable).with_name("asgi-audit")
 DEADLINE: Final = 20.0  # a bound on a wait, never an assertion
@@ -783,7 +784,8 @@ def test_tail_follow_prints_an_event_written_after_it_started(
     asyncio.run(scenario())
     out, err = capsys.readouterr()
     assert statuses == [0]
-    assert err == ""
+    assert reports(err) == []
+    assert "asgi-audit:" not in err
     (line,) = out.splitlines()
     assert parsed(line.encode())["event_type"] == "after"
 
@@ -870,7 +872,7 @@ def test_python_m_asgi_audit_is_the_same_command_as_the_console_script(
         ("stats", str(tmp_path / "nowhere")): 2,
         ("frobnicate",): 2,
         (): 2,
-        ("verify", str(tmp_path / "empty")): 0,
+        ("verify", str(tmp_path / "empty")): 1,  # no ledger: nothing says what should exist
     }
     for argv, status in cases.items():
         script_run, package_run, cli_run = both(*argv)
@@ -1076,7 +1078,13 @@ def write_small_log(log_dir: Path, key: str | None) -> None:
     """3 auth and 2 admin events by a real Auditor, with ``key`` (None: unkeyed)."""
 
     async def write() -> None:
-        async with Auditor(log_dir=log_dir, key=key, self_audit=False, fsync="never") as a:
+        async with Auditor(
+            log_dir=log_dir,
+            key=key,
+            self_audit=False,
+            fsync="never",
+            sealing="forward-secure" if key else "unkeyed",
+        ) as a:
             for n in range(3):
                 await a.login_attempt("failed", user_id=USERS[n], ip_address=IPS[n], n=n)
             for n in range(2):
@@ -1099,14 +1107,23 @@ def test_verify_prints_each_stream_and_ok_with_the_key_in_asgi_audit_key(
     monkeypatch.setenv("ASGI_AUDIT_KEY", VERIFY_KEY)
     out, err = run(capsys, "verify", str(keyed_log))
     assert err == ""
-    *streams, last = out.splitlines()
+    *lines, last = out.splitlines()
+    streams = [line for line in lines if line.startswith("stream ")]
+    notes = [line for line in lines if line.startswith("note: ")]
+    assert len(streams) + len(notes) == len(lines), out
+    assert notes[0].startswith("note: no anchor given: the newest records could have been cut")
+    assert notes[1].startswith("note: sealed with a static key: whoever held the key")
     found = {m["category"]: m for m in map(STREAM_LINE_RE.fullmatch, streams) if m}
     assert len(found) == len(streams) == 2, out
     assert (found["auth"]["lines"], found["auth"]["last"]) == ("3", "3")
     assert found["auth"]["files"] == "auth-events.jsonl"
     assert (found["admin"]["lines"], found["admin"]["last"]) == ("2", "2")
     assert found["admin"]["files"] == "admin.jsonl"
-    assert last == "OK: 2 streams, 5 lines in 2 files, every chain holds (hmac-sha256)"
+    # genesis, start, two streams announced, the shutdown checkpoint, stop
+    assert last == (
+        "OK: 2 streams, 5 lines in 2 files, 6 ledger records, every chain holds "
+        "(hmac-sha256, static key)"
+    )
 
 
 def test_verify_without_the_key_names_each_stream_unknown_and_says_how_to_give_it(
@@ -1151,9 +1168,7 @@ def test_verify_key_env_names_the_variable_that_holds_the_key(
     )
     monkeypatch.setenv("EMPTY_KEY", "")
     out, err = run(capsys, "verify", str(keyed_log), "--key-env", "EMPTY_KEY", status=3)
-    assert err.startswith(
-        "asgi-audit: warning: $EMPTY_KEY is not set or empty: checking unkeyed sha256 chains\n"
-    )
+    assert err.startswith("asgi-audit: warning: $EMPTY_KEY is not set or empty\n")
 
 
 def test_verify_an_unkeyed_log_says_it_is_not_tamper_proof(
@@ -1162,11 +1177,19 @@ def test_verify_an_unkeyed_log_says_it_is_not_tamper_proof(
     monkeypatch.delenv("ASGI_AUDIT_KEY", raising=False)
     log_dir = tmp_path / "logs"
     write_small_log(log_dir, None)
-    out, err = run(capsys, "verify", str(log_dir))
-    assert err == ""
-    assert out.splitlines()[-1] == (
-        "OK: 2 streams, 5 lines in 2 files, every chain holds (sha256, unkeyed: not tamper-proof)"
+    capsys.readouterr()  # the first start's notice that it made a sealing key
+    out, err = run(capsys, "verify", str(log_dir), status=4)  # nothing altered, nothing proven
+    assert err == (
+        "asgi-audit: warning: this log was sealed without a key (sealing='unkeyed'): anyone "
+        "who could write the files could have rewritten it; --accept-unkeyed to exit 0 anyway\n"
     )
+    assert out.splitlines()[-1] == (
+        "OK: 2 streams, 5 lines in 2 files, 6 ledger records, every chain holds "
+        "(sha256, unkeyed: not tamper-proof)"
+    )
+    assert "note: sealed without a key: anyone could have rewritten all of it" in out
+    out, err = run(capsys, "verify", str(log_dir), "--accept-unkeyed")
+    assert (out.splitlines()[-1].startswith("OK: 2 streams"), err) == (True, "")
     monkeypatch.setenv("ASGI_AUDIT_KEY", VERIFY_KEY)  # a key the log was not sealed with
     out, err = run(capsys, "verify", str(log_dir), status=3)
     assert out.count(".jsonl:1: unknown key (stream ") == 2
@@ -1188,7 +1211,7 @@ def test_verify_names_the_altered_line_and_escapes_what_the_log_says(
     write_lines(auth, lines)
     out, err = run(capsys, "verify", str(keyed_log), status=1)
     assert err == ""
-    *_, line2, line3, last = out.splitlines()
+    *_, line2, line3, _, _, last = out.splitlines()  # two notes before the verdict
     stream = parsed(lines[0])["stream"]
     assert line2 == f"auth-events.jsonl:2: modified (stream {stream}): MAC does not match (seq 2)"
     assert line3.startswith(f"auth-events.jsonl:3: modified (stream {stream}): ")
@@ -1200,8 +1223,10 @@ def test_verify_names_the_altered_line_and_escapes_what_the_log_says(
 def test_verify_an_empty_or_missing_directory(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    out, err = run(capsys, "verify", str(tmp_path))
-    assert (out, err) == (f"nothing to verify: no event files in {str(tmp_path)!r}\n", "")
+    out, err = run(capsys, "verify", str(tmp_path), status=1)  # emptied: named, never OK
+    assert "checkpoints.log:0: ledger missing (no stream): no ledger: nothing says what" in out
+    assert out.splitlines()[-1].startswith("ALTERED: 1 break")
+    assert err == ""
     out, err = run(capsys, "verify", str(tmp_path / "nowhere"), "--json", status=2)
     assert (out, err) == ("", f"asgi-audit: no such log directory: {str(tmp_path / 'nowhere')!r}\n")
 
@@ -1211,7 +1236,12 @@ def test_verify_help_shows_examples_and_the_top_level_help_lists_it(
 ) -> None:
     out, err = run(capsys, "verify", "--help")
     assert err == ""
-    assert out.startswith("usage: asgi-audit verify [-h] [--json] [--key-env NAME] [LOG_DIR]")
+    assert out.startswith(
+        "usage: asgi-audit verify [-h] [--json] [--key-env NAME]\n"
+        "                         [--verification-key FILE] [--anchor FILE]\n"
+        "                         [--accept-unkeyed]\n"
+        "                         [LOG_DIR]"
+    ), out
     assert "examples:" in out
-    assert "asgi-audit verify --key-env AUDIT_KEY_2026 /srv/archive/security" in out
+    assert "asgi-audit verify --verification-key app1.verification.key /var/log/app/security" in out
     assert re.search(r"^    verify ", run(capsys, "--help")[0], re.MULTILINE)

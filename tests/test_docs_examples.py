@@ -19,6 +19,7 @@ import importlib
 import json
 import os
 import re
+import shutil
 import signal
 import socket
 import subprocess
@@ -44,6 +45,7 @@ from websockets.sync.client import connect
 from asgi_audit import REDACTED, AuditContext, AuditMiddleware, Auditor, RequestContext
 from asgi_audit.cli import main as cli_main
 from asgi_audit.proof.keycheck import WeakKeyError
+from asgi_audit.proof.setup import SealingKeyMissing
 from asgi_audit.testing import capture_events
 from asgi_audit.web.middleware import MiddlewareOptionError
 from tests.apps import LOG_DIR_ENV
@@ -62,6 +64,8 @@ MIDDLEWARE_PAGE: Final = DOCS / "reference" / "middleware.md"
 VERIFY_PAGE: Final = DOCS / "how-to" / "verify.md"
 #: Stream ids and key ids: 16 hex digits, different in every run.
 HEX_ID: Final = re.compile(r"\b[0-9a-f]{16}\b")
+#: Times as ``verify`` and ``keys`` print them (UTC), different in every run.
+ISO_TIME: Final = re.compile(r"\b\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d+)?\+00:00")
 
 
 def page_text(path: Path) -> str:
@@ -74,6 +78,25 @@ def console_blocks(path: Path) -> list[str]:
 
 def text_blocks(path: Path) -> list[str]:
     return re.findall(r"```text\n(.*?)```", page_text(path), re.DOTALL)
+
+
+def normalized(text: str, *places: tuple[str, str]) -> str:
+    """``text`` but for what differs in every run: ids, times, and ``(real, shown)`` paths."""
+    for real, shown in places:
+        text = text.replace(real, shown)
+    return ISO_TIME.sub("<time>", HEX_ID.sub("<id>", text))
+
+
+def shown_output(page: Path, command: str, marker: str = "") -> str:
+    """The output of the one console block of ``page`` that runs ``$ command`` and
+    holds ``marker``."""
+    blocks = [
+        b[len(command) + 3 :]
+        for b in console_blocks(page)
+        if b.startswith(f"$ {command}\n") and marker in b
+    ]
+    assert len(blocks) == 1, f"{page.name}: {len(blocks)} blocks of '$ {command}' with {marker!r}"
+    return blocks[0]
 
 
 def fresh(module: str) -> ModuleType:
@@ -178,13 +201,27 @@ async def test_quickstart(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> No
 
 @pytest.mark.e2e
 def test_tutorial_under_uvicorn(tmp_path: Path) -> None:
+    tmp_path = tmp_path.resolve()
+    # The page's paths: the tutorial's directory, and the default state directory.
+    places = (
+        (str(Path(os.environ["XDG_STATE_HOME"]).resolve()), "/home/ann/.local/state"),
+        (str(tmp_path), "/home/ann/audit-tutorial"),
+    )
     with uvicorn("docs_src.tutorial.main:app", tmp_path) as server:
+        started = server.stderr
         response = httpx.post(
             f"{server.url}/login",
             json={"username": "ann", "password": "hunter2"},
             headers={"user-agent": "curl/8.5.0"},
         )
         assert response.status_code == 401
+    # The server's log of the page is this start's (the first: it made the keys), but for
+    # the paths, the process id, the port and the key directory's name.
+    shown = shown_output(DOCS / "tutorial.md", "uvicorn main:app")
+    started = started.replace(server.url, "http://127.0.0.1:8000")
+    started = re.sub(r"server process \[\d+\]", "server process [<pid>]", started)
+    shown = re.sub(r"server process \[\d+\]", "server process [<pid>]", shown)
+    assert normalized(started, *places) == normalized(shown)
     logs = tmp_path / LOGS
     [login] = read_events(logs / "auth-events.jsonl")
     assert login["event_type"] == "login_attempt"
@@ -213,10 +250,23 @@ def test_tutorial_under_uvicorn(tmp_path: Path) -> None:
             timeout=HANG_GUARD,
         )
         assert run.returncode == 0, run.stderr
-    assert "every chain holds (sha256, unkeyed: not tamper-proof)" in run.stdout
-    # The page's output of verify is this run's, but for the stream ids.
-    [shown] = [b for b in console_blocks(DOCS / "tutorial.md") if "asgi-audit verify" in b]
-    assert HEX_ID.sub("<id>", shown) == HEX_ID.sub("<id>", "$ asgi-audit verify\n" + run.stdout)
+    # Sealed forward-secure, and checked with the verification key the first start made.
+    assert "every chain holds (forward-secure, verification key " in run.stdout
+    assert "note: no anchor given" in run.stdout
+    # The page's output of verify is this run's, but for the ids and the time.
+    shown = shown_output(DOCS / "tutorial.md", "asgi-audit verify")
+    assert normalized(run.stdout) == normalized(shown)
+    # The line of step 5 has the fields this run's line has, sealed the same way.
+    [line] = re.findall(r"```json\n(.*?)```", page_text(DOCS / "tutorial.md"), re.DOTALL)
+    assert list(json.loads(line)) == list(login)
+    assert json.loads(line)["mac"].startswith("fs-hmac-sha256:0:")
+    assert login["mac"].startswith("fs-hmac-sha256:0:")
+    # What is in the log directory, and in the key directory the first start made.
+    listed = shown_output(DOCS / "tutorial.md", "ls -a logs/security").split()
+    assert sorted(listed) == sorted([".", "..", *os.listdir(logs)])
+    [key_dir] = (Path(os.environ["XDG_STATE_HOME"]) / "asgi-audit").iterdir()
+    listed = shown_output(DOCS / "tutorial.md", "ls ~/.local/state/asgi-audit/*").split()
+    assert listed == sorted(os.listdir(key_dir))
 
 
 # --- adding it to an existing app ---------------------------------------------------------
@@ -675,9 +725,9 @@ def collector() -> Iterator[Collector]:
 
 
 def file_lines() -> list[bytes]:
-    return [
-        line for path in sorted(LOGS.glob("*.jsonl")) for line in path.read_bytes().splitlines()
-    ]
+    """Every line a sink delivers: the events, and the ledger's records."""
+    paths = [*sorted(LOGS.glob("*.jsonl")), LOGS / "checkpoints.log"]
+    return [line for path in paths if path.exists() for line in path.read_bytes().splitlines()]
 
 
 def same_lines(delivered: Sequence[bytes]) -> None:
@@ -693,14 +743,20 @@ async def test_http_sink(
     async with example.auditor:
         await example.auditor.login_attempt("failed", user_id="ann")
     delivered = [event for body in collector.bodies for event in json.loads(body)]
-    assert sorted(e["event_type"] for e in delivered) == [
+    events = [e for e in delivered if "event_id" in e]
+    records = [e for e in delivered if "event_id" not in e]
+    assert sorted(e["event_type"] for e in events) == [
         "audit_started",
         "audit_stopped",
         "login_attempt",
     ]
-    assert sorted(e["event_id"] for e in delivered) == sorted(
-        json.loads(line)["event_id"] for line in file_lines()
+    lines = [json.loads(line) for line in file_lines()]
+    assert sorted(e["event_id"] for e in events) == sorted(
+        line["event_id"] for line in lines if "event_id" in line
     )
+    # The ledger's records arrive too, each once: a shipped one is an anchor for verify.
+    assert sorted(r["n"] for r in records) == sorted(line["n"] for line in lines if "n" in line)
+    assert {r["type"] for r in records} >= {"genesis", "start", "stop"}
 
 
 async def test_syslog_relp_sink(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -716,7 +772,8 @@ async def test_syslog_relp_sink(tmp_path: Path, monkeypatch: pytest.MonkeyPatch)
         relp.close()
     assert relp.errors == []
     lines = file_lines()
-    assert len(lines) == 3  # audit_started, api_access, audit_stopped
+    # audit_started, api_access, audit_stopped, and the ledger's records
+    assert sum(b'"event_id"' in line for line in lines) == 3
     for line in lines:  # the MSG of each RFC 5424 message is the line, byte for byte
         assert any(message.endswith(b" " + line) for message in relp.acknowledged), line
 
@@ -750,10 +807,22 @@ async def test_otlp_sink(
 
 # --- verification and keys ----------------------------------------------------------------
 
+#: How the verify guide makes the keys of its example app.
+KEYS_INIT: Final = (
+    "ssh app-host sudo -u app asgi-audit keys init --log-dir /srv/app/logs/security \\\n"
+    "    --key-dir /var/lib/app/audit-keys --out - > app.verification.key"
+)
+VERIFY_FS: Final = "asgi-audit verify --verification-key app.verification.key logs/security"
+VERIFY_ANCHORED: Final = (
+    "asgi-audit verify --verification-key app.verification.key --anchor head.jsonl logs/security"
+)
+VERIFY_STATIC: Final = "ASGI_AUDIT_KEY=... asgi-audit verify logs/security"
+
 
 def cli(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
     """``python -m asgi_audit ARGS`` in the current directory, as a reader runs it."""
-    environ = {k: v for k, v in os.environ.items() if k != "ASGI_AUDIT_KEY"}
+    unset = ("ASGI_AUDIT_KEY", "ASGI_AUDIT_VERIFICATION_KEY")
+    environ = {k: v for k, v in os.environ.items() if k not in unset}
     return subprocess.run(
         [sys.executable, "-m", "asgi_audit", *args],
         capture_output=True,
@@ -765,33 +834,167 @@ def cli(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedPr
 
 
 def key_id(key: str) -> str:
-    """The id the verify guide defines for a key (its Key ids section)."""
+    """The id the verify guide defines for a static key (its Key ids section)."""
     chain_key = hmac.digest(key.encode(), b"asgi_audit chain", "sha256")
     return hmac.digest(chain_key, b"asgi_audit key id", "sha256").hex()[:16]
 
 
+def ledger() -> list[dict[str, Any]]:
+    return read_events(LOGS / "checkpoints.log")
+
+
+def restore(copy: Path) -> None:
+    """Put the log directory back as it was when ``copy`` was taken."""
+    shutil.rmtree(LOGS)
+    shutil.copytree(copy, LOGS)
+
+
 async def test_keys(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    tmp_path = tmp_path.resolve()
     monkeypatch.chdir(tmp_path)
+    key_dir = tmp_path / "var/lib/app/audit-keys"
+    monkeypatch.setenv("AUDIT_KEY_DIR", str(key_dir))
     monkeypatch.delenv("ASGI_AUDIT_KEY", raising=False)
-    with pytest.raises(SystemExit, match="ASGI_AUDIT_KEY is not set"):
+    places = ((str(tmp_path / "logs"), "/srv/app/logs"), (str(tmp_path), ""))
+    # Without keys made beforehand the app does not start, and makes none.
+    with pytest.raises(SystemExit, match=r"^no sealing key in .*: make it first with: asgi-"):
         fresh("docs_src.keys.main")
-    monkeypatch.setenv("ASGI_AUDIT_KEY", KEY)
+    assert not key_dir.exists()
+    assert not LOGS.exists()
+
+    # The keys as the page makes them: the secret one to standard output (over ssh, to
+    # the operator's machine); its report on stderr is the page's.
+    made = cli(
+        *("keys", "init", "--log-dir", str(tmp_path / LOGS), "--key-dir", str(key_dir)),
+        *("--out", "-"),
+    )
+    assert made.returncode == 0, made.stderr
+    Path("app.verification.key").write_text(made.stdout)
+    assert sorted(os.listdir(key_dir)) == ["sealing.key", "sealing.lock", "verification.pub"]
+    shown = shown_output(VERIFY_PAGE, KEYS_INIT)
+    assert normalized(made.stderr, *places) == normalized(shown)
+    assert "/srv/app/logs/security" in shown  # bound to the directory's absolute path
+    [key] = re.findall(r"\(key id ([0-9a-f]{16})\)", made.stderr)
+    deployment = json.loads(made.stdout)["deployment"]
+
+    # A secret verification key left beside the sealing key stops it too.
+    (key_dir / "verification.key").write_text(made.stdout)
+    with pytest.raises(SystemExit, match=r"verification\.key is on this host: move it off"):
+        fresh("docs_src.keys.main")
+    (key_dir / "verification.key").unlink()
+
     example = fresh("docs_src.keys.main")
     async with serving(example.app) as client:
-        await client.get("/items/1")
+        for item in range(1, 6):
+            assert (await client.get(f"/items/{item}")).json() == {"item_id": item}
+    access = events("api-audit.jsonl")
+    assert len(access) == 5
+    assert access[0]["mac"].startswith("fs-hmac-sha256:0:")
+    assert "mac_key_id" not in access[0]  # a static key's id only
+    records = ledger()
+    assert (records[0]["type"], records[0]["scheme"]) == ("genesis", "forward-secure")
+    assert all(r["deployment"] == deployment for r in records)
+    assert all(r["sig"].startswith("ed25519:") for r in records)
+    assert [r["n"] for r in records] == list(range(len(records)))
+
+    # verify with the secret verification key, as the page shows it.
+    ok = cli(*VERIFY_FS.split()[1:])
+    assert ok.returncode == 0, ok.stdout + ok.stderr
+    assert ok.stdout.splitlines()[-1].endswith(
+        f"every chain holds (forward-secure, verification key {key})"
+    )
+    assert normalized(ok.stdout) == normalized(shown_output(VERIFY_PAGE, VERIFY_FS, "OK: "))
+    # The public key, on the host beside the sealing key, says the same of this log.
+    public = cli("verify", "--verification-key", str(key_dir / "verification.pub"), str(LOGS))
+    assert public.returncode == 0
+    # ... and says that it checked the ledger and the Merkle roots, not each line's MAC.
+    assert public.stdout == ok.stdout.replace(
+        ")\n", ": the ledger and Merkle roots; line MACs need the secret key)\n"
+    )
+    earlier = tmp_path / "earlier"
+    shutil.copytree(LOGS, earlier)
+
+    # Someone edits the second request: the public key sees it at the checkpoint whose
+    # Merkle root covers it, at that checkpoint's seq; the secret key at the line.
+    path = LOGS / "api-audit.jsonl"
+    lines = path.read_bytes().splitlines(keepends=True)
+    assert b'"request_path":"/items/2"' in lines[1]
+    lines[1] = lines[1].replace(b'"request_path":"/items/2"', b'"request_path":"/items/7"')
+    path.write_bytes(b"".join(lines))
+    public = cli("verify", "--verification-key", str(key_dir / "verification.pub"), str(LOGS))
+    assert public.returncode == 1
+    assert re.search(
+        r"^api-audit\.jsonl:5: modified \(stream \w+\): lines 1\.\.5 do not match the Merkle "
+        r"root of ledger record n=\d+$",
+        public.stdout,
+        re.MULTILINE,
+    ), public.stdout
+    # ... and deletes the last one.
+    path.write_bytes(b"".join(lines[:-1]))
+    altered = cli(*VERIFY_FS.split()[1:])
+    assert altered.returncode == 1
+    shown = shown_output(VERIFY_PAGE, VERIFY_FS, "ALTERED: ")
+    assert normalized(altered.stdout) == normalized(shown)
+    restore(earlier)
+
+    # Another start; the ledger's last line, saved, is an anchor.
+    example = fresh("docs_src.keys.main")
+    async with serving(example.app) as client:
+        await client.get("/items/6")
+    head = (LOGS / "checkpoints.log").read_bytes().splitlines(keepends=True)[-1]
+    Path("head.jsonl").write_bytes(head)
+    anchored = cli(*VERIFY_ANCHORED.split()[1:])
+    assert anchored.returncode == 0, anchored.stdout
+    assert "no anchor given" not in anchored.stdout
+    # The directory rolled back to the earlier copy: only the anchor tells.
+    restore(earlier)
+    assert cli(*VERIFY_FS.split()[1:]).returncode == 0
+    rolled_back = cli(*VERIFY_ANCHORED.split()[1:])
+    assert rolled_back.returncode == 1
+    shown = shown_output(VERIFY_PAGE, VERIFY_ANCHORED, "rolled back")
+    assert normalized(rolled_back.stdout) == normalized(shown)
+
+    # Without the verification key: a key mismatch, and what to do on stderr.
+    nothing = cli("verify", "logs/security")
+    assert nothing.returncode == 3
+    shown = shown_output(VERIFY_PAGE, "asgi-audit verify logs/security", "KEY MISMATCH")
+    assert normalized(nothing.stdout + nothing.stderr) == normalized(shown)
+    assert nothing.stderr in page_text(DOCS / "reference" / "cli.md")
+
+    # The key directory lost: an Auditor without the page's guard refuses to start.
+    key_dir.rename(tmp_path / "lost")
+    with pytest.raises(SealingKeyMissing) as caught:
+        async with Auditor(log_dir=str(LOGS), key_dir=key_dir):
+            pass
+    [shown] = [b for b in text_blocks(VERIFY_PAGE) if "has a ledger, but" in b]
+    assert normalized(f"{caught.value}\n", *places) == normalized(shown)
+    assert not key_dir.exists()  # and made no key
+
+
+async def test_a_static_key(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("ASGI_AUDIT_KEY", KEY)
+    auditor = Auditor(log_dir=str(LOGS))  # reads ASGI_AUDIT_KEY from the environment
+    async with auditor:
+        await auditor.api_access(method="GET", request_path="/items/1", status_code=200)
     [access] = events("api-audit.jsonl")
     assert access["mac"].startswith("hmac-sha256:")
-    # The key id: on the first line of each keyed stream, just before ``stream``, in
-    # every checkpoint record, and in audit_started's configuration.
+    # The key id: on the first line of each stream, just before ``stream``, as the
+    # deployment of every ledger record, and in audit_started's configuration.
     kid = key_id(KEY)
     assert list(access)[-4:] == ["mac_key_id", "stream", "seq", "mac"]
     assert access["mac_key_id"] == kid
     started, stopped = events("audit.jsonl")
-    assert started["details"]["configuration"]["mac_key_id"] == kid
+    configuration = started["details"]["configuration"]
+    assert (configuration["mac_key_id"], configuration["key_source"]) == (kid, "ASGI_AUDIT_KEY")
     assert "mac_key_id" not in stopped  # seq 2
-    records = [json.loads(line) for line in (LOGS / "checkpoints.log").read_text().splitlines()]
+    records = ledger()
     assert records
-    assert all(r["mac_key_id"] == kid for r in records)
+    assert all(r["deployment"] == kid for r in records)
+    assert all(r["sig"].startswith("hmac-sha256:") for r in records)
+    assert "mac_key_id" not in records[0]
+    # No key directory: a static key needs none.
+    assert not (Path(os.environ["XDG_STATE_HOME"]) / "asgi-audit").exists()
     assert verify() == 0
     monkeypatch.delenv("ASGI_AUDIT_KEY")
     assert verify() == 3  # checked without the key: a key mismatch, not an alteration
@@ -799,21 +1002,22 @@ async def test_keys(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     # The command, run as the page shows it.
     right = cli("verify", env={"ASGI_AUDIT_KEY": KEY})
     assert right.returncode == 0, right.stderr
-    assert "OK: 2 streams, 3 lines in 2 files, every chain holds (hmac-sha256)" in right.stdout
+    assert right.stdout.splitlines()[-2:] == [
+        "note: sealed with a static key: whoever held the key (anyone who took the host) "
+        "could have re-sealed all of it",
+        "OK: 2 streams, 3 lines in 2 files, 6 ledger records, every chain holds "
+        "(hmac-sha256, static key)",
+    ]
     other = "docs-example-other-key-fedcba9876543210"
     wrong = cli("verify", env={"ASGI_AUDIT_KEY": other})
     assert wrong.returncode == 3
-    summary = wrong.stdout.splitlines()[-1]
-    assert summary == (
+    assert wrong.stdout.splitlines()[-1] == (
         f"KEY MISMATCH: 2 streams (3 lines) not checked: 2 sealed with another key (key id "
         f"{kid}); checked with the key in $ASGI_AUDIT_KEY (key id {key_id(other)})"
     )
-    # The page's example is this run, but for the ids.
-    shown = [b for b in console_blocks(VERIFY_PAGE) if "KEY MISMATCH" in b]
-    command = "$ ASGI_AUDIT_KEY=... asgi-audit verify logs/security\n"
-    assert [HEX_ID.sub("<id>", b) for b in shown] == [
-        command + HEX_ID.sub("<id>", wrong.stdout + wrong.stderr)
-    ]
+    # The page's example is this run, but for the ids and times.
+    shown = shown_output(VERIFY_PAGE, VERIFY_STATIC, "KEY MISMATCH")
+    assert normalized(wrong.stdout + wrong.stderr) == normalized(shown)
     none = cli("verify")
     assert none.returncode == 3
     assert none.stdout.splitlines()[-1] == (
@@ -834,10 +1038,10 @@ def test_weak_keys_are_refused_as_the_page_says(
 ) -> None:
     monkeypatch.chdir(tmp_path)
     hint = '; make one with: python -c "import secrets; print(secrets.token_hex(32))"'
-    # The app of the page does not start with a weak key: the Auditor refuses it.
+    # An app does not start with a weak key: the Auditor refuses it when it is built.
     monkeypatch.setenv("ASGI_AUDIT_KEY", "changeme")
     with pytest.raises(WeakKeyError, match=r"^\$ASGI_AUDIT_KEY is too short: 8 bytes; ") as caught:
-        fresh("docs_src.keys.main")
+        Auditor(log_dir=str(LOGS))
     # verify refuses it too, with exit status 2 and the line the page shows.
     (tmp_path / LOGS).mkdir(parents=True)
     run = cli("verify", env={"ASGI_AUDIT_KEY": "changeme"})

@@ -6,20 +6,16 @@ Real files under tmp_path throughout; nothing is mocked.
 from __future__ import annotations
 
 import errno
-import multiprocessing
 import os
 import re
 import stat
 from collections.abc import Iterator
 from datetime import datetime, timezone
-from multiprocessing.queues import Queue
-from multiprocessing.synchronize import Event
 from pathlib import Path
 
 import pytest
 
 from asgi_audit import get_audit_stats, rotate_audit_logs
-from asgi_audit.proof.keys import KEY_FILE, load_or_create_key
 from asgi_audit.store.files import AppendFile, LogDirectory, rotate_file
 from asgi_audit.store.rotation import count_lines
 
@@ -325,6 +321,19 @@ def test_rotated_name_uses_utc_not_local_time(tmp_path: Path) -> None:
     assert target.name == "auth-events.jsonl.20260609_042216.rotated"
 
 
+@pytest.mark.parametrize("n", ["²", "٣", "３", "𝟗"])
+def test_a_planted_name_with_other_digits_neither_breaks_nor_steers_rotation(
+    tmp_path: Path, n: str
+) -> None:
+    # str.isdigit() takes them all, int() some: the rotation reads ASCII digits only.
+    path = tmp_path / "auth-events.jsonl"
+    path.write_bytes(b"{}\n")
+    (tmp_path / f"auth-events.jsonl.20260609_042216.{n}.rotated").write_bytes(b"")
+    moment = datetime(2026, 6, 9, 4, 22, 16, tzinfo=timezone.utc)
+    target = rotate_file(path, now=moment.timestamp())
+    assert target.name == "auth-events.jsonl.20260609_042216.rotated"
+
+
 def test_rotation_never_overwrites_within_one_second(tmp_path: Path) -> None:
     path = tmp_path / "auth-events.jsonl"
     moment = datetime(2026, 6, 9, 4, 22, 16, tzinfo=timezone.utc).timestamp()
@@ -378,58 +387,3 @@ def test_rotate_with_a_negative_size_raises_value_error(tmp_path: Path, size: fl
 def test_rotate_file_of_a_missing_file_raises(tmp_path: Path) -> None:
     with pytest.raises(FileNotFoundError):
         rotate_file(tmp_path / "auth-events.jsonl")
-
-
-# --- the key file ------------------------------------------------------------------------
-
-
-def test_key_is_created_once_as_a_0600_file_of_32_bytes(
-    tmp_path: Path, permissive_umask: None
-) -> None:
-    directory = LogDirectory(tmp_path)
-    key = load_or_create_key(directory)
-    path = tmp_path / KEY_FILE
-    assert len(key) == 32
-    assert path.read_bytes() == key
-    assert mode_of(path) == 0o600
-    assert load_or_create_key(directory) == key
-    assert load_or_create_key(LogDirectory(tmp_path)) == key
-
-
-def test_keys_of_two_directories_differ(tmp_path: Path) -> None:
-    (tmp_path / "a").mkdir()
-    (tmp_path / "b").mkdir()
-    key_a = load_or_create_key(LogDirectory(tmp_path / "a"))
-    key_b = load_or_create_key(LogDirectory(tmp_path / "b"))
-    assert key_a != key_b
-
-
-def _load_key_when_released(path: str, start: Event, results: Queue[bytes]) -> None:
-    start.wait()
-    results.put(load_or_create_key(LogDirectory(Path(path))))
-
-
-def test_processes_racing_to_create_the_key_all_get_the_same_key(tmp_path: Path) -> None:
-    ctx = multiprocessing.get_context("spawn")
-    start = ctx.Event()
-    results: Queue[bytes] = ctx.Queue()
-    procs = [
-        ctx.Process(target=_load_key_when_released, args=(str(tmp_path), start, results))
-        for _ in range(8)
-    ]
-    for proc in procs:
-        proc.start()
-    try:
-        start.set()
-        keys = [results.get(timeout=120) for _ in procs]
-    finally:
-        for proc in procs:
-            proc.join(timeout=120)
-        results.close()
-        results.join_thread()
-    assert all(proc.exitcode == 0 for proc in procs)
-    assert len(keys) == 8
-    assert len(set(keys)) == 1
-    assert len(keys[0]) == 32
-    assert (tmp_path / KEY_FILE).read_bytes() == keys[0]
-    assert mode_of(tmp_path / KEY_FILE) == 0o600

@@ -140,7 +140,9 @@ def test_acceptable_keys_seal_and_verify_through_the_real_command(
     monkeypatch.delenv(KEY_ENV, raising=False)
     done = write_and_verify(tmp_path / "logs", key, key)
     assert (done.returncode, done.stderr) == (0, ""), done.stdout
-    assert done.stdout.splitlines()[-1].endswith("every chain holds (hmac-sha256)")
+    last = done.stdout.splitlines()[-1]
+    assert last.startswith("OK: 1 stream, 1 line in 1 file, "), done.stdout
+    assert last.endswith(" ledger records, every chain holds (hmac-sha256, static key)")
 
 
 def test_a_string_key_is_its_utf8_bytes_so_either_form_seals_the_same_chain(

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import gzip
+import hashlib
 import json
 import multiprocessing
 import os
@@ -26,9 +27,14 @@ from typing import Any, Final
 
 import pytest
 
-from asgi_audit import Auditor, InsecureDirectoryError, rotate_audit_logs
+from asgi_audit import Auditor, InsecureDirectoryError, cli, rotate_audit_logs
+from asgi_audit.auditor import KEY_ENV
+from asgi_audit.proof.integrity import CHECKPOINT_FILE
+from asgi_audit.proof.keyfiles import VERIFICATION_KEY_FILE
+from asgi_audit.proof.setup import SealingSetup, prepare_sealing
 from asgi_audit.store import rotation as rotation_module
-from asgi_audit.store.files import rotate_file
+from asgi_audit.store.files import LogDirectory, rotate_file
+from asgi_audit.store.housekeeping import retain
 from asgi_audit.store.rotation import (
     RotationPolicy,
     apply_retention,
@@ -273,78 +279,293 @@ async def test_retain_count_keeps_only_the_newest_rotated_files_while_the_app_wr
     assert len(kept) < probe.seq
 
 
-async def test_retain_days_deletes_a_rotated_file_older_than_the_limit_while_the_app_writes(
-    log_dir: Path,
+# Retention acts only on rotated files the ledger recorded (a ``rotated`` record whose
+# sha256 is the file's), ages them from that record's timestamp (never the mtime,
+# which anyone who can write the directory can set), and records what it compresses
+# and deletes, so that verify can tell retention from a deletion. The files are
+# rotated by the app for real; ``retain(..., now=...)`` measures their age at a
+# chosen moment (no one waits a week), run as another worker of the app would.
+
+
+@pytest.fixture
+def forward_secure(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The app seals with its default forward-secure key, not a static one."""
+    monkeypatch.delenv(KEY_ENV, raising=False)
+
+
+def ledger_records(log_dir: Path, kind: str) -> list[dict[str, Any]]:
+    """The ledger's records of type ``kind`` (whole lines: a writer may be appending)."""
+    lines = (log_dir / CHECKPOINT_FILE).read_bytes().split(b"\n")[:-1]
+    return [r for r in map(json.loads, lines) if r["type"] == kind]
+
+
+def recorded_rotations(log_dir: Path, name: str) -> list[tuple[Path, float, dict[str, Any]]]:
+    """The rotated files of ``name`` that the ledger recorded, with the time of their
+    ``rotated`` record and the record, oldest first."""
+    found = [
+        (log_dir / r["file"], datetime.fromisoformat(r["timestamp"]).timestamp(), r)
+        for r in ledger_records(log_dir, "rotated")
+        if r["file"].startswith(f"{name}.")
+    ]
+    return sorted(found, key=lambda f: f[1])
+
+
+def another_worker(log_dir: Path) -> SealingSetup:
+    """The directory's sealing key, loaded as another worker of the app loads it."""
+    return prepare_sealing(LogDirectory(log_dir), key=None, key_dir=None, sealing="forward-secure")
+
+
+def verified(log_dir: Path, capsys: pytest.CaptureFixture[str]) -> dict[str, Any]:
+    """``asgi-audit verify --json`` with the verification key made beside the sealing
+    key; its exit status under ``status``."""
+    key_dir = another_worker(log_dir).key_dir
+    assert key_dir is not None
+    capsys.readouterr()
+    argv = ["verify", str(log_dir), "--json"]
+    status = cli.main([*argv, "--verification-key", str(key_dir / VERIFICATION_KEY_FILE)])
+    data = json.loads(capsys.readouterr().out)
+    assert isinstance(data, dict)
+    data["status"] = status
+    return data
+
+
+async def rotate_a_few_times(log_dir: Path, name: str, rotations: int) -> Probe:
+    """A real app rotates ``name`` at least ``rotations`` times (rotate_max_mb), then stops."""
+    async with Auditor(log_dir=log_dir, rotate_max_mb=SMALL_MB, self_audit=False) as auditor:
+        probe = Probe(auditor, name.removesuffix(".jsonl"))
+        await wait_until(lambda: probe.rotations() >= rotations, "rotations", probe.write)
+        done = probe.rotations()
+    assert len(recorded_rotations(log_dir, name)) == done  # each one recorded
+    return probe
+
+
+@pytest.mark.usefixtures("forward_secure")
+async def test_retain_days_deletes_the_rotated_files_older_than_the_limit_while_the_app_writes(
+    log_dir: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    log_dir.mkdir(mode=0o700)
-    now = time.time()
-    old = log_dir / "auth-events.jsonl.20200101_000000.rotated"
-    recent = log_dir / "auth-events.jsonl.20200102_000000.rotated"
-    for path, age_days in ((old, 30), (recent, 1)):
-        path.write_bytes(b'{"event_type":"logout"}\n')
-        path.chmod(0o600)
-        os.utime(path, (now - age_days * DAY, now - age_days * DAY))
+    async with Auditor(log_dir=log_dir, rotate_max_mb=SMALL_MB, self_audit=False) as auditor:
+        probe = Probe(auditor, "aged")
+        await wait_until(lambda: probe.rotations() >= 4, "4 rotations", probe.write)
+        rotated = recorded_rotations(log_dir, "aged.jsonl")
+        assert len(rotated) >= 4
+        # A week after a moment between the second and third: the first two are past it.
+        middle = (rotated[1][1] + rotated[2][1]) / 2
+        old = [path for path, at, _ in rotated if at < middle]
+        young = [path for path, at, _ in rotated if at > middle]
+        assert (len(old), len(old) + len(young)) == (2, len(rotated))
+        policy = RotationPolicy(max_age=7 * DAY)
+        worker = another_worker(log_dir)
+        retention = asyncio.ensure_future(
+            asyncio.to_thread(
+                retain, LogDirectory(log_dir), policy, worker.sealer, now=middle + 7 * DAY
+            )
+        )
+        await wait_until(retention.done, "retention", lambda: probe.write(1))  # the app writes on
+        await retention
 
-    async with Auditor(log_dir=log_dir, retain_days=7, self_audit=False) as auditor:
+        assert [path for path in old if path.exists()] == []
+        assert [path for path in young if not path.exists()] == []
+        await probe.write()
 
-        async def logout() -> None:
-            await auditor.logout(user_id="alice")
+    # Each deletion recorded, naming the rotated record it relied on.
+    retired = {r["file"]: (r["record"], r["sha256"]) for r in ledger_records(log_dir, "retired")}
+    assert retired == {
+        path.name: (record["n"], record["sha256"]) for path, _, record in rotated if path in old
+    }
+    kept = seqs(events_in_order(log_dir, "aged.jsonl"))
+    assert kept == list(range(probe.seq - len(kept), probe.seq)), describe(log_dir, "aged.jsonl")
+    assert kept[0] > 0
 
-        await wait_until(lambda: not old.exists(), f"{old.name} deleted", logout)
-        assert recent.exists()
-    assert recent.read_bytes() == b'{"event_type":"logout"}\n'
-    assert len(whole_lines(log_dir / "auth-events.jsonl")) >= 1
+    # verify holds it: retention said what it deleted, and nothing else is missing.
+    result = verified(log_dir, capsys)
+    assert (result["status"], result["verdict"], result["breaks"]) == (0, "ok", [])
+    [stream] = result["streams"]
+    assert stream["first_seq"] == kept[0] + 1  # seq counts from 1, probe_seq from 0
 
 
-async def test_retain_days_counts_the_age_from_the_last_write_also_when_compressing(
-    log_dir: Path,
+@pytest.mark.usefixtures("forward_secure")
+async def test_retain_days_counts_the_age_from_the_recorded_rotation_also_when_compressed(
+    log_dir: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    log_dir.mkdir(mode=0o700)
-    old = log_dir / "auth-events.jsonl.20200101_000000.rotated"
-    old.write_bytes(b'{"event_type":"logout"}\n')
-    old.chmod(0o600)
-    month_ago = time.time() - 30 * DAY
-    os.utime(old, (month_ago, month_ago))
-    gz = old.with_name(old.name + ".gz")
+    await rotate_a_few_times(log_dir, "aged.jsonl", 2)
+    [(old, old_at, old_record), (young, at, record), *_] = recorded_rotations(log_dir, "aged.jsonl")
+    directory, sealer = LogDirectory(log_dir), another_worker(log_dir).sealer
+    policy = RotationPolicy(max_age=7 * DAY, compress=True)
 
-    options: dict[str, Any] = {"retain_days": 7, "compress_rotated": True}
-    async with Auditor(log_dir=log_dir, self_audit=False, **options) as auditor:
+    # A week and a moment after the older one's rotation, before the younger one's:
+    # both gzipped (each recorded), the older one deleted in the same pass.
+    retain(directory, policy, sealer, now=(old_at + at) / 2 + 7 * DAY)
+    compressed = {r["from"]: r for r in ledger_records(log_dir, "compressed")}
+    assert set(compressed) >= {old.name, young.name}
+    assert not [p for p in (old, young, old.with_name(old.name + ".gz")) if p.exists()]
+    retired = [(r["file"], r["record"]) for r in ledger_records(log_dir, "retired")]
+    assert retired == [(old.name + ".gz", old_record["n"])]
 
-        async def logout() -> None:
-            await auditor.logout(user_id="alice")
+    gz = young.with_name(young.name + ".gz")
+    assert compressed[young.name]["file"] == gz.name
+    assert compressed[young.name]["sha256"] == hashlib.sha256(gz.read_bytes()).hexdigest()
+    assert hashlib.sha256(gzip.decompress(gz.read_bytes())).hexdigest() == record["sha256"]
+    # The .gz is younger by its mtime; its age is still the rotation's.
+    os.utime(gz, (at + 6 * DAY, at + 6 * DAY))
+    retain(directory, policy, sealer, now=at + 7 * DAY - 60)  # not quite a week
+    assert gz.exists()
+    retain(directory, policy, sealer, now=at + 7 * DAY + 60)
+    assert not gz.exists(), "a rotated file past retain_days survived as a fresh .gz"
+    deletions = [(r["file"], r["record"], r["sha256"]) for r in ledger_records(log_dir, "retired")]
+    assert deletions[1:] == [(gz.name, record["n"], compressed[young.name]["sha256"])]
 
-        # The maintenance pass at start compresses it, then applies retention to the
-        # .gz (or deletes it first). Bounded polls: the plain file goes, then the .gz.
-        await wait_until(lambda: not old.exists(), f"{old.name} compressed or deleted", logout)
-        await poll(lambda: not gz.exists(), logout, deadline=3.0)
-    assert not gz.exists(), (
-        "a month-old rotated file survived retain_days=7 as a fresh .gz: "
-        f"its mtime is now {datetime.fromtimestamp(gz.stat().st_mtime, timezone.utc)}"
-    )
+    result = verified(log_dir, capsys)
+    assert (result["status"], result["breaks"]) == (0, [])
 
 
+@pytest.mark.usefixtures("forward_secure")
 async def test_compress_rotated_gzips_a_rotated_file_into_the_same_lines_while_the_app_writes(
-    log_dir: Path,
+    log_dir: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    async with Auditor(log_dir=log_dir, self_audit=False) as auditor:
-        for n in range(20):
-            await auditor.logout(user_id=f"user-{n}")
-    rotated = Path(rotate_audit_logs(log_dir, max_size_mb=0)["auth"])
-    original = rotated.read_bytes()
-    gz = rotated.with_name(rotated.name + ".gz")
+    await rotate_a_few_times(log_dir, "zipped.jsonl", 2)
+    rotated = recorded_rotations(log_dir, "zipped.jsonl")
+    originals = {path: path.read_bytes() for path, _, _ in rotated}
+    gzs = {path: path.with_name(path.name + ".gz") for path in originals}
 
     async with Auditor(log_dir=log_dir, compress_rotated=True, self_audit=False) as auditor:
+        probe = Probe(auditor, "zipped")
+        probe.seq = 10_000
 
-        async def logout() -> None:
-            await auditor.logout(user_id="bob")
+        def all_compressed() -> bool:
+            return all(gz.exists() and not path.exists() for path, gz in gzs.items())
 
-        await wait_until(lambda: gz.exists() and not rotated.exists(), f"{gz.name}", logout)
+        await wait_until(all_compressed, "every rotated file gzipped", probe.write)
+        await probe.write()
 
-    assert gzip.decompress(gz.read_bytes()) == original
-    assert [e["user_id"] for e in parse(whole_lines(gz))] == [f"user-{n}" for n in range(20)]
-    assert stat.S_IMODE(gz.stat().st_mode) == 0o600
+    compressed = {r["from"]: r for r in ledger_records(log_dir, "compressed")}
+    assert set(compressed) == {path.name for path in originals}
+    for path, original in originals.items():
+        gz = gzs[path]
+        assert gzip.decompress(gz.read_bytes()) == original
+        assert parse(whole_lines(gz)) == parse(original.splitlines())
+        assert stat.S_IMODE(gz.stat().st_mode) == 0o600
+        record = compressed[path.name]
+        assert (record["file"], record["size"]) == (gz.name, gz.stat().st_size)
+        assert record["sha256"] == hashlib.sha256(gz.read_bytes()).hexdigest()
     assert not [p.name for p in log_dir.iterdir() if p.name.endswith(".tmp")]
-    assert {e["user_id"] for e in parse(whole_lines(log_dir / "auth-events.jsonl"))} == {"bob"}
+    written = seqs(parse(whole_lines(log_dir / "zipped.jsonl")))  # before, then while it ran
+    assert written[written.index(10_000) :] == list(range(10_000, probe.seq))
+
+    result = verified(log_dir, capsys)
+    assert (result["status"], result["breaks"]) == (0, [])
+
+
+@pytest.mark.usefixtures("forward_secure")
+async def test_a_planted_rotated_file_with_an_old_mtime_is_neither_deleted_nor_compressed(
+    log_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    log_dir.mkdir(mode=0o700)
+    planted = log_dir / "aged.jsonl.20200101_000000.rotated"
+    content = b'{"event_type":"logout","user_id":"mallory"}\n'
+    planted.write_bytes(content)
+    planted.chmod(0o600)
+    month_ago = time.time() - 30 * DAY
+    os.utime(planted, (month_ago, month_ago))
+
+    # The app's own maintenance, after its own rotations, while it writes.
+    options: dict[str, Any] = {
+        "rotate_max_mb": SMALL_MB,
+        "retain_days": 7,
+        "compress_rotated": True,
+    }
+    async with Auditor(log_dir=log_dir, self_audit=False, **options) as auditor:
+        probe = Probe(auditor, "aged")
+
+        def one_of_its_own_compressed() -> bool:
+            return any(p.name.endswith(".gz") for p in rotated_of(log_dir, "aged.jsonl"))
+
+        # The pass that gzipped one of its files went over the planted one too.
+        await wait_until(one_of_its_own_compressed, "a rotated file gzipped", probe.write)
+    # and once more with a moment chosen a year ahead: still not one of its own.
+    retain(
+        LogDirectory(log_dir),
+        RotationPolicy(max_age=7 * DAY, compress=True),
+        another_worker(log_dir).sealer,
+        now=time.time() + 365 * DAY,
+    )
+
+    assert planted.read_bytes() == content
+    assert planted.stat().st_mtime == month_ago
+    assert not planted.with_name(planted.name + ".gz").exists()
+    named = {r["file"] for kind in ("compressed", "retired") for r in ledger_records(log_dir, kind)}
+    assert planted.name not in named
+    assert {r["from"] for r in ledger_records(log_dir, "compressed")}, "its own were gzipped"
+    err = capsys.readouterr().err
+    assert f"'{planted}' is not a rotated file the ledger recorded" in err
+    # verify names it: a file the app never wrote, among its own.
+    result = verified(log_dir, capsys)
+    assert result["status"] == 1
+    assert {b["file"] for b in result["breaks"]} == {planted.name}
+
+
+@pytest.mark.usefixtures("forward_secure")
+async def test_a_recorded_rotated_file_whose_bytes_changed_is_not_deleted(
+    log_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    await rotate_a_few_times(log_dir, "aged.jsonl", 2)
+    (changed, _, _), (untouched, _, _), *_ = rotated = recorded_rotations(log_dir, "aged.jsonl")
+    data = changed.read_bytes()
+    assert b'"probe_seq":1,' in data
+    changed.write_bytes(data.replace(b'"probe_seq":1,', b'"probe_seq":7,', 1))
+
+    policy = RotationPolicy(max_age=7 * DAY, compress=True)
+    retain(
+        LogDirectory(log_dir), policy, another_worker(log_dir).sealer, now=rotated[-1][1] + 8 * DAY
+    )
+
+    assert changed.exists(), "a rotated file whose bytes changed was deleted as the app's own"
+    assert not changed.with_name(changed.name + ".gz").exists()
+    assert not untouched.exists()
+    assert not untouched.with_name(untouched.name + ".gz").exists()
+    retired = {r["file"] for r in ledger_records(log_dir, "retired")}
+    assert untouched.name + ".gz" in retired
+    assert {changed.name, changed.name + ".gz"}.isdisjoint(retired)
+    result = verified(log_dir, capsys)
+    assert result["status"] == 1
+    assert (changed.name, 0, "modified") in {
+        (b["file"], b["line"], b["kind"]) for b in result["breaks"]
+    }
+
+
+@pytest.mark.usefixtures("forward_secure")
+async def test_a_rotated_file_touched_to_an_old_mtime_is_not_deleted_early(
+    log_dir: Path,
+) -> None:
+    await rotate_a_few_times(log_dir, "aged.jsonl", 1)
+    [(path, at, _), *_] = recorded_rotations(log_dir, "aged.jsonl")
+    os.utime(path, (at - 30 * DAY, at - 30 * DAY))
+    directory, sealer = LogDirectory(log_dir), another_worker(log_dir).sealer
+    policy = RotationPolicy(max_age=7 * DAY)
+
+    retain(directory, policy, sealer)  # now: rotated seconds ago, whatever its mtime says
+    retain(directory, policy, sealer, now=at + 7 * DAY - 60)
+    assert path.exists(), "aged by its mtime, not by the rotation the ledger recorded"
+    retain(directory, policy, sealer, now=at + 7 * DAY + 60)
+    assert not path.exists()
+
+
+@pytest.mark.usefixtures("forward_secure")
+async def test_a_rotated_file_deleted_by_hand_is_a_missing_file_for_verify(
+    log_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    await rotate_a_few_times(log_dir, "aged.jsonl", 2)
+    assert verified(log_dir, capsys)["status"] == 0
+    [(path, _, record), *_] = recorded_rotations(log_dir, "aged.jsonl")
+    path.unlink()  # not by retention: no record says so
+
+    result = verified(log_dir, capsys)
+    assert (result["status"], result["verdict"]) == (1, "altered")
+    missing = [b for b in result["breaks"] if b["kind"] == "missing file"]
+    assert [(b["file"], b["detail"].split(" (")[0]) for b in missing] == [
+        ("checkpoints.log", path.name)
+    ]
+    lines = (log_dir / CHECKPOINT_FILE).read_bytes().splitlines()
+    assert json.loads(lines[missing[0]["line"] - 1]) == record  # the record that named it
 
 
 async def test_compress_rotated_with_many_rotations_a_second_loses_no_event(
@@ -591,12 +812,12 @@ def test_a_compression_cut_short_by_the_process_exit_is_finished_not_counted_twi
     tmp_path: Path,
 ) -> None:
     # A worker that stops between linking the .gz into place and removing the
-    # plain file leaves both. The .gz is complete; readers take it alone, and the
+    # plain file leaves both. The .gz is complete; retention takes it alone, and the
     # next retention pass removes the plain leftover.
     log_dir = tmp_path / "logs"
     log_dir.mkdir(mode=0o700)
     current = log_dir / "api-audit.jsonl"
-    plain = log_dir / "api-audit.jsonl.20261128_101010_000000.rotated"
+    plain = log_dir / "api-audit.jsonl.20261128_101010.rotated"
     lines = b"".join(b'{"n":%d}\n' % i for i in range(5))
     plain.write_bytes(lines)
     gz = compress_rotated(plain)
@@ -623,7 +844,7 @@ def test_a_rotated_file_that_a_rotation_is_still_moving_is_not_compressed_yet(
     # it is about to give back); compressing it then would compress it twice.
     log_dir = tmp_path / "logs"
     log_dir.mkdir(mode=0o700)
-    plain = log_dir / "auth-events.jsonl.20261128_101010_000000.2.rotated"
+    plain = log_dir / "auth-events.jsonl.20261128_101010.2.rotated"
     plain.write_bytes(b'{"n":1}\n')
     second_name = log_dir / "auth-events.jsonl"
     os.link(plain, second_name)  # the rotation has linked but not yet unlinked

@@ -12,8 +12,11 @@ file by size (``rotate_max_mb``), waits until the rotated files are gzipped
 (``compress_rotated``: the renamed file is removed), writes into the fresh files and
 lets rsyslogd go on (SIGCONT). So every rotation renames, then removes, a file whose
 last lines imfile has not read yet. In the end every line of the source files (current,
-rotated and gzipped) must be in the copies exactly once, byte for byte and in order, and
-``verify`` must hold on the copies with the key.
+rotated and gzipped) must be in the copies exactly once, byte for byte and in order.
+With the key, ``verify`` on the copies finds every chain and the signed ledger intact
+and names only the rotated files, which the copies hold merged into their category's
+copy; laid out again by the ledger's ``rotated`` records, the copies give back each
+rotated file byte for byte and ``verify`` holds on all of it.
 
 Between rounds the test waits until the copies hold everything written so far. A file
 created and rotated before imfile has opened it is never shipped (imfile only follows
@@ -26,6 +29,7 @@ Every wait is a bounded poll that fails with a message; nothing asserts a durati
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import json
 import os
 import shutil
@@ -35,7 +39,7 @@ import time
 from collections import Counter
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Final
+from typing import Any, Final
 
 import pytest
 
@@ -246,6 +250,39 @@ def copy_lines(copies: Path) -> dict[str, list[bytes]]:
     return {path.name: whole_lines(path) for path in sorted(copies.iterdir())}
 
 
+def records(directory: Path, kind: str) -> list[dict[str, Any]]:
+    """The records of type ``kind`` of a directory's ledger."""
+    lines = (directory / CHECKPOINTS).read_bytes().split(b"\n")[:-1]
+    return [r for r in map(json.loads, lines) if r["type"] == kind]
+
+
+def split_by_the_ledger(copies: Path, into: Path) -> dict[str, str]:
+    """The copies laid out in ``into`` as the source directory was: each rotated file
+    the ledger recorded, its lines taken out of its category's copy by the stream
+    ranges of its ``rotated`` record (in the ledger's order); what is left is the
+    current file. Returns each rotated file's SHA-256."""
+    into.mkdir(mode=0o700)
+    shutil.copyfile(copies / CHECKPOINTS, into / CHECKPOINTS)
+    left = {name: lines for name, lines in copy_lines(copies).items() if name != CHECKPOINTS}
+    digests: dict[str, str] = {}
+    for record in records(copies, "rotated"):
+        ranges = record["streams"]
+
+        def inside(line: bytes, ranges: dict[str, dict[str, int]] = ranges) -> bool:
+            event = json.loads(line)
+            span = ranges.get(event["stream"])
+            return span is not None and span["first_seq"] <= event["seq"] <= span["last_seq"]
+
+        base = record["file"].split(".jsonl.", 1)[0] + ".jsonl"
+        data = b"".join(line + b"\n" for line in left[base] if inside(line))
+        left[base] = [line for line in left[base] if not inside(line)]
+        (into / record["file"]).write_bytes(data)
+        digests[record["file"]] = hashlib.sha256(data).hexdigest()
+    for name, lines in left.items():
+        (into / name).write_bytes(b"".join(line + b"\n" for line in lines))
+    return digests
+
+
 def difference(source: dict[str, list[bytes]], copies: dict[str, list[bytes]]) -> str:
     """Per name: lines missing from the copy and lines only in it, with a few examples."""
     out = []
@@ -411,8 +448,26 @@ async def test_rsyslog_imfile_ships_every_line_once_byte_for_byte_across_rotatio
     long_lines = [line for lines in copies.values() for line in lines]
     assert sum(len(line) > RSYSLOG_DEFAULT_MAX_LINE for line in long_lines) >= written // 250
 
-    # The copies prove themselves: the chains and the signed checkpoints hold there.
+    # The copies prove themselves: the chains, the signed ledger and its Merkle roots
+    # hold there. The copy of a category holds its rotated files' lines too, not the
+    # files by their names: verify says so (every line of them is there), and nothing
+    # is amiss.
     result = verify_directory(rsyslog.copies, KEY)
-    assert result.ok, [b.as_dict() for b in result.breaks[:5]]
     assert result.keyed
+    assert result.lines == len(source_ids)
+    rotated = {r["file"]: r for r in records(rsyslog.copies, "rotated")}
+    assert len(rotated) == 2 * ROUNDS
+    assert result.ok, [b.as_dict() for b in result.breaks]
+    assert any(
+        c.startswith(f"{len(rotated)} rotated file(s) the ledger recorded are not here by name")
+        for c in result.caveats
+    ), result.caveats
+
+    # Laid out as the source directory was, by the ranges the ledger recorded, the
+    # copies give back every rotated file byte for byte (its recorded SHA-256), and
+    # verify holds on all of it.
+    laid_out = split_by_the_ledger(rsyslog.copies, log_dir.parent / "laid-out")
+    assert laid_out == {name: r["sha256"] for name, r in rotated.items()}
+    result = verify_directory(log_dir.parent / "laid-out", KEY)
+    assert result.ok, [b.as_dict() for b in result.breaks]
     assert result.lines == len(source_ids)

@@ -1,8 +1,10 @@
 """Sinks: the files stay the source of truth; a sink gets every line at least once, in order.
 
 Real files, a real Auditor and its runner threads; the sinks here are small real
-classes that keep what they receive. Waits are bounded hang guards, never timing
-assertions.
+classes that keep what they receive. The lines are the events of every category
+file and the ledger's records (``checkpoints.log``, which the runner follows as
+one more file, first, and which is never rotated): each test checks both. Waits
+are bounded hang guards, never timing assertions.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from starlette.routing import Route
 
 from asgi_audit import AuditMiddleware, Auditor, rotate_audit_logs
 from asgi_audit.store.rotation import rotated_files
+from tests.helpers import LEDGER, is_ledger_line
 
 HANG_GUARD: Final = 30.0
 
@@ -58,8 +61,7 @@ class MemorySink:
         self.closed = True
 
     def event_ids(self) -> list[str]:
-        with self._lock:
-            return [orjson.loads(line)["event_id"] for line in self.lines]
+        return [orjson.loads(line)["event_id"] for line in event_lines(self)]
 
 
 def wait_until(condition: object, what: str) -> None:
@@ -81,8 +83,31 @@ def file_lines(log_dir: Path, name: str) -> list[bytes]:
     return lines
 
 
+def every_line(log_dir: Path) -> list[bytes]:
+    """The ledger's lines and every category's (rotated files first), as written."""
+    names = sorted(path.name for path in log_dir.glob("*.jsonl"))
+    return [line for name in (LEDGER, *names) for line in file_lines(log_dir, name)]
+
+
+def received(sink: MemorySink) -> list[bytes]:
+    with sink._lock:
+        return list(sink.lines)
+
+
+def event_lines(sink: MemorySink) -> list[bytes]:
+    return [line for line in received(sink) if not is_ledger_line(line)]
+
+
+def ledger_lines(sink: MemorySink) -> list[bytes]:
+    return [line for line in received(sink) if is_ledger_line(line)]
+
+
 def category_lines(sink: MemorySink, category: str) -> list[bytes]:
-    return [line for line in sink.lines if orjson.loads(line)["category"] == category]
+    return [line for line in event_lines(sink) if orjson.loads(line)["category"] == category]
+
+
+def record_types(lines: Sequence[bytes]) -> list[str]:
+    return [orjson.loads(line)["type"] for line in lines]
 
 
 async def emit(auditor: Auditor, start: int, count: int) -> None:
@@ -111,10 +136,17 @@ async def test_a_sink_gets_every_line_byte_exact_and_in_order_across_rotations(
     assert len(rotated_files(tmp_path / "tool-blocks.jsonl")) == 4
     assert category_lines(sink, "tool_blocks") == tools  # byte-exact, in order, once
     assert category_lines(sink, "auth") == file_lines(tmp_path, "auth-events.jsonl")
+    # The ledger too, never rotated; the shutdown's checkpoint and stop were
+    # delivered before the sink was closed.
+    ledger = file_lines(tmp_path, LEDGER)
+    assert rotated_files(tmp_path / LEDGER) == []
+    assert record_types(ledger)[-2:] == ["checkpoint", "stop"]
+    assert ledger_lines(sink) == ledger  # byte-exact, in order, once
+    assert sorted(sink.lines) == sorted(every_line(tmp_path))  # each line once, nothing else
     assert stats["sent"] >= 1300
     assert stats["errors"] == 0
     assert stats["gap"] == 0
-    assert len(set(sink.event_ids())) == len(sink.lines)
+    assert len(set(sink.event_ids())) == len(event_lines(sink))
     assert sink.closed
 
 
@@ -141,19 +173,26 @@ async def test_a_stalled_sink_slows_neither_the_requests_nor_the_files(tmp_path:
         assert len(file_lines(tmp_path, "api-audit.jsonl")) == 200
         assert len(file_lines(tmp_path, "tool-blocks.jsonl")) == 200
         assert sink.lines == []
+        # Files only grow: what they hold now is all lag, the ledger's records too.
+        held = sum(path.stat().st_size for path in [tmp_path / LEDGER, *tmp_path.glob("*.jsonl")])
+        ledger_held = file_lines(tmp_path, LEDGER)
         stalled = auditor.stats()["sinks"]["memory"]
         sink.gate.set()  # the collector answers again
-        wait_until(lambda: len(sink.lines) >= 401, "the sink to catch up")
+        wait_until(lambda: len(event_lines(sink)) >= 401, "the sink to catch up")
         caught_up = auditor.stats()["sinks"]["memory"]
 
     assert stalled["sent"] == 0
-    assert stalled["lag_bytes"] > 0
+    assert stalled["lag_bytes"] >= held
     assert caught_up["sent"] >= 401
-    assert sorted(sink.lines) == sorted(
-        file_lines(tmp_path, "api-audit.jsonl")
-        + file_lines(tmp_path, "tool-blocks.jsonl")
-        + file_lines(tmp_path, "audit.jsonl")  # audit_stopped too: delivered at shutdown
-    )
+    assert caught_up["positions"][LEDGER] > 0
+    # The ledger first: what it held while the sink stalled came before any event.
+    assert sink.lines[: len(ledger_held)] == ledger_held
+    # Every line once (audit_stopped and the ledger's last records too: delivered at
+    # shutdown), each file's in order.
+    assert sorted(sink.lines) == sorted(every_line(tmp_path))
+    for name in ("api-audit.jsonl", "tool-blocks.jsonl", "audit.jsonl", LEDGER):
+        lines = file_lines(tmp_path, name)
+        assert [line for line in sink.lines if line in set(lines)] == lines, name
 
 
 async def test_a_failing_sink_is_retried_and_delivers_each_line_once(tmp_path: Path) -> None:
@@ -168,7 +207,11 @@ async def test_a_failing_sink_is_retried_and_delivers_each_line_once(tmp_path: P
     assert stats["errors"] == 3
     assert stats["last_error"] == "ConnectionError: collector unreachable"
     assert category_lines(sink, "tool_blocks") == file_lines(tmp_path, "tool-blocks.jsonl")
-    assert len(set(sink.event_ids())) == len(sink.lines)
+    assert category_lines(sink, "auth") == file_lines(tmp_path, "auth-events.jsonl")
+    assert len(set(sink.event_ids())) == len(event_lines(sink))
+    # The failed batches (the ledger's, first) were delivered once when retried.
+    assert ledger_lines(sink) == file_lines(tmp_path, LEDGER)
+    assert sorted(sink.lines) == sorted(every_line(tmp_path))
 
 
 async def test_a_sink_resumes_where_it_stopped_across_restarts_and_rotation(
@@ -199,6 +242,13 @@ async def test_a_sink_resumes_where_it_stopped_across_restarts_and_rotation(
     tools = file_lines(tmp_path, "tool-blocks.jsonl")
     assert len(tools) == 360
     assert category_lines(partly, "tool_blocks") + category_lines(third, "tool_blocks") == tools
+    # The ledger, with the records of three runs: the first run's delivered by the
+    # second, the second's own stop by the second at its shutdown, nothing twice.
+    ledger = file_lines(tmp_path, LEDGER)
+    assert record_types(ledger).count("stop") == 3
+    assert ledger_lines(partly) + ledger_lines(third) == ledger
+    assert record_types(ledger_lines(partly)).count("stop") == 2
+    assert sorted(partly.lines + third.lines) == sorted(every_line(tmp_path))
     position = (tmp_path / ".sink-collector.json").stat()
     assert position.st_mode & 0o777 == 0o600
 
@@ -252,6 +302,11 @@ async def test_processes_sharing_a_directory_deliver_each_line_once_and_take_ove
     # Every line once, in order, whoever sent it.
     delivered = category_lines(first, "tool_blocks") + category_lines(second, "tool_blocks")
     assert delivered == tools
+    # The two writers share one ledger: it too arrived once, in order, in two parts.
+    ledger = file_lines(tmp_path, LEDGER)
+    assert record_types(ledger).count("start") == 2
+    assert ledger_lines(first) + ledger_lines(second) == ledger
+    assert sorted(first.lines + second.lines) == sorted(every_line(tmp_path))
 
 
 async def test_the_position_file_is_never_written_through_a_planted_symlink(
@@ -274,5 +329,7 @@ async def test_the_position_file_is_never_written_through_a_planted_symlink(
     assert saved["sink"] == "collector"
     tools = tmp_path / "tool-blocks.jsonl"
     assert saved["files"]["tool-blocks.jsonl"]["offset"] == tools.stat().st_size
+    assert saved["files"][LEDGER]["offset"] == (tmp_path / LEDGER).stat().st_size
+    assert ledger_lines(sink) == file_lines(tmp_path, LEDGER)
     leftovers = [p.name for p in tmp_path.glob(".sink-collector.json.*.tmp") if not p.is_symlink()]
     assert leftovers == []

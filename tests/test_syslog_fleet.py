@@ -2,7 +2,9 @@
 
 rsyslog is stopped for a while and started again, and the app is restarted in
 between; every event reaches rsyslog's output, in order per category, and any
-duplicate is the same line (so it shares its ``event_id``).
+duplicate is the same line (so it shares its ``event_id``). So does every record of
+the ledger (``checkpoints.log``), in order, a duplicate sharing its ``n``, and rsyslog
+reads each one's header as MSGID ``ledger`` with its ``n`` and ``type``.
 """
 
 from __future__ import annotations
@@ -17,7 +19,8 @@ import orjson
 import pytest
 
 from asgi_audit import Auditor
-from asgi_audit.sinks.syslog import SyslogSink
+from asgi_audit.sinks.syslog import SD_ID, SyslogSink
+from tests.helpers import LEDGER, is_ledger_line
 from tests.rsyslog import Rsyslog
 
 pytestmark = [
@@ -25,6 +28,8 @@ pytestmark = [
     pytest.mark.skipif(shutil.which("rsyslogd") is None, reason="rsyslogd is not installed"),
 ]
 HANG_GUARD: Final = 60.0
+#: The files the sink follows: the ledger and the category files (never rotated here).
+FILES: Final = (LEDGER, "tool-blocks.jsonl", "auth-events.jsonl", "audit.jsonl")
 
 
 def file_lines(log_dir: Path, name: str) -> list[bytes]:
@@ -36,6 +41,12 @@ async def emit(auditor: Auditor, start: int, count: int) -> None:
         await auditor.tool_blocked(tool_name="read_file", blocked_path=f"/srv/{i}.txt")
         if i % 4 == 0:
             await auditor.login_attempt("failed", user_id=f"user{i}")
+
+
+def identity(line: bytes) -> tuple[str, object]:
+    """What tells one line from another: an event's ``event_id``, a ledger record's ``n``."""
+    record = orjson.loads(line)
+    return ("record", record["n"]) if is_ledger_line(line) else ("event", record["event_id"])
 
 
 def wait_for_errors(auditor: Auditor, name: str) -> None:
@@ -58,7 +69,8 @@ async def test_relp_loses_nothing_when_rsyslog_and_the_app_restart(tmp_path: Pat
         async with Auditor(log_dir=log_dir, sinks=[sink()]) as auditor:
             await emit(auditor, 0, 200)
             await auditor.flush()
-            rsyslog.wait_for_messages(1 + 200 + 50, HANG_GUARD)  # audit_started too
+            ledger_now = len(file_lines(log_dir, LEDGER))
+            rsyslog.wait_for_messages(ledger_now + 1 + 200 + 50, HANG_GUARD)  # audit_started too
             rsyslog.stop()  # the collector goes away
             await emit(auditor, 200, 200)
             await auditor.flush()
@@ -68,19 +80,17 @@ async def test_relp_loses_nothing_when_rsyslog_and_the_app_restart(tmp_path: Pat
             await emit(auditor, 400, 100)
             await auditor.flush()
             rsyslog.start()  # the collector comes back on the same port
-            everything = sum(
-                len(file_lines(log_dir, n))
-                for n in ("tool-blocks.jsonl", "auth-events.jsonl", "audit.jsonl")
-            )
+            everything = sum(len(file_lines(log_dir, n)) for n in FILES)
             rsyslog.wait_for_messages(everything, HANG_GUARD)
-        received = rsyslog.wait_for_messages(everything + 1, HANG_GUARD)  # + audit_stopped
+        # audit_stopped, and the ledger's last checkpoint and stop: shipped at shutdown.
+        received = rsyslog.wait_for_messages(everything + 3, HANG_GUARD)
+        rsyslog.stop()  # flushes and closes its files
+        headers = rsyslog.header_records()
     finally:
         rsyslog.stop()
 
-    source = {
-        name: file_lines(log_dir, name)
-        for name in ("tool-blocks.jsonl", "auth-events.jsonl", "audit.jsonl")
-    }
+    source = {name: file_lines(log_dir, name) for name in FILES}
+    assert len(set(received)) == sum(map(len, source.values()))  # nothing else arrived
     # Every line arrived, byte for byte; a duplicate is the same line again.
     counts = Counter(received)
     for name, lines in source.items():
@@ -88,7 +98,23 @@ async def test_relp_loses_nothing_when_rsyslog_and_the_app_restart(tmp_path: Pat
         arrived = [line for line in dict.fromkeys(received) if line in set(lines)]
         assert arrived == lines, f"{name} arrived out of order"
     extra = {line: n for line, n in counts.items() if n > 1}
-    ids = [orjson.loads(line)["event_id"] for line in received]
-    assert len(set(ids)) == len(dict.fromkeys(received))  # duplicates share their event_id
+    # Duplicates share their event_id (their n, for the ledger's records).
+    ids = [identity(line) for line in received]
+    assert len(set(ids)) == len(dict.fromkeys(received))
     assert len(received) - len(dict.fromkeys(received)) == sum(n - 1 for n in extra.values())
     assert len(file_lines(log_dir, "tool-blocks.jsonl")) == 500
+    ledger = [orjson.loads(line) for line in source[LEDGER]]
+    # Two runs: the first one's stop, written while rsyslog was down, arrived too (above).
+    assert [r["type"] for r in ledger].count("stop") == 2
+    # rsyslog's own parse of the ledger records' headers.
+    assert len(headers) == len(received)
+    for header, line in zip(headers, received, strict=True):
+        if is_ledger_line(line):
+            record = orjson.loads(line)
+            assert header["msgid"] == "ledger"
+            assert header["timestamp"] == record["timestamp"]
+            assert orjson.loads(header["sd"]) == {
+                SD_ID: {"n": str(record["n"]), "type": record["type"]}
+            }
+        else:
+            assert header["msgid"] == orjson.loads(line)["event_type"]

@@ -158,6 +158,53 @@ def test_format_of_a_readme_event() -> None:
     )
 
 
+LEDGER_RECORD: Final = (
+    b'{"n":17,"prev":"' + b"ab" * 32 + b'","type":"checkpoint",'
+    b'"timestamp":"2026-11-28T10:36:10.020115+00:00","deployment":"0e036f2828a97c03",'
+    b'"host":"web-1","pid":4242,"epoch":3,"reason":"interval","streams":{},'
+    b'"sig":"ed25519:' + b"cd" * 64 + b'"}\n'
+)
+
+
+def test_format_of_a_ledger_record() -> None:
+    # No event_type, category or event_id: MSGID ledger, the record's n and type.
+    message = format_rfc5424(LEDGER_RECORD, hostname="web-1", procid="4242")
+    assert message == (
+        b"<110>1 2026-11-28T10:36:10.020115+00:00 web-1 asgi_audit 4242 ledger "
+        b'[asgi_audit@32473 n="17" type="checkpoint"] ' + LEDGER_RECORD[:-1]
+    )
+    parsed = parse_rfc5424(message)
+    assert parsed["params"] == {"n": "17", "type": "checkpoint"}
+    assert parsed["msg"] == msg_of(LEDGER_RECORD)
+
+
+@pytest.mark.parametrize(
+    ("change", "replacement"),
+    [
+        (b'{"n":17,', b'{"event_id":"e-1","n":17,'),  # an event, whatever else it holds
+        (b'{"n":17,', b'{"n":-1,'),
+        (b'{"n":17,', b'{"n":true,'),
+        (b'{"n":17,', b'{"n":"17",'),
+        (b'"type":"checkpoint"', b'"type":7'),
+        (b'"prev":"', b'"prev_":"'),
+        (b'"sig":"', b'"mac":"'),
+    ],
+)
+def test_only_a_ledger_record_gets_the_ledger_header(change: bytes, replacement: bytes) -> None:
+    line = LEDGER_RECORD.replace(change, replacement)
+    parsed = parse_rfc5424(format_rfc5424(line, hostname="h", procid="1"))
+    assert parsed["msgid"] == "-"
+    assert parsed["params"] == ({"event_id": "e-1"} if b"event_id" in line else {})
+    assert parsed["pri"] == str(13 * 8 + 5)
+    assert parsed["msg"] == msg_of(line)
+
+
+def test_a_ledger_type_that_would_break_the_header_line_is_left_out() -> None:
+    line = LEDGER_RECORD.replace(b'"type":"checkpoint"', b'"type":"a\\nb \\u2028"')
+    parsed = parse_rfc5424(format_rfc5424(line, hostname="h", procid="1"))
+    assert (parsed["msgid"], parsed["params"]) == ("ledger", {"n": "17"})
+
+
 @pytest.mark.parametrize(
     ("outcome", "severity"),
     [

@@ -1,12 +1,14 @@
 """``asgi-audit verify`` with a key the lines were not sealed with: a key mismatch, not ALTERED.
 
-Logs are written by real Auditors (without a key, with key A) and checked by the
-real command in a subprocess (``python -m asgi_audit verify``): no key for keyed
-lines, a key for unkeyed lines, key B for key A's lines are each a key mismatch
-(exit status 3) that says which key sealed them and what to do; a real
-alteration checked with the right key is ALTERED (exit status 1), also on a
-stream of one line, and a checkpoint cannot hide one by claiming another key.
-The key ids are recomputed here from their definition, not read from the code.
+Logs are written by real Auditors (unkeyed, with key A, forward-secure) and checked
+by the real command in a subprocess (``python -m asgi_audit verify``): no key for
+keyed lines, a key for unkeyed lines, key B for key A's lines are each a key
+mismatch (exit status 3) that says which key sealed them and what to do, the
+ledger's included; a real alteration checked with the right key is ALTERED (exit
+status 1), also on a stream of one line, and neither one ledger record nor a whole
+ledger can hide one by claiming another key. An unkeyed log in which nothing is
+altered proves nothing: exit status 4, 0 only with ``--accept-unkeyed``. The key
+ids are recomputed here from their definition, not read from the code.
 """
 
 from __future__ import annotations
@@ -20,9 +22,9 @@ import json
 import os
 import subprocess
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any, Final
+from typing import Any, Final, Literal, TypeAlias
 
 import pytest
 
@@ -31,6 +33,7 @@ from asgi_audit.auditor import KEY_ENV
 
 KEY_A: Final = "verify-key-a-5f0c2e9a71d84b36a0e1c7f2"
 KEY_B: Final = "verify-key-b-c81e4d07b2a9f6153e7d0a94"
+Sealing: TypeAlias = Literal["forward-secure", "unkeyed"]
 DEADLINE: Final = 60.0  # a bound on a hang, never an assertion
 #: (category, events): 3 streams, one of a single line.
 WRITTEN: Final = (("auth", 3), ("admin", 2), ("export", 1))
@@ -43,10 +46,21 @@ def key_id(key: str) -> str:
 
 
 def write_log(
-    log_dir: Path, key: str | None, written: tuple[tuple[str, int], ...] = WRITTEN
+    log_dir: Path,
+    key: str | None,
+    written: tuple[tuple[str, int], ...] = WRITTEN,
+    *,
+    forward: bool = False,
 ) -> Path:
+    """Events by a real Auditor: with static ``key``; without one, unkeyed (the
+    explicit opt-out), or with ``forward`` the default forward-secure sealing, whose
+    verification key verify finds beside the directory's sealing key."""
+    sealing: Sealing = "forward-secure" if key is not None or forward else "unkeyed"
+
     async def write() -> None:
-        async with Auditor(log_dir=log_dir, key=key, self_audit=False, fsync="never") as a:
+        async with Auditor(
+            log_dir=log_dir, key=key, self_audit=False, fsync="never", sealing=sealing
+        ) as a:
             for category, count in written:
                 for n in range(count):
                     await a.emit(category, "written", outcome="success", user_id=f"u{n}", n=n)
@@ -117,15 +131,24 @@ def test_unkeyed_lines_checked_with_a_key_are_a_key_mismatch_that_says_to_unset_
     tmp_path: Path,
 ) -> None:
     log_dir = write_log(tmp_path / "logs", None)
-    assert verify(log_dir, None).returncode == 0  # they hold as unkeyed chains
+    # They hold as unkeyed chains, which prove nothing: exit status 4, unless accepted.
+    unkeyed = verify(log_dir, None)
+    assert unkeyed.returncode == 4, unkeyed.stdout
+    assert unkeyed.stdout.splitlines()[-1].startswith("OK: 3 streams, 6 lines in 3 files, ")
+    assert verify(log_dir, None, "--accept-unkeyed").returncode == 0
 
     done = verify(log_dir, KEY_A)
     assert done.returncode == 3, done.stdout
     assert "ALTERED" not in done.stdout
-    assert done.stdout.splitlines()[-1] == (
+    lines = done.stdout.splitlines()
+    assert lines[-1] == (
         "KEY MISMATCH: 3 streams (6 lines) not checked: 3 sealed without a key; "
         f"checked with the key in $ASGI_AUDIT_KEY (key id {key_id(KEY_A)})"
     )
+    assert (
+        "checkpoints.log:1: unknown key (no stream): the ledger was sealed unkeyed; "
+        "the key given checks static"
+    ) in lines, done.stdout
     assert done.stderr == (
         "asgi-audit: warning: some streams were sealed without a key: unset $ASGI_AUDIT_KEY "
         "to check their sha256 chains; if the app ran with this key when they were written, "
@@ -136,9 +159,9 @@ def test_unkeyed_lines_checked_with_a_key_are_a_key_mismatch_that_says_to_unset_
     assert data["key_id"] == key_id(KEY_A)
     assert {s["mismatch"] for s in data["streams"]} == {"unkeyed"}
     assert {b["kind"] for b in data["breaks"]} == {"unknown key"}
-    checkpoints = [b for b in data["breaks"] if b["file"] == "checkpoints.log"]
-    assert checkpoints, "the shutdown checkpoints, signed without a key"
-    assert {b["detail"] for b in checkpoints} == {"signed without a key (sha256)"}
+    # The ledger, signed without a key: one break for all of it, at its genesis.
+    ledger = [(b["line"], b["detail"]) for b in data["breaks"] if b["file"] == "checkpoints.log"]
+    assert ledger == [(1, "the ledger was sealed unkeyed; the key given checks static")]
 
 
 def test_key_a_lines_checked_with_key_b_name_both_key_ids_and_the_remedy(tmp_path: Path) -> None:
@@ -150,6 +173,11 @@ def test_key_a_lines_checked_with_key_b_name_both_key_ids_and_the_remedy(tmp_pat
     done = verify(log_dir, KEY_B)
     assert done.returncode == 3, done.stdout
     lines = done.stdout.splitlines()
+    # The ledger names the deployment that sealed it: for a static key, its key id.
+    assert (
+        f"checkpoints.log:1: unknown key (no stream): the ledger was sealed by deployment "
+        f"{key_id(KEY_A)}; the key given is {key_id(KEY_B)}'s"
+    ) in lines, done.stdout
     assert lines[-1] == (
         f"KEY MISMATCH: 3 streams (6 lines) not checked: 3 sealed with another key "
         f"(key id {key_id(KEY_A)}); checked with the key in $ASGI_AUDIT_KEY "
@@ -208,11 +236,18 @@ def test_a_real_alteration_checked_with_the_right_key_is_altered_even_on_one_lin
     done = verify(log_dir, KEY_A)
     assert (done.returncode, done.stderr) == (1, ""), done.stdout
     lines = done.stdout.splitlines()
-    assert lines[-1] == "ALTERED: 2 breaks in 3 streams"
-    assert [line.split(" (stream ")[0] for line in lines if " (stream " in line[:40]] == [
+    # The line of the one-line stream is named twice: by its MAC, and by the Merkle
+    # root of the signed checkpoint, which no longer covers it.
+    assert lines[-1] == "ALTERED: 3 breaks in 3 streams"
+    named = [line.split(" (stream ")[0] for line in lines if " (stream " in line[:40]]
+    assert named == [
         "auth-events.jsonl:2: modified",
         "export.jsonl:1: modified",
+        "export.jsonl:1: modified",
     ]
+    export = sorted(line.split("): ", 1)[1] for line in lines if line.startswith("export.jsonl:1:"))
+    assert export[0].startswith("MAC does not match (seq 1)"), export
+    assert export[1].startswith("lines 1..1 do not match the Merkle root"), export
     assert "unknown key" not in done.stdout
     data = report(log_dir, KEY_A)
     assert (data["status"], data["verdict"]) == (1, "altered")
@@ -221,40 +256,122 @@ def test_a_real_alteration_checked_with_the_right_key_is_altered_even_on_one_lin
     assert verify(log_dir, KEY_B).returncode == 3
 
 
-def test_a_checkpoint_cannot_hide_an_alteration_by_claiming_another_key(tmp_path: Path) -> None:
+def rewrite_ledger(log_dir: Path, change: Callable[[dict[str, Any]], None]) -> None:
+    """Change records of the ledger as someone without the key can: every field but
+    ``sig`` (which they cannot recompute), the ``prev`` links made to hold again."""
+    path = log_dir / "checkpoints.log"
+    out, prev = [], ""
+    for raw in path.read_bytes().splitlines():
+        record = json.loads(raw)
+        change(record)
+        record["prev"] = prev if record["n"] else ""
+        line = json.dumps(record, separators=(",", ":")).encode()  # "sig" stays the last field
+        out.append(line + b"\n")
+        prev = hashlib.sha256(line).hexdigest()
+    path.write_bytes(b"".join(out))
+
+
+def test_a_ledger_record_cannot_hide_an_alteration_by_claiming_another_deployment(
+    tmp_path: Path,
+) -> None:
     log_dir = write_log(tmp_path / "logs", KEY_A)
+    auth = log_dir / FILES["auth"]
+    stream = json.loads(auth.read_bytes().splitlines()[0])["stream"]
+    auth.write_bytes(b"".join(auth.read_bytes().splitlines(keepends=True)[:2]))  # cut seq 3
     checkpoints = log_dir / "checkpoints.log"
-    records = [json.loads(line) for line in checkpoints.read_bytes().splitlines()]
-    forged = next(r for r in records if r.get("category") == "auth")
-    assert forged["mac_key_id"] == key_id(KEY_A)
-    forged["mac_key_id"] = "0" * 16
-    forged["seq"] = 9  # and says lines were written that are not there
-    checkpoints.write_text("".join(json.dumps(r, separators=(",", ":")) + "\n" for r in records))
+    records = checkpoints.read_bytes().splitlines(keepends=True)
+    at = next(i for i, line in enumerate(records) if b'"type":"checkpoint"' in line)
+    record = json.loads(records[at])
+    assert record["deployment"] == key_id(KEY_A)
+    assert record["streams"][stream]["seq"] == 3
+    record["deployment"] = "0" * 16  # "not yours: another deployment's"
+    record["streams"][stream]["seq"] = 2  # and the cut stream ends where it now does
+    records[at] = json.dumps(record, separators=(",", ":")).encode() + b"\n"
+    checkpoints.write_bytes(b"".join(records))
 
     done = verify(log_dir, KEY_A)
     assert done.returncode == 1, done.stdout
-    assert "checkpoints.log:" in done.stdout
-    assert ": bad checkpoint (stream " in done.stdout
-    assert done.stdout.splitlines()[-1].startswith("ALTERED: 1 break in 3 streams")
+    lines = done.stdout.splitlines()
+    assert (
+        f"checkpoints.log:{at + 1}: bad checkpoint (no stream): checkpoint record n={at}: "
+        "the signature does not hold (hmac-sha256)"
+    ) in lines, done.stdout
+    # The next record no longer links to it.
+    assert any(line.startswith(f"checkpoints.log:{at + 2}: ledger gap ") for line in lines)
+    assert "unknown key" not in done.stdout
+    assert lines[-1].startswith("ALTERED: ")
+    assert report(log_dir, KEY_A)["verdict"] == "altered"
 
 
-def test_a_stream_of_another_key_among_good_ones_is_a_key_mismatch_of_that_stream(
+@pytest.mark.parametrize("sealing", ["static", "forward-secure"])
+def test_a_whole_ledger_cannot_hide_an_alteration_by_claiming_another_deployment(
+    tmp_path: Path, sealing: str
+) -> None:
+    """Every record rewritten to name another deployment, and linked again: nothing
+    in the ledger verifies, as with a log of another key; but the lines verify with
+    the key given, so the directory is the key's and its ledger was altered."""
+    key = KEY_A if sealing == "static" else None
+    log_dir = write_log(tmp_path / "logs", key, forward=key is None)
+    auth = log_dir / FILES["auth"]
+    auth.write_bytes(b"".join(auth.read_bytes().splitlines(keepends=True)[:2]))  # cut seq 3
+    assert verify(log_dir, key).returncode == 1  # the signed checkpoint says seq 3
+
+    def claim_another_deployment(record: dict[str, Any]) -> None:
+        record["deployment"] = "0" * 16
+
+    rewrite_ledger(log_dir, claim_another_deployment)
+
+    done = verify(log_dir, key)
+    assert done.returncode == 1, done.stdout
+    lines = done.stdout.splitlines()
+    label = "hmac-sha256" if key else "ed25519"
+    assert (
+        f"checkpoints.log:1: bad checkpoint (no stream): genesis record n=0: "
+        f"the signature does not hold ({label})"
+    ) in lines, done.stdout
+    assert "unknown key" not in done.stdout
+    assert lines[-1].startswith("ALTERED: ")
+    data = report(log_dir, key)
+    assert (data["status"], data["verdict"]) == (1, "altered")
+    assert {s["mismatch"] for s in data["streams"]} == {None}  # every stream checked
+    assert {b["file"] for b in data["breaks"]} == {"checkpoints.log"}  # and only there
+
+
+def test_a_stream_of_another_key_brought_among_good_ones_is_altered_and_its_key_said(
     tmp_path: Path,
 ) -> None:
-    # As after a change of the deployment key: files and checkpoints of both keys.
+    """Files and ledger records of key B brought into key A's directory: one ledger
+    chain per directory, so the records appended break it and the stream is one the
+    ledger never announced; the stream itself is still named as key B's, unchecked."""
     log_dir = write_log(tmp_path / "logs", KEY_A, (("auth", 3), ("export", 1)))
     other = write_log(tmp_path / "other", KEY_B, (("admin", 2),))
     (log_dir / FILES["admin"]).write_bytes((other / FILES["admin"]).read_bytes())
+    own = len((log_dir / "checkpoints.log").read_bytes().splitlines())
     with (log_dir / "checkpoints.log").open("ab") as fh:
         fh.write((other / "checkpoints.log").read_bytes())
 
     done = verify(log_dir, KEY_A)
-    assert done.returncode == 3, done.stdout
-    assert done.stdout.splitlines()[-1] == (
-        f"KEY MISMATCH: 1 of 3 streams (2 lines) not checked: 1 sealed with another key "
-        f"(key id {key_id(KEY_B)}); checked with the key in $ASGI_AUDIT_KEY "
-        f"(key id {key_id(KEY_A)})"
+    assert done.returncode == 1, done.stdout
+    lines = done.stdout.splitlines()
+    assert f"checkpoints.log:{own + 1}: ledger gap (no stream): n=0 comes after n={own - 1}" in (
+        lines
+    ), done.stdout
+    admin = json.loads((log_dir / FILES["admin"]).read_bytes().splitlines()[0])["stream"]
+    assert any(
+        line.startswith(f"admin.jsonl:1: foreign stream (stream {admin}): ") for line in lines
     )
+    assert (
+        f"admin.jsonl:1: unknown key (stream {admin}): sealed with another key "
+        f"(key id {key_id(KEY_B)}); the key given has key id {key_id(KEY_A)}"
+    ) in lines, done.stdout
+    assert lines[-1].endswith("; 1 stream (2 lines) not checked: sealed with another key")
+    data = report(log_dir, KEY_A)
+    assert (data["status"], data["verdict"]) == (1, "altered")
+    assert sorted((s["category"], s["mismatch"], s["key_id"]) for s in data["streams"]) == [
+        ("admin", "other key", key_id(KEY_B)),
+        ("auth", None, key_id(KEY_A)),
+        ("export", None, key_id(KEY_A)),
+    ]
 
 
 def test_a_stream_replaced_by_one_of_another_key_is_altered_and_the_mismatch_said(
@@ -267,32 +384,47 @@ def test_a_stream_replaced_by_one_of_another_key_is_altered_and_the_mismatch_sai
     done = verify(log_dir, KEY_A)
     assert done.returncode == 1, done.stdout
     lines = done.stdout.splitlines()
-    # Key A's checkpoint names the admin stream that is gone.
-    assert any(": truncated (stream " in line for line in lines), done.stdout
+    # Key A's ledger names the admin stream that is gone (announced, and checkpointed
+    # at seq 2), and never announced the one in its place.
+    kinds = [line.split(" (stream ")[0].split(": ", 1)[1] for line in lines if " (stream " in line]
+    assert sorted(kinds) == [
+        "foreign stream",
+        "missing stream",
+        "truncated",
+        "unknown key",
+    ], done.stdout
     assert lines[-1] == (
-        "ALTERED: 1 break in 3 streams; 1 stream (2 lines) not checked: sealed with another key"
+        "ALTERED: 3 breaks in 3 streams; 1 stream (2 lines) not checked: sealed with another key"
     )
     assert "some streams were not sealed with the key in $ASGI_AUDIT_KEY" in done.stderr
 
 
 def test_the_start_record_names_the_key_id_the_app_runs_with(tmp_path: Path) -> None:
-    async def start(log_dir: Path, key: str | None) -> None:
-        async with Auditor(log_dir=log_dir, key=key, fsync="never"):
+    async def start(log_dir: Path, key: str | None, sealing: Sealing) -> None:
+        async with Auditor(log_dir=log_dir, key=key, fsync="never", sealing=sealing):
             pass
 
-    for key, expected in ((KEY_A, key_id(KEY_A)), (None, None)):
-        log_dir = tmp_path / ("keyed" if key else "unkeyed")
-        asyncio.run(start(log_dir, key))
+    cases: tuple[tuple[str | None, Sealing, str | None, str], ...] = (
+        (KEY_A, "forward-secure", key_id(KEY_A), "static key (hmac-sha256, not forward-secure)"),
+        (None, "unkeyed", None, "unkeyed (sha256: not tamper-proof)"),
+        (None, "forward-secure", None, "forward-secure"),
+    )
+    for n, (key, sealing, expected, how) in enumerate(cases):
+        log_dir = tmp_path / str(n)
+        asyncio.run(start(log_dir, key, sealing))
         started = json.loads((log_dir / "audit.jsonl").read_bytes().splitlines()[0])
         assert started["event_type"] == "audit_started"
-        assert started["details"]["configuration"].get("mac_key_id") == expected
+        configuration = started["details"]["configuration"]
+        assert (configuration.get("mac_key_id"), configuration["sealing"]) == (expected, how)
 
 
 def test_a_log_trimmed_by_retention_checked_with_another_key_is_a_key_mismatch(
     tmp_path: Path,
 ) -> None:
     """A stream whose first lines retention deleted: its first line (which names the key)
-    is gone, and the records that say so are signed with key A; key B sees the claim."""
+    is gone, and the records that say so are signed with key A. Key B verifies no record
+    and no line: the gap before the first line left proves nothing, and the ledger names
+    the deployment (key A's key id) that sealed it."""
     log_dir = tmp_path / "logs"
 
     async def write() -> None:
@@ -317,7 +449,19 @@ def test_a_log_trimmed_by_retention_checked_with_another_key_is_a_key_mismatch(
 
     other = report(log_dir, KEY_B)
     assert (other["status"], other["verdict"]) == (3, "key mismatch"), other["breaks"]
-    assert [(s["mismatch"], s["key_id"]) for s in other["streams"]] == [
-        ("other key", key_id(KEY_A))
-    ]
+    assert [(s["mismatch"], s["key_id"]) for s in other["streams"]] == [("unknown key", None)]
     assert {b["kind"] for b in other["breaks"]} == {"unknown key"}
+    assert {
+        "file": "checkpoints.log",
+        "line": 1,
+        "kind": "unknown key",
+        "stream": None,
+        "detail": f"the ledger was sealed by deployment {key_id(KEY_A)}; "
+        f"the key given is {key_id(KEY_B)}'s",
+    } in other["breaks"]
+
+    # Its lines altered, key A names it: the mismatch of key B hides nothing from A.
+    current = log_dir / "retained.jsonl"
+    alter(current, 1, b'"n":22', b'"n":99')
+    assert report(log_dir, KEY_A)["status"] == 1
+    assert report(log_dir, KEY_B)["status"] == 3

@@ -5,12 +5,16 @@
     asgi-audit tail   [LOG_DIR] [-f] [-c CATEGORY]... [-n N] [--json]
     asgi-audit query  [LOG_DIR] [filters] [--limit N] [--format jsonl|table]
     asgi-audit verify [LOG_DIR] [--json] [--key-env NAME]
+    asgi-audit keys   init --log-dir DIR [--key-dir KDIR] [--epoch SECONDS] [--out FILE|-]
+    asgi-audit keys   show (--key-dir KDIR | --log-dir DIR) [--json]
+    asgi-audit keys   public VERIFICATION_KEY_FILE
 
 The same command runs as ``python -m asgi_audit`` (or ``python -m asgi_audit.cli``)
 where the console script is not on ``PATH``.
 
 ``LOG_DIR`` defaults to ``logs/security``. Everything here only reads, except
-``rotate`` (which takes each file's lock, like the writers). Event files are found
+``rotate`` (which takes each file's lock, like the writers) and ``keys init`` (which
+writes keys, never into the log directory). Event files are found
 and read by :mod:`asgi_audit.store.reading` and :mod:`asgi_audit.store.following` (``verify``:
 by :mod:`asgi_audit.proof.verify`); lines that are not JSON objects are skipped and
 counted in one warning on stderr at the end.
@@ -24,7 +28,7 @@ given).
 
 Subcommands are the entries of :data:`_COMMANDS`, each declared in its own
 module: :mod:`.stats` (stats and rotate), :mod:`.tail`, :mod:`.query`,
-:mod:`.verify`. What they share is in :mod:`.common` (errors and exit codes,
+:mod:`.verify`, :mod:`.keys`. What they share is in :mod:`.common` (errors and exit codes,
 times, the log directory, argument types) and :mod:`.output` (what they print).
 A new subcommand is one more :class:`Command` there, with its arguments and its
 handler.
@@ -40,6 +44,8 @@ from typing import Final
 
 from .. import __version__
 from .common import EXIT_ALTERED, EXIT_ERROR, EXIT_KEY_MISMATCH, EXIT_OK, CliError, Command
+from .keys import KEYS
+from .prove import PROVE
 from .query import QUERY
 from .stats import ROTATE, STATS
 from .tail import TAIL
@@ -57,14 +63,15 @@ __all__ = (
 )
 
 #: The subcommands, in ``--help`` order.
-_COMMANDS: Final[tuple[Command, ...]] = (STATS, ROTATE, TAIL, QUERY, VERIFY)
+_COMMANDS: Final[tuple[Command, ...]] = (STATS, ROTATE, TAIL, QUERY, VERIFY, KEYS, PROVE)
 
 
 def build_parser() -> argparse.ArgumentParser:
     """The ``asgi-audit`` parser, one subparser per entry of :data:`_COMMANDS`."""
     parser = argparse.ArgumentParser(
         prog="asgi-audit",
-        description="Look into an asgi_audit log directory: stats, rotate, tail, query, verify.",
+        description="Look into an asgi_audit log directory: stats, rotate, tail, query, verify;\n"
+        "make and show its forward-secure keys: keys.",
         epilog="Run 'asgi-audit COMMAND --help' for a command's options and examples.\n"
         "Exit status: 0 success, 1 an alteration found, 2 an error (message on stderr),\n"
         "3 (verify) lines not sealed with the key given.",

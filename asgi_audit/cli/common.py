@@ -21,7 +21,8 @@ from typing import Any, Final
 import orjson
 
 from ..record.events import category_filename
-from ..store.reading import EventFile, event_files, line_number_at
+from ..store.opening import MAX_LINE
+from ..store.reading import EventFile, Listing, event_files, line_number_at
 
 __all__ = (
     "DEFAULT_LOG_DIR",
@@ -29,6 +30,7 @@ __all__ = (
     "EXIT_ERROR",
     "EXIT_KEY_MISMATCH",
     "EXIT_OK",
+    "EXIT_UNKEYED",
     "CliError",
     "Command",
     "Record",
@@ -57,6 +59,9 @@ EXIT_ERROR: Final = 2
 #: ``verify`` found nothing altered, but lines it could not check: they were sealed
 #: without a key, with another key, or with a key when none was given.
 EXIT_KEY_MISMATCH: Final = 3
+#: ``verify`` found nothing altered in a log sealed without a key (``sealing="unkeyed"``):
+#: anyone who could write the files could have rewritten it (``--accept-unkeyed``: 0).
+EXIT_UNKEYED: Final = 4
 
 DEFAULT_LOG_DIR: Final = "logs/security"
 _TIME_HELP: Final = "use an ISO time or 15m, 2h, 7d"
@@ -146,35 +151,76 @@ def timestamp_key(value: object) -> str | None:
 # ---------------------------------------------------------------------------- reading
 
 
+#: Where a line is: its file, and its byte offset or its line number when known.
+_Where = tuple[EventFile, int | None, int | None]
+
+
+def _place(where: _Where) -> str:
+    f, offset, number = where
+    if number is not None:
+        return f"at {f.path}:{number}"
+    if offset is None:
+        return f"in {str(f.path)!r}"
+    try:
+        return f"at {f.path}:{line_number_at(f, offset)}"
+    except OSError:
+        return f"in {str(f.path)!r} at byte {offset}"
+
+
+def _where(where: EventFile | Path, offset: int | None, number: int | None = None) -> _Where:
+    return (where if isinstance(where, EventFile) else EventFile(where, "")), offset, number
+
+
 @dataclass
 class Report:
-    """What could not be read, reported on stderr at the end."""
+    """What could not be read, reported on stderr (at the end, or as it is met)."""
 
     bad_lines: int = 0
-    #: Where the first bad line is: its file, and its byte offset when known.
-    first_bad: tuple[EventFile, int | None] | None = None
+    #: Where the first bad line is.
+    first_bad: _Where | None = None
+    #: The paths already said to be unreadable or not read.
     unreadable: set[str] = field(default_factory=set)
+    #: The plain rotated files already said to be read beside their .gz.
+    twins: set[str] = field(default_factory=set)
+    #: Lines over the longest a reader holds, skipped.
+    long_lines: int = 0
+    first_long: _Where | None = None
 
     def bad_line(self, where: EventFile | Path, offset: int | None = None) -> None:
         self.bad_lines += 1
         if self.first_bad is None:
-            f = where if isinstance(where, EventFile) else EventFile(where, "")
-            self.first_bad = (f, offset)
+            self.first_bad = _where(where, offset)
 
-    def _first_bad(self) -> str:
-        assert self.first_bad is not None
-        f, offset = self.first_bad
-        if offset is None:
-            return f"in {str(f.path)!r}"
-        try:
-            return f"at {f.path}:{line_number_at(f, offset)}"
-        except OSError:
-            return f"in {str(f.path)!r} at byte {offset}"
+    def long_line(
+        self, where: EventFile | Path, offset: int | None = None, number: int | None = None
+    ) -> None:
+        """A line longer than :data:`~asgi_audit.store.opening.MAX_LINE`, at a byte
+        ``offset`` or line ``number`` when known."""
+        self.long_lines += 1
+        if self.first_long is None:
+            self.first_long = _where(where, offset, number)
 
     def cannot_read(self, path: Path, exc: OSError) -> None:
         if str(path) not in self.unreadable:
             self.unreadable.add(str(path))
             warn(f"cannot read {str(path)!r}: {exc.strerror or exc}")
+
+    def listed(self, log_dir: Path, found: Listing) -> None:
+        """A warning for each entry the listing refused, and each plain rotated file
+        listed beside its ``.gz`` twin (both are read)."""
+        for refused in found.refused:
+            path = str(log_dir / refused.name)
+            if path not in self.unreadable:
+                self.unreadable.add(path)
+                warn(f"not read: {path!r}: {refused.detail}")
+        for files in found.categories.values():
+            for f in files:
+                if f.twin and str(f.path) not in self.twins:
+                    self.twins.add(str(f.path))  # said once
+                    warn(
+                        f"both {str(f.path)!r} and its .gz exist: both are read, "
+                        "their events may show twice"
+                    )
 
     def finish(self) -> None:
         if self.bad_lines:
@@ -183,7 +229,15 @@ class Report:
                 if self.bad_lines == 1
                 else "lines that are not JSON objects"
             )
-            warn(f"skipped {self.bad_lines} {what} (the first {self._first_bad()})")
+            assert self.first_bad is not None
+            warn(f"skipped {self.bad_lines} {what} (the first {_place(self.first_bad)})")
+        if self.long_lines:
+            what = "line" if self.long_lines == 1 else "lines"
+            assert self.first_long is not None
+            warn(
+                f"skipped {self.long_lines} {what} longer than {MAX_LINE:,} bytes "
+                f"(the first {_place(self.first_long)})"
+            )
 
 
 def warn(message: str) -> None:
@@ -210,12 +264,16 @@ def checked_log_dir(value: str) -> Path:
     return path
 
 
-def listing(log_dir: Path) -> dict[str, list[EventFile]]:
-    """:func:`asgi_audit.store.reading.event_files`, its failure a :class:`CliError`."""
+def listing(log_dir: Path, report: Report | None = None) -> dict[str, list[EventFile]]:
+    """:func:`asgi_audit.store.reading.event_files` per category, its failure a
+    :class:`CliError`; with a ``report``, what it refused is warned of."""
     try:
-        return event_files(log_dir)
+        found = event_files(log_dir)
     except OSError as exc:
         raise CliError(f"cannot read log directory: {str(log_dir)!r} ({exc.strerror})") from None
+    if report is not None:
+        report.listed(log_dir, found)
+    return found.categories
 
 
 def warn_missing_categories(log_dir: Path, categories: list[str] | None) -> None:

@@ -173,10 +173,14 @@ def _category_records(
     loads, maybe, matches, block_test = orjson.loads, flt.maybe, flt.matches, flt.block_test
     filtering = bool(flt.fields) or flt.timed
     for f, opened in files:
+
+        def too_long(offset: int, length: int, f: EventFile = f) -> None:
+            report.long_line(f, offset)
+
         try:
             fh = opened if opened is not None else open_event_file(f)
             with fh:
-                for offset, line in scan_lines(fh, block_test):
+                for offset, line in scan_lines(fh, block_test, too_long):
                     if not maybe(line):
                         continue
                     try:
@@ -198,6 +202,9 @@ def _category_records(
                         continue
                     seq += 1
                     yield key or last_key, seq, line, event
+        except FileNotFoundError as exc:
+            if not f.twin:  # a plain file beside its .gz: gzipped since it was listed
+                report.cannot_read(f.path, exc)
         except OSError as exc:
             report.cannot_read(f.path, exc)
 
@@ -237,7 +244,7 @@ def query(
     opened: list[OpenFile] = []
     streams: list[Generator[Record, None, None]] = []
     try:
-        for category, files in listing(log_dir).items():
+        for category, files in listing(log_dir, report).items():
             if flt.categories is not None and category not in flt.categories:
                 continue
             chosen: list[tuple[EventFile, OpenFile | None]] = []
@@ -250,6 +257,10 @@ def query(
                         mtime = os.fstat(fh.fileno()).st_mtime
                     else:
                         mtime = _mtime(f)
+                except FileNotFoundError as exc:
+                    if not f.twin:
+                        report.cannot_read(f.path, exc)
+                    continue
                 except OSError as exc:
                     report.cannot_read(f.path, exc)
                     continue
@@ -270,11 +281,12 @@ def query(
 
 def _mtime(f: EventFile) -> float:
     try:
-        return f.path.stat().st_mtime
+        return os.stat(f.path, follow_symlinks=False).st_mtime
     except FileNotFoundError:
-        if f.compressed:
+        if f.compressed or f.twin:
             raise
-        return f.path.with_name(f.path.name + ".gz").stat().st_mtime  # gzipped since
+        gzipped = f.path.with_name(f.path.name + ".gz")  # gzipped since
+        return os.stat(gzipped, follow_symlinks=False).st_mtime
 
 
 def _filter_of(args: argparse.Namespace, now: float | None = None) -> Filter:

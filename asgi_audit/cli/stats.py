@@ -12,12 +12,14 @@ from typing import Any, Final
 
 from ..record.events import CATEGORY_FILES, category_filename
 from ..store.following import complete_end, read_backward, read_forward
+from ..store.opening import open_regular
 from ..store.reading import EventFile
 from ..store.rotation import count_lines, rotate_audit_logs
 from .common import (
     EXIT_OK,
     CliError,
     Command,
+    Report,
     add_log_dir,
     checked_log_dir,
     listing,
@@ -35,7 +37,7 @@ __all__ = ("ROTATE", "STATS")
 
 def _first_last(path: Path) -> tuple[int, str | None, str | None]:
     """Size, first and last timestamp of a plain file (its first/last dozens of lines)."""
-    fd = os.open(path, os.O_RDONLY)
+    fd = open_regular(path)
     try:
         size = os.fstat(fd).st_size
         first = _first_key(read_forward(fd))
@@ -56,19 +58,21 @@ def _first_key(lines: Iterable[bytes]) -> str | None:
 
 def _category_stats(files: list[EventFile], current: Path) -> dict[str, Any]:
     size, count, first, last, exists = 0, 0, None, None, False
-    try:
-        size, first, last = _first_last(current)
-        count = count_lines(current) if size else 0
-        exists = True
-    except FileNotFoundError:
-        pass
+    if files and files[-1].current:  # listed: a regular file (a refused one was warned of)
+        try:
+            size, first, last = _first_last(current)
+            count = count_lines(current) if size else 0
+            exists = True
+        except FileNotFoundError:
+            pass
     rotated = []
     for f in files:
         if not f.current:
             try:
-                rotated.append({"file": str(f.path), "size_bytes": f.path.stat().st_size})
+                size_bytes = os.stat(f.path, follow_symlinks=False).st_size
             except FileNotFoundError:
                 continue
+            rotated.append({"file": str(f.path), "size_bytes": size_bytes})
     return {
         "file": str(current),
         "exists": exists,
@@ -87,7 +91,7 @@ def _category_stats(files: list[EventFile], current: Path) -> dict[str, Any]:
 
 def _run_stats(args: argparse.Namespace) -> int:
     log_dir = checked_log_dir(args.log_dir)
-    found = listing(log_dir)
+    found = listing(log_dir, Report())
     categories: dict[str, Any] = {}
     for category in [*(c for c in CATEGORY_FILES if c not in found), *found]:
         current = log_dir / category_filename(category)

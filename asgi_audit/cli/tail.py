@@ -4,7 +4,6 @@ the new ones as their lines complete, across rotations, until Ctrl-C."""
 from __future__ import annotations
 
 import argparse
-import os
 import time
 from collections import deque
 from operator import itemgetter
@@ -13,7 +12,8 @@ from typing import Any, Final
 
 from ..record.events import category_filename
 from ..store.following import Follower
-from ..store.reading import EventFile, category_of_file, iter_lines, open_event_file
+from ..store.opening import NotRegularFile
+from ..store.reading import EventFile, event_files, iter_lines, open_event_file
 from .common import (
     EXIT_OK,
     Command,
@@ -43,7 +43,7 @@ def _last_records(
     """The last ``n`` events of a category, oldest first: its current file read
     backwards, then its rotated files, newest first, as far as needed."""
     found: list[tuple[bytes, dict[str, Any]]] = []  # newest first
-    for line in follower.last_lines():
+    for line in follower.last_lines(lambda length: report.long_line(follower.path)):
         if len(found) >= n:
             break
         event = parse_event(line)
@@ -54,9 +54,18 @@ def _last_records(
     for f in reversed([f for f in files if not f.current]):
         if len(found) >= n:
             break
+
+        def too_long(number: int, length: int, f: EventFile = f) -> None:
+            report.long_line(f, number=number)
+
         try:
             with open_event_file(f) as fh:
-                last = deque((line for _, line in iter_lines(fh)), maxlen=n - len(found))
+                lines = iter_lines(fh, too_long)
+                last = deque((line for _, line in lines), maxlen=n - len(found))
+        except FileNotFoundError as exc:
+            if not f.twin:  # a plain file beside its .gz: gzipped since it was listed
+                report.cannot_read(f.path, exc)
+            continue
         except OSError as exc:
             report.cannot_read(f.path, exc)
             continue
@@ -76,10 +85,10 @@ def _last_records(
 
 def _run_tail(args: argparse.Namespace) -> int:
     log_dir = checked_log_dir(args.log_dir)
-    listed = listing(log_dir)
-    chosen = list(dict.fromkeys(args.category)) if args.category else list(listed)
-    followers = {c: Follower.at_end(log_dir / category_filename(c)) for c in chosen}
     report = Report()
+    listed = listing(log_dir, report)
+    chosen = list(dict.fromkeys(args.category)) if args.category else list(listed)
+    followers = {c: _follower(log_dir / category_filename(c)) for c in chosen}
     printer = Printer(as_json=args.json)
     try:
         if args.lines:
@@ -107,6 +116,15 @@ def _run_tail(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _follower(path: Path) -> Follower:
+    """A follower from the end of ``path``; from the start of whatever regular file
+    comes there, if it is not one now (the listing said so)."""
+    try:
+        return Follower.at_end(path)
+    except NotRegularFile:
+        return Follower(path)
+
+
 def _follow(
     log_dir: Path,
     followers: dict[str, Follower],
@@ -125,7 +143,7 @@ def _follow(
         while True:
             if not fixed and time.monotonic() - scanned >= _RESCAN_INTERVAL:
                 scanned = time.monotonic()
-                for category in _new_categories(log_dir, followers):
+                for category in _new_categories(log_dir, followers, report):
                     followers[category] = Follower(log_dir / category_filename(category))
             batch: list[Record] = []
             for category, follower in followers.items():
@@ -136,7 +154,9 @@ def _follow(
                     continue
                 for _ in range(follower.dropped):
                     report.bad_line(follower.path)  # cut short in a file rotated away
-                follower.dropped = 0
+                for _ in range(follower.too_long):
+                    report.long_line(follower.path)
+                follower.dropped = follower.too_long = 0
                 for line in lines:
                     event = parse_event(line)
                     if event is None:
@@ -162,14 +182,13 @@ def _follow(
         printer.flush()
 
 
-def _new_categories(log_dir: Path, followers: dict[str, Follower]) -> list[str]:
+def _new_categories(log_dir: Path, followers: dict[str, Follower], report: Report) -> list[str]:
     try:
-        with os.scandir(log_dir) as entries:
-            names = [e.name for e in entries]
+        found = event_files(log_dir)
     except OSError:
         return []
-    found = (category_of_file(name) for name in names if not name.startswith("."))
-    return sorted({c for c in found if c is not None and c not in followers})
+    report.listed(log_dir, found)  # what is refused, once
+    return sorted(c for c, files in found.categories.items() if c not in followers and files)
 
 
 def _add_tail_arguments(p: argparse.ArgumentParser) -> None:

@@ -15,6 +15,7 @@ key ids involved and what to do, and alone they give exit status 3
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import zlib
 from collections import Counter
@@ -22,15 +23,21 @@ from pathlib import Path
 from typing import Final
 
 from ..auditor import KEY_ENV
+from ..proof.forward import VerificationKey
 from ..proof.integrity import CHECKPOINT_FILE
 from ..proof.keycheck import WeakKeyError, check_key
+from ..proof.keydir import default_key_dir
+from ..proof.keyfiles import PUBLIC_KEY_FILE, VERIFICATION_KEY_FILE, read_verification_key
 from ..proof.keymatch import KEY_MISMATCH, MISMATCH_CLASSES
+from ..proof.schemes import FS_LABEL
 from ..proof.verification import Break, StreamSummary
 from ..proof.verify import VerifyResult, verify_directory
+from ..store.opening import MAX_LINE
 from .common import (
     EXIT_ALTERED,
     EXIT_KEY_MISMATCH,
     EXIT_OK,
+    EXIT_UNKEYED,
     CliError,
     Command,
     add_log_dir,
@@ -39,7 +46,10 @@ from .common import (
 )
 from .output import dump, shown
 
-__all__ = ("VERIFY", "format_break", "format_stream", "read_key")
+__all__ = ("VERIFICATION_KEY_ENV", "VERIFY", "format_break", "format_stream", "read_key")
+
+#: The environment variable naming the verification key file.
+VERIFICATION_KEY_ENV: Final = "ASGI_AUDIT_VERIFICATION_KEY"
 
 
 def read_key(env_name: str) -> bytes | None:
@@ -103,13 +113,18 @@ def _not_checked(streams: list[StreamSummary], counted: bool) -> str:
     return ", ".join(parts)
 
 
-def _summary(result: VerifyResult, env_name: str) -> str:
+def _summary(result: VerifyResult, env_name: str, source: str = "") -> str:
     if result.ok:
-        how = "hmac-sha256" if result.keyed else "sha256, unkeyed: not tamper-proof"
+        public = source.endswith(".pub") or "public" in source
+        how = {
+            "forward-secure": f"forward-secure, verification key {result.key_id}"
+            + (": the ledger and Merkle roots; line MACs need the secret key" if public else ""),
+            "static": "hmac-sha256, static key",
+        }.get(result.scheme, "sha256, unkeyed: not tamper-proof")
         return (
             f"OK: {_plural(len(result.streams), 'stream')}, "
             f"{_plural(result.lines, 'line')} in {_plural(len(result.files), 'file')}, "
-            f"every chain holds ({how})"
+            f"{_plural(result.ledger_records, 'ledger record')}, every chain holds ({how})"
         )
     mismatched = result.mismatched
     lines = _plural(sum(s.lines for s in mismatched), "line")
@@ -137,7 +152,9 @@ def _summary(result: VerifyResult, env_name: str) -> str:
         details = ", ".join(dict.fromkeys(shown(b.detail, 200) for b in records))
         what = f"{_plural(len(records), 'checkpoint record')} not checked: {details}"
     given = (
-        f"the key in ${env_name} (key id {result.key_id})"
+        f"verification key {result.key_id}"
+        if result.checked_with == "forward-secure"
+        else f"the key in ${env_name} (key id {result.key_id})"
         if result.keyed
         else f"no key (${env_name} is not set or empty)"
     )
@@ -148,10 +165,16 @@ def _key_hint(result: VerifyResult, env_name: str) -> None:
     if not any(b.kind == KEY_MISMATCH for b in result.breaks):
         return
     if not result.keyed:
-        warn(
-            f"some streams were sealed with a key: set ${env_name} to it "
-            "(or name another variable with --key-env)"
-        )
+        if any((s.sealed or "").startswith(FS_LABEL) for s in result.mismatched):
+            warn(
+                "the log is sealed forward-secure: give its verification key with "
+                f"--verification-key FILE (or ${VERIFICATION_KEY_ENV})"
+            )
+        else:
+            warn(
+                f"some streams were sealed with a key: set ${env_name} to it "
+                "(or name another variable with --key-env)"
+            )
         return
     kinds = {s.mismatch for s in result.mismatched}
     if "unkeyed" in kinds:
@@ -184,33 +207,97 @@ def _print_breaks(breaks: list[Break]) -> None:
             print(f"{shown(file, 255)}: {more}: {KEY_MISMATCH}: {shown(detail, 1000)}")
 
 
+def _verification_key(
+    args: argparse.Namespace, log_dir: Path
+) -> tuple[VerificationKey | None, str]:
+    """The forward-secure verification key to check with, and where it came from."""
+    named = args.verification_key or os.environ.get(VERIFICATION_KEY_ENV) or None
+    candidates: list[Path] = []
+    if named:
+        candidates.append(Path(named))
+    else:
+        with contextlib.suppress(OSError, ValueError):
+            where = default_key_dir(log_dir)
+            candidates += [where / VERIFICATION_KEY_FILE, where / PUBLIC_KEY_FILE]
+    for path in candidates:
+        if not named and not path.exists():
+            continue
+        try:
+            return read_verification_key(path), str(path)
+        except (OSError, ValueError) as exc:
+            raise CliError(f"cannot read the verification key {str(path)!r}: {exc}") from None
+    return None, ""
+
+
+def _read_anchor(value: str | None) -> bytes | None:
+    """The last line of the anchor file (a shipped ledger may be long: read from the end)."""
+    if value is None:
+        return None
+    try:
+        with open(value, "rb") as fh:
+            size = fh.seek(0, os.SEEK_END)
+            fh.seek(max(0, size - (8 << 20)))
+            data = fh.read()
+    except OSError as exc:
+        raise CliError(f"cannot read the anchor {value!r}: {exc.strerror or exc}") from None
+    lines = [line for line in data.splitlines() if line.strip()]
+    if not lines:
+        raise CliError(f"the anchor {value!r} holds no ledger record")
+    return lines[-1].strip()
+
+
 def _run_verify(args: argparse.Namespace) -> int:
     log_dir: Path = checked_log_dir(args.log_dir)
     env_name: str = args.key_env or KEY_ENV
     key = read_key(env_name)
     if key is None and args.key_env is not None:
-        warn(f"${env_name} is not set or empty: checking unkeyed sha256 chains")
+        warn(f"${env_name} is not set or empty")
+    verification, source = (None, "") if key is not None else _verification_key(args, log_dir)
+    anchor = _read_anchor(args.anchor)
     try:
-        result = verify_directory(log_dir, key)
+        result = verify_directory(
+            log_dir,
+            key,
+            verification_key=verification,
+            anchor=anchor,
+            anchor_source=args.anchor or "anchor",
+        )
     except (EOFError, zlib.error) as exc:
         raise CliError(f"cannot verify {str(log_dir)!r}: damaged gzip data ({exc})") from None
     except OSError as exc:
         where = str(log_dir) if exc.filename is None else str(exc.filename)
         raise CliError(f"cannot verify {where!r}: {exc.strerror or exc}") from None
     if args.json:
-        dump(result.as_dict())
-    elif not result.files and result.ok:
-        print(f"nothing to verify: no event files in {str(log_dir)!r}")
+        dump({**result.as_dict(), "verification_key": source or None})
     else:
         for stream in result.streams:
             print(format_stream(stream))
         _print_breaks(result.breaks)
-        print(_summary(result, env_name))
+        for caveat in result.caveats:
+            print(f"note: {caveat}")
+        print(
+            _summary(
+                result,
+                env_name,
+                "public" if verification and not verification.is_secret else source,
+            )
+        )
     _key_hint(result, env_name)
+    if result.verdict == "unkeyed" and not args.accept_unkeyed:
+        warn(
+            "this log was sealed without a key (sealing='unkeyed'): anyone who could write "
+            "the files could have rewritten it; --accept-unkeyed to exit 0 anyway"
+        )
+        return EXIT_UNKEYED
     return _EXIT[result.verdict]
 
 
-_EXIT: Final = {"ok": EXIT_OK, "altered": EXIT_ALTERED, "key mismatch": EXIT_KEY_MISMATCH}
+_EXIT: Final = {
+    "ok": EXIT_OK,
+    "unkeyed": EXIT_OK,
+    "altered": EXIT_ALTERED,
+    "key mismatch": EXIT_KEY_MISMATCH,
+}
 
 
 def _env_name(value: str) -> str:
@@ -227,36 +314,63 @@ def _add_verify_arguments(p: argparse.ArgumentParser) -> None:
         type=_env_name,
         default=None,
         metavar="NAME",
-        help=f"the environment variable that holds the key (default: {KEY_ENV}); "
-        "unset or empty: unkeyed sha256",
+        help=f"the environment variable that holds a static key (default: {KEY_ENV})",
+    )
+    p.add_argument(
+        "--verification-key",
+        default=None,
+        metavar="FILE",
+        help="the forward-secure verification key (secret: every line; public: the ledger); "
+        f"default ${VERIFICATION_KEY_ENV}, else the one beside the directory's sealing key",
+    )
+    p.add_argument(
+        "--anchor",
+        default=None,
+        metavar="FILE",
+        help="a ledger record that left the host (shipped, or saved earlier): truncation "
+        "and rollback since it are named",
+    )
+    p.add_argument(
+        "--accept-unkeyed",
+        action="store_true",
+        help="exit 0 on an unkeyed log in which nothing is altered",
     )
 
 
 _VERIFY_EPILOG: Final = f"""\
-Reads every event file (current, rotated, gzipped) and the signed checkpoints,
-follows each stream's chain of MACs and names every break by file and line:
-modified, deleted, inserted, reordered, truncated, unknown key, bad checkpoint.
-The key is the deployment key the apps ran with, read from ${KEY_ENV} (or
-the variable --key-env names), never from the command line. Without a key the
-SHA-256 chains show accidents, not tampering: anyone can recompute them.
+Reads the ledger (checkpoints.log) and every event file (current, rotated,
+gzipped); follows the ledger (numbered, linked, signed records) and each
+stream's chain of MACs and Merkle roots; names every break by file and line:
+modified, deleted, inserted, reordered, truncated, unknown key, bad checkpoint,
+ledger gap, ledger missing, foreign stream, missing stream, missing file,
+renamed file, wrong file, wrong category, rolled back (with --anchor); and what
+it does not read: not a regular file (a symlink, a FIFO, ... at an event file's
+name), bad file name, unreadable, line too long (over {MAX_LINE >> 20} MiB). The
+note: lines say what it could not rule out.
 
-Exit status: 0 every chain holds, 1 something was altered, 2 an error (a weak
-key too), 3 nothing altered, but lines not sealed with the key given: sealed
-without a key (unset the variable), with another key (set the right one; each
-stream's first line and each checkpoint name theirs by key id), or with a key
-when none was given (set it).
+The key: the forward-secure verification key (--verification-key, or
+${VERIFICATION_KEY_ENV}, or the one beside the directory's sealing key), or a
+static key read from ${KEY_ENV} (or the variable --key-env names), never from
+the command line.
+
+Exit status: 0 everything holds, 1 something was altered or is missing, 2 an
+error (a weak key too), 3 nothing altered, but lines or records not sealed with
+the key given, 4 nothing altered in a log sealed without a key (sealing=
+"unkeyed"; 0 with --accept-unkeyed).
 
 examples:
+  asgi-audit verify --verification-key app1.verification.key /var/log/app/security
+  asgi-audit verify --verification-key app1.verification.pub --anchor head.jsonl /srv/copy
   ASGI_AUDIT_KEY=... asgi-audit verify /var/log/app/security
-  asgi-audit verify --key-env AUDIT_KEY_2026 /srv/archive/security
   asgi-audit verify --json | jq '.breaks[] | "\\(.file):\\(.line) \\(.kind)"'
 """
 
 VERIFY: Final = Command(
     "verify",
     "prove no line was changed, removed, inserted or reordered",
-    "Check the MAC chain of every stream and the signed checkpoints; print each\n"
-    "stream checked, every break by file and line, and OK or ALTERED.",
+    "Check the ledger, the MAC chain and Merkle roots of every stream, and what is\n"
+    "missing; print each stream checked, every break by file and line, what could not\n"
+    "be ruled out, and OK, ALTERED or KEY MISMATCH.",
     _VERIFY_EPILOG,
     _add_verify_arguments,
     _run_verify,

@@ -3,16 +3,70 @@
 PURE: no event loop, no file. :class:`Break` and :class:`StreamSummary` are what
 :class:`~asgi_audit.proof.verification.Verifier` reports (and ``asgi-audit
 verify`` prints or dumps as JSON); :class:`Line` and :class:`State` are its
-working state for one line and one stream.
+working state for one line and one stream. :func:`line_fault`,
+:func:`prev_fault` and :func:`record_fault` say why a line's or a record's fields
+cannot be followed (a ``stream`` that is no stream id, a ``seq`` that is no whole
+number, ...), so that the verifier names it instead of failing on it.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, TypeAlias
+from typing import Any, Final, TypeAlias, TypeGuard
 
-__all__ = ("Break", "Line", "PrevRef", "State", "StreamSummary", "ends_named_elsewhere")
+from .merkle import Frontier
+
+__all__ = (
+    "Break",
+    "Line",
+    "PrevRef",
+    "State",
+    "StreamSummary",
+    "ends_named_elsewhere",
+    "is_stream_id",
+    "line_fault",
+    "prev_fault",
+)
+
+_STREAM_ID: Final = re.compile(r"[0-9a-f]{16}\Z", re.ASCII)
+_HEX_MAC: Final = re.compile(r"[0-9a-f]{64}\Z", re.ASCII)
+
+
+def is_stream_id(value: object) -> TypeGuard[str]:
+    """Whether ``value`` is a stream id as writers make them: 16 lower-case hex digits."""
+    return isinstance(value, str) and _STREAM_ID.match(value) is not None
+
+
+def _whole(value: object, least: int) -> bool:
+    # An int, not a bool (JSON true is no seq), at least ``least``.
+    return type(value) is int and value >= least
+
+
+def _hex_mac(value: object) -> bool:
+    return isinstance(value, str) and _HEX_MAC.match(value) is not None
+
+
+def line_fault(stream: object, seq: object) -> str | None:
+    """Why a sealed line's ``stream`` and ``seq`` cannot place it in a chain, or None."""
+    if not is_stream_id(stream):
+        return "its stream is not a stream id (16 hex digits)"
+    if not _whole(seq, 1):
+        return "its seq is not a whole number from 1"
+    return None
+
+
+def prev_fault(event: Mapping[str, Any]) -> str | None:
+    """Why a first line's ``prev_stream``, ``prev_seq`` and ``prev_mac`` (where the
+    previous stream of its file ended) cannot be read, or None."""
+    if not is_stream_id(event.get("prev_stream")):
+        return "its prev_stream is not a stream id (16 hex digits)"
+    if "prev_seq" in event and not _whole(event["prev_seq"], 0):
+        return "its prev_seq is not a whole number"
+    if "prev_mac" in event and not isinstance(event["prev_mac"], str):
+        return "its prev_mac is not text"
+    return None
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,6 +126,8 @@ class Line:
     seq: int
     body: bytes
     mac: bytes
+    raw: bytes = b""  # the whole line (the Merkle leaf)
+    key: bytes | None = None  # the key its MAC label names (None: SHA-256)
 
 
 @dataclass(slots=True)
@@ -89,6 +145,9 @@ class State:
     suspect_true: bytes | None = None  # the MAC the suspect's bytes really have
     alternative: bytes | None = None  # the true MAC of a modified line, to chain from
     last: Line | None = None
+    first: Line | None = None  # the first line seen
+    tree: Frontier | None = None  # the Merkle tree of lines 1.. as read
+    misplaced: set[tuple[str, str]] = field(default_factory=set)  # reported wrong places
 
 
 #: A stream's first line naming where the previous stream of its file ended: the
@@ -113,7 +172,7 @@ def ends_named_elsewhere(
     breaks: list[Break] = []
     for file, line, record in checkpoints:
         stream, seq = record.get("stream"), record.get("seq")
-        if not isinstance(stream, str) or not isinstance(seq, int) or seq < 1:
+        if not isinstance(stream, str) or type(seq) is not int or seq < 1:
             continue
         found = streams.get(stream)
         reached = max(
@@ -133,6 +192,8 @@ def ends_named_elsewhere(
                 )
             )
     for item, referrer, stream, seq, mac in prev_refs:
+        if not isinstance(stream, str) or type(seq) is not int or not isinstance(mac, str):
+            continue  # malformed: named a break where the line was read
         named = streams.get(stream)
         if named is None or named.last is None:
             continue  # that stream's files are gone by retention, or never were here
@@ -142,7 +203,7 @@ def ends_named_elsewhere(
         if last.seq < seq:
             detail = f"the next stream ({item.file}:{item.line}) says it ended at seq {seq}"
             breaks.append(Break(last.file, last.line, "truncated", stream, detail))
-        elif last.seq == seq and mac.partition(":")[2] != last.mac.hex():
+        elif last.seq == seq and mac.rpartition(":")[2] != last.mac.hex():
             detail = "does not match the next stream's prev_mac"
             breaks.append(Break(last.file, last.line, "modified", stream, detail))
     return breaks

@@ -40,6 +40,8 @@ from typing import Any, Final
 
 import orjson
 
+from .merkle import Frontier
+
 __all__ = (
     "CHECKPOINT_FILE",
     "HMAC",
@@ -121,7 +123,8 @@ def split_mac(line: bytes) -> tuple[bytes, str, bytes] | None:
     if at < 0 or not line.endswith(b'"}'):
         return None
     value = line[at + len(MAC_MARKER) : -2]
-    algo, sep, hexmac = value.partition(b":")
+    # The label may hold a colon itself (``fs-hmac-sha256:<epoch>``): the MAC is after the last.
+    algo, sep, hexmac = value.rpartition(b":")
     # Exactly 64 lower-case hex digits: any other spelling is a changed line.
     if not sep or len(hexmac) != 64 or hexmac != hexmac.lower():
         return None
@@ -139,27 +142,52 @@ class Sealed:
     stream: str
     seq: int
     mac: bytes
+    #: The MAC label of the last line (``hmac-sha256``, ``fs-hmac-sha256:<epoch>``, ...).
+    label: str = ""
+    #: The Merkle root (RFC 9162) over the stream's lines 1..seq.
+    root: bytes = b""
 
 
 class Chain:
-    """One stream's chain: numbers its lines and seals each with its MAC.
+    """One stream's chain: numbers its lines, seals each with its MAC, and keeps
+    the Merkle tree of the lines (see :mod:`asgi_audit.proof.merkle`).
 
     Not thread-safe: the writer's one thread owns it.
+
+    Args:
+        key: the MAC key (None: SHA-256).
+        stream_id: the stream's id (a random one by default).
+        prev: where the previous stream of this file ended (named by the first line).
+        label: the MAC label (default: :func:`algorithm` of ``key``); a
+            forward-secure chain's label names the epoch of its key.
     """
 
-    __slots__ = ("_algo", "_key", "_key_id", "_prefix", "last", "prev")
+    __slots__ = ("_key", "_key_id", "_label", "_prefix", "last", "prev", "tree")
 
     def __init__(
-        self, key: bytes | None, stream_id: str | None = None, prev: Sealed | None = None
+        self,
+        key: bytes | None,
+        stream_id: str | None = None,
+        prev: Sealed | None = None,
+        label: str | None = None,
     ) -> None:
         self._key = key
-        self._key_id = key_id(key)
-        self._algo = algorithm(key).encode("ascii")
-        self._prefix = MAC_MARKER + self._algo + b":"
+        self._key_id = key_id(key) if label is None else None
+        self._label = ""
+        self._prefix = b""
         stream = stream_id or new_stream_id()
-        self.last = Sealed(stream, 0, chain_root(key, stream))
+        self.last = Sealed(stream, 0, chain_root(key if label is None else None, stream))
+        self.rekey(key, label or algorithm(key))
         #: Where the previous stream of this file ended, named by the first line.
         self.prev = prev
+        self.tree = Frontier()
+
+    def rekey(self, key: bytes | None, label: str) -> None:
+        """Seal the next lines with ``key`` under ``label`` (a new epoch's)."""
+        self._key = key
+        self._label = label
+        self._prefix = MAC_MARKER + label.encode("ascii") + b":"
+        self.last.label = label
 
     @property
     def stream(self) -> str:
@@ -173,7 +201,7 @@ class Chain:
             if self.prev is not None:
                 event["prev_stream"] = self.prev.stream
                 event["prev_seq"] = self.prev.seq
-                event["prev_mac"] = f"{self._algo.decode()}:{self.prev.mac.hex()}"
+                event["prev_mac"] = f"{self.prev.label or self._label}:{self.prev.mac.hex()}"
             if self._key_id is not None:
                 event[KEY_ID_FIELD] = self._key_id
         event["stream"] = self.last.stream
@@ -191,7 +219,17 @@ class Chain:
         # Updated in place: the writer copies ``last`` where it keeps one.
         last.seq += 1
         last.mac = mac
-        return b"".join((body[:-1], self._prefix, mac.hex().encode(), b'"}\n'))
+        line = b"".join((body[:-1], self._prefix, mac.hex().encode(), b'"}\n'))
+        # The Merkle leaf (RFC 9162): SHA-256 of 0x00 and the line without its newline.
+        leaf = hashlib.sha256(b"\x00")
+        leaf.update(memoryview(line)[:-1])
+        self.tree.append(leaf.digest())
+        return line
+
+    def end(self) -> Sealed:
+        """A copy of where the stream stands, with its Merkle root."""
+        last = self.last
+        return Sealed(last.stream, last.seq, last.mac, last.label, self.tree.root())
 
 
 def _checkpoint_body(record: dict[str, Any]) -> bytes:

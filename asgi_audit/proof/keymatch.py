@@ -45,11 +45,13 @@ KEY_MISMATCH: Final = "unknown key"
 MISMATCH_CLASSES: Final = ("unkeyed", "keyed", "other key", "unknown key")
 
 
-def line_detail(kind: str, claimed: str | None, ours: str | None) -> str:
+def line_detail(kind: str, claimed: str | None, ours: str | None, label: str | None = None) -> str:
     """The ``detail`` of a stream's ``unknown key`` break, for mismatch class ``kind``."""
     named = f" (key id {claimed})" if claimed else ""
     if kind == "unkeyed":
         return "sealed without a key (sha256); the key given cannot check it"
+    if kind == "keyed" and label and label.startswith("fs-"):
+        return "sealed forward-secure, and no verification key was given"
     if kind == "keyed":
         which = f"hmac-sha256, key id {claimed}" if claimed else "hmac-sha256"
         return f"sealed with a key ({which}), and none was given"

@@ -22,7 +22,8 @@ every break with its file, line number and kind:
     given: without a key, with another key, or with a key when none was given
     (see :mod:`asgi_audit.proof.keymatch`, which tells this from an alteration);
 ``bad checkpoint``
-    a checkpoint record whose signature does not hold.
+    a checkpoint record whose signature does not hold, or whose fields are not
+    what a writer writes (a line's malformed ``stream``/``seq``/``prev_*``: ``modified``).
 
 One line of look-ahead per stream tells a gap (a deletion) from a line out of
 place: a line whose ``seq`` runs ahead is held until the next line of its stream
@@ -32,14 +33,24 @@ shows whether it follows it (the gap is real) or the missing line comes first
 
 from __future__ import annotations
 
-import contextlib
 import hmac
 from typing import Any
 
 import orjson
 
-from .findings import Break, Line, PrevRef, State, StreamSummary, ends_named_elsewhere
+from .completeness import stream_breaks
+from .findings import (
+    Break,
+    Line,
+    PrevRef,
+    State,
+    StreamSummary,
+    ends_named_elsewhere,
+    line_fault,
+    prev_fault,
+)
 from .integrity import (
+    CHECKPOINT_FILE,
     HMAC,
     KEY_ID_FIELD,
     SHA,
@@ -48,9 +59,11 @@ from .integrity import (
     compute_mac,
     key_id,
     split_mac,
-    verify_checkpoint,
 )
-from .keymatch import KEY_MISMATCH, line_detail, record_claim, record_detail, record_streams
+from .keymatch import KEY_MISMATCH, line_detail
+from .ledger import LedgerFacts
+from .placement import LedgerView
+from .schemes import FS_LABEL, ForwardRecords, line_epoch
 
 __all__ = ("Break", "StreamSummary", "Verifier")
 
@@ -63,16 +76,16 @@ class Verifier:
             unkeyed SHA-256 chains.
     """
 
-    def __init__(self, key: bytes | None) -> None:
+    def __init__(self, key: bytes | None, forward: ForwardRecords | None = None) -> None:
         self._key = key
-        self._algo = algorithm(key)
+        self._forward = forward
+        self._algo = FS_LABEL if forward is not None else algorithm(key)
         #: The public name of the key given (None without one).
         self.key_id = key_id(key)
         self._vouched: set[str] = set()
-        self._unsigned: list[tuple[str, int, dict[str, Any], str | None]] = []
-        # stream -> (mismatch class, key id) that unverified records claim for it.
-        self._claims: dict[str, tuple[str, str | None]] = {}
         self._verified_any = False  # a line or a checkpoint verified with the key given
+        #: Whether a line's MAC verified with the key given (the lines are the key's).
+        self.lines_verified = False
         self._streams: dict[str, State] = {}
         self.breaks: list[Break] = []
         self.lines = 0
@@ -81,36 +94,22 @@ class Verifier:
         self._retired_upto: dict[str, int] = {}
         self._checkpoint_macs: dict[tuple[str, int], bytes] = {}
         self._prev_refs: list[PrevRef] = []
+        self._flagged: set[str] = set()  # streams with a break named
+        self._view = LedgerView(LedgerFacts(), CHECKPOINT_FILE)
+        self.ledger_file = CHECKPOINT_FILE
 
     # ----------------------------------------------------------------- input
 
-    def add_checkpoint(self, file: str, line: int, record: dict[str, Any]) -> None:
-        """A record of the checkpoints file (feed them before the lines)."""
-        if not verify_checkpoint(self._key, record):
-            # Altered, or signed with another key: told apart in finish().
-            claim = record_claim(record, self._key is not None, self.key_id)
-            self._unsigned.append((file, line, record, claim))
-            if claim not in (None, "same"):
-                named = record.get(KEY_ID_FIELD)
-                for claimed in record_streams(record):
-                    self._claims[claimed] = (claim, named if isinstance(named, str) else None)
-            return
-        self._verified_any = True
-        self._vouched.update(record_streams(record))
-        if record.get("type") == "retired":
-            for stream, r in (record.get("streams") or {}).items():
-                try:
-                    last_seq = int(r["last_seq"])
-                    self._retired[(stream, last_seq)] = bytes.fromhex(r["last_mac"])
-                except (KeyError, TypeError, ValueError):
-                    continue
-                self._retired_upto[stream] = max(self._retired_upto.get(stream, 0), last_seq)
-        elif record.get("type") == "checkpoint":
-            self._checkpoints.append((file, line, record))
-            stream, seq, mac = record.get("stream"), record.get("seq"), record.get("mac")
-            if isinstance(stream, str) and isinstance(seq, int) and isinstance(mac, str):
-                with contextlib.suppress(ValueError):
-                    self._checkpoint_macs[(stream, seq)] = bytes.fromhex(mac.partition(":")[2])
+    def use_ledger(self, facts: LedgerFacts, file: str) -> None:
+        """What the verified records of the ledger say (before the lines are fed)."""
+        self.ledger_file = file
+        self._verified_any = self._verified_any or facts.verified > 0
+        view = self._view = LedgerView(facts, file)
+        self._vouched.update(view.vouched)
+        self._checkpoints = view.checkpoints
+        self._checkpoint_macs = view.checkpoint_macs
+        self._retired = view.retired
+        self._retired_upto = view.retired_upto
 
     def feed(self, file: str, line_no: int, raw: bytes) -> None:
         """One line as read (without its newline)."""
@@ -123,18 +122,23 @@ class Verifier:
         try:
             event = orjson.loads(body)
             stream, seq = event["stream"], event["seq"]
-            if not isinstance(stream, str) or not isinstance(seq, int):
-                raise TypeError
         except (ValueError, KeyError, TypeError):
             self.breaks.append(Break(file, line_no, "modified", None, "not a sealed event"))
             return
+        fault = line_fault(stream, seq)
+        if fault is not None:
+            self.breaks.append(Break(file, line_no, "modified", None, fault))
+            return
+        epoch = line_epoch(algo)
+        family = FS_LABEL if epoch is not None else algo
         state = self._streams.get(stream)
         if state is None:
-            state = self._new_state(stream, seq, event)
+            state = self._new_state(stream, seq, event, epoch is not None)
+        self.breaks += self._view.misplaced(state, file, line_no, event)
         summary = state.summary
         summary.lines += 1
-        if summary.category is None:
-            summary.category = event.get("category")
+        if summary.category is None and isinstance(event.get("category"), str):
+            summary.category = event["category"]
         if summary.sealed is None:
             summary.sealed = algo
         named = event.get(KEY_ID_FIELD) if seq == 1 else None
@@ -142,33 +146,46 @@ class Verifier:
             summary.key_id = named
         if not summary.files or summary.files[-1] != file:
             summary.files.append(file)
-        item = Line(file, line_no, seq, body, mac)
+        item = Line(file, line_no, seq, body, mac, raw, self._line_key(algo, epoch))
+        if state.first is None:
+            state.first = item
         if seq == 1 and "prev_stream" in event:
-            prev = (str(event["prev_stream"]), int(event.get("prev_seq", 0)))
-            self._prev_refs.append((item, state, *prev, str(event.get("prev_mac", ""))))
-        if state.expected == 1 < seq and not state.started and not state.vouched:
-            # Its first lines are gone and no record signed with the key given says
-            # why: if its checkpoints claim another key, that is what it is.
-            claim = self._claims.get(stream)
-            if claim is not None:
-                summary.key_id = summary.key_id or claim[1]
-                self._mismatch(state, item, claim[0])
-        if algo != self._algo and state.checking:
+            fault = prev_fault(event)
+            if fault is not None:
+                self._break(item, "modified", stream, fault)
+            else:
+                prev = (event["prev_stream"], event.get("prev_seq", 0))
+                self._prev_refs.append((item, state, *prev, event.get("prev_mac", "")))
+        if epoch is not None and self._forward is not None and item.key is None:
+            state.checking = False  # the public verification key checks no line MAC
+        if family != self._algo and state.checking:
             if (
-                algo in (HMAC, SHA)
+                family in (HMAC, SHA, FS_LABEL)
                 and not state.started
                 and not state.vouched
                 and not (self.key_id is not None and named == self.key_id)
                 and not self._mac_ok(state.prev, item)
             ):
-                self._mismatch(state, item, "unkeyed" if algo == SHA else "keyed")
+                kind = (
+                    "unkeyed"
+                    if algo == SHA
+                    else "other key"
+                    if family == FS_LABEL and self._key is not None
+                    else "keyed"
+                )
+                self._mismatch(state, item, kind)
             else:
                 # The stream is the key's (or the label no scheme's): the label was changed.
                 self._break(item, "modified", stream, f"algorithm label changed to {algo}")
         self._accept(state, item)
 
-    def _new_state(self, stream: str, seq: int, event: dict[str, Any]) -> State:
-        state = State(StreamSummary(stream), 1, chain_root(self._key, stream))
+    def _line_key(self, label: str, epoch: int | None) -> bytes | None:
+        if epoch is None:
+            return self._key
+        return None if self._forward is None else self._forward.line_key(epoch)
+
+    def _new_state(self, stream: str, seq: int, event: dict[str, Any], fs: bool) -> State:
+        state = State(StreamSummary(stream), 1, chain_root(None if fs else self._key, stream))
         state.vouched = stream in self._vouched
         retired = self._retired.get((stream, seq - 1))
         if seq > 1 and retired is not None:
@@ -181,16 +198,18 @@ class Verifier:
 
     def _break(self, item: Line, kind: str, stream: str | None, detail: str) -> None:
         self.breaks.append(Break(item.file, item.line, kind, stream, detail))
+        if stream is not None:
+            self._flagged.add(stream)
 
     def _mac_ok(self, prev: bytes, item: Line) -> bool:
-        return hmac.compare_digest(compute_mac(self._key, prev, item.body), item.mac)
+        return hmac.compare_digest(compute_mac(item.key, prev, item.body), item.mac)
 
     def _mismatch(self, state: State, item: Line, kind: str) -> None:
         """The stream was not sealed with the key given: say how, check it no further."""
         state.checking = False
         summary = state.summary
         summary.mismatch = kind
-        detail = line_detail(kind, summary.key_id, self.key_id)
+        detail = line_detail(kind, summary.key_id, self.key_id, summary.sealed)
         self._break(item, KEY_MISMATCH, summary.stream, detail)
 
     def _take(self, state: State, item: Line) -> None:
@@ -200,6 +219,7 @@ class Verifier:
         true_mac = item.mac
         verified = state.checking and self._mac_ok(state.prev, item)
         self._verified_any = self._verified_any or verified
+        self.lines_verified = self.lines_verified or verified
         if state.checking and not verified:
             if alternative is not None and self._mac_ok(alternative, item):
                 # The previous line's MAC field was the changed part (reported
@@ -207,15 +227,18 @@ class Verifier:
                 pass
             elif not state.started:
                 state.suspect = item  # the next line tells: modified, or the wrong key
-                state.suspect_true = compute_mac(self._key, state.prev, item.body)
+                state.suspect_true = compute_mac(item.key, state.prev, item.body)
             else:
                 self._break(item, "modified", stream, f"MAC does not match (seq {item.seq})")
                 # The next line chains from the stored MAC if the body was changed,
                 # from the true one if the MAC field was: keep both.
-                state.alternative = compute_mac(self._key, state.prev, item.body)
+                state.alternative = compute_mac(item.key, state.prev, item.body)
         elif state.suspect is not None:
             self._settle_suspect(state, chained=True)
         self._check_against_checkpoint(item, stream)
+        root = self._view.grow_tree(state, item, state.summary.stream in self._flagged)
+        if root is not None:
+            self._break(item, "modified", state.summary.stream, root)
         state.started = True
         state.prev = true_mac
         state.expected = item.seq + 1
@@ -306,6 +329,22 @@ class Verifier:
         self._gap(state, pending)
         self._accept(state, item)
 
+    def _disown(self) -> None:
+        """Every stream with a break but no line the key given verifies: a key mismatch."""
+        broken = {b.stream for b in self.breaks if b.stream is not None and b.kind != KEY_MISMATCH}
+        for stream in broken:
+            state = self._streams.get(stream)
+            if state is None or state.first is None or state.summary.mismatch is not None:
+                continue
+            self._mismatch(
+                state, state.first, "other key" if state.summary.key_id else "unknown key"
+            )
+        self.breaks = [
+            b
+            for b in self.breaks
+            if b.stream is None or b.kind == KEY_MISMATCH or b.stream not in broken
+        ]
+
     def _skip(self, state: State, item: Line) -> None:
         # A stream of another key: its seq numbers prove nothing either; count its lines.
         state.pending, state.started, state.last = None, True, item
@@ -336,35 +375,31 @@ class Verifier:
 
     # ----------------------------------------------------------------- the end
 
-    def _settle_unsigned(self) -> None:
-        """Checkpoint records whose signature failed: altered, or another key's.
+    def finish(self, foreign_ledger: bool = False) -> tuple[list[StreamSummary], list[Break]]:
+        """Settle what is still open; the streams checked and every break found.
 
-        A record is a ``bad checkpoint`` when it claims the key given, or when a
-        stream it names verifies with that key (a claim of another key must not
-        hide an alteration); else an ``unknown key`` like its streams.
+        Args:
+            foreign_ledger: no record of the ledger verifies with the key given, and
+                it says it was sealed another way or by another deployment. If no line
+                verifies either, nothing in the directory is the key's: a stream's
+                gaps and failing MACs then prove nothing (its first lines may be gone
+                with retention records the key cannot check), and it is a key
+                mismatch instead.
         """
-        for file, line, record, claim in self._unsigned:
-            named = [self._streams[s] for s in record_streams(record) if s in self._streams]
-            stream = record.get("stream") if isinstance(record.get("stream"), str) else None
-            ours = any(state.summary.mismatch is None for state in named)
-            if claim == "same" or ours or (claim is None and not named and self._verified_any):
-                self.breaks.append(Break(file, line, "bad checkpoint", stream, "signature fails"))
-            else:
-                detail = record_detail(claim or KEY_MISMATCH, record)
-                self.breaks.append(Break(file, line, KEY_MISMATCH, stream, detail))
-
-    def finish(self) -> tuple[list[StreamSummary], list[Break]]:
-        """Settle what is still open; the streams checked and every break found."""
         for state in self._streams.values():
             if state.pending is not None and state.summary.mismatch is None:
                 pending, state.pending = state.pending, None
                 self._gap(state, pending)
             if state.suspect is not None:
                 self._settle_suspect(state, chained=False)
-        self._settle_unsigned()
         self.breaks += ends_named_elsewhere(
             self._checkpoints, self._streams, self._retired_upto, self._prev_refs
         )
+        self.breaks += stream_breaks(
+            self._view.announced, self._streams, self._retired_upto, self.ledger_file
+        )
+        if foreign_ledger and not self.lines_verified:
+            self._disown()
         summaries = [s.summary for s in self._streams.values()]
         # Several breaks can name one place; keep each once, in file order.
         unique = sorted(set(self.breaks), key=lambda b: (b.file, b.line, b.kind))

@@ -1,25 +1,41 @@
-"""Verify a log directory: every file's chains and the signed checkpoints.
+"""Verify a log directory: the ledger, every file's chains, and what is missing.
 
-IO. Reads current, rotated and gzipped files of every category (oldest first),
-streaming line by line, and the checkpoints file, and hands them to the pure
-:class:`~asgi_audit.proof.verification.Verifier`.
+IO. Reads the ledger (``checkpoints.log``) into the pure
+:class:`~asgi_audit.proof.ledger.LedgerCheck`, then current, rotated and gzipped
+files of every category (oldest first), streaming line by line through the
+shared lister and opener (:mod:`asgi_audit.proof.sources`), into the pure
+:class:`~asgi_audit.proof.verification.Verifier`; then compares what the ledger
+says should exist with what is there (:mod:`asgi_audit.proof.completeness`).
 """
 
 from __future__ import annotations
 
-import gzip
+import contextlib
 import os
-import zlib
-from collections.abc import Iterator
-from dataclasses import dataclass
+import time
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
 import orjson
 
-from ..store.rotation import rotated_files
-from .integrity import CHECKPOINT_FILE, derive_chain_key
+from ..store.listing import list_event_files
+from ..store.opening import open_file
+from .completeness import anchor_breaks, caveats, file_breaks, unrecorded
+from .forward import VerificationKey
+from .integrity import CHECKPOINT_FILE, derive_chain_key, key_id
 from .keymatch import KEY_MISMATCH
+from .ledger import LedgerCheck, LedgerFacts, RecordKeys
+from .records import field_problem, record_hash, split_sig
+from .schemes import (
+    FORWARD,
+    STATIC,
+    UNKEYED,
+    ForwardRecords,
+    StaticRecords,
+    UnkeyedRecords,
+)
+from .sources import feed_file, feed_ledger, file_hashes, in_order, refused_break
 from .verification import Break, StreamSummary, Verifier
 
 __all__ = ("VerifyResult", "event_files", "verify_directory")
@@ -35,6 +51,10 @@ class VerifyResult:
     breaks: list[Break]
     keyed: bool
     key_id: str | None = None  # the public name of the key given
+    scheme: str = UNKEYED  # how the log says it was sealed (else what the key given checks)
+    checked_with: str = UNKEYED  # what the key given checks: forward-secure, static, unkeyed
+    caveats: list[str] = field(default_factory=list)  # what verify cannot rule out
+    ledger_records: int = 0
 
     @property
     def ok(self) -> bool:
@@ -53,10 +73,12 @@ class VerifyResult:
 
     @property
     def verdict(self) -> str:
-        """``ok``, ``altered`` (an alteration was found), or ``key mismatch`` (only
-        lines or records sealed with another key, or none, or a key when none was given)."""
+        """``ok``, ``altered`` (an alteration was found), ``key mismatch`` (only
+        lines or records sealed with another key, or none, or a key when none was
+        given), or ``unkeyed`` (nothing altered, but sealed without a key: proves
+        nothing against anyone who could write the files)."""
         if self.ok:
-            return "ok"
+            return "unkeyed" if self.scheme == UNKEYED else "ok"
         return "altered" if self.altered else "key mismatch"
 
     def as_dict(self) -> dict[str, Any]:
@@ -65,6 +87,10 @@ class VerifyResult:
             "verdict": self.verdict,
             "keyed": self.keyed,
             "key_id": self.key_id,
+            "scheme": self.scheme,
+            "checked_with": self.checked_with,
+            "caveats": self.caveats,
+            "ledger_records": self.ledger_records,
             "files": self.files,
             "lines": self.lines,
             "streams": [s.as_dict() for s in self.streams],
@@ -73,39 +99,48 @@ class VerifyResult:
 
 
 def event_files(log_dir: Path) -> list[Path]:
-    """Every event file of a directory: per category, rotated oldest first, then current."""
-    current = sorted(p for p in log_dir.glob("*.jsonl") if p.is_file() and not p.is_symlink())
-    names = {p.name for p in current}
-    for rotated in log_dir.glob("*.jsonl.*"):
-        # A category whose current file is gone still has its rotated files.
-        base = rotated.name.split(".jsonl.", 1)[0] + ".jsonl"
-        if rotated.name.endswith((".rotated", ".rotated.gz")):
-            names.add(base)
-    files: list[Path] = []
-    for name in sorted(names):
-        path = log_dir / name
-        files.extend(rotated_files(path))
-        if path.is_file():
-            files.append(path)
-    return files
+    """Every event file of a directory: per category (by its current file's name),
+    rotated oldest first, then current."""
+    return [f.path for f in in_order(list_event_files(log_dir))]
 
 
-def _open(path: Path) -> IO[bytes]:
-    if path.name.endswith(".gz"):
-        return gzip.open(path, "rb")  # type: ignore[return-value]
-    return open(path, "rb")
+def _first_record(path: Path) -> dict[str, Any] | None:
+    """The ledger's first line, parsed without any check (what it claims)."""
+    try:
+        with open_file(path, compressed=False) as fh:
+            head = fh.read(1 << 16) or b""
+    except OSError:
+        return None
+    with contextlib.suppress(ValueError):
+        record = orjson.loads(head.split(b"\n", 1)[0])
+        if isinstance(record, dict):
+            return record
+    return None
 
 
-def _lines(path: Path) -> Iterator[tuple[int, bytes]]:
-    with _open(path) as fh:
-        for number, raw in enumerate(fh, start=1):
-            line = raw[:-1] if raw.endswith(b"\n") else raw
-            if line:
-                yield number, line
+def _scheme_of(key: bytes | None, verification_key: VerificationKey | None) -> str:
+    if verification_key is not None:
+        return FORWARD
+    return STATIC if key is not None else UNKEYED
 
 
-def verify_directory(log_dir: str | os.PathLike[str], key: bytes | None) -> VerifyResult:
-    """Check every chain in ``log_dir`` with the deployment ``key`` (None: unkeyed).
+def verify_directory(
+    log_dir: str | os.PathLike[str],
+    key: bytes | None,
+    *,
+    verification_key: VerificationKey | None = None,
+    anchor: bytes | None = None,
+    anchor_source: str = "anchor",
+) -> VerifyResult:
+    """Check every chain in ``log_dir`` and the ledger that says what should exist.
+
+    Args:
+        log_dir: the log directory.
+        key: a static deployment key (None: none).
+        verification_key: the forward-secure verification key (secret or public).
+        anchor: one ledger record that left the host (shipped, or saved earlier):
+            the ledger must still hold it, so a cut or a rollback since shows.
+        anchor_source: where the anchor came from, for the break.
 
     Raises:
         FileNotFoundError: ``log_dir`` does not exist.
@@ -113,31 +148,124 @@ def verify_directory(log_dir: str | os.PathLike[str], key: bytes | None) -> Veri
     root = Path(log_dir)
     if not root.is_dir():
         raise FileNotFoundError(f"no such log directory: '{root}'")
-    verifier = Verifier(derive_chain_key(key))
-    checkpoints = root / CHECKPOINT_FILE
-    if checkpoints.is_file():
-        for number, raw in _lines(checkpoints):
-            try:
-                record = orjson.loads(raw)
-            except ValueError:
-                verifier.breaks.append(
-                    Break(checkpoints.name, number, "bad checkpoint", None, "not JSON")
-                )
-                continue
-            if isinstance(record, dict):
-                verifier.add_checkpoint(checkpoints.name, number, record)
-    files = event_files(root)
-    for path in files:
-        number = 0
-        try:
-            for number, raw in _lines(path):
-                verifier.feed(path.name, number, raw)
-        except (OSError, EOFError, zlib.error) as exc:
-            # A damaged (cut or corrupted) gzip file: what follows is unreadable.
-            verifier.breaks.append(
-                Break(path.name, number + 1, "modified", None, f"unreadable: {exc}")
-            )
-    streams, breaks = verifier.finish()
+    scheme = _scheme_of(key, verification_key)
+    records: RecordKeys
+    forward: ForwardRecords | None = None
+    deployment: str | None = None
+    chain_key = derive_chain_key(key)
+    if verification_key is not None:
+        records = forward = ForwardRecords(verification_key)
+        deployment = verification_key.deployment.deployment
+    elif chain_key is not None:
+        records = StaticRecords(chain_key)
+        deployment = key_id(chain_key)
+    else:
+        records = UnkeyedRecords()
+    ledger_path = root / CHECKPOINT_FILE
+    check = LedgerCheck(records, deployment, ledger_path.name)
+    read_breaks: list[Break] = []
+    feed_ledger(root, check, read_breaks)
+    facts = check.finish()
+    ledger_breaks = facts.breaks
+    first = _first_record(ledger_path)
+    claimed = first.get("scheme") if first else None
+    named = first.get("deployment") if first else None
+    other = isinstance(claimed, str) and claimed != scheme
+    other_key = deployment is not None and isinstance(named, str) and named != deployment
+    # No record verifies, and the ledger says it was sealed another way or by another key.
+    foreign = facts.verified == 0 and (other or other_key)
+    verifier = Verifier(chain_key, forward)
+    if verification_key is not None:
+        verifier.key_id = verification_key.key_id
+    verifier.use_ledger(facts, ledger_path.name)
+    listing = list_event_files(root)
+    verifier.breaks.extend(refused_break(r) for r in listing.refused)
+    verifier.breaks.extend(read_breaks)
+    present: dict[str, tuple[int, str, str]] = {}
+    files: list[str] = []
+    for f in in_order(listing):
+        if not feed_file(f, verifier):
+            continue
+        files.append(f.path.name)
+        if not f.current:
+            hashes = file_hashes(f)
+            if hashes is not None:
+                present[f.path.name] = hashes
+    streams, breaks = verifier.finish(foreign_ledger=foreign)
+    if foreign and not verifier.lines_verified:
+        # Nor does any line: a key mismatch, not an alteration (still a failure:
+        # nothing is proven, and the whole ledger may as well have been replaced).
+        # A line the key verifies makes the directory the key's, and the ledger's
+        # breaks alterations whatever it claims: a ledger rewritten to claim another
+        # key cannot hide a cut.
+        why = (
+            f"sealed {str(claimed)[:40]}; the key given checks {scheme}"
+            if other
+            else f"sealed by deployment {str(named)[:40]}; the key given is {deployment}'s"
+        )
+        ledger_breaks = [Break(ledger_path.name, 1, KEY_MISMATCH, None, f"the ledger was {why}")]
+    spans = {
+        s.stream: (s.first_seq, s.last_seq)
+        for s in streams
+        if s.first_seq is not None and s.lines >= s.last_seq - s.first_seq + 1
+    }
+
+    def covered(stream: str, first: int, last: int) -> bool:
+        span = spans.get(stream)
+        return span is not None and span[0] <= first and last <= span[1]
+
+    merged: list[str] = []
+    found = file_breaks(facts, present, ledger_path.name, covered, merged)
+    breaks = [*ledger_breaks, *breaks, *found]
+    if anchor is not None:
+        breaks += _anchor(anchor, records, facts, ledger_path.name, anchor_source)
     return VerifyResult(
-        [p.name for p in files], verifier.lines, streams, breaks, key is not None, verifier.key_id
+        files,
+        verifier.lines,
+        streams,
+        breaks,
+        scheme != UNKEYED,
+        verifier.key_id,
+        scheme=facts.scheme or scheme,
+        checked_with=scheme,
+        caveats=[
+            *caveats(facts, anchor is not None, time.time()),
+            *unrecorded(facts, present),
+            *(
+                [
+                    f"{len(merged)} rotated file(s) the ledger recorded are not here by name, "
+                    "but every line of them is (a shipped copy that merges a category's "
+                    "files): their names and bytes are not checked"
+                ]
+                if merged
+                else []
+            ),
+        ],
+        ledger_records=facts.records,
     )
+
+
+def _anchor(
+    anchor: bytes, records: RecordKeys, facts: LedgerFacts, ledger_file: str, source: str
+) -> list[Break]:
+    line = anchor.strip()
+    split = split_sig(line)
+    record: Any = None
+    if split is not None:
+        with contextlib.suppress(ValueError):
+            record = orjson.loads(split[0])
+    if not isinstance(record, dict) or field_problem(record) is not None or split is None:
+        return [Break(source, 1, "bad anchor", None, "not a ledger record")]
+    verdict = records.check(record, *split)
+    if verdict == "uncertified":
+        # Signed in an epoch whose key this ledger no longer certifies (with the
+        # public key): the records that certified it are gone.
+        detail = (
+            f"the anchor ({source}) is record n={record['n']} of epoch {record.get('epoch')}, "
+            "whose key no record left in the ledger certifies: records were cut, or the "
+            "directory was rolled back"
+        )
+        return [Break(ledger_file, 0, "rolled back", None, detail)]
+    if verdict != "ok":
+        return [Break(source, 1, "bad anchor", None, "its signature does not hold")]
+    return anchor_breaks(facts, record["n"], record_hash(line), ledger_file, source)

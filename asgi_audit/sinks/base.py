@@ -2,11 +2,15 @@
 
 API. The local files stay the source of truth: the writer never waits for a sink.
 Each configured sink gets its own runner thread (see :mod:`asgi_audit.sinks.runner`)
-that follows the category files from the position the sink last acknowledged,
-hands it batches of whole lines, and saves the new position once
-:meth:`Sink.send` returns. So a slow or failing sink never slows the files or
-the requests, and a sink that was down resumes where it stopped, across restarts
-of either side.
+that follows the category files and the ledger (``checkpoints.log``) from the
+position the sink last acknowledged, hands it batches of whole lines, and saves the
+new position once :meth:`Sink.send` returns. So a slow or failing sink never slows
+the files or the requests, and a sink that was down resumes where it stopped,
+across restarts of either side.
+
+A line is an event, or one of the ledger's signed records (delivered so that a
+record that left the host can serve as ``asgi-audit verify --anchor``);
+:func:`ledger_record` tells them apart.
 
 Write your own by implementing two methods::
 
@@ -33,9 +37,9 @@ Write your own by implementing two methods::
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Protocol, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
 
-__all__ = ("Sink",)
+__all__ = ("Sink", "ledger_record")
 
 
 @runtime_checkable
@@ -56,11 +60,34 @@ class Sink(Protocol):
         Return only once the destination has the lines (acknowledged, where the
         protocol has acknowledgements): the position moves past them then. Raise
         to say they were not delivered; the same lines are offered again after a
-        backoff. The lines carry ``category`` and ``event_id``, so a destination
-        can tell a resent line from a new one.
+        backoff. An event line carries ``category`` and ``event_id``, a ledger
+        record its ``n`` (see :func:`ledger_record`), so a destination can tell
+        a resent line from a new one.
         """
         ...
 
     def close(self) -> None:
         """Release connections; called once when the Auditor stops."""
         ...
+
+
+def ledger_record(record: Any) -> tuple[int, str] | None:
+    """``(n, type)`` when ``record``, a line parsed as JSON, is a ledger record; else None.
+
+    A ledger record (a line of ``checkpoints.log``, see :mod:`asgi_audit.proof.records`)
+    has a non-negative integer ``n``, a string ``prev``, ``type`` and ``sig``, and
+    no ``event_id``, which every event has.
+    """
+    if not isinstance(record, dict) or "event_id" in record:
+        return None
+    n, kind = record.get("n"), record.get("type")
+    if (
+        isinstance(n, int)
+        and not isinstance(n, bool)
+        and n >= 0
+        and isinstance(kind, str)
+        and isinstance(record.get("prev"), str)
+        and isinstance(record.get("sig"), str)
+    ):
+        return n, kind
+    return None

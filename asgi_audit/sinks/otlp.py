@@ -6,7 +6,13 @@ holds, so the chain can still be verified downstream), ``timeUnixNano`` the
 event's time, ``severityNumber`` WARN for blocked, denied, failed, rate-limited
 and error outcomes and INFO otherwise, ``traceId``/``spanId`` when the event
 carries them, and ``event.name``, ``event.id``, ``asgi_audit.category`` and
-``asgi_audit.outcome`` as attributes. A batch is one ``POST`` to
+``asgi_audit.outcome`` as attributes. A ledger record (a line of
+``checkpoints.log``, shipped too: see :func:`~asgi_audit.sinks.base.ledger_record`)
+has none of those fields: its ``body`` is its line all the same, ``timeUnixNano``
+its ``timestamp``, the severity INFO, ``event.name`` ``asgi_audit.ledger.<type>``
+(``asgi_audit.ledger.checkpoint``, ...) and ``asgi_audit.ledger.n`` its number;
+the body of the newest one a collector holds is an anchor for
+``asgi-audit verify --anchor``. A batch is one ``POST`` to
 ``.../v1/logs``; any answer but 2xx, or no answer, raises, so the runner sends
 the batch again after a backoff (at least once: a collector that stored a batch
 but whose answer was lost gets it twice, with the same ``event.id``).
@@ -16,11 +22,14 @@ Needs ``httpx`` (``pip install asgi-audit[otlp]``).
 
 from __future__ import annotations
 
+import datetime as _dt
 import time
 from collections.abc import Mapping, Sequence
 from typing import Any, Final
 
 import orjson
+
+from .base import ledger_record
 
 __all__ = ("OtlpLogSink", "log_record", "otlp_request")
 
@@ -42,6 +51,38 @@ def _hex_id(value: Any, length: int) -> str | None:
     return None
 
 
+def _unix_ns(timestamp: Any) -> int | None:
+    # An RFC 3339 time with an offset (the ledger's ``timestamp``) in ns since the epoch.
+    if not isinstance(timestamp, str):
+        return None
+    try:
+        when = _dt.datetime.fromisoformat(timestamp)
+    except ValueError:
+        return None
+    if when.tzinfo is None:
+        return None
+    since = when - _dt.datetime(1970, 1, 1, tzinfo=_dt.timezone.utc)
+    ns = since // _dt.timedelta(microseconds=1) * 1000
+    return ns if ns >= 0 else None
+
+
+def _ledger_log_record(
+    text: str, record: Mapping[str, Any], n: int, kind: str, observed_ns: int
+) -> dict[str, Any]:
+    when = _unix_ns(record.get("timestamp"))
+    return {
+        "timeUnixNano": str(observed_ns if when is None else when),
+        "observedTimeUnixNano": str(observed_ns),
+        "severityNumber": 9,
+        "severityText": "INFO",
+        "body": {"stringValue": text},
+        "attributes": [
+            _attribute("event.name", f"asgi_audit.ledger.{kind}"),
+            _attribute("asgi_audit.ledger.n", n),
+        ],
+    }
+
+
 def log_record(line: bytes, observed_ns: int) -> dict[str, Any]:
     """The OTLP ``LogRecord`` of one line (its JSON parsed for the header fields)."""
     text = line.rstrip(b"\n").decode("utf-8", "replace")
@@ -51,6 +92,9 @@ def log_record(line: bytes, observed_ns: int) -> dict[str, Any]:
         event = {}
     if not isinstance(event, dict):
         event = {}
+    ledger = ledger_record(event)
+    if ledger is not None:
+        return _ledger_log_record(text, event, *ledger, observed_ns)
     epoch_ms = event.get("epoch_ms")
     when = epoch_ms * 1_000_000 if isinstance(epoch_ms, int) and epoch_ms >= 0 else observed_ns
     outcome = event.get("outcome")

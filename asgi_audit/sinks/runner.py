@@ -1,4 +1,5 @@
-"""A sink's runner: follows the category files and delivers their lines, at least once.
+"""A sink's runner: follows the category files and the ledger, and delivers their lines,
+at least once.
 
 IO, in a daemon thread of its own per sink. The files are the source of truth:
 the runner reads whole lines from where the sink last acknowledged, one category
@@ -7,7 +8,9 @@ batches, and only then moves and saves its position: the inode and offset of the
 file it reads, per category, in ``.sink-<name>.json`` (``0600``) in the log
 directory. Rotation renames a file and keeps its inode, so the runner finishes the
 renamed file before it moves on to the new one; after a restart it finds its
-file again by inode among the current and rotated files.
+file again by inode among the current and rotated files. The ledger
+(``checkpoints.log``, never rotated) is one more such file, looked at first, and
+counted in the stats' lag and positions like the others.
 
 Several processes writing one directory (``uvicorn --workers``) each start the
 sink, but only the one holding ``.sink-<name>.lock`` delivers; the others stand
@@ -34,6 +37,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final
 
+from ..proof.integrity import CHECKPOINT_FILE
 from ..store.reporting import report
 from ..store.rotation import rotated_files
 from .base import Sink
@@ -134,7 +138,7 @@ class SinkRunner:
         positions: dict[str, int] = {}
         follows = dict(self._follows)
         with contextlib.suppress(OSError):
-            for path in self._dir.glob("*.jsonl"):
+            for path in self._paths():
                 follow = follows.get(path.name)
                 if follow is None:
                     lag += path.stat().st_size  # not looked at yet: all of it is ahead
@@ -237,9 +241,19 @@ class SinkRunner:
                     os.close(self._lock_fd)  # closing releases the lock
                 self._lock_fd = None
 
+    def _paths(self) -> list[Path]:
+        # The files a sink gets: the ledger first, then the categories. The ledger
+        # ships too: a record that left the host is the anchor that
+        # `asgi-audit verify --anchor` checks a cut or a rollback against.
+        paths = sorted(self._dir.glob("*.jsonl"))
+        ledger = self._dir / CHECKPOINT_FILE
+        if ledger.is_file() and not ledger.is_symlink():
+            paths.insert(0, ledger)
+        return paths
+
     def _collect(self) -> tuple[str, list[bytes], int] | None:
-        # The first category with whole lines to deliver: (file name, lines, new offset).
-        follows = [self._follow(path) for path in sorted(self._dir.glob("*.jsonl"))]
+        # The first file with whole lines to deliver: (file name, lines, new offset).
+        follows = [self._follow(path) for path in self._paths()]
         for follow in follows:
             if follow is None:
                 continue

@@ -14,6 +14,18 @@ private enterprise number RFC 5612 reserves for examples and documentation), and
 a severity from the outcome (warning for ``blocked``, ``denied``, ``failed``,
 ``rate_limited`` and ``error``, info for ``success``, notice otherwise).
 
+The ledger's records (``checkpoints.log``, shipped too: see
+:func:`~asgi_audit.sinks.base.ledger_record`) have no ``event_type``, ``category``
+or ``event_id``. Their MSGID is ``ledger``, their structured data the record's
+number and type, their severity info, and their MSG, again, the line itself::
+
+    <110>1 2026-11-28T10:36:10.020115+00:00 web-1 asgi_audit 4242 ledger
+    [asgi_audit@32473 n="17" type="checkpoint"]
+    {"n":17,"prev":"...","type":"checkpoint",...,"sig":"ed25519:..."}
+
+So a server can route the records to a file of their own, whose last line is an
+anchor for ``asgi-audit verify --anchor``.
+
 The MSG carries no UTF-8 byte order mark by default. RFC 5424 allows both forms
 (MSG-UTF8 starts with the BOM, MSG-ANY has none), rsyslog keeps a BOM as the first
 three bytes of ``%msg%``, and RFC 8259 forbids a BOM in front of JSON sent over a
@@ -71,9 +83,11 @@ from typing import Any, Final, Literal
 
 import orjson
 
+from .base import ledger_record
 from .relp import RelpClient, RelpError, open_connection
 
 __all__ = (
+    "LEDGER_MSGID",
     "SD_ID",
     "SyslogSink",
     "Transport",
@@ -87,6 +101,8 @@ Transport = Literal["tcp", "tls", "relp", "relp-tls"]
 
 #: The SD-ID of the structured data element (32473: RFC 5612's documentation number).
 SD_ID: Final = "asgi_audit@32473"
+#: The MSGID of a ledger record.
+LEDGER_MSGID: Final = "ledger"
 NILVALUE: Final = "-"
 BOM: Final = b"\xef\xbb\xbf"
 
@@ -177,8 +193,11 @@ def format_rfc5424(
     severity of its ``outcome`` and MSG the line without its newline (after a
     BOM if ``bom``). ``category`` and ``event_id`` are left out of the structured
     data when they are not strings of at most 255 characters without control
-    characters or line separators. A line that is not a JSON object is still
-    sent, with ``-`` for what it does not give. Facility 13 is "log audit".
+    characters or line separators. A ledger record (see
+    :func:`~asgi_audit.sinks.base.ledger_record`) gets MSGID ``ledger``, ``n``
+    and ``type`` as structured data instead, and severity info. A line that is
+    not a JSON object is still sent, with ``-`` for what it does not give.
+    Facility 13 is "log audit".
     """
     if not 0 <= facility <= 23:
         raise ValueError(f"facility must be 0-23, got {facility}")
@@ -189,20 +208,28 @@ def format_rfc5424(
         event = None
     if not isinstance(event, dict):
         event = {}
+    record = ledger_record(event)
+    if record is None:
+        severity = severity_for_outcome(event.get("outcome"))
+        msgid = _msgid(event.get("event_type"))
+        values = [(name, event.get(name)) for name in ("category", "event_id")]
+    else:
+        severity, msgid = 6, LEDGER_MSGID
+        values = [("n", str(record[0])), ("type", record[1])]
     params = [
         f'{name}="{escape_sd_value(value)}"'
-        for name in ("category", "event_id")
-        if isinstance(value := event.get(name), str) and _sd_value_fits(value)
+        for name, value in values
+        if isinstance(value, str) and _sd_value_fits(value)
     ]
     structured = f"[{' '.join([SD_ID, *params])}]"
     header = " ".join(
         (
-            f"<{facility * 8 + severity_for_outcome(event.get('outcome'))}>1",
+            f"<{facility * 8 + severity}>1",
             _timestamp(event.get("timestamp")),
             _header_field(hostname, _HOSTNAME_MAX),
             _header_field(app_name, _APP_NAME_MAX),
             _header_field(procid, _PROCID_MAX),
-            _msgid(event.get("event_type")),
+            msgid,
             structured,
         )
     )

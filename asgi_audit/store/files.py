@@ -319,7 +319,7 @@ def _rotated_names(path: Path, now: float) -> Iterator[Path]:
                 head = entry.name[len(prefix) :].split(".", 1)[0]
                 if head == "rotated":
                     first = max(first, 1)
-                elif head.isdigit():
+                elif head.isascii() and head.isdigit():  # not "²" or "٣": ours are ASCII
                     first = max(first, int(head) + 1)
     for n in range(first, 10_000):
         yield path.with_name(f"{prefix}rotated" if n == 0 else f"{prefix}{n}.rotated")

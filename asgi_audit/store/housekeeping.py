@@ -13,25 +13,29 @@ import time
 from pathlib import Path
 from typing import Final
 
-from ..proof.checkpoints import Checkpointer, last_line_end
-from ..proof.integrity import CHECKPOINT_FILE, Sealed
+from ..proof.checkpoints import Ledger
+from ..proof.integrity import CHECKPOINT_FILE
+from ..proof.readback import IndexEntry, file_digest, file_size_digest, ledger_index
+from ..proof.schemes import Sealer
 from ..record.events import CATEGORY_FILES, category_filename
 from .files import LogDirectory, fsync_directory, locked
 from .reporting import report
 from .rotation import RotationPolicy, apply_retention
 
 _CLOEXEC: Final = getattr(os, "O_CLOEXEC", 0)
+#: How long a rotated file may stay unrecorded before retention reports it.
+_SETTLE_S: Final = 600.0
 
 __all__ = ("category_of", "recover_directory", "recover_partial_line", "retain")
 
 
 def recover_directory(
-    directory: LogDirectory, integrity: bool
-) -> tuple[list[tuple[str, Path, int]], dict[str, Sealed]]:
+    directory: LogDirectory,
+) -> tuple[list[tuple[str, Path, int]], dict[str, Path]]:
     """Move partial last lines aside; return what was moved (category, .partial
-    file, bytes) and where each category file's last stream ended."""
+    file, bytes) and each category's current file."""
     recovered: list[tuple[str, Path, int]] = []
-    ends: dict[str, Sealed] = {}
+    ends: dict[str, Path] = {}
     checkpoints = directory.path / CHECKPOINT_FILE
     if checkpoints.is_file() and recover_partial_line(checkpoints) is not None:
         report(f"a partial last line of '{checkpoints}' was moved aside")
@@ -43,34 +47,82 @@ def recover_directory(
         if moved is not None:
             report(f"a partial last line of '{path}' was moved to '{moved[0]}'")
             recovered.append((category, *moved))
-        end = last_line_end(path) if integrity else None
-        if end is not None:
-            ends[category] = end
+        ends[category] = path
     return recovered, ends
 
 
 def retain(
-    directory: LogDirectory, policy: RotationPolicy, chain_key: bytes | None, integrity: bool
+    directory: LogDirectory,
+    policy: RotationPolicy,
+    sealer: Sealer | None,
+    *,
+    now: float | None = None,
 ) -> None:
     """Compress and delete rotated files as ``policy`` says, in every category.
 
-    Before a rotated file goes, the streams it held are recorded (signed), so
-    that verify tells retention from an intruder deleting a file.
+    With integrity on (a ``sealer``), only files the ledger recorded at rotation
+    and whose bytes are still those it recorded are touched, their age is the
+    recorded rotation time (never the mtime), and each compression and deletion
+    is recorded first: the app never vouches for a file it did not write.
+
+    Args:
+        now: the moment ages are measured at (default: the current time).
     """
-    retirer = Checkpointer(directory, chain_key) if integrity else None
+    ledger = Ledger(directory, sealer) if sealer is not None else None
+    index = ledger_index(directory.path / CHECKPOINT_FILE) if ledger is not None else {}
+    refused: set[str] = set()
+
+    def vouch(path: Path) -> float | None:
+        entry = index.get(path.name)
+        if entry is not None and file_digest(path) == entry.sha256:
+            return entry.time
+        if path.name not in refused and _settled(path):
+            refused.add(path.name)
+            report(
+                f"'{path}' is not a rotated file the ledger recorded (or its bytes changed): "
+                "left alone by compression and retention"
+            )
+        return None
+
+    def compressed(plain: Path, gz: Path) -> None:
+        assert ledger is not None
+        entry = index[plain.name]
+        size, digest = file_size_digest(gz)
+        ledger.append(
+            [("compressed", {"file": gz.name, "from": plain.name, "size": size, "sha256": digest})]
+        )
+        index[gz.name] = IndexEntry(entry.n, digest, entry.time)
+
+    def retire(path: Path) -> None:
+        assert ledger is not None
+        entry = index[path.name]
+        ledger.append([("retired", {"file": path.name, "sha256": entry.sha256, "record": entry.n})])
+
     try:
         for name in sorted({*CATEGORY_FILES.values(), *_jsonl_names(directory.path)}):
             try:
                 apply_retention(
                     directory.path / name,
                     policy,
-                    before_delete=None if retirer is None else retirer.retire,
+                    now=now,
+                    before_delete=None if ledger is None else retire,
+                    vouch=None if ledger is None else vouch,
+                    after_compress=None if ledger is None else compressed,
                 )
             except OSError as exc:
                 report(f"retention of '{name}' rotated files failed: {exc}")
     finally:
-        if retirer is not None:
-            retirer.close()
+        if ledger is not None:
+            ledger.close()
+
+
+def _settled(path: Path) -> bool:
+    # A file rotated a moment ago by another worker may not be recorded yet:
+    # only one that stayed unrecorded for a while is worth a report.
+    try:
+        return time.time() - path.stat().st_mtime > _SETTLE_S
+    except OSError:
+        return False
 
 
 def _jsonl_names(directory: Path) -> list[str]:

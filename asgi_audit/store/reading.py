@@ -3,17 +3,17 @@
 IO, blocking; used by the ``asgi-audit`` command. Nothing here writes, locks or
 parses JSON: it finds the files and yields the raw bytes of whole lines.
 
-* :func:`event_files` lists a directory's event files per category in time order:
-  the rotated files oldest first (``<file>.<UTC stamp>[.N].rotated[.gz]``, by stamp
-  then N), then the current ``<file>``. Not event files, so never listed: hidden
-  files (``.<file>.lock``, ``.asgi-audit-key``, temporary files), crash leftovers
-  (``<file>.<stamp>.partial``), the integrity checkpoints (and their rotated
-  files), and ``*.jsonl`` names that are no category's file.
+* :func:`event_files` lists a directory's event files per category in time order,
+  and the entries it refuses: :func:`asgi_audit.store.listing.list_event_files`,
+  the one list every tool reads.
 * :func:`iter_lines` streams the whole lines of a plain or gzipped file with their
   line numbers; a partial last line (still being written, or cut by a crash) is
   not yielded. :func:`scan_lines` does the same with byte offsets, and can skip
-  whole blocks a cheap test rules out. :func:`open_event_file` finds a rotated
-  file that was gzipped since it was listed.
+  whole blocks a cheap test rules out. A line longer than
+  :data:`~asgi_audit.store.opening.MAX_LINE` is never held: it is reported to a
+  ``too_long`` callback and reading goes on at the next line.
+  :func:`open_event_file` opens regular files only, and finds a rotated file that
+  was gzipped since it was listed.
 
 Reading at the ends of a current file (its last lines, following it) is
 :mod:`asgi_audit.store.following`.
@@ -21,25 +21,29 @@ Reading at the ends of a current file (its last lines, following it) is
 
 from __future__ import annotations
 
-import calendar
-import gzip
-import io
-import os
-import re
-import time
 import zlib
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Final, Protocol
 
-from ..record.events import CATEGORY_FILES, category_filename
+from .listing import (
+    NOT_EVENT_FILES,
+    EventFile,
+    Listing,
+    Refused,
+    category_of_file,
+    list_event_files,
+)
+from .opening import MAX_LINE, OpenFile, open_file
 
 __all__ = (
     "NOT_EVENT_FILES",
     "ByteReader",
     "EventFile",
+    "Listing",
     "OpenFile",
+    "Refused",
+    "TooLong",
     "category_of_file",
     "event_files",
     "iter_lines",
@@ -48,192 +52,142 @@ __all__ = (
     "scan_lines",
 )
 
-#: Files beside the category files that hold no events: the integrity checkpoints
-#: (``checkpoints.jsonl``; ``checkpoints.log`` is no ``*.jsonl`` name anyway).
-NOT_EVENT_FILES: Final = frozenset({"checkpoints.jsonl", "checkpoints.log"})
-
-_ROTATED_RE: Final = re.compile(
-    r"(?P<base>[^/]+\.jsonl)\.(?P<stamp>\d{8}_\d{6})(?:\.(?P<n>\d+))?\.rotated(?P<gz>\.gz)?\Z"
-)
 _BUFFER: Final = 1 << 20
-_MAX_LINE: Final = 16 << 20
-_BY_FILE: Final = {name: category for category, name in CATEGORY_FILES.items()}
 
-
-#: What :func:`open_event_file` returns: a plain or a gzipped file.
-OpenFile = io.FileIO | gzip.GzipFile
+#: Told of each line over the cap: ``(where, its length in bytes)``; ``where`` is a
+#: byte offset for :func:`scan_lines`, a line number for :func:`iter_lines`.
+TooLong = Callable[[int, int], None]
 
 
 class ByteReader(Protocol):
-    """Anything with ``read(size) -> bytes``: a file, a gzip file, a socket file."""
+    """Anything with ``read(size) -> bytes``: a file, a gzip reader, a socket file."""
 
     def read(self, size: int, /) -> bytes | None: ...
 
 
-@dataclass(frozen=True, slots=True)
-class EventFile:
-    """One file of events: a category's current file or one of its rotated files."""
-
-    path: Path
-    category: str
-    #: When it was rotated, from its name (UTC, whole seconds); None for the current file.
-    rotated_at: float | None = None
-    #: Its number among rotations in the same second (``.N.rotated``).
-    index: int = 0
-    compressed: bool = False
-
-    @property
-    def current(self) -> bool:
-        return self.rotated_at is None
-
-
-def category_of_file(name: str) -> str | None:
-    """The category whose current file is named ``name``, or None."""
-    if name in NOT_EVENT_FILES or not name.endswith(".jsonl"):
-        return None
-    category = _BY_FILE.get(name)
-    if category is not None:
-        return category
-    category = name[: -len(".jsonl")]
-    try:
-        return category if category_filename(category) == name else None
-    except ValueError:
-        return None
-
-
-def _rotated(name: str) -> tuple[str, float, int, bool] | None:
-    match = _ROTATED_RE.match(name)
-    if match is None:
-        return None
-    try:
-        moment = calendar.timegm(time.strptime(match["stamp"], "%Y%m%d_%H%M%S"))
-    except ValueError:
-        return None
-    return match["base"], float(moment), int(match["n"] or 0), match["gz"] is not None
-
-
-def event_files(log_dir: Path) -> dict[str, list[EventFile]]:
-    """Per category, its event files in time order: rotated oldest first, then current.
-
-    Categories come in a stable order: the built-in ones first, then the others by
-    name. A category appears when it has a current or a rotated file.
+def event_files(log_dir: Path) -> Listing:
+    """Per category, its event files in time order (rotated oldest first, then
+    current), and the entries refused.
 
     Raises:
         OSError: the directory cannot be listed.
     """
-    found: dict[str, list[EventFile]] = {}
-    current: dict[str, EventFile] = {}
-    with os.scandir(log_dir) as entries:
-        for entry in entries:
-            name = entry.name
-            if name.startswith(".") or not entry.is_file():
-                continue
-            category = category_of_file(name)
-            if category is not None:
-                current[category] = EventFile(Path(log_dir) / name, category)
-                continue
-            rotated = _rotated(name)
-            if rotated is None:
-                continue
-            base, moment, index, compressed = rotated
-            category = category_of_file(base)
-            if category is not None:
-                found.setdefault(category, []).append(
-                    EventFile(Path(log_dir) / name, category, moment, index, compressed)
-                )
-    for category, files in found.items():
-        # By stamp then N; a plain and a gzipped copy of one rotation (while it is
-        # being compressed) are the same events: keep the gzipped one only.
-        files.sort(key=lambda f: (f.rotated_at or 0.0, f.index, not f.compressed))
-        kept: list[EventFile] = []
-        for f in files:
-            if kept and (kept[-1].rotated_at, kept[-1].index) == (f.rotated_at, f.index):
-                continue
-            kept.append(f)
-        found[category] = kept
-    for category, f in current.items():
-        found.setdefault(category, []).append(f)
-    order = {category: i for i, category in enumerate(CATEGORY_FILES)}
-    return {
-        category: found[category]
-        for category in sorted(found, key=lambda c: (order.get(c, len(order)), c))
-    }
+    return list_event_files(log_dir)
 
 
 def open_event_file(f: EventFile) -> OpenFile:
-    """Open an event file for reading (gunzipping a ``.gz``).
+    """Open an event file for reading (gunzipping a ``.gz``), regular files only.
 
     A plain rotated file that is gone may have been gzipped since it was listed;
-    its ``.gz`` is opened instead.
+    its ``.gz`` is opened instead, unless that was listed as well.
 
     Raises:
+        NotRegularFile: the name is no longer a regular file.
         OSError: it cannot be opened.
     """
     if f.compressed:
-        return gzip.open(f.path, "rb")
+        return open_file(f.path, True)
     try:
-        return io.FileIO(f.path, "r")
+        return open_file(f.path, False)
     except FileNotFoundError:
-        if f.current:
+        if f.current or f.twin:
             raise
-        return gzip.open(f.path.with_name(f.path.name + ".gz"), "rb")
+        return open_file(f.path.with_name(f.path.name + ".gz"), True)
 
 
-def _blocks(fh: ByteReader) -> Iterator[tuple[int, bytes]]:
-    """``(offset, block)``: blocks of whole lines (without the last newline), ~1 MiB.
+def _blocks(
+    fh: ByteReader, too_long: TooLong, partial: bool = False, cap: int = MAX_LINE
+) -> Iterator[tuple[int, bytes]]:
+    """``(offset, block)``: runs of whole lines (without the last newline), ~1 MiB.
 
-    A last line without its newline is left out. A "line" longer than 16 MiB comes
-    in pieces (it is no event).
+    A last line without its newline is left out (``partial``: yielded alone). A
+    line longer than ``cap`` (the last one too, newline or not) is never held:
+    ``too_long(offset, length)``, and the next line follows.
     """
-    offset = 0
-    pending = b""
+    step = min(_BUFFER, cap)  # so that a line inside one read is never over the cap
+    offset = 0  # where the unfinished line starts
+    pending: list[bytes] = []
+    size = 0  # its length so far
+    skipping = False  # it is over the cap: counted, not kept
     try:
-        while block := fh.read(_BUFFER):
+        while block := fh.read(step):
             cut = block.rfind(b"\n")
             if cut < 0:
-                pending += block
-                if len(pending) > _MAX_LINE:
-                    yield offset, pending
-                    offset += len(pending)
-                    pending = b""
+                size += len(block)
+                if not skipping:
+                    skipping = size > cap
+                    pending = [] if skipping else [*pending, block]
                 continue
-            data = b"".join((pending, memoryview(block)[:cut]))  # one copy
-            pending = block[cut + 1 :]
-            yield offset, data
-            offset += len(data) + 1
+            first = block.find(b"\n")
+            if skipping or size + first > cap:
+                too_long(offset, size + first)
+                offset += size + first + 1
+                if first < cut:
+                    data = block[first + 1 : cut]
+                    yield offset, data
+                    offset += len(data) + 1
+            else:
+                data = b"".join((*pending, memoryview(block)[:cut])) if pending else block[:cut]
+                yield offset, data
+                offset += len(data) + 1
+            rest = block[cut + 1 :]
+            pending, size, skipping = ([rest] if rest else []), len(rest), False
     except (EOFError, zlib.error) as exc:
-        raise OSError(f"damaged gzip data after byte {offset} ({exc})") from exc
+        raise OSError(f"damaged gzip data after byte {offset + size} ({exc})") from exc
+    if skipping:  # over the cap, finished or not: never an event
+        too_long(offset, size)
+    elif partial and size:
+        yield offset, b"".join(pending)
 
 
-def iter_lines(fh: ByteReader) -> Iterator[tuple[int, bytes]]:
+def _ignore(where: int, length: int) -> None:
+    pass
+
+
+def iter_lines(
+    fh: ByteReader, too_long: TooLong | None = None, *, partial: bool = False, cap: int = MAX_LINE
+) -> Iterator[tuple[int, bytes]]:
     """``(line number, line without its newline)`` of each whole line, streaming.
 
-    A last line without its newline (still being written) is not yielded.
+    A last line without its newline (still being written) is not yielded, unless
+    ``partial``. A line longer than ``cap`` bytes is not yielded: ``too_long(its
+    number, its length)`` is called when it comes, and it keeps its number.
 
     Raises:
         OSError: reading failed, or gzipped data is corrupt or cut short (the
             lines before the damage were yielded).
     """
     number = 0
-    for _, data in _blocks(fh):
+    tell = too_long or _ignore
+
+    def skipped(offset: int, length: int) -> None:
+        nonlocal number
+        number += 1
+        tell(number, length)
+
+    for _, data in _blocks(fh, skipped, partial, cap):
         for line in data.split(b"\n"):
             number += 1
             yield number, line
 
 
 def scan_lines(
-    fh: ByteReader, wanted: Callable[[bytes], bool] | None = None
+    fh: ByteReader,
+    wanted: Callable[[bytes], bool] | None = None,
+    too_long: TooLong | None = None,
+    cap: int = MAX_LINE,
 ) -> Iterator[tuple[int, bytes]]:
     """``(byte offset, line)`` of each whole line, like :func:`iter_lines` but faster.
 
     With ``wanted``, a block of lines (~1 MiB) for which ``wanted(block)`` is false
     is skipped without being split (a test such as ``needle in block``). Turn an
-    offset into a line number with :func:`line_number_at`.
+    offset into a line number with :func:`line_number_at`. A line longer than
+    ``cap``: ``too_long(its offset, its length)``.
 
     Raises:
         OSError: as :func:`iter_lines`.
     """
-    for offset, data in _blocks(fh):
+    for offset, data in _blocks(fh, too_long or _ignore, cap=cap):
         if wanted is not None and not wanted(data):
             continue
         pos = offset

@@ -4,7 +4,8 @@ IO. The writer asks :class:`RotationPolicy` under each file's lock whether to
 rotate before a batch; rotation renames (never copies) so log shippers follow.
 Compression and retention of rotated files run off the writer's path, in the
 Auditor's maintenance task. :func:`get_audit_stats` and :func:`rotate_audit_logs`
-keep the names and return shapes of the system this replaces.
+keep the names and return shapes of the system this replaces. Which files are a
+category's (current and rotated) is :mod:`asgi_audit.store.listing`'s to say.
 """
 
 from __future__ import annotations
@@ -15,13 +16,15 @@ import os
 import re
 import shutil
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, BinaryIO, Final
 
 from ..record.events import CATEGORY_FILES
 from .files import fsync_directory, locked, rotate_file
+from .listing import list_event_files, list_rotated
+from .opening import NotRegularFile, open_regular
 
 __all__ = (
     "RotationPolicy",
@@ -114,18 +117,13 @@ class RotationPolicy:
 def rotated_files(path: Path) -> list[Path]:
     """The rotated files of ``path`` (plain and gzipped), oldest first by name.
 
+    Regular files only, named with ASCII digits (see :mod:`asgi_audit.store.listing`).
     A plain file whose ``.gz`` twin exists is left out: the twin is complete (it
     is linked into place only once written and fsynced), and the plain file is
     what a compression cut short by the process's exit left behind.
     """
-    prefix = path.name + "."
-    found = {
-        p.name: p
-        for p in path.parent.glob(f"{path.name}.*")
-        if p.name.startswith(prefix) and p.name.endswith((".rotated", ".rotated.gz"))
-    }
-    kept = [p for name, p in found.items() if name + ".gz" not in found]
-    return sorted(kept, key=_rotation_order)
+    files, _ = list_rotated(path)
+    return [f.path for f in files if not f.twin]
 
 
 def _finish_compressions(path: Path) -> None:
@@ -134,15 +132,6 @@ def _finish_compressions(path: Path) -> None:
         if plain.with_name(plain.name + ".gz").exists():
             with contextlib.suppress(FileNotFoundError):
                 plain.unlink()
-
-
-def _rotation_order(path: Path) -> tuple[str, int]:
-    # <file>.<stamp>[.N].rotated[.gz]: by stamp, then N.
-    parts = path.name.split(".")
-    idx = parts.index("rotated")
-    stamp = parts[idx - 1] if not parts[idx - 1].isdigit() else parts[idx - 2]
-    n = int(parts[idx - 1]) if parts[idx - 1].isdigit() else 0
-    return stamp, n
 
 
 def compress_rotated(path: Path) -> Path:
@@ -197,28 +186,49 @@ def apply_retention(
     policy: RotationPolicy,
     now: float | None = None,
     before_delete: Callable[[Path], object] | None = None,
+    vouch: Callable[[Path], float | None] | None = None,
+    after_compress: Callable[[Path, Path], object] | None = None,
 ) -> list[Path]:
     """Compress and delete the rotated files of ``path`` as ``policy`` says; return deleted.
 
-    ``before_delete`` is called with each file about to be deleted (the auditor
-    records which stream ranges it held).
+    Args:
+        path: a category's current file.
+        policy: what to compress and delete.
+        now: the time to measure ages from.
+        before_delete: called with each file about to be deleted (the auditor
+            records it in the ledger).
+        vouch: when given, only the files it vouches for are compressed or
+            deleted, and their age is measured from the time it returns (the
+            rotation time the ledger recorded, not the file's mtime, which anyone
+            who can write the directory can set); None means "not ours".
+        after_compress: called with (plain, gzipped) after each compression.
     """
     moment = time.time() if now is None else now
+
+    def rotated_at(rotated: Path) -> float | None:
+        if vouch is None:
+            with contextlib.suppress(FileNotFoundError):
+                return rotated.stat().st_mtime
+            return None
+        return vouch(rotated)
+
     if policy.compress:
         _finish_compressions(path)
         for rotated in rotated_files(path):
-            if rotated.name.endswith(".rotated"):
+            if rotated.name.endswith(".rotated") and rotated_at(rotated) is not None:
                 with contextlib.suppress(FileNotFoundError):
-                    compress_rotated(rotated)
-    files = rotated_files(path)
+                    target = compress_rotated(rotated)
+                    if target != rotated and after_compress is not None:
+                        after_compress(rotated, target)
+    files = [(f, rotated_at(f)) for f in rotated_files(path)]
+    ours = [(f, at) for f, at in files if at is not None]
     doomed: list[Path] = []
-    if policy.keep is not None and len(files) > policy.keep:
-        doomed = files[: len(files) - policy.keep]
+    if policy.keep is not None and len(ours) > policy.keep:
+        doomed = [f for f, _ in ours[: len(ours) - policy.keep]]
     if policy.max_age is not None:
-        for rotated in files:
-            with contextlib.suppress(FileNotFoundError):
-                if moment - rotated.stat().st_mtime > policy.max_age and rotated not in doomed:
-                    doomed.append(rotated)
+        for rotated, at in ours:
+            if at is not None and moment - at > policy.max_age and rotated not in doomed:
+                doomed.append(rotated)
     for rotated in doomed:
         with contextlib.suppress(FileNotFoundError):
             if before_delete is not None:
@@ -228,22 +238,31 @@ def apply_retention(
 
 
 def count_lines(path: Path) -> int:
-    """The number of complete lines in ``path`` (a partial last line is not counted)."""
+    """The number of complete lines in ``path`` (a partial last line is not counted).
+
+    Raises:
+        NotRegularFile: ``path`` is a symlink, a FIFO, a device, ...
+        OSError: it cannot be read.
+    """
     count = 0
-    with open(path, "rb") as fh:
+    with open(open_regular(path), "rb", closefd=True) as fh:
         while chunk := fh.read(_CHUNK):
             count += chunk.count(b"\n")
     return count
 
 
-def _category_files(log_dir: Path) -> Iterator[tuple[str, Path]]:
-    for category, name in CATEGORY_FILES.items():
-        yield category, log_dir / name
-    known = set(CATEGORY_FILES.values())
-    if log_dir.is_dir():
-        for path in sorted(log_dir.glob("*.jsonl")):
-            if path.name not in known and path.is_file():
-                yield path.name[: -len(".jsonl")], path
+def _category_files(log_dir: Path) -> list[tuple[str, Path]]:
+    """The built-in categories' current files (whether they exist or not), then the
+    others that exist as regular files."""
+    found = [(category, log_dir / name) for category, name in CATEGORY_FILES.items()]
+    try:
+        listed = list_event_files(log_dir).categories
+    except OSError:  # missing, or not a directory: the built-ins alone, empty
+        return found
+    for category, files in listed.items():
+        if category not in CATEGORY_FILES and files and files[-1].current:
+            found.append((category, files[-1].path))
+    return found
 
 
 def get_audit_stats(log_dir: str | os.PathLike[str] = "logs/security") -> dict[str, Any]:
@@ -251,16 +270,20 @@ def get_audit_stats(log_dir: str | os.PathLike[str] = "logs/security") -> dict[s
 
     The shape of the system this replaces. The four built-in categories are
     always present (zeros when their file does not exist yet); custom categories
-    appear once they have a file. ``event_count`` counts whole lines only.
+    appear once they have a file. ``event_count`` counts whole lines only. A name
+    that is not a regular file (a symlink, a FIFO, ...) is never opened: it counts
+    as no file.
     """
     root = Path(log_dir)
     stats: dict[str, Any] = {}
     for category, path in _category_files(root):
         try:
-            size = path.stat().st_size
+            size = os.stat(path, follow_symlinks=False).st_size
             count = count_lines(path) if size else 0
         except FileNotFoundError:
             size, count = 0, 0
+        except NotRegularFile:
+            size, count = 0, 0  # never read (a symlink, a FIFO, ...): no events of ours
         stats[category] = {
             "file": str(path),
             "size_bytes": size,

@@ -21,22 +21,24 @@ from __future__ import annotations
 import contextlib
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 import anyio
 import anyio.lowlevel
 
-from ..proof.checkpoints import Checkpointer
 from ..proof.integrity import Chain, Sealed
 from ..record.events import RawEvent, dropped_events
+from .batches import SLICE as _SLICE
+from .batches import Encoded as _Encoded
+from .batches import Held as _Held
 from .reporting import CategoryStats, report
 from .worker import WorkerThread
 
 if TYPE_CHECKING:
     from anyio.abc import TaskStatus
 
+    from ..proof.session import ProofSession
     from ..record.pipeline import Pipeline
     from .files import AppendFile, LogDirectory
     from .rotation import RotationPolicy
@@ -45,37 +47,6 @@ if TYPE_CHECKING:
 __all__ = ("FsyncPolicy", "Writer")
 
 FsyncPolicy = Literal["always", "interval", "never"]
-
-
-@dataclass(slots=True)
-class _Held:
-    """A category's lines whose write failed, with its retry schedule."""
-
-    data: bytes
-    count: int
-    real: int  # how many of them are the stream's events (not events_dropped lines)
-    first_seq: int  # sequence number of its oldest event
-    end: Sealed | None  # where the category's chain stands after these lines
-    failing: str | None = None
-    retry_at: float = 0.0
-    delay: float = 0.0
-
-
-@dataclass(slots=True)
-class _Encoded:
-    """A batch's lines per category, made on the loop and written in the thread."""
-
-    base: int  # sequence number of the batch's first event
-    real: int  # how many of its events are the stream's (the rest are events_dropped)
-    lines: dict[str, list[bytes]] = field(default_factory=dict)
-    first_seq: dict[str, int] = field(default_factory=dict)
-    real_count: dict[str, int] = field(default_factory=dict)
-    ends: dict[str, Sealed | None] = field(default_factory=dict)  # each chain after the batch
-    durable: bool = False
-
-
-# Events encoded between two checkpoints of the writer task (about a millisecond).
-_SLICE = 32
 
 
 class Writer:
@@ -90,12 +61,8 @@ class Writer:
         rotation: when files rotate and what happens to rotated files.
         on_rotated: called (in the worker thread) with each rotated file's path.
         on_written: called (in the worker thread) after each successful append.
-        chain_key: the key of the MAC chain and the checkpoints (None: SHA-256).
-        integrity: seal lines into per-category chains and write checkpoints.
-        checkpoint_interval: seconds between checkpoints (None: only at rotation
-            and shutdown).
-        prev_ends: where the previous stream of each category file ended, for the
-            first line of this writer's streams to name.
+        proof: seals lines into per-category chains and writes the ledger
+            (None: no integrity).
         retry_initial: first backoff after a failed write, in seconds.
         retry_max: the longest backoff.
     """
@@ -113,10 +80,7 @@ class Writer:
         on_written: Callable[[], object] | None = None,
         retry_initial: float = 0.05,
         retry_max: float = 2.0,
-        chain_key: bytes | None = None,
-        integrity: bool = True,
-        checkpoint_interval: float | None = 60.0,
-        prev_ends: dict[str, Sealed] | None = None,
+        proof: ProofSession | None = None,
     ) -> None:
         self.stream = stream
         self._pipeline = pipeline
@@ -133,13 +97,9 @@ class Writer:
         self._stats: dict[str, CategoryStats] = {}
         self._dirty: set[str] = set()
         self._held: dict[str, _Held] = {}
-        self._integrity = integrity
-        self._chain_key = chain_key
-        self._chains: dict[str, Chain] = {}
-        self._prev_ends = prev_ends or {}
+        self._proof = proof
         self._written_end: dict[str, tuple[Sealed, str]] = {}
-        self._checkpoints = Checkpointer(directory, chain_key) if integrity else None
-        self._checkpoint_interval = checkpoint_interval if integrity else None
+        self._checkpoint_interval = proof.interval if proof is not None else None
         self._last_checkpoint = time.monotonic()
         #: Events of the batch in the worker thread that already reached a file.
         self.batch_written = 0
@@ -154,6 +114,8 @@ class Writer:
         """The writer loop: one batch at a time until closed and drained."""
         stream = self.stream
         stream.bind_loop()
+        if self._proof is not None:
+            await self._worker.run(self._start_proof)
         task_status.started()
         try:
             while True:
@@ -196,7 +158,7 @@ class Writer:
             deadlines.append(min(h.retry_at for h in self._held.values()))
         if self._dirty and self._fsync == "interval":
             deadlines.append(self._last_sync + self._fsync_interval)
-        if self._checkpoint_interval is not None and self._written_end:
+        if self._checkpoint_interval is not None:
             deadlines.append(self._last_checkpoint + self._checkpoint_interval)
         if not deadlines:
             await wakeup.wait()
@@ -246,11 +208,10 @@ class Writer:
             chunk.append(encode(raw, self._chain(category)))
             if raw.durable:
                 encoded.durable = True
+        proof = self._proof
         for category in lines:
-            chain = self._chains.get(category)
-            encoded.ends[category] = (
-                Sealed(chain.last.stream, chain.last.seq, chain.last.mac) if chain else None
-            )
+            chain = proof.chains.get(category) if proof is not None else None
+            encoded.ends[category] = chain.end() if chain is not None else None
         return encoded
 
     def _store_batch(self, encoded: _Encoded) -> tuple[int, bool, BaseException | None]:
@@ -347,6 +308,9 @@ class Writer:
         stats = self._stats[category]
         before = self._written_end.get(category)
         try:
+            if self._proof is not None and held.end is not None:
+                # The stream is in the ledger before its first line is in a file.
+                self._proof.announce(category, file.path.name)
             _, rotated = file.append(held.data, self._rotation)
         except OSError as exc:
             stats.errors += 1
@@ -375,9 +339,7 @@ class Writer:
             self._written_end[category] = (held.end, file.path.name)
         if rotated is not None:
             stats.rotations += 1
-            if before is not None:
-                # The rotated file ends where this stream stood before the append.
-                self._checkpoint("rotation", {category: (before[0], rotated.name)})
+            self._record_rotation(category, rotated, before)
             if self._on_rotated is not None:
                 self._on_rotated(rotated)
         if self._on_written is not None:
@@ -385,33 +347,36 @@ class Writer:
         return True
 
     def _chain(self, category: str) -> Chain | None:
-        if not self._integrity:
-            return None
-        chain = self._chains.get(category)
-        if chain is None:
-            chain = Chain(self._chain_key, prev=self._prev_ends.get(category))
-            self._chains[category] = chain
-        return chain
+        return None if self._proof is None else self._proof.chain(category)
+
+    def _start_proof(self) -> None:
+        if self._proof is not None:
+            self._proof.try_start()
+
+    def _record_rotation(
+        self, category: str, rotated: Path, before: tuple[Sealed, str] | None
+    ) -> None:
+        # The rotated file ends where this stream stood before the append.
+        if self._proof is not None:
+            end = None if before is None else (before[0], rotated.name)
+            self._proof.try_rotated(category, rotated, end)
 
     def _checkpoint_if_due(self) -> None:
+        proof = self._proof
+        if proof is None:
+            return
         interval = self._checkpoint_interval
         if interval is not None and time.monotonic() - self._last_checkpoint >= interval:
-            self._checkpoint("interval", dict(self._written_end))
-
-    def _checkpoint(self, reason: str, ends: dict[str, tuple[Sealed, str]]) -> None:
-        """Record where streams stand; a failure is reported, never raised."""
-        if reason != "rotation":
             self._last_checkpoint = time.monotonic()
-        if self._checkpoints is None or not ends:
-            return
-        try:
-            self._checkpoints.record(reason, ends)
-        except OSError as exc:
-            report(f"writing a {reason} checkpoint failed: {type(exc).__name__}: {exc}")
+            proof.try_checkpoint("interval", dict(self._written_end))
+        else:
+            proof.roll_if_due(dict(self._written_end))
 
     def final_checkpoint(self) -> None:
-        """The shutdown checkpoint of every stream (blocking; call from a thread)."""
-        self._checkpoint("shutdown", dict(self._written_end))
+        """The shutdown checkpoint of every stream and ``stop`` (blocking; call
+        from a thread)."""
+        if self._proof is not None:
+            self._proof.try_checkpoint("shutdown", dict(self._written_end))
 
     # ------------------------------------------------------------------- stats
 
@@ -421,9 +386,9 @@ class Writer:
 
     def close_files(self) -> None:
         """Close every descriptor and lock (blocking; call from a thread)."""
-        if self._checkpoints is not None:
+        if self._proof is not None:
             with contextlib.suppress(OSError):
-                self._checkpoints.close()
+                self._proof.close()
         for file in self._files.values():
             try:
                 file.close_all()

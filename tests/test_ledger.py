@@ -1,0 +1,425 @@
+"""The ledger's pure parts: records, the chain check, the schemes, completeness.
+
+Records are built and signed here with real keys (a forward-secure verification
+key made by the schedule, a static key), then fed to
+:class:`~asgi_audit.proof.ledger.LedgerCheck` in order, out of order, cut,
+altered, or with fields of the wrong type; each case asserts the break's kind,
+line and detail. Everything runs in process, so mutation testing sees it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from typing import Any, Final
+
+import orjson
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from asgi_audit.proof import forward
+from asgi_audit.proof.completeness import (
+    anchor_breaks,
+    caveats,
+    file_breaks,
+    silences,
+    unrecorded,
+)
+from asgi_audit.proof.forward import Deployment, SealingState, VerificationKey
+from asgi_audit.proof.ledger import LedgerCheck, LedgerFacts
+from asgi_audit.proof.records import build_body, field_problem, record_hash, seal_record, split_sig
+from asgi_audit.proof.schemes import (
+    ForwardRecords,
+    ForwardSealer,
+    StaticRecords,
+    StaticSealer,
+    UnkeyedRecords,
+    line_epoch,
+)
+
+DEPLOYMENT: Final = Deployment("0123456789abcdef", 1_700_000_000, 900)
+SEED: Final = bytes(range(32))
+STREAM: Final = "00112233445566ff"
+HEX: Final = "ab" * 32
+FILE: Final = "checkpoints.log"
+
+
+def state(epoch: int = 0) -> SealingState:
+    s = SealingState(DEPLOYMENT, 0, SEED, b"p" * 32, "/srv/logs")
+    s.advance_to(epoch)
+    return s
+
+
+VK: Final = VerificationKey.from_seed(DEPLOYMENT, SEED)
+
+
+class Chain:
+    """Builds a ledger the way the writer does: numbered, linked, signed."""
+
+    def __init__(self, sealer: Any) -> None:
+        self.sealer = sealer
+        self.lines: list[bytes] = []
+        self.prev = ""
+
+    def add(self, kind: str, **fields: Any) -> bytes:
+        common: dict[str, Any] = {
+            "n": len(self.lines),
+            "prev": self.prev,
+            "type": kind,
+            "timestamp": "2026-12-04T10:00:00.000000+00:00",
+            "deployment": self.sealer.deployment,
+            "host": "h",
+            "pid": 7,
+        }
+        epoch = self.sealer.epoch()
+        if epoch is not None:
+            common["epoch"] = epoch
+        body = build_body(common, fields)
+        line = seal_record(body, self.sealer.sign(body))[:-1]
+        self.lines.append(line)
+        self.prev = record_hash(line)
+        return line
+
+    def genesis(self) -> Chain:
+        self.add("genesis", directory="/srv/logs", scheme=self.sealer.scheme)
+        return self
+
+
+def check(lines: list[bytes], keys: Any = None, deployment: str | None = None) -> LedgerFacts:
+    ledger = LedgerCheck(keys or ForwardRecords(VK.public()), deployment, FILE)
+    for number, line in enumerate(lines, start=1):
+        ledger.feed(number, line)
+    return ledger.finish()
+
+
+def where(facts: LedgerFacts) -> list[tuple[int, str]]:
+    return [(b.line, b.kind) for b in facts.breaks]
+
+
+def forward_chain(epoch_after: int = 0) -> Chain:
+    sealer = ForwardSealer(state())
+    chain = Chain(sealer).genesis()
+    if epoch_after:
+        ahead = state(epoch_after)
+        chain.add("key", next_epoch=epoch_after, next_public_key=ahead.public_key().hex())
+        sealer.state.advance_to(epoch_after)
+    chain.add("start", interval_s=60)
+    chain.add("stream", stream=STREAM, category="auth", file="auth-events.jsonl", follows=None)
+    chain.add(
+        "checkpoint",
+        reason="interval",
+        streams={STREAM: {"seq": 3, "mac": f"fs-hmac-sha256:0:{HEX}", "root": HEX, "file": "a"}},
+    )
+    return chain
+
+
+# --- the chain ----------------------------------------------------------------------------
+
+
+def test_a_whole_ledger_verifies_and_says_what_it_holds() -> None:
+    facts = check(forward_chain(5).lines)
+    assert facts.breaks == []
+    assert (facts.records, facts.verified, facts.scheme, facts.genesis) == (
+        5,
+        5,
+        "forward-secure",
+        True,
+    )
+    assert facts.deployment == DEPLOYMENT.deployment
+    assert list(facts.announced) == [STREAM]
+    assert facts.announced[STREAM].category == "auth"
+    assert [(h.stream, h.seq) for h in facts.heads] == [(STREAM, 3)]
+    assert facts.last is not None
+    assert facts.last.n == 4
+    assert facts.epochs == [0, 0, 5, 5, 5]
+    assert facts.interval == 60.0
+
+
+def test_a_removed_record_is_a_gap_at_the_next() -> None:
+    lines = forward_chain().lines
+    facts = check(lines[:1] + lines[2:])
+    assert where(facts) == [(2, "ledger gap")]
+    assert facts.breaks[0].detail == "records 1..1 are missing"
+
+
+def test_a_replaced_record_does_not_link() -> None:
+    chain = forward_chain()
+    other = Chain(chain.sealer)
+    other.lines, other.prev = chain.lines[:1], record_hash(b"something else")
+    other.add("start", interval_s=5)
+    facts = check([chain.lines[0], other.lines[1], *chain.lines[2:]])
+    assert (2, "ledger gap") in where(facts)
+    assert "does not link to the line before it" in facts.breaks[0].detail
+
+
+def test_records_out_of_order() -> None:
+    lines = forward_chain().lines
+    facts = check([lines[0], lines[2], lines[1], lines[3]])
+    assert where(facts)[:2] == [(2, "ledger gap"), (3, "ledger gap")]
+    assert facts.breaks[1].detail == "n=1 comes after n=2"
+
+
+def test_a_ledger_that_starts_late_or_is_empty_is_missing() -> None:
+    lines = forward_chain().lines
+    assert where(check(lines[2:]))[0] == (1, "ledger missing")
+    facts = check([])
+    assert where(facts) == [(0, "ledger missing")]
+    assert facts.breaks[0].detail == "no ledger: nothing says what should exist"
+
+
+def test_a_changed_byte_breaks_the_signature() -> None:
+    lines = forward_chain().lines
+    lines[2] = lines[2].replace(b'"auth"', b'"autz"')
+    facts = check(lines)
+    assert where(facts)[0] == (3, "bad checkpoint")
+    assert facts.breaks[0].detail == "stream record n=2: the signature does not hold (ed25519)"
+    assert STREAM not in facts.announced  # nothing an altered record says is believed
+
+
+def test_a_genesis_sealed_after_epoch_0_is_refused() -> None:
+    sealer = ForwardSealer(state(3))
+    chain = Chain(sealer).genesis()
+    facts = check(chain.lines, ForwardRecords(VK))  # even the secret key derives pk_3
+    assert where(facts)[0] == (1, "bad checkpoint")
+
+
+def test_an_uncertified_epoch_is_named_with_the_public_key() -> None:
+    chain = Chain(ForwardSealer(state())).genesis()
+    chain.sealer.state.advance_to(4)  # no key record certifies epoch 4
+    chain.add("start", interval_s=1)
+    facts = check(chain.lines)
+    assert where(facts) == [(2, "bad checkpoint")]
+    assert "no verified record certifies" in facts.breaks[0].detail
+    # The secret key derives epoch 4's key: the record holds.
+    assert check(chain.lines, ForwardRecords(VK)).breaks == []
+
+
+def test_a_certificate_the_secret_key_does_not_derive_is_refused() -> None:
+    chain = Chain(ForwardSealer(state())).genesis()
+    chain.add("key", next_epoch=2, next_public_key=state(3).public_key().hex())
+    facts = check(chain.lines, ForwardRecords(VK))
+    assert where(facts) == [(2, "bad checkpoint")]
+    assert "does not derive" in facts.breaks[0].detail
+    backwards = Chain(ForwardSealer(state(2)))
+    backwards.lines, backwards.prev = chain.lines[:1], record_hash(chain.lines[0])
+    backwards.add("key", next_epoch=1, next_public_key=state(1).public_key().hex())
+    assert "keys only move forward" in check(backwards.lines, ForwardRecords(VK)).breaks[-1].detail
+
+
+def test_another_deployment_is_refused() -> None:
+    chain = forward_chain()
+    facts = check(chain.lines, deployment="fedcba9876543210")
+    assert {b.kind for b in facts.breaks} == {"bad checkpoint", "ledger missing"}
+    assert "names deployment 0123456789abcdef" in facts.breaks[0].detail
+
+
+def test_a_reset_record_is_named() -> None:
+    chain = Chain(ForwardSealer(state()))
+    chain.add("reset", directory="/srv/logs", scheme="forward-secure", lost=HEX)
+    facts = check(chain.lines)
+    assert where(facts) == [(1, "ledger missing")]
+    assert facts.scheme == "forward-secure"
+    assert not facts.genesis
+
+
+def test_static_and_unkeyed_records() -> None:
+    key = hashlib.sha256(b"k").digest()
+    static = Chain(StaticSealer(key, "0123456789abcdef")).genesis()
+    static.add("stop")
+    assert check(static.lines, StaticRecords(key)).breaks == []
+    assert where(check(static.lines, StaticRecords(b"x" * 32)))[0] == (1, "bad checkpoint")
+    unkeyed = Chain(StaticSealer(None, "0123456789abcdef")).genesis()
+    assert check(unkeyed.lines, UnkeyedRecords()).breaks == []
+    assert where(check(unkeyed.lines, StaticRecords(key)))[0] == (1, "bad checkpoint")
+
+
+@pytest.mark.parametrize(
+    ("change", "problem"),
+    [
+        ({"n": -1}, "n is not a non-negative integer"),
+        ({"n": True}, "n is not a non-negative integer"),
+        ({"pid": "7"}, "pid is not a non-negative integer"),
+        ({"host": 5}, "host is not a string"),
+        ({"prev": "xyz"}, "prev is not 64 hex digits"),
+        ({"deployment": "DEPLOY"}, "deployment is not 16 hex digits"),
+        ({"epoch": 1.5}, "epoch is not a non-negative integer"),
+        ({"type": "nonsense"}, "unknown record type 'nonsense'"),
+        ({"stream": "s1"}, "stream is not a stream id"),
+        ({"follows": 5}, "follows is not an object"),
+        ({"follows": {"stream": STREAM, "seq": "1", "mac": "x"}},
+         "follows is not a non-negative integer"),
+        ({"category": None}, "category is not a string"),
+    ],
+)  # fmt: skip
+def test_fields_of_the_wrong_type_are_a_malformed_record(
+    change: dict[str, Any], problem: str
+) -> None:
+    record = {
+        "n": 3, "prev": HEX, "type": "stream", "timestamp": "t", "deployment": "0123456789abcdef",
+        "host": "h", "pid": 7, "stream": STREAM, "category": "auth", "file": "f", "follows": None,
+    }  # fmt: skip
+    assert field_problem(record) is None
+    assert field_problem({**record, **change}) == problem
+    sealer = StaticSealer(None, "0123456789abcdef")
+    body = orjson.dumps({**record, **change})
+    facts = check([seal_record(body, sealer.sign(body))[:-1]], UnkeyedRecords())
+    assert facts.breaks[0].detail == f"malformed: {problem}"
+
+
+def test_heads_and_ranges_are_checked_entry_by_entry() -> None:
+    good = {"seq": 1, "mac": "m", "root": HEX, "file": "f"}
+    base = {
+        "n": 0,
+        "prev": "",
+        "type": "checkpoint",
+        "timestamp": "t",
+        "deployment": "0123456789abcdef",
+        "host": "h",
+        "pid": 1,
+        "reason": "interval",
+    }
+    assert field_problem({**base, "streams": {STREAM: good}}) is None
+    assert field_problem({**base, "streams": {"x": good}}) == (
+        "streams is an entry is not a stream id with an object"
+    )
+    assert field_problem({**base, "streams": {STREAM: {**good, "root": "r"}}}) == (
+        f"streams is root of stream {STREAM} is not 64 hex digits"
+    )
+    assert field_problem({**base, "streams": []}) == "streams is not an object"
+
+
+@given(st.binary(max_size=300))
+def test_any_bytes_are_a_named_break_never_an_error(raw: bytes) -> None:
+    facts = check([raw])
+    assert facts.breaks
+    assert all(b.file == FILE for b in facts.breaks)
+
+
+def test_split_sig_takes_the_last_field_only() -> None:
+    body = b'{"a":1}'
+    line = seal_record(body, "sha256:" + "0" * 64)[:-1]
+    assert split_sig(line) == (body, "sha256", "0" * 64)
+    assert split_sig(b'{"a":1,"sig":"nolabel"}') is None
+    assert split_sig(b'{"a":1}') is None
+    assert split_sig(b'{"a":1,"sig":"x:\xff"}') is None
+
+
+@pytest.mark.parametrize(
+    ("label", "epoch"),
+    [("fs-hmac-sha256:0", 0), ("fs-hmac-sha256:12", 12), ("fs-hmac-sha256:012", None),
+     ("fs-hmac-sha256:", None), ("fs-hmac-sha256:-1", None), ("fs-hmac-sha256:١", None),
+     ("hmac-sha256", None), ("fs-hmac-sha256:1234567890123", None)],
+)  # fmt: skip
+def test_line_epoch(label: str, epoch: int | None) -> None:
+    assert line_epoch(label) == epoch
+
+
+def test_the_forward_line_keys_are_the_schedule_s() -> None:
+    records = ForwardRecords(VK)
+    for epoch in (0, 1, 63, 64, 65, 200, 3):
+        assert records.line_key(epoch) == forward.line_key(forward.seed_at(SEED, 0, epoch))
+        assert records.derived(epoch) == forward.public_key(forward.seed_at(SEED, 0, epoch))
+    public = ForwardRecords(VK.public())
+    assert public.line_key(3) is None
+    assert public.derived(3) is None
+
+
+# --- completeness -------------------------------------------------------------------------
+
+
+def facts_with_rotation(**extra: Any) -> LedgerFacts:
+    chain = forward_chain()
+    chain.add(
+        "rotated",
+        category="auth",
+        file="auth-events.jsonl.20261204_100000.rotated",
+        size=10,
+        sha256=HEX,
+        streams={STREAM: {"first_seq": 1, "last_seq": 3, "last_mac": f"x:{HEX}"}},
+    )
+    for kind, fields in extra.items():
+        chain.add(kind, **fields)
+    return check(chain.lines)
+
+
+NAME: Final = "auth-events.jsonl.20261204_100000.rotated"
+
+
+def test_a_recorded_file_present_as_itself_or_gzipped_holds() -> None:
+    facts = facts_with_rotation()
+    assert file_breaks(facts, {NAME: (10, HEX, HEX)}, FILE) == []
+    assert file_breaks(facts, {NAME + ".gz": (5, "cd" * 32, HEX)}, FILE) == []
+
+
+def test_a_recorded_file_changed_missing_or_renamed_is_named() -> None:
+    facts = facts_with_rotation()
+    [changed] = file_breaks(facts, {NAME: (10, "cd" * 32, "cd" * 32)}, FILE)
+    assert (changed.file, changed.kind) == (NAME, "modified")
+    [gz] = file_breaks(facts, {NAME + ".gz": (5, "cd" * 32, "cd" * 32)}, FILE)
+    assert (gz.file, gz.kind) == (NAME + ".gz", "modified")
+    [missing] = file_breaks(facts, {}, FILE)
+    assert (missing.file, missing.line, missing.kind) == (FILE, 5, "missing file")
+    other = "auth-events.jsonl.20200101_000000.rotated"
+    [renamed] = file_breaks(facts, {other: (10, HEX, HEX)}, FILE)
+    assert (renamed.file, renamed.kind) == (other, "renamed file")
+    assert NAME in renamed.detail
+
+
+def test_a_file_retention_recorded_is_not_missing() -> None:
+    facts = facts_with_rotation(retired={"file": NAME, "sha256": HEX, "record": 5})
+    assert file_breaks(facts, {}, FILE) == []
+
+
+def test_an_anchor_the_ledger_still_holds_and_one_it_does_not() -> None:
+    chain = forward_chain()
+    facts = check(chain.lines)
+    assert anchor_breaks(facts, 3, record_hash(chain.lines[3]), FILE, "a") == []
+    [cut] = anchor_breaks(facts, 7, "0" * 64, FILE, "a")
+    assert cut.kind == "rolled back"
+    assert "the ledger ends at n=3" in cut.detail
+    [forked] = anchor_breaks(facts, 2, "0" * 64, FILE, "a")
+    assert "differs from the anchor" in forked.detail
+
+
+def test_caveats_say_what_cannot_be_ruled_out() -> None:
+    facts = check(forward_chain().lines)
+    said = caveats(facts, anchored=False, now=0.0)
+    assert said[0].startswith("no anchor given")
+    assert caveats(facts, anchored=True, now=0.0) == []
+    facts.scheme = "static"
+    assert caveats(facts, anchored=True, now=0.0)[0].startswith("sealed with a static key")
+    facts.scheme = "unkeyed"
+    assert caveats(facts, anchored=True, now=0.0) == [
+        "sealed without a key: anyone could have rewritten all of it"
+    ]
+
+
+def test_a_writer_that_went_silent_without_stopping_is_said() -> None:
+    facts = check(forward_chain().lines)  # a start (60 s), no stop, last record at 10:00
+    when = 1_796_378_400.0  # 2026-12-04T10:00:00Z
+    assert silences(facts, when + 100) == []
+    [said] = silences(facts, when + 181)
+    assert said.startswith("the writer pid 7 on h")
+    stopped = forward_chain()
+    stopped.add("stop")
+    assert silences(check(stopped.lines), when + 10_000) == []
+
+
+def test_a_random_key_is_not_this_deployment_s() -> None:
+    other = VerificationKey.from_seed(DEPLOYMENT, os.urandom(32))
+    facts = check(forward_chain().lines, ForwardRecords(other.public()))
+    assert facts.verified == 0
+
+
+def test_rotated_files_the_ledger_never_recorded_are_said() -> None:
+    facts = facts_with_rotation()
+    assert unrecorded(facts, {NAME: (10, HEX, HEX), NAME + ".gz": (3, "cd" * 32, HEX)}) == []
+    planted = {
+        f"auth-events.jsonl.2026120{n}_000000.rotated": (1, "ef" * 32, "ef" * 32) for n in range(5)
+    }
+    [said] = unrecorded(facts, planted)
+    assert said.startswith("5 rotated file(s) the ledger never recorded (")
+    assert said.count(".rotated") == 3
+    assert "and 2 more" in said
+    assert unrecorded(check([]), planted) == []
