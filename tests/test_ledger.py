@@ -24,8 +24,10 @@ from asgi_audit.proof.completeness import (
     caveats,
     file_breaks,
     silences,
+    stream_breaks,
     unrecorded,
 )
+from asgi_audit.proof.findings import Line, State, StreamSummary
 from asgi_audit.proof.forward import Deployment, SealingState, VerificationKey
 from asgi_audit.proof.ledger import LedgerCheck, LedgerFacts
 from asgi_audit.proof.records import build_body, field_problem, record_hash, seal_record, split_sig
@@ -423,3 +425,107 @@ def test_rotated_files_the_ledger_never_recorded_are_said() -> None:
     assert said.count(".rotated") == 3
     assert "and 2 more" in said
     assert unrecorded(check([]), planted) == []
+
+
+def test_what_the_ledger_says_of_its_writers_and_its_end() -> None:
+    chain = forward_chain()  # pid 7 starts (line 2) and checkpoints
+    chain.add("stop")
+    chain.add("start", interval_s=120)  # the same pid again: a new run of it
+    facts = check(chain.lines)
+    assert facts.last_hash == record_hash(chain.lines[-1])
+    assert facts.hashes[0] == record_hash(chain.lines[0])
+    assert facts.last_timestamp == "2026-12-04T10:00:00.000000+00:00"
+    writer = facts.writers[("h", 7)]
+    assert (writer.started, writer.last, writer.where.n, writer.stopped) == (
+        "2026-12-04T10:00:00.000000+00:00",
+        "2026-12-04T10:00:00.000000+00:00",
+        5,
+        False,
+    )
+    assert facts.interval == 120.0
+    assert [(w.line, t) for w, t in facts.stops] == [(5, "2026-12-04T10:00:00.000000+00:00")]
+    assert [(w.n, i) for w, _, i in facts.starts] == [(1, 60), (5, 120)]
+    stopped = forward_chain()
+    stopped.add("stop")
+    assert check(stopped.lines).writers[("h", 7)].stopped
+
+
+def test_a_genesis_after_the_first_record_is_refused() -> None:
+    chain = forward_chain()
+    chain.add("genesis", directory="/elsewhere", scheme="forward-secure")
+    facts = check(chain.lines)
+    assert where(facts) == [(5, "bad checkpoint")]
+    assert facts.breaks[0].detail == "a genesis record at n=4"
+    assert facts.announced[STREAM].file == "auth-events.jsonl"
+
+
+def test_what_a_stream_record_and_a_rotated_record_say() -> None:
+    chain = forward_chain()
+    chain.add(
+        "stream",
+        stream="aa" * 8,
+        category="tool_blocks",
+        file="tool-blocks.jsonl",
+        follows={"stream": STREAM, "seq": 3, "mac": f"x:{HEX}"},
+    )
+    facts = facts_with_rotation()
+    rotated = facts.rotated[NAME]
+    assert (rotated.category, rotated.size, rotated.sha256) == ("auth", 10, HEX)
+    assert rotated.ranges == {STREAM: (1, 3, f"x:{HEX}")}
+    assert facts.by_n[4] is rotated
+    announced = check(chain.lines).announced["aa" * 8]
+    assert (announced.category, announced.file, announced.host, announced.pid) == (
+        "tool_blocks",
+        "tool-blocks.jsonl",
+        "h",
+        7,
+    )
+    assert announced.follows == (STREAM, 3, f"x:{HEX}")
+    assert announced.where.line == 5
+    [head] = check(chain.lines).heads
+    assert (head.seq, head.mac, head.root, head.file, head.reason) == (
+        3,
+        f"fs-hmac-sha256:0:{HEX}",
+        HEX,
+        "a",
+        "interval",
+    )
+
+
+def test_stream_breaks_name_the_place_and_the_writer() -> None:
+    facts = check(forward_chain().lines)
+    foreign = State(StreamSummary("bb" * 8), 1, b"")
+    foreign.first = Line("auth-events.jsonl", 9, 1, b"{}", b"")
+    ours = State(StreamSummary(STREAM), 1, b"")
+    [planted] = stream_breaks(facts.announced, {"bb" * 8: foreign, STREAM: ours}, {}, FILE)
+    assert (planted.file, planted.line, planted.kind, planted.stream) == (
+        "auth-events.jsonl",
+        9,
+        "foreign stream",
+        "bb" * 8,
+    )
+    assert planted.detail.startswith("the ledger never announced this stream")
+    [gone] = stream_breaks(facts.announced, {}, {}, FILE)
+    assert (gone.file, gone.line, gone.kind, gone.stream) == (FILE, 3, "missing stream", STREAM)
+    assert gone.detail.startswith("announced for auth-events.jsonl (auth) by pid 7 on h")
+    assert stream_breaks(facts.announced, {}, {STREAM: 3}, FILE) == []  # retention said so
+    assert stream_breaks({}, {"bb" * 8: foreign}, {}, FILE) == []  # no ledger: said once
+
+
+def test_anchor_breaks_say_where_the_ledger_ends() -> None:
+    chain = forward_chain()
+    facts = check(chain.lines)
+    [cut] = anchor_breaks(facts, 9, "0" * 64, FILE, "head.jsonl")
+    assert (cut.file, cut.line, cut.kind, cut.stream) == (FILE, 0, "rolled back", None)
+    assert cut.detail == (
+        "the anchor (head.jsonl) is record n=9; the ledger ends at n=3: records were cut, "
+        "or the directory was rolled back to an earlier copy"
+    )
+    lines = [*chain.lines[:1], b"garbage", *chain.lines[2:]]
+    [gone] = anchor_breaks(check(lines), 1, "0" * 64, FILE, "head.jsonl")
+    assert gone.detail == "record n=1 of the anchor (head.jsonl) is missing or does not verify"
+    [forked] = anchor_breaks(facts, 2, "0" * 64, FILE, "head.jsonl")
+    assert forked.detail == (
+        "record n=2 differs from the anchor (head.jsonl): the ledger was replaced or "
+        "rewritten since"
+    )
