@@ -39,9 +39,10 @@ from typing import Any
 
 import orjson
 
-from .completeness import stream_breaks
+from .completeness import misplaced, stream_breaks
 from .findings import (
     Break,
+    EpochBounds,
     Line,
     PrevRef,
     State,
@@ -95,8 +96,14 @@ class Verifier:
         self._prev_refs: list[PrevRef] = []
         self._roots: dict[tuple[str, int], tuple[bytes, int]] = {}
         self._flagged: set[str] = set()  # streams with a break named
+        self._epochs = EpochBounds()  # the latest epoch each line can be sealed in
         self._announced: dict[str, Announce] = {}
         self.ledger_file = CHECKPOINT_FILE
+
+    @property
+    def verified_any(self) -> bool:
+        """Whether a line or a checkpoint verified with the key given."""
+        return self._verified_any
 
     # ----------------------------------------------------------------- input
 
@@ -108,6 +115,7 @@ class Verifier:
         self._vouched.update(facts.announced)
         for h in facts.heads:
             self._vouched.add(h.stream)
+            self._epochs.add(h.stream, h.seq, h.epoch, h.where.line)
             record = {"stream": h.stream, "seq": h.seq, "file": h.file}
             self._checkpoints.append((file, h.where.line, record))
             with contextlib.suppress(ValueError):
@@ -163,6 +171,13 @@ class Verifier:
         if not summary.files or summary.files[-1] != file:
             summary.files.append(file)
         item = Line(file, line_no, seq, body, mac, raw, self._line_key(algo, epoch))
+        late = None if epoch is None else self._epochs.late(stream, seq, epoch)
+        if late is not None:
+            detail = (
+                f"sealed in epoch {epoch}, but a checkpoint signed in epoch {late[0]} "
+                f"({self.ledger_file}:{late[1]}) had counted it: sealed again since"
+            )
+            self._break(item, "modified", stream, detail)
         if state.first is None:
             state.first = item
         if seq == 1 and "prev_stream" in event:
@@ -173,7 +188,11 @@ class Verifier:
                 prev = (event["prev_stream"], event.get("prev_seq", 0))
                 self._prev_refs.append((item, state, *prev, event.get("prev_mac", "")))
         if epoch is not None and self._forward is not None and item.key is None:
-            state.checking = False  # the public verification key checks no line MAC
+            if self._forward.is_secret:  # no key is derived past the verifier's clock
+                detail = f"sealed in epoch {epoch}, which has not begun by the verifier's clock"
+                self._break(item, "modified", stream, detail)
+            else:
+                state.checking = False  # the public verification key checks no line MAC
         if family != self._algo and state.checking:
             if (
                 family in (HMAC, SHA, FS_LABEL)
@@ -203,38 +222,8 @@ class Verifier:
     def _where(self, state: State, file: str, line_no: int, event: dict[str, Any]) -> None:
         """A stream's lines belong in the file and category the ledger announced."""
         announce = self._announced.get(state.summary.stream)
-        if announce is None:
-            return
-        base = file.split(".jsonl.", 1)[0] + ".jsonl" if ".jsonl." in file else file
-        if base != announce.file and (state.summary.stream, file) not in state.misplaced:
-            state.misplaced.add((state.summary.stream, file))
-            self.breaks.append(
-                Break(
-                    file,
-                    line_no,
-                    "wrong file",
-                    state.summary.stream,
-                    f"the stream was announced for {announce.file} (ledger line "
-                    f"{announce.where.line})",
-                )
-            )
-        category = event.get("category")
-        nested = event.get("asgi_audit")
-        if category is None and isinstance(nested, dict):
-            category = nested.get("category")  # the ECS profile keeps it there
-        mark = ("category", str(category))
-        if category is not None and category != announce.category and mark not in state.misplaced:
-            state.misplaced.add(mark)
-            self.breaks.append(
-                Break(
-                    file,
-                    line_no,
-                    "wrong category",
-                    state.summary.stream,
-                    f"category {str(category)[:64]!r}; the stream was announced for "
-                    f"{announce.category!r}",
-                )
-            )
+        if announce is not None:
+            self.breaks += misplaced(announce, state.misplaced, file, line_no, event)
 
     def _new_state(self, stream: str, seq: int, event: dict[str, Any], fs: bool) -> State:
         state = State(StreamSummary(stream), 1, chain_root(None if fs else self._key, stream))
@@ -306,8 +295,9 @@ class Verifier:
         named_ours = self.key_id is not None and summary.key_id == self.key_id
         if chained:
             self._break(suspect, "modified", stream, f"MAC does not match (seq {suspect.seq})")
-        elif state.vouched or named_ours or self._key is None:
-            # No line verifies, yet the stream is the key's (or sha256 needs none).
+        elif state.vouched or named_ours or (self._key is None and self._forward is None):
+            # No line verifies, yet the stream is the key's (or sha256 needs none; a
+            # forward-secure stream no record vouches for may be another deployment's).
             why = (
                 "a checkpoint signed with the key given names the stream"
                 if state.vouched
