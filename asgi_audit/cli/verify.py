@@ -343,10 +343,10 @@ gzipped); follows the ledger (numbered, linked, signed records) and each
 stream's chain of MACs and Merkle roots; names every break by file and line:
 modified, deleted, inserted, reordered, truncated, unknown key, bad checkpoint,
 ledger gap, ledger missing, foreign stream, missing stream, missing file,
-renamed file, wrong file, wrong category, rolled back (with --anchor); and what
-it does not read: not a regular file (a symlink, a FIFO, ... at an event file's
-name), bad file name, unreadable, line too long (over {MAX_LINE >> 20} MiB). The
-note: lines say what it could not rule out.
+renamed file, copied file, wrong file, wrong category, rolled back (with
+--anchor); and what it does not read: not a regular file (a symlink, a FIFO, ...
+at an event file's name), bad file name, unreadable, line too long (over
+{MAX_LINE >> 20} MiB). The note: lines say what it could not rule out.
 
 The key: the forward-secure verification key (--verification-key, or
 ${VERIFICATION_KEY_ENV}, or the one beside the directory's sealing key), or a
