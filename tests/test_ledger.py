@@ -534,3 +534,123 @@ def test_anchor_breaks_say_where_the_ledger_ends() -> None:
         "record n=2 differs from the anchor (head.jsonl): the ledger was replaced or "
         "rewritten since"
     )
+
+
+def _two_rotations(**extra: Any) -> LedgerFacts:
+    """Two recorded rotated files (lines 5 and 6), then ``extra`` records."""
+    chain = forward_chain()
+    for name, digest, first, last in ((NAME, HEX, 1, 3), (NAME2, "cd" * 32, 4, 6)):
+        chain.add(
+            "rotated",
+            category="auth",
+            file=name,
+            size=10,
+            sha256=digest,
+            streams={STREAM: {"first_seq": first, "last_seq": last, "last_mac": f"x:{HEX}"}},
+        )
+    for kind, fields in extra.items():
+        chain.add(kind, **fields)
+    return check(chain.lines)
+
+
+NAME2: Final = "auth-events.jsonl.20261204_110000.rotated"
+
+
+def places(breaks: list[Any]) -> list[tuple[str, int, str, str | None]]:
+    return [(b.file, b.line, b.kind, b.stream) for b in breaks]
+
+
+def test_every_recorded_file_is_checked_not_only_the_first() -> None:
+    facts = _two_rotations()
+    bad = {NAME: (10, "ee" * 32, "ee" * 32), NAME2 + ".gz": (4, "ff" * 32, "ff" * 32)}
+    breaks = file_breaks(facts, bad, FILE)
+    assert places(breaks) == [(NAME, 0, "modified", None), (NAME2 + ".gz", 0, "modified", None)]
+    assert breaks[0].detail == (
+        "its bytes are not those the ledger recorded at rotation (record n=4)"
+    )
+    assert breaks[1].detail == (
+        f"what it holds is not what the ledger recorded of {NAME2} at rotation (record n=5)"
+    )
+    gone = file_breaks(facts, {}, FILE)
+    assert places(gone) == [(FILE, 5, "missing file", None), (FILE, 6, "missing file", None)]
+    assert gone[1].detail == (
+        f"{NAME2} (rotated at 2026-12-04T10:00:00.000000+00:00, 1 stream(s)) is gone, and no "
+        "retention record says it was deleted"
+    )
+    retired = _two_rotations(retired={"file": NAME, "sha256": HEX, "record": 4})
+    assert places(file_breaks(retired, {}, FILE)) == [(FILE, 6, "missing file", None)]
+
+
+def test_a_recorded_file_whose_every_line_was_read_elsewhere_is_merged() -> None:
+    facts = _two_rotations()
+    asked: list[tuple[str, int, int]] = []
+
+    def covered(stream: str, first: int, last: int) -> bool:
+        asked.append((stream, first, last))
+        return last <= 3  # the first file's lines were read, the second's were not
+
+    merged: list[str] = []
+    breaks = file_breaks(facts, {}, FILE, covered, merged)
+    assert asked == [(STREAM, 1, 3), (STREAM, 4, 6)]
+    assert merged == [NAME]
+    assert places(breaks) == [(FILE, 6, "missing file", None)]
+    assert places(file_breaks(facts, {}, FILE, covered)) == [(FILE, 6, "missing file", None)]
+    renamed = {"auth-events.jsonl.20200101_000000.rotated": (10, HEX, HEX)}
+    merged = []
+    found = file_breaks(facts, renamed, FILE, lambda s, f, last: True, merged)
+    assert merged == [NAME2]  # the renamed one is named as renamed, not merged
+    assert places(found) == [("auth-events.jsonl.20200101_000000.rotated", 0, "renamed file", None)]
+
+
+def test_malformed_records_are_named_and_the_next_one_is_followed() -> None:
+    chain = forward_chain()
+    lines = [chain.lines[0], b"not json at all", b'{"n":1}', *chain.lines[1:]]
+    facts = check(lines)
+    assert [(b.line, b.kind, b.detail) for b in facts.breaks] == [
+        (2, "bad checkpoint", "not a signed record"),
+        (3, "bad checkpoint", "not a signed record"),
+        # The next record links to the line before the inserted ones, not to them.
+        (4, "ledger gap", "record n=1 does not link to the line before it"),
+    ]
+    assert facts.verified == 4  # and it, and those after it, still verify
+    unsigned = seal_record(b'{"n":1,"type":"start"}', "sha256:" + "0" * 64)[:-1]
+    facts = check([chain.lines[0], unsigned, *chain.lines[1:]])
+    assert [(b.line, b.kind, b.detail) for b in facts.breaks] == [
+        (2, "bad checkpoint", "malformed: no prev"),
+        (3, "ledger gap", "record n=1 does not link to the line before it"),
+    ]
+    uncertified = Chain(ForwardSealer(state(5)))
+    uncertified.lines, uncertified.prev = chain.lines[:1], record_hash(chain.lines[0])
+    uncertified.add("start", interval_s=1)
+    facts = check(uncertified.lines)
+    assert [(b.line, b.kind, b.detail) for b in facts.breaks] == [
+        (2, "bad checkpoint", "start record n=1: signed in an epoch whose key no verified "
+         "record certifies"),
+    ]  # fmt: skip
+
+
+def test_silences_and_caveats_word_for_word() -> None:
+    chain = forward_chain()
+    chain.add("start", interval_s=30)
+    # a second run of pid 7, never stopped
+    facts = check(chain.lines)
+    when = 1_796_378_400.0
+    [said] = silences(facts, when + 60 * 3 + 1)
+    assert said == (
+        "the writer pid 7 on h (started 2026-12-04T10:00:00.000000+00:00) wrote its last "
+        "record at 2026-12-04T10:00:00.000000+00:00 (n=4) and no stop record: it stopped "
+        "then (killed, or its host went down), or its later records were cut"
+    )
+    assert silences(facts, when + 60 * 3) == []  # three intervals of the longest: not yet
+    facts.interval = None
+    assert silences(facts, when + 10**6) == []  # no heartbeat announced: nothing to say
+    ended = check(forward_chain().lines)
+    [anchorless] = caveats(ended, anchored=False, now=when)
+    assert anchorless == (
+        "no anchor given: the newest records could have been cut, or the whole directory "
+        "rolled back to an earlier copy, without a trace (the ledger ends at n=3, "
+        "2026-12-04T10:00:00.000000+00:00); give --anchor with a checkpoint shipped off the "
+        "host to rule it out"
+    )
+    [nothing] = caveats(check([]), anchored=False, now=when)
+    assert "(no ledger record verified)" in nothing
