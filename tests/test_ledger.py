@@ -24,8 +24,10 @@ from asgi_audit.proof.completeness import (
     caveats,
     file_breaks,
     silences,
+    stream_breaks,
     unrecorded,
 )
+from asgi_audit.proof.findings import Line, State, StreamSummary
 from asgi_audit.proof.forward import Deployment, SealingState, VerificationKey
 from asgi_audit.proof.ledger import LedgerCheck, LedgerFacts
 from asgi_audit.proof.records import build_body, field_problem, record_hash, seal_record, split_sig
@@ -191,8 +193,10 @@ def test_an_uncertified_epoch_is_named_with_the_public_key() -> None:
     facts = check(chain.lines)
     assert where(facts) == [(2, "bad checkpoint")]
     assert "no verified record certifies" in facts.breaks[0].detail
-    # The secret key derives epoch 4's key: the record holds.
-    assert check(chain.lines, ForwardRecords(VK)).breaks == []
+    # Nor with the secret key, which could derive it: every epoch's key must be
+    # certified in the ledger by the one before, or whoever took the host at epoch 4
+    # could re-sign the past as epoch 4.
+    assert where(check(chain.lines, ForwardRecords(VK))) == [(2, "bad checkpoint")]
 
 
 def test_a_certificate_the_secret_key_does_not_derive_is_refused() -> None:
@@ -201,10 +205,13 @@ def test_a_certificate_the_secret_key_does_not_derive_is_refused() -> None:
     facts = check(chain.lines, ForwardRecords(VK))
     assert where(facts) == [(2, "bad checkpoint")]
     assert "does not derive" in facts.breaks[0].detail
-    backwards = Chain(ForwardSealer(state(2)))
-    backwards.lines, backwards.prev = chain.lines[:1], record_hash(chain.lines[0])
+    backwards = Chain(ForwardSealer(state()))
+    backwards.genesis()
+    backwards.add("key", next_epoch=2, next_public_key=state(2).public_key().hex())
+    backwards.sealer.state.advance_to(2)
     backwards.add("key", next_epoch=1, next_public_key=state(1).public_key().hex())
-    assert "keys only move forward" in check(backwards.lines, ForwardRecords(VK)).breaks[-1].detail
+    facts = check(backwards.lines, ForwardRecords(VK))
+    assert "keys only move forward" in facts.breaks[-1].detail
 
 
 def test_another_deployment_is_refused() -> None:
@@ -423,3 +430,227 @@ def test_rotated_files_the_ledger_never_recorded_are_said() -> None:
     assert said.count(".rotated") == 3
     assert "and 2 more" in said
     assert unrecorded(check([]), planted) == []
+
+
+def test_what_the_ledger_says_of_its_writers_and_its_end() -> None:
+    chain = forward_chain()  # pid 7 starts (line 2) and checkpoints
+    chain.add("stop")
+    chain.add("start", interval_s=120)  # the same pid again: a new run of it
+    facts = check(chain.lines)
+    assert facts.last_hash == record_hash(chain.lines[-1])
+    assert facts.hashes[0] == record_hash(chain.lines[0])
+    assert facts.last_timestamp == "2026-12-04T10:00:00.000000+00:00"
+    writer = facts.writers[("h", 7)]
+    assert (writer.started, writer.last, writer.where.n, writer.stopped) == (
+        "2026-12-04T10:00:00.000000+00:00",
+        "2026-12-04T10:00:00.000000+00:00",
+        5,
+        False,
+    )
+    assert facts.interval == 120.0
+    assert [(w.line, t) for w, t in facts.stops] == [(5, "2026-12-04T10:00:00.000000+00:00")]
+    assert [(w.n, i) for w, _, i in facts.starts] == [(1, 60), (5, 120)]
+    stopped = forward_chain()
+    stopped.add("stop")
+    assert check(stopped.lines).writers[("h", 7)].stopped
+
+
+def test_a_genesis_after_the_first_record_is_refused() -> None:
+    chain = forward_chain()
+    chain.add("genesis", directory="/elsewhere", scheme="forward-secure")
+    facts = check(chain.lines)
+    assert where(facts) == [(5, "bad checkpoint")]
+    assert facts.breaks[0].detail == "a genesis record at n=4"
+    assert facts.announced[STREAM].file == "auth-events.jsonl"
+
+
+def test_what_a_stream_record_and_a_rotated_record_say() -> None:
+    chain = forward_chain()
+    chain.add(
+        "stream",
+        stream="aa" * 8,
+        category="tool_blocks",
+        file="tool-blocks.jsonl",
+        follows={"stream": STREAM, "seq": 3, "mac": f"x:{HEX}"},
+    )
+    facts = facts_with_rotation()
+    rotated = facts.rotated[NAME]
+    assert (rotated.category, rotated.size, rotated.sha256) == ("auth", 10, HEX)
+    assert rotated.ranges == {STREAM: (1, 3, f"x:{HEX}")}
+    assert facts.by_n[4] is rotated
+    announced = check(chain.lines).announced["aa" * 8]
+    assert (announced.category, announced.file, announced.host, announced.pid) == (
+        "tool_blocks",
+        "tool-blocks.jsonl",
+        "h",
+        7,
+    )
+    assert announced.follows == (STREAM, 3, f"x:{HEX}")
+    assert announced.where.line == 5
+    [head] = check(chain.lines).heads
+    assert (head.seq, head.mac, head.root, head.file, head.reason) == (
+        3,
+        f"fs-hmac-sha256:0:{HEX}",
+        HEX,
+        "a",
+        "interval",
+    )
+
+
+def test_stream_breaks_name_the_place_and_the_writer() -> None:
+    facts = check(forward_chain().lines)
+    foreign = State(StreamSummary("bb" * 8), 1, b"")
+    foreign.first = Line("auth-events.jsonl", 9, 1, b"{}", b"")
+    ours = State(StreamSummary(STREAM), 1, b"")
+    [planted] = stream_breaks(facts.announced, {"bb" * 8: foreign, STREAM: ours}, {}, FILE)
+    assert (planted.file, planted.line, planted.kind, planted.stream) == (
+        "auth-events.jsonl",
+        9,
+        "foreign stream",
+        "bb" * 8,
+    )
+    assert planted.detail.startswith("the ledger never announced this stream")
+    [gone] = stream_breaks(facts.announced, {}, {}, FILE)
+    assert (gone.file, gone.line, gone.kind, gone.stream) == (FILE, 3, "missing stream", STREAM)
+    assert gone.detail.startswith("announced for auth-events.jsonl (auth) by pid 7 on h")
+    assert stream_breaks(facts.announced, {}, {STREAM: 3}, FILE) == []  # retention said so
+    assert stream_breaks({}, {"bb" * 8: foreign}, {}, FILE) == []  # no ledger: said once
+
+
+def test_anchor_breaks_say_where_the_ledger_ends() -> None:
+    chain = forward_chain()
+    facts = check(chain.lines)
+    [cut] = anchor_breaks(facts, 9, "0" * 64, FILE, "head.jsonl")
+    assert (cut.file, cut.line, cut.kind, cut.stream) == (FILE, 0, "rolled back", None)
+    assert cut.detail == (
+        "the anchor (head.jsonl) is record n=9; the ledger ends at n=3: records were cut, "
+        "or the directory was rolled back to an earlier copy"
+    )
+    lines = [*chain.lines[:1], b"garbage", *chain.lines[2:]]
+    [gone] = anchor_breaks(check(lines), 1, "0" * 64, FILE, "head.jsonl")
+    assert gone.detail == "record n=1 of the anchor (head.jsonl) is missing or does not verify"
+    [forked] = anchor_breaks(facts, 2, "0" * 64, FILE, "head.jsonl")
+    assert forked.detail == (
+        "record n=2 differs from the anchor (head.jsonl): the ledger was replaced or "
+        "rewritten since"
+    )
+
+
+def _two_rotations(**extra: Any) -> LedgerFacts:
+    """Two recorded rotated files (lines 5 and 6), then ``extra`` records."""
+    chain = forward_chain()
+    for name, digest, first, last in ((NAME, HEX, 1, 3), (NAME2, "cd" * 32, 4, 6)):
+        chain.add(
+            "rotated",
+            category="auth",
+            file=name,
+            size=10,
+            sha256=digest,
+            streams={STREAM: {"first_seq": first, "last_seq": last, "last_mac": f"x:{HEX}"}},
+        )
+    for kind, fields in extra.items():
+        chain.add(kind, **fields)
+    return check(chain.lines)
+
+
+NAME2: Final = "auth-events.jsonl.20261204_110000.rotated"
+
+
+def places(breaks: list[Any]) -> list[tuple[str, int, str, str | None]]:
+    return [(b.file, b.line, b.kind, b.stream) for b in breaks]
+
+
+def test_every_recorded_file_is_checked_not_only_the_first() -> None:
+    facts = _two_rotations()
+    bad = {NAME: (10, "ee" * 32, "ee" * 32), NAME2 + ".gz": (4, "ff" * 32, "ff" * 32)}
+    breaks = file_breaks(facts, bad, FILE)
+    assert places(breaks) == [(NAME, 0, "modified", None), (NAME2 + ".gz", 0, "modified", None)]
+    assert breaks[0].detail == (
+        "its bytes are not those the ledger recorded at rotation (record n=4)"
+    )
+    assert breaks[1].detail == (
+        f"what it holds is not what the ledger recorded of {NAME2} at rotation (record n=5)"
+    )
+    gone = file_breaks(facts, {}, FILE)
+    assert places(gone) == [(FILE, 5, "missing file", None), (FILE, 6, "missing file", None)]
+    assert gone[1].detail == (
+        f"{NAME2} (rotated at 2026-12-04T10:00:00.000000+00:00, 1 stream(s)) is gone, and no "
+        "retention record says it was deleted"
+    )
+    retired = _two_rotations(retired={"file": NAME, "sha256": HEX, "record": 4})
+    assert places(file_breaks(retired, {}, FILE)) == [(FILE, 6, "missing file", None)]
+
+
+def test_a_recorded_file_whose_every_line_was_read_elsewhere_is_merged() -> None:
+    facts = _two_rotations()
+    asked: list[tuple[str, int, int]] = []
+
+    def covered(stream: str, first: int, last: int) -> bool:
+        asked.append((stream, first, last))
+        return last <= 3  # the first file's lines were read, the second's were not
+
+    merged: list[str] = []
+    breaks = file_breaks(facts, {}, FILE, covered, merged)
+    assert asked == [(STREAM, 1, 3), (STREAM, 4, 6)]
+    assert merged == [NAME]
+    assert places(breaks) == [(FILE, 6, "missing file", None)]
+    assert places(file_breaks(facts, {}, FILE, covered)) == [(FILE, 6, "missing file", None)]
+    renamed = {"auth-events.jsonl.20200101_000000.rotated": (10, HEX, HEX)}
+    merged = []
+    found = file_breaks(facts, renamed, FILE, lambda s, f, last: True, merged)
+    assert merged == [NAME2]  # the renamed one is named as renamed, not merged
+    assert places(found) == [("auth-events.jsonl.20200101_000000.rotated", 0, "renamed file", None)]
+
+
+def test_malformed_records_are_named_and_the_next_one_is_followed() -> None:
+    chain = forward_chain()
+    lines = [chain.lines[0], b"not json at all", b'{"n":1}', *chain.lines[1:]]
+    facts = check(lines)
+    assert [(b.line, b.kind, b.detail) for b in facts.breaks] == [
+        (2, "bad checkpoint", "not a signed record"),
+        (3, "bad checkpoint", "not a signed record"),
+        # The next record links to the line before the inserted ones, not to them.
+        (4, "ledger gap", "record n=1 does not link to the line before it"),
+    ]
+    assert facts.verified == 4  # and it, and those after it, still verify
+    unsigned = seal_record(b'{"n":1,"type":"start"}', "sha256:" + "0" * 64)[:-1]
+    facts = check([chain.lines[0], unsigned, *chain.lines[1:]])
+    assert [(b.line, b.kind, b.detail) for b in facts.breaks] == [
+        (2, "bad checkpoint", "malformed: no prev"),
+        (3, "ledger gap", "record n=1 does not link to the line before it"),
+    ]
+    uncertified = Chain(ForwardSealer(state(5)))
+    uncertified.lines, uncertified.prev = chain.lines[:1], record_hash(chain.lines[0])
+    uncertified.add("start", interval_s=1)
+    facts = check(uncertified.lines)
+    assert [(b.line, b.kind, b.detail) for b in facts.breaks] == [
+        (2, "bad checkpoint", "start record n=1: signed in an epoch whose key no verified "
+         "record certifies"),
+    ]  # fmt: skip
+
+
+def test_silences_and_caveats_word_for_word() -> None:
+    chain = forward_chain()
+    chain.add("start", interval_s=30)
+    # a second run of pid 7, never stopped
+    facts = check(chain.lines)
+    when = 1_796_378_400.0
+    [said] = silences(facts, when + 60 * 3 + 1)
+    assert said == (
+        "the writer pid 7 on h (started 2026-12-04T10:00:00.000000+00:00) wrote its last "
+        "record at 2026-12-04T10:00:00.000000+00:00 (n=4) and no stop record: it stopped "
+        "then (killed, or its host went down), or its later records were cut"
+    )
+    assert silences(facts, when + 60 * 3) == []  # three intervals of the longest: not yet
+    facts.interval = None
+    assert silences(facts, when + 10**6) == []  # no heartbeat announced: nothing to say
+    ended = check(forward_chain().lines)
+    [anchorless] = caveats(ended, anchored=False, now=when)
+    assert anchorless == (
+        "no anchor given: the newest records could have been cut, or the whole directory "
+        "rolled back to an earlier copy, without a trace (the ledger ends at n=3, "
+        "2026-12-04T10:00:00.000000+00:00); give --anchor with a checkpoint shipped off the "
+        "host to rule it out"
+    )
+    [nothing] = caveats(check([]), anchored=False, now=when)
+    assert "(no ledger record verified)" in nothing

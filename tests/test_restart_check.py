@@ -148,3 +148,39 @@ def test_a_deleted_ledger_is_named_after_a_restart(dirs: tuple[Path, Path]) -> N
     }
     # The first run's stream is no longer announced anywhere: its lines are foreign now.
     assert "foreign stream" in {b.kind for b in result.breaks}
+
+
+def test_the_key_moves_on_only_once_the_record_certifying_the_next_is_on_disk(
+    dirs: tuple[Path, Path],
+) -> None:
+    import os
+    import time
+
+    from asgi_audit.proof.keyfiles import init_keys, store_state
+    from asgi_audit.proof.session import ProofSession
+    from asgi_audit.store.files import LogDirectory
+
+    log_dir, key_dir = dirs
+    init_keys(log_dir, key_dir, epoch_seconds=60, now=time.time() - 600)  # 10 epochs ago
+    directory = LogDirectory(log_dir)
+    directory.prepare()
+    state = load_state(key_dir)
+    session = ProofSession(
+        directory,
+        ForwardSealer(state),
+        interval=None,
+        store_state=lambda: store_state(key_dir, state),
+    )
+    ledger_path = log_dir / "checkpoints.log"
+    os.mkdir(ledger_path)  # the ledger cannot be written
+    with pytest.raises(IsADirectoryError):
+        session.start()
+    assert state.epoch == 0  # not moved on: nothing certifies epoch 10 yet
+    os.rmdir(ledger_path)
+    session.start()
+    assert state.epoch >= 10
+    records = ledger(log_dir)
+    assert [r["type"] for r in records] == ["genesis", "key", "start"]
+    assert records[1]["next_epoch"] == state.epoch
+    assert (records[0]["epoch"], records[1]["epoch"], records[2]["epoch"]) == (0, 0, state.epoch)
+    assert load_state(key_dir).epoch == state.epoch  # the file moved on too

@@ -39,6 +39,7 @@ __all__ = (
     "canonical",
     "category_list",
     "checked_log_dir",
+    "last_record",
     "listing",
     "megabytes",
     "names",
@@ -360,3 +361,23 @@ def add_log_dir(p: argparse.ArgumentParser) -> None:
         metavar="LOG_DIR",
         help=f"the log directory (default: {DEFAULT_LOG_DIR})",
     )
+
+
+def last_record(value: str, what: str) -> bytes:
+    """The last non-empty line of the file ``value`` names (a ledger record kept or
+    shipped: a long file is read from its end).
+
+    Raises:
+        CliError: it cannot be read, or holds no line.
+    """
+    try:
+        with open(value, "rb") as fh:
+            size = fh.seek(0, os.SEEK_END)
+            fh.seek(max(0, size - (8 << 20)))
+            data = fh.read()
+    except OSError as exc:
+        raise CliError(f"cannot read the {what} {value!r}: {exc.strerror or exc}") from None
+    lines = [line for line in data.splitlines() if line.strip()]
+    if not lines:
+        raise CliError(f"the {what} {value!r} holds no ledger record")
+    return lines[-1].strip()

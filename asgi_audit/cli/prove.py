@@ -36,7 +36,15 @@ from ..proof.merkle import TreeBuilder, leaf_hash
 from ..store.listing import list_event_files
 from ..store.opening import open_file
 from ..store.reading import iter_lines, open_event_file
-from .common import EXIT_ALTERED, EXIT_OK, CliError, Command, add_log_dir, checked_log_dir
+from .common import (
+    EXIT_ALTERED,
+    EXIT_OK,
+    CliError,
+    Command,
+    add_log_dir,
+    checked_log_dir,
+    last_record,
+)
 from .output import dump, shown
 
 __all__ = ("PROVE",)
@@ -158,17 +166,6 @@ def _prove_since(log_dir: Path, old_line: bytes) -> dict[str, Any]:
     raise CliError("no later checkpoint covers every stream of the old record")
 
 
-def _last_line(path: str) -> bytes:
-    try:
-        data = Path(path).read_bytes()[:_RECORD_CAP]
-    except OSError as exc:
-        raise CliError(f"cannot read {path!r}: {exc.strerror or exc}") from None
-    lines = [line for line in data.splitlines() if line.strip()]
-    if not lines:
-        raise CliError(f"{path!r} is empty")
-    return lines[-1].strip()
-
-
 def _run(args: argparse.Namespace) -> int:
     if args.check is not None:
         if args.verification_key is None:
@@ -204,7 +201,7 @@ def _run(args: argparse.Namespace) -> int:
         args.log_dir, args.event_id = args.event_id, None  # prove --since FILE LOG_DIR
     log_dir = checked_log_dir(args.log_dir)
     if args.since is not None:
-        document = _prove_since(log_dir, _last_line(args.since))
+        document = _prove_since(log_dir, last_record(args.since, "old record"))
     elif args.event_id is not None:
         document = _prove_event(log_dir, args.event_id)
     else:

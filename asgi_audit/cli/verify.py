@@ -42,6 +42,7 @@ from .common import (
     Command,
     add_log_dir,
     checked_log_dir,
+    last_record,
     warn,
 )
 from .output import dump, shown
@@ -229,23 +230,6 @@ def _verification_key(
     return None, ""
 
 
-def _read_anchor(value: str | None) -> bytes | None:
-    """The last line of the anchor file (a shipped ledger may be long: read from the end)."""
-    if value is None:
-        return None
-    try:
-        with open(value, "rb") as fh:
-            size = fh.seek(0, os.SEEK_END)
-            fh.seek(max(0, size - (8 << 20)))
-            data = fh.read()
-    except OSError as exc:
-        raise CliError(f"cannot read the anchor {value!r}: {exc.strerror or exc}") from None
-    lines = [line for line in data.splitlines() if line.strip()]
-    if not lines:
-        raise CliError(f"the anchor {value!r} holds no ledger record")
-    return lines[-1].strip()
-
-
 def _run_verify(args: argparse.Namespace) -> int:
     log_dir: Path = checked_log_dir(args.log_dir)
     env_name: str = args.key_env or KEY_ENV
@@ -253,7 +237,7 @@ def _run_verify(args: argparse.Namespace) -> int:
     if key is None and args.key_env is not None:
         warn(f"${env_name} is not set or empty")
     verification, source = (None, "") if key is not None else _verification_key(args, log_dir)
-    anchor = _read_anchor(args.anchor)
+    anchor = None if args.anchor is None else last_record(args.anchor, "anchor")
     try:
         result = verify_directory(
             log_dir,
@@ -343,10 +327,10 @@ gzipped); follows the ledger (numbered, linked, signed records) and each
 stream's chain of MACs and Merkle roots; names every break by file and line:
 modified, deleted, inserted, reordered, truncated, unknown key, bad checkpoint,
 ledger gap, ledger missing, foreign stream, missing stream, missing file,
-renamed file, wrong file, wrong category, rolled back (with --anchor); and what
-it does not read: not a regular file (a symlink, a FIFO, ... at an event file's
-name), bad file name, unreadable, line too long (over {MAX_LINE >> 20} MiB). The
-note: lines say what it could not rule out.
+renamed file, copied file, wrong file, wrong category, rolled back (with
+--anchor); and what it does not read: not a regular file (a symlink, a FIFO, ...
+at an event file's name), bad file name, unreadable, line too long (over
+{MAX_LINE >> 20} MiB). The note: lines say what it could not rule out.
 
 The key: the forward-secure verification key (--verification-key, or
 ${VERIFICATION_KEY_ENV}, or the one beside the directory's sealing key), or a

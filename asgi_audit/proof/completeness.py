@@ -4,6 +4,8 @@ PURE: no event loop, no file. The chains of the lines say which line of a
 stream is missing or out of place; only the ledger says which streams and
 files should exist at all. These checks compare the two:
 
+``wrong file`` / ``wrong category``
+    a line of a stream the ledger announced for another file or category;
 ``foreign stream``
     lines of a stream the ledger never announced: sealed elsewhere (another
     directory, another host, even with the same key) and brought in;
@@ -14,6 +16,10 @@ files should exist at all. These checks compare the two:
     a rotated file the ledger recorded, neither present nor retired;
 ``renamed file``
     a file whose content is a recorded rotated file's under another name;
+``copied file``
+    a rotated file no record names, holding the bytes of a recorded one that is
+    present under its own name: planted so that the original's lines would read
+    as inserted; it is not read;
 ``modified``
     a recorded rotated file present under its name with other bytes;
 ``rolled back``
@@ -34,7 +40,9 @@ from .ledger import Announce, LedgerFacts
 __all__ = (
     "anchor_breaks",
     "caveats",
+    "copied_files",
     "file_breaks",
+    "renamed_files",
     "silences",
     "stream_breaks",
     "unrecorded",
@@ -114,9 +122,7 @@ def file_breaks(
         merged: collects the names of such files, for the caller to say.
     """
     breaks: list[Break] = []
-    by_content: dict[str, str] = {}
-    for name, (_, _, content) in present.items():
-        by_content.setdefault(content, name)
+    renamed = renamed_files(facts, present)
     for name, rotated in facts.rotated.items():
         gz = name + ".gz"
         if name in present:
@@ -147,7 +153,7 @@ def file_breaks(
             continue
         if name in facts.retired or gz in facts.retired:
             continue  # deleted by retention, which said so
-        moved = by_content.get(rotated.sha256)
+        moved = renamed.get(name)
         if (
             moved is None
             and covered is not None
@@ -182,6 +188,60 @@ def file_breaks(
                 )
             )
     return breaks
+
+
+def renamed_files(
+    facts: LedgerFacts, present: Mapping[str, tuple[int, str, str]]
+) -> dict[str, str]:
+    """Recorded rotated files found under another name: recorded name -> name now.
+
+    A recorded file that is neither present (plain or gzipped) nor retired, whose
+    bytes another present file holds.
+    """
+    by_content: dict[str, str] = {}
+    for name, (_, _, content) in present.items():
+        by_content.setdefault(content, name)
+    renamed: dict[str, str] = {}
+    for name, rotated in facts.rotated.items():
+        gz = name + ".gz"
+        if name in present or gz in present or name in facts.retired or gz in facts.retired:
+            continue
+        moved = by_content.get(rotated.sha256)
+        if moved is not None:
+            renamed[name] = moved
+    return renamed
+
+
+def copied_files(
+    facts: LedgerFacts, present: Mapping[str, tuple[int, str, str]]
+) -> dict[str, Break]:
+    """Rotated files that are copies of a recorded one present under its own name.
+
+    A rotated file no record names may be genuine (rotated by a tool that does not
+    write the ledger); one holding the very bytes of a recorded file that is still
+    there cannot be: two rotations never leave the same bytes. Read, its lines
+    would make the original's look inserted; it is named instead, and not read.
+
+    Args:
+        facts: what the verified records say.
+        present: as for :func:`file_breaks`.
+    """
+    originals: dict[str, tuple[str, int]] = {}  # content SHA-256 -> (file, record n)
+    for name, rotated in facts.rotated.items():
+        for candidate in (name, name + ".gz"):
+            have = present.get(candidate)
+            if have is not None and have[2] == rotated.sha256:
+                originals.setdefault(rotated.sha256, (candidate, rotated.where.n))
+    copies: dict[str, Break] = {}
+    for name, (_, _, content) in present.items():
+        named = name in facts.rotated or name in facts.compressed
+        if named or (name.endswith(".gz") and name[: -len(".gz")] in facts.rotated):
+            continue
+        original = originals.get(content)
+        if original is not None:
+            detail = f"a copy of {original[0]} (ledger record n={original[1]}): not read"
+            copies[name] = Break(name, 0, "copied file", None, detail)
+    return copies
 
 
 def anchor_breaks(

@@ -11,6 +11,7 @@ number, ...), so that the verifier names it instead of failing on it.
 
 from __future__ import annotations
 
+import bisect
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -20,6 +21,7 @@ from .merkle import Frontier
 
 __all__ = (
     "Break",
+    "EpochBounds",
     "Line",
     "PrevRef",
     "State",
@@ -207,3 +209,44 @@ def ends_named_elsewhere(
             detail = "does not match the next stream's prev_mac"
             breaks.append(Break(last.file, last.line, "modified", stream, detail))
     return breaks
+
+
+class EpochBounds:
+    """The latest epoch each line of a stream can have been sealed in.
+
+    A checkpoint signed in epoch ``e`` that counts a stream's lines up to ``seq``
+    says those lines existed in epoch ``e``: none of them can be sealed in a later
+    one. A line that is (its MAC's label names a later epoch) was sealed again
+    afterwards, by whoever held that later epoch's key: the host, taken over.
+    """
+
+    def __init__(self) -> None:
+        self._heads: dict[str, list[tuple[int, int, int]]] = {}  # stream -> (seq, epoch, line)
+        self._bounds: dict[str, tuple[list[int], list[tuple[int, int]]]] = {}
+
+    def add(self, stream: str, seq: int, epoch: int | None, line: int) -> None:
+        """A checkpoint (at ledger line ``line``) signed in ``epoch`` counts ``seq`` lines."""
+        if epoch is not None:
+            self._heads.setdefault(stream, []).append((seq, epoch, line))
+            self._bounds.pop(stream, None)
+
+    def _of(self, stream: str) -> tuple[list[int], list[tuple[int, int]]]:
+        bounds = self._bounds.get(stream)
+        if bounds is None:
+            heads = sorted(self._heads.get(stream, ()))
+            seqs = [seq for seq, _, _ in heads]
+            # Per head, the earliest (epoch, line) of it and every head counting more.
+            least: list[tuple[int, int]] = []
+            for _, epoch, line in reversed(heads):
+                least.append(min((epoch, line), least[-1]) if least else (epoch, line))
+            bounds = self._bounds[stream] = (seqs, least[::-1])
+        return bounds
+
+    def late(self, stream: str, seq: int, epoch: int) -> tuple[int, int] | None:
+        """``(epoch, ledger line)`` of a checkpoint that counted line ``seq`` in an epoch
+        before ``epoch``, or None when ``epoch`` is not too late for it."""
+        seqs, least = self._of(stream)
+        at = bisect.bisect_left(seqs, seq)
+        if at == len(seqs) or least[at][0] >= epoch:
+            return None
+        return least[at]

@@ -301,6 +301,19 @@ class SealingState:
         """``pk_epoch`` of the current epoch."""
         return public_key(self._seed)
 
+    def public_key_at(self, epoch: int) -> bytes:
+        """``pk_epoch`` of the current or a later epoch, without moving to it: what a
+        ``key`` record certifies before the current seed is erased.
+
+        Raises:
+            ValueError: ``epoch`` is before the current one (its seed is gone).
+        """
+        if check_epoch(epoch) < self._epoch:
+            raise ValueError(
+                f"the sealing key is at epoch {self._epoch}: epoch {epoch}'s key is gone"
+            )
+        return public_key(seed_at(self._seed, self._epoch, epoch))
+
     def agrees_with(self, other: SealingState) -> bool:
         """Whether ``other`` is this state at another epoch: the same deployment,
         pseudonym key and log directory, and the seed of the earlier evolves into the

@@ -42,6 +42,9 @@ import orjson
 
 from .merkle import Frontier
 
+_hmac_digest = hmac.digest
+_sha256 = hashlib.sha256
+
 __all__ = (
     "CHECKPOINT_FILE",
     "HMAC",
@@ -213,18 +216,21 @@ class Chain:
         Args:
             encoded: one JSON object and its newline, as :func:`encode_line` gives.
         """
-        body = encoded[:-1] if encoded.endswith(b"\n") else encoded
+        body = encoded[:-1] if encoded[-1:] == b"\n" else encoded
         last = self.last
-        mac = compute_mac(self._key, last.mac, body)
+        key = self._key
+        # compute_mac, inlined: one call per line.
+        if key:
+            mac = _hmac_digest(key, last.mac + body, "sha256")
+        else:
+            mac = _sha256(last.mac + body).digest()
         # Updated in place: the writer copies ``last`` where it keeps one.
         last.seq += 1
         last.mac = mac
-        line = b"".join((body[:-1], self._prefix, mac.hex().encode(), b'"}\n'))
-        # The Merkle leaf (RFC 9162): SHA-256 of 0x00 and the line without its newline.
-        leaf = hashlib.sha256(b"\x00")
-        leaf.update(memoryview(line)[:-1])
-        self.tree.append(leaf.digest())
-        return line
+        line = b"".join((body[:-1], self._prefix, mac.hex().encode(), b'"}'))
+        # The Merkle leaf (RFC 9162) is the line without its newline.
+        self.tree.append_data(line)
+        return line + b"\n"
 
     def end(self) -> Sealed:
         """A copy of where the stream stands, with its Merkle root."""

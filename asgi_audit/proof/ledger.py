@@ -20,7 +20,8 @@ Break kinds (file ``checkpoints.log``, the record's line):
     does not link to the line before it (``prev``): one was removed or replaced;
 ``ledger missing``
     no genesis: the ledger is missing, empty, or starts after its first records
-    (cut, or started again after it was deleted: a ``reset`` record says so).
+    (cut, or started again after it was deleted: a ``reset`` record says so), or
+    holds under another key while the lines verify with the one given (replaced).
 """
 
 from __future__ import annotations
@@ -36,6 +37,7 @@ from .records import field_problem, record_hash, split_sig
 
 __all__ = (
     "LEDGER_BROKEN",
+    "LEDGER_MISSING",
     "Announce",
     "Head",
     "LedgerCheck",
@@ -98,6 +100,7 @@ class Head:
     root: str
     file: str
     reason: str
+    epoch: int | None = None  # the epoch the checkpoint was signed in (forward-secure)
 
 
 @dataclass(frozen=True, slots=True)
@@ -303,6 +306,7 @@ class LedgerCheck:
                     head["root"],
                     head["file"],
                     record["reason"],
+                    record.get("epoch"),
                 )
             )
 

@@ -207,15 +207,27 @@ class ForwardRecords:
     """Checks Ed25519 records with the key of their epoch.
 
     The key of epoch 0 is the verification key's; a later epoch's is the one a
-    verified record (the genesis, or a ``key`` record) certified. With the secret
-    verification key every epoch's key is also derived, and a certificate must
-    name exactly that key.
+    verified record earlier in the ledger (the genesis, or a ``key`` record)
+    certified. That holds with the secret verification key too, which derives
+    every epoch's key: a certificate must name exactly that key, and a record
+    signed in an epoch no earlier record certified is refused however its
+    signature verifies (whoever holds a later epoch's seed, the host taken over,
+    could otherwise re-sign the ledger's past as that epoch). Only a ``reset``
+    (the first record of a ledger started again) is checked with the key derived
+    for its epoch.
+
+    Args:
+        key: the verification key, secret or public.
+        latest: the last epoch that can have been sealed in yet (the verifier's
+            clock, with some slack): nothing is derived past it, so a crafted
+            epoch number costs no work, and nothing claiming a later one holds.
     """
 
     scheme = FORWARD
 
-    def __init__(self, key: forward.VerificationKey) -> None:
+    def __init__(self, key: forward.VerificationKey, latest: int = forward.MAX_EPOCH) -> None:
         self._key = key
+        self.latest = min(latest, forward.MAX_EPOCH)
         self.certified: dict[int, bytes] = {0: key.public_key}
         # Seeds already derived, by epoch: every 64th is kept, so any epoch is at
         # most 63 steps from one (a year of 15-minute epochs is 35,040 steps).
@@ -223,8 +235,13 @@ class ForwardRecords:
         self._line_keys: dict[int, bytes] = {}
         self._public: dict[int, bytes] = {}
 
+    @property
+    def is_secret(self) -> bool:
+        """Whether the key derives line keys (the secret verification key)."""
+        return self._key.seed is not None
+
     def _seed(self, epoch: int) -> bytes | None:
-        if not self._seeds or epoch < 0:
+        if not self._seeds or not 0 <= epoch <= self.latest:
             return None
         base = max(e for e in self._seeds if e <= epoch) if epoch not in self._seeds else epoch
         seed = self._seeds[base]
@@ -236,7 +253,8 @@ class ForwardRecords:
         return seed
 
     def derived(self, epoch: int) -> bytes | None:
-        """The public key of ``epoch`` from the secret seed (None with the public key)."""
+        """The public key of ``epoch`` from the secret seed (None with the public key,
+        or past :attr:`latest`)."""
         public = self._public.get(epoch)
         if public is None:
             seed = self._seed(epoch)
@@ -246,7 +264,8 @@ class ForwardRecords:
         return public
 
     def line_key(self, epoch: int) -> bytes | None:
-        """The line key of ``epoch`` (None with the public verification key)."""
+        """The line key of ``epoch`` (None with the public verification key, or past
+        :attr:`latest`)."""
         key = self._line_keys.get(epoch)
         if key is None:
             seed = self._seed(epoch)
@@ -255,23 +274,31 @@ class ForwardRecords:
             key = self._line_keys[epoch] = forward.line_key(seed)
         return key
 
-    def check(self, record: dict[str, Any], body: bytes, label: str, value: str) -> str:
+    def check(
+        self, record: dict[str, Any], body: bytes, label: str, value: str, *, alone: bool = False
+    ) -> str:
+        """``ok``, ``bad``, or ``uncertified``; ``alone``: a record checked apart from
+        the ledger (an anchor), with the key the secret verification key derives."""
         epoch = record.get("epoch")
         if label != ED25519 or not isinstance(epoch, int) or isinstance(epoch, bool):
             return "bad"
         if record.get("type") == "genesis" and epoch != 0:
             return "bad"  # the genesis is sealed with the key of epoch 0, and only that one
         public = self.certified.get(epoch)
-        if public is None:
+        reset = public is None and record.get("type") == "reset" and record.get("n") == 0
+        if reset or (alone and public is None):
             public = self.derived(epoch)
-            if public is None:
-                return "uncertified"
+        if public is None:
+            return "uncertified"
         try:
             signature = bytes.fromhex(value)
         except ValueError:
             return "bad"
-        ok = forward.verify_signature(public, LEDGER_CONTEXT + body, signature)
-        return "ok" if ok else "bad"
+        if not forward.verify_signature(public, LEDGER_CONTEXT + body, signature):
+            return "bad"
+        if reset and not alone:
+            self.certified[epoch] = public
+        return "ok"
 
     def learn(self, record: dict[str, Any]) -> str | None:
         nxt, public_hex = record.get("next_epoch"), record.get("next_public_key")
@@ -286,6 +313,11 @@ class ForwardRecords:
             return "a key certificate without its epoch or key"
         if nxt <= epoch:
             return f"certifies the key of epoch {nxt} from epoch {epoch}: keys only move forward"
+        if nxt > self.latest:
+            return (
+                f"certifies the key of epoch {nxt}, which has not begun by the verifier's "
+                f"clock (epoch {self.latest} at the latest)"
+            )
         public = bytes.fromhex(public_hex)
         derived = self.derived(nxt)
         if derived is not None and derived != public:

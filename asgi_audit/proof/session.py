@@ -95,7 +95,9 @@ class ProofSession:
                         "everything before it as unproven)"
                     )
                     tx.write([("reset", {**fields, "lost": lost})])
-            self._roll(tx, time.time(), None)
+            target = self._certify(tx, time.time(), None)
+        self._advance(target)
+        with self.ledger.transaction() as tx:
             tx.write([("start", {"interval_s": self.interval})])
         self._persist()
 
@@ -139,9 +141,8 @@ class ProofSession:
         heads = {end.stream: head(end, file_name) for end, file_name in ends.values()}
         with self.ledger.transaction() as tx:
             tx.write([("checkpoint", {"reason": reason, "streams": heads})])
-            rolled = self._roll(tx, time.time(), None)
-        if rolled:
-            self._persist()
+            target = self._certify(tx, time.time(), None)
+        self._advance(target)
 
     def rotated(self, category: str, path: Path, end: tuple[Sealed, str] | None) -> None:
         """Record a rotated file (name, size, hash, the ranges it holds) and where
@@ -199,19 +200,18 @@ class ProofSession:
 
     # ------------------------------------------------------------------ epochs
 
-    def _roll(self, tx: Transaction, now: float, heads: dict[str, Any] | None) -> bool:
-        """Move the forward-secure key to the epoch of ``now`` if it ended; True if it did.
-
-        Before the old key goes: the streams' ``heads`` (None: the caller just
-        wrote them) and the next epoch's public key, signed with it.
-        """
+    def _certify(self, tx: Transaction, now: float, heads: dict[str, Any] | None) -> int | None:
+        """If the epoch of ``now`` is past the key's: write, signed with the old key,
+        the streams' ``heads`` (None: the caller just wrote them) and the next
+        epoch's public key, and return that epoch (the caller moves the key once the
+        transaction is on disk: a key is never used before a record certifies it)."""
         sealer = self.sealer
         if not isinstance(sealer, ForwardSealer):
-            return False
+            return None
         state = sealer.state
         target = state.deployment.epoch_at(now)
         if target <= state.epoch:
-            return False
+            return None
         records: list[tuple[str, dict[str, Any]]] = []
         if heads:
             records.append(("checkpoint", {"reason": "epoch", "streams": heads}))
@@ -221,10 +221,18 @@ class ProofSession:
         ahead.erase()
         records.append(("key", {"next_epoch": target, "next_public_key": public.hex()}))
         tx.write(records)
-        state.advance_to(target)
+        return target
+
+    def _advance(self, target: int | None) -> None:
+        """Erase the old key: move to ``target``'s, now certified on disk."""
+        if target is None:
+            return
+        sealer = self.sealer
+        assert isinstance(sealer, ForwardSealer)
+        sealer.state.advance_to(target)
         for chain in self.chains.values():
             chain.rekey(sealer.line_key(), sealer.line_label())
-        return True
+        self._persist()
 
     def roll_if_due(self, ends: dict[str, tuple[Sealed, str]]) -> None:
         """At an epoch's end: record where the streams stand (``ends``: what is
@@ -237,15 +245,14 @@ class ProofSession:
         try:
             heads = {end.stream: head(end, file_name) for end, file_name in ends.values()}
             with self.ledger.transaction() as tx:
-                rolled = self._roll(tx, time.time(), heads)
+                target = self._certify(tx, time.time(), heads)
         except OSError as exc:
             report(
                 f"moving the sealing key to the next epoch failed (the ledger could not be "
                 f"written): {type(exc).__name__}: {exc}; still sealing with the old key"
             )
             return
-        if rolled:
-            self._persist()
+        self._advance(target)
 
     def _persist(self) -> None:
         if self._store_state is None:

@@ -41,6 +41,7 @@ import orjson
 from .completeness import stream_breaks
 from .findings import (
     Break,
+    EpochBounds,
     Line,
     PrevRef,
     State,
@@ -96,7 +97,13 @@ class Verifier:
         self._prev_refs: list[PrevRef] = []
         self._flagged: set[str] = set()  # streams with a break named
         self._view = LedgerView(LedgerFacts(), CHECKPOINT_FILE)
+        self._epochs = EpochBounds()  # the latest epoch each line can be sealed in
         self.ledger_file = CHECKPOINT_FILE
+
+    @property
+    def verified_any(self) -> bool:
+        """Whether a line or a checkpoint verified with the key given."""
+        return self._verified_any
 
     # ----------------------------------------------------------------- input
 
@@ -110,6 +117,8 @@ class Verifier:
         self._checkpoint_macs = view.checkpoint_macs
         self._retired = view.retired
         self._retired_upto = view.retired_upto
+        for h in facts.heads:
+            self._epochs.add(h.stream, h.seq, h.epoch, h.where.line)
 
     def feed(self, file: str, line_no: int, raw: bytes) -> None:
         """One line as read (without its newline)."""
@@ -147,6 +156,13 @@ class Verifier:
         if not summary.files or summary.files[-1] != file:
             summary.files.append(file)
         item = Line(file, line_no, seq, body, mac, raw, self._line_key(algo, epoch))
+        late = None if epoch is None else self._epochs.late(stream, seq, epoch)
+        if late is not None:
+            detail = (
+                f"sealed in epoch {epoch}, but a checkpoint signed in epoch {late[0]} "
+                f"({self.ledger_file}:{late[1]}) had counted it: sealed again since"
+            )
+            self._break(item, "modified", stream, detail)
         if state.first is None:
             state.first = item
         if seq == 1 and "prev_stream" in event:
@@ -157,7 +173,11 @@ class Verifier:
                 prev = (event["prev_stream"], event.get("prev_seq", 0))
                 self._prev_refs.append((item, state, *prev, event.get("prev_mac", "")))
         if epoch is not None and self._forward is not None and item.key is None:
-            state.checking = False  # the public verification key checks no line MAC
+            if self._forward.is_secret:  # no key is derived past the verifier's clock
+                detail = f"sealed in epoch {epoch}, which has not begun by the verifier's clock"
+                self._break(item, "modified", stream, detail)
+            else:
+                state.checking = False  # the public verification key checks no line MAC
         if family != self._algo and state.checking:
             if (
                 family in (HMAC, SHA, FS_LABEL)
@@ -257,8 +277,9 @@ class Verifier:
         named_ours = self.key_id is not None and summary.key_id == self.key_id
         if chained:
             self._break(suspect, "modified", stream, f"MAC does not match (seq {suspect.seq})")
-        elif state.vouched or named_ours or self._key is None:
-            # No line verifies, yet the stream is the key's (or sha256 needs none).
+        elif state.vouched or named_ours or (self._key is None and self._forward is None):
+            # No line verifies, yet the stream is the key's (or sha256 needs none; a
+            # forward-secure stream no record vouches for may be another deployment's).
             why = (
                 "a checkpoint signed with the key given names the stream"
                 if state.vouched

@@ -15,17 +15,24 @@ import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Final
 
 import orjson
 
-from ..store.listing import list_event_files
+from ..store.listing import EventFile, list_event_files, parse_rotated
 from ..store.opening import open_file
-from .completeness import anchor_breaks, caveats, file_breaks, unrecorded
-from .forward import VerificationKey
+from .completeness import (
+    anchor_breaks,
+    caveats,
+    copied_files,
+    file_breaks,
+    renamed_files,
+    unrecorded,
+)
+from .forward import MAX_EPOCH, VerificationKey
 from .integrity import CHECKPOINT_FILE, derive_chain_key, key_id
 from .keymatch import KEY_MISMATCH
-from .ledger import LedgerCheck, LedgerFacts, RecordKeys
+from .ledger import LEDGER_MISSING, LedgerCheck, LedgerFacts, RecordKeys
 from .records import field_problem, record_hash, split_sig
 from .schemes import (
     FORWARD,
@@ -38,7 +45,11 @@ from .schemes import (
 from .sources import feed_file, feed_ledger, file_hashes, in_order, refused_break
 from .verification import Break, StreamSummary, Verifier
 
-__all__ = ("VerifyResult", "event_files", "verify_directory")
+__all__ = ("CLOCK_SLACK_S", "VerifyResult", "event_files", "verify_directory")
+
+#: How far the host's clock may run ahead of the verifier's: an epoch that begins
+#: within this much of the verifier's now may have been sealed in.
+CLOCK_SLACK_S: Final = 86400.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -118,10 +129,41 @@ def _first_record(path: Path) -> dict[str, Any] | None:
     return None
 
 
+def _as_recorded(files: list[EventFile], renamed: dict[str, str]) -> list[EventFile]:
+    """``files`` with each renamed rotated file read where its recorded name puts it:
+    the ledger names the rename, and its lines follow the stream in their order."""
+    if not renamed:
+        return files
+    moved: dict[str, EventFile] = {}
+    for recorded, now in renamed.items():
+        parsed = parse_rotated(recorded)
+        if parsed is not None:
+            moved[now] = EventFile(Path(), "", parsed[1], parsed[2], parsed[3])
+    order: list[EventFile] = []
+    for category in dict.fromkeys(f.category for f in files):
+        mine = [f for f in files if f.category == category]
+
+        def when(f: EventFile) -> tuple[bool, float, int, bool]:
+            at = moved.get(f.path.name, f)
+            return (f.current, at.rotated_at or 0.0, at.index, not at.compressed)
+
+        order += sorted(mine, key=when)
+    return order
+
+
 def _scheme_of(key: bytes | None, verification_key: VerificationKey | None) -> str:
     if verification_key is not None:
         return FORWARD
     return STATIC if key is not None else UNKEYED
+
+
+def _latest_epoch(key: VerificationKey, now: float | None) -> int:
+    """The last epoch that can have been sealed in by ``now`` (the clock by default)."""
+    moment = time.time() if now is None else now
+    try:
+        return key.deployment.epoch_at(moment + CLOCK_SLACK_S)
+    except ValueError:
+        return MAX_EPOCH
 
 
 def verify_directory(
@@ -131,6 +173,7 @@ def verify_directory(
     verification_key: VerificationKey | None = None,
     anchor: bytes | None = None,
     anchor_source: str = "anchor",
+    now: float | None = None,
 ) -> VerifyResult:
     """Check every chain in ``log_dir`` and the ledger that says what should exist.
 
@@ -141,6 +184,8 @@ def verify_directory(
         anchor: one ledger record that left the host (shipped, or saved earlier):
             the ledger must still hold it, so a cut or a rollback since shows.
         anchor_source: where the anchor came from, for the break.
+        now: the verifier's time (default: the clock); no epoch that begins more
+            than :data:`CLOCK_SLACK_S` after it can have been sealed in.
 
     Raises:
         FileNotFoundError: ``log_dir`` does not exist.
@@ -154,7 +199,7 @@ def verify_directory(
     deployment: str | None = None
     chain_key = derive_chain_key(key)
     if verification_key is not None:
-        records = forward = ForwardRecords(verification_key)
+        records = forward = ForwardRecords(verification_key, _latest_epoch(verification_key, now))
         deployment = verification_key.deployment.deployment
     elif chain_key is not None:
         records = StaticRecords(chain_key)
@@ -181,29 +226,39 @@ def verify_directory(
     listing = list_event_files(root)
     verifier.breaks.extend(refused_break(r) for r in listing.refused)
     verifier.breaks.extend(read_breaks)
+    ordered = in_order(listing)
     present: dict[str, tuple[int, str, str]] = {}
+    for f in ordered:
+        hashes = None if f.current else file_hashes(f)
+        if hashes is not None:
+            present[f.path.name] = hashes
+    copies = copied_files(facts, present)
+    verifier.breaks.extend(copies.values())
     files: list[str] = []
-    for f in in_order(listing):
-        if not feed_file(f, verifier):
-            continue
-        files.append(f.path.name)
-        if not f.current:
-            hashes = file_hashes(f)
-            if hashes is not None:
-                present[f.path.name] = hashes
+    for f in _as_recorded(ordered, renamed_files(facts, present)):
+        if f.path.name not in copies and feed_file(f, verifier):
+            files.append(f.path.name)
     streams, breaks = verifier.finish(foreign_ledger=foreign)
-    if foreign and not verifier.lines_verified:
-        # Nor does any line: a key mismatch, not an alteration (still a failure:
-        # nothing is proven, and the whole ledger may as well have been replaced).
-        # A line the key verifies makes the directory the key's, and the ledger's
-        # breaks alterations whatever it claims: a ledger rewritten to claim another
-        # key cannot hide a cut.
+    if foreign:
         why = (
             f"sealed {str(claimed)[:40]}; the key given checks {scheme}"
             if other
             else f"sealed by deployment {str(named)[:40]}; the key given is {deployment}'s"
         )
-        ledger_breaks = [Break(ledger_path.name, 1, KEY_MISMATCH, None, f"the ledger was {why}")]
+        if not verifier.lines_verified:
+            # Nor does any line: a key mismatch, not an alteration (still a failure:
+            # nothing is proven, and the whole ledger may as well have been replaced).
+            ledger_breaks = [
+                Break(ledger_path.name, 1, KEY_MISMATCH, None, f"the ledger was {why}")
+            ]
+        else:
+            # Lines here verify with the key given: they are its, the ledger is not.
+            # A ledger rewritten to claim another key cannot hide a cut.
+            detail = (
+                f"the ledger was {why}, but lines here verify with the key given: the "
+                "ledger was replaced, and nothing it vouched for is proven"
+            )
+            ledger_breaks = [Break(ledger_path.name, 1, LEDGER_MISSING, None, detail)]
     spans = {
         s.stream: (s.first_seq, s.last_seq)
         for s in streams
@@ -229,7 +284,7 @@ def verify_directory(
         scheme=facts.scheme or scheme,
         checked_with=scheme,
         caveats=[
-            *caveats(facts, anchor is not None, time.time()),
+            *caveats(facts, anchor is not None, time.time() if now is None else now),
             *unrecorded(facts, present),
             *(
                 [
@@ -256,16 +311,14 @@ def _anchor(
             record = orjson.loads(split[0])
     if not isinstance(record, dict) or field_problem(record) is not None or split is None:
         return [Break(source, 1, "bad anchor", None, "not a ledger record")]
-    verdict = records.check(record, *split)
-    if verdict == "uncertified":
-        # Signed in an epoch whose key this ledger no longer certifies (with the
-        # public key): the records that certified it are gone.
-        detail = (
-            f"the anchor ({source}) is record n={record['n']} of epoch {record.get('epoch')}, "
-            "whose key no record left in the ledger certifies: records were cut, or the "
-            "directory was rolled back"
-        )
-        return [Break(ledger_file, 0, "rolled back", None, detail)]
-    if verdict != "ok":
+    if isinstance(records, ForwardRecords):
+        verdict = records.check(record, *split, alone=True)
+    else:
+        verdict = records.check(record, *split)
+    if verdict == "bad":
         return [Break(source, 1, "bad anchor", None, "its signature does not hold")]
+    if verdict == "uncertified":
+        # The public key learns later epochs' keys from the ledger only: an anchor of
+        # an epoch the ledger no longer reaches is compared as it was given.
+        source = f"{source}, signed in epoch {record.get('epoch')}, unchecked"
     return anchor_breaks(facts, record["n"], record_hash(line), ledger_file, source)
