@@ -25,7 +25,6 @@ written (see the security model).
 from __future__ import annotations
 
 import contextlib
-import gzip
 import hashlib
 import os
 import re
@@ -51,7 +50,6 @@ __all__ = (
     "Ledger",
     "Transaction",
     "file_facts",
-    "gz_source_facts",
     "head",
     "last_newline",
     "read_last_record",
@@ -261,14 +259,3 @@ def file_facts(path: Path) -> dict[str, Any]:
                 entry["last_mac"] = label
     facts["streams"] = ranges
     return facts
-
-
-def gz_source_facts(path: Path) -> dict[str, Any]:
-    """The size and SHA-256 of a gzipped file's content (what it was made from)."""
-    digest = hashlib.sha256()
-    size = 0
-    with gzip.open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(chunk)
-            size += len(chunk)
-    return {"size": size, "sha256": digest.hexdigest()}

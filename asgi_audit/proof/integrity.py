@@ -1,33 +1,29 @@
-"""Tamper evidence: one MAC chain per writer stream, and signed checkpoints.
+"""Tamper evidence of the lines: one MAC chain and one Merkle tree per writer stream.
 
 PURE: no event loop, no file. Each writer (one per process and category) is a
 *stream* with a random id. Every line it writes carries ``stream``, ``seq`` (1,
 2, 3, ... without gaps) and, as its last field, ``mac``::
 
-    {"timestamp": ..., ..., "stream": "9f2c...", "seq": 42, "mac": "hmac-sha256:<64 hex>"}
+    {"timestamp": ..., ..., "stream": "9f2c...", "seq": 42, "mac": "fs-hmac-sha256:7:<64 hex>"}
 
 The MAC is computed over exact bytes: the previous line's MAC (its 32 raw bytes)
 followed by the line as written, up to and excluding ``,"mac":"``, plus the
 closing ``}``. A verifier strips that suffix from the bytes it reads; nothing is
 re-serialised, so no JSON library can make a difference. The first line of a
-stream chains from ``H(key, "asgi_audit stream " + stream id)``; it may name
-where the previous stream of that file ended (``prev_stream``, ``prev_seq``,
-``prev_mac``), so a restart does not break the story.
+stream chains from a root derived from its id; it may name where the previous
+stream of that file ended (``prev_stream``, ``prev_seq``, ``prev_mac``), when
+the writer could check that line.
 
-With a key the MAC is HMAC-SHA256 (``hmac-sha256:``) and cannot be recomputed
-without the key. Without one it is plain SHA-256 (``sha256:``), which says so in
-every line: it catches accidents and careless edits, not an attacker who can
-rewrite the file.
+The label says how the line was sealed (see :mod:`asgi_audit.proof.schemes`):
+``fs-hmac-sha256:<epoch>`` with the forward-secure key of that epoch,
+``hmac-sha256`` with a static key (whose first line also names it:
+``mac_key_id``, 16 hex digits of ``HMAC-SHA256(chain key, "asgi_audit key id")``),
+``sha256`` without a key (an explicit opt-out: anyone can recompute it).
 
-With a key, the first line of a stream and every checkpoint also name it:
-``mac_key_id``, 16 hex digits of ``HMAC-SHA256(chain key, "asgi_audit key id")``.
-It tells a verifier holding another key "sealed with another key" from
-"altered", and reveals nothing a sealed line does not (a line's MAC already lets
-a guess of the key be checked offline, which is why keys must be strong).
-
-A checkpoint records a stream's last ``seq`` and MAC at an interval, at rotation
-and at shutdown (also when nothing new was written), signed with the key, in a
-separate file; removing the last lines of a file after a checkpoint is caught.
+Each stream is also a Merkle tree (RFC 9162) whose leaves are its lines, kept as a
+frontier: the root at a ``seq`` is what the ledger's checkpoints commit (see
+:mod:`asgi_audit.proof.checkpoints`) and what inclusion and consistency proofs
+lead to (:mod:`asgi_audit.proof.inclusion`).
 """
 
 from __future__ import annotations
@@ -37,8 +33,6 @@ import hmac
 import os
 from dataclasses import dataclass
 from typing import Any, Final
-
-import orjson
 
 from .merkle import Frontier
 
@@ -60,9 +54,7 @@ __all__ = (
     "derive_chain_key",
     "key_id",
     "new_stream_id",
-    "sign_checkpoint",
     "split_mac",
-    "verify_checkpoint",
 )
 
 #: Where checkpoints are written, beside the category files: JSON lines, but not
@@ -75,7 +67,7 @@ SEAL_BYTES: Final = len(MAC_MARKER) + len("hmac-sha256:") + 64 + 2
 #: The MAC labels: keyed and unkeyed.
 HMAC: Final = "hmac-sha256"
 SHA: Final = "sha256"
-#: The field naming the key of a stream's first line and of a checkpoint record.
+#: The field naming the static key on a stream's first line.
 KEY_ID_FIELD: Final = "mac_key_id"
 
 
@@ -236,26 +228,3 @@ class Chain:
         """A copy of where the stream stands, with its Merkle root."""
         last = self.last
         return Sealed(last.stream, last.seq, last.mac, last.label, self.tree.root())
-
-
-def _checkpoint_body(record: dict[str, Any]) -> bytes:
-    unsigned = {k: v for k, v in record.items() if k != "sig"}
-    return orjson.dumps(unsigned, option=orjson.OPT_SORT_KEYS)
-
-
-def sign_checkpoint(key: bytes | None, record: dict[str, Any]) -> dict[str, Any]:
-    """``record`` with its ``sig``: a MAC over its sorted-key JSON without ``sig``."""
-    mac = compute_mac(key, b"asgi_audit checkpoint", _checkpoint_body(record))
-    return {**record, "sig": f"{algorithm(key)}:{mac.hex()}"}
-
-
-def verify_checkpoint(key: bytes | None, record: dict[str, Any]) -> bool:
-    """Whether a checkpoint's ``sig`` holds under ``key``."""
-    sig = record.get("sig")
-    if not isinstance(sig, str):
-        return False
-    algo, _, hexmac = sig.partition(":")
-    if algo != algorithm(key):
-        return False
-    mac = compute_mac(key, b"asgi_audit checkpoint", _checkpoint_body(record))
-    return hmac.compare_digest(mac.hex(), hexmac)

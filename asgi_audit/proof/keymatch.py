@@ -26,17 +26,12 @@ checkpoint`` whatever key it claims.
 
 from __future__ import annotations
 
-from typing import Any, Final
-
-from .integrity import HMAC, KEY_ID_FIELD, SHA
+from typing import Final
 
 __all__ = (
     "KEY_MISMATCH",
     "MISMATCH_CLASSES",
     "line_detail",
-    "record_claim",
-    "record_detail",
-    "record_streams",
 )
 
 #: The kind of a break that is a key mismatch, not an alteration.
@@ -58,44 +53,3 @@ def line_detail(kind: str, claimed: str | None, ours: str | None, label: str | N
     if kind == "other key":
         return f"sealed with another key{named}; the key given has key id {ours}"
     return "no line of the stream verifies with the key given: sealed with another key, or altered"
-
-
-def record_claim(record: dict[str, Any], key_given: bool, ours: str | None) -> str | None:
-    """What a checkpoint record whose signature fails says of its key.
-
-    A mismatch class (``unkeyed``, ``keyed``, ``other key``), ``"same"`` when it
-    claims the given key (or a scheme that is none of ours: it was changed), or
-    None when it cannot tell (written before records named their key).
-    """
-    sig = record.get("sig")
-    label = sig.partition(":")[0] if isinstance(sig, str) else ""
-    if label not in (HMAC, SHA):
-        return "same"
-    if label == SHA:
-        return "unkeyed" if key_given else "same"
-    if not key_given:
-        return "keyed"
-    named = record.get(KEY_ID_FIELD)
-    if isinstance(named, str):
-        return "same" if named == ours else "other key"
-    return None
-
-
-def record_detail(kind: str, record: dict[str, Any]) -> str:
-    """The ``detail`` of a checkpoint record's ``unknown key`` break."""
-    if kind == "unkeyed":
-        return "signed without a key (sha256)"
-    if kind == "keyed":
-        return "signed with a key (hmac-sha256), and none was given"
-    if kind == "other key":
-        return f"signed with another key (key id {record.get(KEY_ID_FIELD)})"
-    return "its signature fails with the key given, like its stream's lines"
-
-
-def record_streams(record: dict[str, Any]) -> list[str]:
-    """The streams a checkpoint (its ``stream``) or retirement record (its ``streams``) names."""
-    if record.get("type") == "retired":
-        streams = record.get("streams")
-        return [s for s in streams if isinstance(s, str)] if isinstance(streams, dict) else []
-    stream = record.get("stream")
-    return [stream] if isinstance(stream, str) else []
