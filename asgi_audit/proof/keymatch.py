@@ -9,19 +9,22 @@ alterations (exit status 3 when nothing else is wrong, not 1):
 ``unkeyed``
     the lines say ``sha256`` (sealed without a key) and a key was given;
 ``keyed``
-    the lines say ``hmac-sha256`` and no key was given;
+    the lines say ``hmac-sha256`` or ``fs-hmac-sha256`` and no key was given;
 ``other key``
-    the stream's first line names another key (``mac_key_id``, see
-    :func:`asgi_audit.proof.integrity.key_id`);
+    the stream's first line names another static key (``mac_key_id``, see
+    :func:`asgi_audit.proof.integrity.key_id`), or forward-secure lines were
+    checked with a static key;
 ``unknown key``
     no line verifies and nothing names the key (lines written before keys were
     named): another key, or an alteration of every line.
 
 A claim is only believed where it cannot hide an alteration: a stream that a
-checkpoint signed with the given key names, or whose first line names the given
-key, is the given key's, and a line of it that does not verify is ``modified``;
-a checkpoint record whose stream verifies with the given key is a ``bad
-checkpoint`` whatever key it claims.
+verified ledger record announces or checkpoints, or whose first line names the
+given key, is the given key's, and a line of it that does not verify is
+``modified``. The ledger's own records are checked by
+:mod:`asgi_audit.proof.ledger`: one that does not verify is a ``bad checkpoint``
+whatever key it claims, and a whole ledger is another key's only when no line
+verifies either (see :mod:`asgi_audit.proof.verify`).
 """
 
 from __future__ import annotations
