@@ -12,6 +12,7 @@ from __future__ import annotations
 from .auditor import Auditor
 from .methods import outcome_for_status
 from .proof.keycheck import WeakKeyError
+from .proof.setup import SealingKeyMissing
 from .record.context import RequestContext, current_context
 from .record.encoding import Caps
 from .record.events import CATEGORY_FILES, SCHEMA_VERSION, category_filename
@@ -47,6 +48,7 @@ __all__ = (
     "Redactor",
     "RequestContext",
     "Rule",
+    "SealingKeyMissing",
     "SyncAuditor",
     "WeakKeyError",
     "__version__",

@@ -38,6 +38,7 @@ EXPECTED_ALL = (
     "Redactor",
     "RequestContext",
     "Rule",
+    "SealingKeyMissing",
     "SyncAuditor",
     "WeakKeyError",
     "__version__",
