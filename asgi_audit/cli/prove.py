@@ -74,9 +74,11 @@ def _scan(log_dir: Path) -> Iterator[bytes]:
     """Every line of every event file, oldest first per category."""
     for files in list_event_files(log_dir).categories.values():
         for f in files:
-            with open_event_file(f) as fh:
-                for _, line in iter_lines(fh):
-                    yield line
+            try:
+                with open_event_file(f) as fh:
+                    yield from (line for _, line in iter_lines(fh))
+            except OSError:
+                continue  # gone since listed, or unreadable: verify names it
 
 
 def _find(log_dir: Path, event_id: str) -> bytes:
