@@ -50,6 +50,7 @@ __all__ = (
     "Ledger",
     "Transaction",
     "file_facts",
+    "first_record",
     "head",
     "last_newline",
     "read_last_record",
@@ -60,7 +61,6 @@ _N_RE: Final = re.compile(rb'\A\{"n":([0-9]{1,18}),')
 #: How far back from the end a last record is looked for (a checkpoint of
 #: thousands of streams is long).
 TAIL_LIMIT: Final = 8 << 20
-_TAIL_LIMIT: Final = TAIL_LIMIT
 
 
 def read_last_record(path: Path) -> tuple[int, str] | None:
@@ -81,8 +81,8 @@ def read_last_record(path: Path) -> tuple[int, str] | None:
         end = last_newline(fd, size, size)
         if end < 0:
             return None
-        start = last_newline(fd, end, _TAIL_LIMIT) + 1
-        if start < 0 or end - start > _TAIL_LIMIT:
+        start = last_newline(fd, end, TAIL_LIMIT) + 1
+        if start < 0 or end - start > TAIL_LIMIT:
             return -1, "0" * 64
         last = os.pread(fd, end - start, start)
     finally:
@@ -259,3 +259,22 @@ def file_facts(path: Path) -> dict[str, Any]:
                 entry["last_mac"] = label
     facts["streams"] = ranges
     return facts
+
+
+def first_record(path: Path) -> dict[str, Any] | None:
+    """The ledger's first line, parsed without any check (what it claims), or None
+    when there is no ledger or its first line is no JSON object.
+
+    Raises:
+        OSError: the ledger is there but cannot be read (not a regular file, ...).
+    """
+    try:
+        with open_file(path, compressed=False) as fh:
+            head = fh.read(1 << 16) or b""
+    except FileNotFoundError:
+        return None
+    try:
+        record = orjson.loads(head.split(b"\n", 1)[0])
+    except ValueError:
+        return None
+    return record if isinstance(record, dict) else None

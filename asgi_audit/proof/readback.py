@@ -36,8 +36,6 @@ __all__ = (
 )
 
 _CLOEXEC: Final = getattr(os, "O_CLOEXEC", 0)
-_TAIL_LIMIT: Final = TAIL_LIMIT
-_last_newline = last_newline
 
 
 def checked_end(path: Path, sealer: Sealer) -> Sealed | None:
@@ -57,13 +55,13 @@ def checked_end(path: Path, sealer: Sealer) -> Sealed | None:
         if not stat.S_ISREG(os.fstat(fd).st_mode):
             return None
         size = os.fstat(fd).st_size
-        end = _last_newline(fd, size, size)
+        end = last_newline(fd, size, size)
         if end < 0:
             return None
-        start = _last_newline(fd, end, _TAIL_LIMIT)
+        start = last_newline(fd, end, TAIL_LIMIT)
         if start < -1:
             return None
-        before = _last_newline(fd, start, _TAIL_LIMIT) if start > 0 else -1
+        before = last_newline(fd, start, TAIL_LIMIT) if start > 0 else -1
         last = os.pread(fd, end - start - 1, start + 1)
         previous = (
             os.pread(fd, start - before - 1, before + 1) if start > 0 and before >= -1 else b""
@@ -124,7 +122,7 @@ def ledger_index(path: Path) -> dict[str, IndexEntry]:
     except OSError:
         return index
     with fh:
-        for _, raw in iter_lines(fh, cap=_TAIL_LIMIT):
+        for _, raw in iter_lines(fh, cap=TAIL_LIMIT):
             split = split_sig(raw)
             if split is None:
                 continue

@@ -25,13 +25,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-import orjson
-
 from ..store.files import LogDirectory
-from ..store.opening import open_file
 from ..store.reporting import report
 from . import keydir, keyfiles
-from .checkpoints import read_last_record
+from .checkpoints import first_record, read_last_record
 from .forward import SealingState
 from .integrity import CHECKPOINT_FILE, derive_chain_key, key_id
 from .schemes import FORWARD, UNKEYED, ForwardSealer, Sealer, StaticSealer
@@ -107,18 +104,11 @@ def _same_history(directory: LogDirectory, sealer: Sealer) -> None:
     """
     path = directory.path / CHECKPOINT_FILE
     try:
-        with open_file(path, compressed=False) as fh:
-            head = fh.read(1 << 16) or b""
-    except FileNotFoundError:
-        return
+        first = first_record(path)
     except OSError as exc:
         raise SealingKeyMissing(f"the ledger '{path}' cannot be read: {exc}") from None
-    try:
-        first = orjson.loads(head.split(b"\n", 1)[0])
-    except ValueError:
-        return  # a damaged first line: verify names it; the writer links to it
-    if not isinstance(first, dict):
-        return
+    if first is None:
+        return  # no ledger, or a damaged first line: verify names it
     scheme, deployment = first.get("scheme"), first.get("deployment")
     if (scheme, deployment) != (sealer.scheme, sealer.deployment):
         raise SealingKeyMissing(

@@ -20,7 +20,7 @@ from typing import Any, Final
 import orjson
 
 from ..store.listing import EventFile, list_event_files, parse_rotated
-from ..store.opening import open_file
+from .checkpoints import first_record
 from .completeness import (
     anchor_breaks,
     caveats,
@@ -115,20 +115,6 @@ def event_files(log_dir: Path) -> list[Path]:
     return [f.path for f in in_order(list_event_files(log_dir))]
 
 
-def _first_record(path: Path) -> dict[str, Any] | None:
-    """The ledger's first line, parsed without any check (what it claims)."""
-    try:
-        with open_file(path, compressed=False) as fh:
-            head = fh.read(1 << 16) or b""
-    except OSError:
-        return None
-    with contextlib.suppress(ValueError):
-        record = orjson.loads(head.split(b"\n", 1)[0])
-        if isinstance(record, dict):
-            return record
-    return None
-
-
 def _as_recorded(files: list[EventFile], renamed: dict[str, str]) -> list[EventFile]:
     """``files`` with each renamed rotated file read where its recorded name puts it:
     the ledger names the rename, and its lines follow the stream in their order."""
@@ -212,7 +198,10 @@ def verify_directory(
     feed_ledger(root, check, read_breaks)
     facts = check.finish()
     ledger_breaks = facts.breaks
-    first = _first_record(ledger_path)
+    try:
+        first = first_record(ledger_path)
+    except OSError:
+        first = None  # the readers name what they cannot read
     claimed = first.get("scheme") if first else None
     named = first.get("deployment") if first else None
     other = isinstance(claimed, str) and claimed != scheme

@@ -25,13 +25,13 @@ from __future__ import annotations
 import calendar
 import os
 import re
-import stat
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Final
 
 from ..record.events import CATEGORY_FILES, category_filename
+from .opening import file_kind
 
 __all__ = (
     "BAD_NAME",
@@ -151,14 +151,7 @@ def _not_regular(entry: os.DirEntry[str]) -> str | None:
         return None
     if entry.is_dir(follow_symlinks=False):
         return "directory"
-    mode = entry.stat(follow_symlinks=False).st_mode
-    if stat.S_ISFIFO(mode):
-        return "FIFO"
-    if stat.S_ISSOCK(mode):
-        return "socket"
-    if stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
-        return "device"
-    return "not a regular file"
+    return file_kind(entry.stat(follow_symlinks=False).st_mode)
 
 
 def _classify(

@@ -24,7 +24,15 @@ from pathlib import Path
 from types import TracebackType
 from typing import Final
 
-__all__ = ("MAX_LINE", "GzipReader", "NotRegularFile", "OpenFile", "open_file", "open_regular")
+__all__ = (
+    "MAX_LINE",
+    "GzipReader",
+    "NotRegularFile",
+    "OpenFile",
+    "file_kind",
+    "open_file",
+    "open_regular",
+)
 
 #: The longest line a reader holds in memory (no event comes near it); longer ones
 #: are skipped, and reported where they are.
@@ -52,7 +60,8 @@ class NotRegularFile(OSError):
         self.reason = reason
 
 
-def _kind(mode: int) -> str:
+def file_kind(mode: int) -> str:
+    """What a file that is not a regular one is, for a message: FIFO, directory, ..."""
     if stat.S_ISFIFO(mode):
         return "FIFO"
     if stat.S_ISDIR(mode):
@@ -83,7 +92,7 @@ def open_regular(path: str | os.PathLike[str]) -> int:
     try:
         mode = os.fstat(fd).st_mode
         if not stat.S_ISREG(mode):
-            raise NotRegularFile(path, _kind(mode))
+            raise NotRegularFile(path, file_kind(mode))
         if hasattr(os, "set_blocking"):
             os.set_blocking(fd, True)
     except BaseException:
