@@ -23,6 +23,7 @@ from typing import Any
 import orjson
 
 from asgi_audit.proof.forward import SealingState
+from asgi_audit.proof.inclusion import split_mac_body
 from asgi_audit.proof.integrity import CHECKPOINT_FILE, chain_root, compute_mac, split_mac
 from asgi_audit.proof.merkle import Frontier, leaf_hash
 from asgi_audit.proof.records import build_body, record_hash, seal_record, split_sig
@@ -55,7 +56,7 @@ def _head(lines: dict[int, bytes], seq: int, head: dict[str, Any]) -> dict[str, 
     for n in range(1, seq + 1):
         if n not in lines:
             return head
-        tree.append(leaf_hash(lines[n]))
+        tree.append(leaf_hash(split_mac_body(lines[n])))
     split = split_mac(lines[seq])
     assert split is not None
     return {**head, "mac": f"{split[1]}:{split[2].hex()}", "root": tree.root().hex()}

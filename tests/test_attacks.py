@@ -43,6 +43,7 @@ import pytest
 import asgi_audit
 from asgi_audit import Auditor
 from asgi_audit.proof.forward import SealingState, VerificationKey
+from asgi_audit.proof.inclusion import split_mac_body
 from asgi_audit.proof.integrity import CHECKPOINT_FILE, split_mac
 from asgi_audit.proof.merkle import Frontier, leaf_hash
 from asgi_audit.proof.records import record_hash, seal_record
@@ -843,7 +844,7 @@ def _forged_stream(
     sealed = seal_run(bodies, sealer.line_key(), sealer.epoch, fs_root(stream))
     tree = Frontier()
     for line in sealed:
-        tree.append(leaf_hash(line))
+        tree.append(leaf_hash(split_mac_body(line)))
     mac = f"fs-hmac-sha256:{sealer.epoch}:{split_mac(sealed[-1])[2].hex()}"  # type: ignore[index]
     head = {"seq": 2, "mac": mac, "root": tree.root().hex(), "file": ADMIN}
     common = {k: last[k] for k in ("timestamp", "deployment", "host")}

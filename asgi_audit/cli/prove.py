@@ -87,19 +87,19 @@ def _find(log_dir: Path, event_id: str) -> bytes:
 
 
 def _leaves(log_dir: Path, stream: str) -> TreeBuilder:
-    """The Merkle leaves of ``stream``'s lines 1, 2, ... as far as they go without a gap."""
+    """The Merkle leaves (of the bodies) of ``stream``'s lines 1, 2, ... up to a gap."""
     marker = f'"stream":"{stream}"'.encode()
-    lines: dict[int, bytes] = {}
+    bodies: dict[int, bytes] = {}
     for line in _scan(log_dir):
         split = split_mac(line) if marker in line else None
         if split is not None:
             event = orjson.loads(split[0])
             if event.get("stream") == stream and isinstance(event.get("seq"), int):
-                lines.setdefault(event["seq"], line)
+                bodies.setdefault(event["seq"], split[0])
     tree = TreeBuilder()
     seq = 1
-    while seq in lines:
-        tree.append(leaf_hash(lines[seq]))
+    while seq in bodies:
+        tree.append(leaf_hash(bodies[seq]))
         seq += 1
     return tree
 

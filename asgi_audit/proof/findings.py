@@ -121,14 +121,15 @@ class StreamSummary:
 
 @dataclass(slots=True)
 class Line:
-    """One sealed line: where it is, its ``seq``, the bytes its MAC covers, its MAC."""
+    """One sealed line: where it is, its ``seq``, its body (the line without its
+    MAC field), its MAC and its Merkle leaf hash (which the MAC covers)."""
 
     file: str
     line: int
     seq: int
     body: bytes
     mac: bytes
-    raw: bytes = b""  # the whole line (the Merkle leaf)
+    leaf: bytes = b""  # leaf_hash(body)
     key: bytes | None = None  # the key its MAC label names (None: SHA-256)
 
 

@@ -152,7 +152,7 @@ def check_inclusion(key: VerificationKey, document: dict[str, Any]) -> dict[str,
         raise ProofError(f"the checkpoint does not commit {size} lines of stream {stream}")
     path = _hashes(document.get("path"))
     root = bytes.fromhex(head["root"])
-    if not verify_inclusion(leaf_hash(line), seq - 1, size, path, root):
+    if not verify_inclusion(leaf_hash(split_mac_body(line)), seq - 1, size, path, root):
         raise ProofError("the audit path does not lead from the line to the signed root")
     return {
         "event": event,

@@ -6,10 +6,13 @@ PURE: no event loop, no file. Each writer (one per process and category) is a
 
     {"timestamp": ..., ..., "stream": "9f2c...", "seq": 42, "mac": "fs-hmac-sha256:7:<64 hex>"}
 
-The MAC is computed over exact bytes: the previous line's MAC (its 32 raw bytes)
-followed by the line as written, up to and excluding ``,"mac":"``, plus the
-closing ``}``. A verifier strips that suffix from the bytes it reads; nothing is
-re-serialised, so no JSON library can make a difference. The first line of a
+The *body* of a line is its exact bytes as written, up to and excluding
+``,"mac":"``, plus the closing ``}``. Its Merkle leaf hash (RFC 9162) is
+``SHA-256(0x00 || body)``, and its MAC is ``HMAC-SHA256(key, previous MAC ||
+leaf hash)``: the previous line's MAC and the leaf as 32 raw bytes each. The
+line is hashed once, for the tree and the chain together. A verifier strips the
+MAC field from the bytes it reads; nothing is re-serialised, so no JSON library
+can make a difference. The first line of a
 stream chains from a root derived from its id; it may name where the previous
 stream of that file ended (``prev_stream``, ``prev_seq``, ``prev_mac``), when
 the writer could check that line.
@@ -20,7 +23,7 @@ The label says how the line was sealed (see :mod:`asgi_audit.proof.schemes`):
 ``mac_key_id``, 16 hex digits of ``HMAC-SHA256(chain key, "asgi_audit key id")``),
 ``sha256`` without a key (an explicit opt-out: anyone can recompute it).
 
-Each stream is also a Merkle tree (RFC 9162) whose leaves are its lines, kept as a
+Each stream is also a Merkle tree (RFC 9162) whose leaves are its bodies, kept as a
 frontier: the root at a ``seq`` is what the ledger's checkpoints commit (see
 :mod:`asgi_audit.proof.checkpoints`) and what inclusion and consistency proofs
 lead to (:mod:`asgi_audit.proof.inclusion`).
@@ -28,15 +31,19 @@ lead to (:mod:`asgi_audit.proof.inclusion`).
 
 from __future__ import annotations
 
+import binascii
 import hashlib
 import hmac
 import os
 from dataclasses import dataclass
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 
-from .merkle import Frontier
+from .merkle import Frontier, leaf_hash
 
-_hmac_digest = hmac.digest
+if TYPE_CHECKING:
+    from hashlib import _Hash
+
+_hexlify = binascii.hexlify
 _sha256 = hashlib.sha256
 
 __all__ = (
@@ -52,7 +59,9 @@ __all__ = (
     "chain_root",
     "compute_mac",
     "derive_chain_key",
+    "hmac_pads",
     "key_id",
+    "leaf_mac",
     "new_stream_id",
     "split_mac",
 )
@@ -95,12 +104,19 @@ def algorithm(key: bytes | None) -> str:
     return HMAC if key else SHA
 
 
-def compute_mac(key: bytes | None, previous: bytes, body: bytes) -> bytes:
-    """The 32-byte MAC of ``body`` chained to ``previous``."""
-    # One-shot forms: HMAC(previous || body) without the hmac module's Python layer.
+def leaf_mac(key: bytes | None, previous: bytes, leaf: bytes) -> bytes:
+    """The 32-byte MAC of a line whose Merkle leaf hash is ``leaf``, chained to
+    ``previous``: ``HMAC-SHA256(key, previous || leaf)``, or ``SHA-256(previous ||
+    leaf)`` without a key."""
     if key:
-        return hmac.digest(key, previous + body, "sha256")
-    return hashlib.sha256(previous + body).digest()
+        return hmac.digest(key, previous + leaf, "sha256")
+    return hashlib.sha256(previous + leaf).digest()
+
+
+def compute_mac(key: bytes | None, previous: bytes, body: bytes) -> bytes:
+    """The 32-byte MAC of ``body`` chained to ``previous``: :func:`leaf_mac` of its
+    Merkle leaf hash."""
+    return leaf_mac(key, previous, leaf_hash(body))
 
 
 def chain_root(key: bytes | None, stream_id: str) -> bytes:
@@ -130,6 +146,16 @@ def split_mac(line: bytes) -> tuple[bytes, str, bytes] | None:
     return line[:at] + b"}", algo.decode("ascii", "replace"), mac
 
 
+def hmac_pads(key: bytes) -> tuple[_Hash, _Hash]:
+    """HMAC-SHA256's inner and outer hash states after the padded key (RFC 2104)."""
+    if len(key) > 64:
+        key = _sha256(key).digest()
+    block = key.ljust(64, b"\0")
+    inner = _sha256(bytes(b ^ 0x36 for b in block))
+    outer = _sha256(bytes(b ^ 0x5C for b in block))
+    return inner, outer
+
+
 @dataclass(slots=True)
 class Sealed:
     """Where a stream stands: its id, last ``seq`` and last MAC."""
@@ -157,7 +183,7 @@ class Chain:
             forward-secure chain's label names the epoch of its key.
     """
 
-    __slots__ = ("_key", "_key_id", "_label", "_prefix", "last", "prev", "tree")
+    __slots__ = ("_key", "_key_id", "_label", "_pads", "_prefix", "last", "prev", "tree")
 
     def __init__(
         self,
@@ -180,6 +206,10 @@ class Chain:
     def rekey(self, key: bytes | None, label: str) -> None:
         """Seal the next lines with ``key`` under ``label`` (a new epoch's)."""
         self._key = key
+        # HMAC's two padded-key states (RFC 2104), hashed once per key rather than
+        # once per line: each line then copies them, which costs a third of
+        # hmac.digest on a 64-byte message.
+        self._pads = hmac_pads(key) if key else None
         self._label = label
         self._prefix = MAC_MARKER + label.encode("ascii") + b":"
         self.last.label = label
@@ -210,19 +240,22 @@ class Chain:
         """
         body = encoded[:-1] if encoded[-1:] == b"\n" else encoded
         last = self.last
-        key = self._key
-        # compute_mac, inlined: one call per line.
-        if key:
-            mac = _hmac_digest(key, last.mac + body, "sha256")
+        # One hash of the line: its Merkle leaf, which the MAC then covers.
+        leaf = self.tree.append_data(body)
+        # leaf_mac, inlined: the padded-key states copied rather than derived again.
+        pads = self._pads
+        if pads is not None:
+            inner = pads[0].copy()
+            inner.update(last.mac + leaf)
+            outer = pads[1].copy()
+            outer.update(inner.digest())
+            mac = outer.digest()
         else:
-            mac = _sha256(last.mac + body).digest()
+            mac = _sha256(last.mac + leaf).digest()
         # Updated in place: the writer copies ``last`` where it keeps one.
         last.seq += 1
         last.mac = mac
-        line = b"".join((body[:-1], self._prefix, mac.hex().encode(), b'"}'))
-        # The Merkle leaf (RFC 9162) is the line without its newline.
-        self.tree.append_data(line)
-        return line + b"\n"
+        return b"".join((body[:-1], self._prefix, _hexlify(mac), b'"}\n'))
 
     def end(self) -> Sealed:
         """A copy of where the stream stands, with its Merkle root."""

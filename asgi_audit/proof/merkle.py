@@ -219,16 +219,17 @@ class Frontier:
         self._hashes.append(value)
         self._size += 1
 
-    def append_data(self, data: bytes) -> None:
+    def append_data(self, data: bytes) -> bytes:
         """Adds a leaf by its data: ``append(leaf_hash(data))`` in one step, without
-        the checks (the hot path of sealing: one call per line)."""
-        value = _sha256(b"\x00" + data).digest()
+        the checks (the hot path of sealing: one call per line). Returns the leaf hash."""
+        leaf = value = _sha256(b"\x00" + data).digest()
         n, hashes = self._size, self._hashes
         while n & 1:
             value = _sha256(b"\x01" + hashes.pop() + value).digest()
             n >>= 1
         hashes.append(value)
         self._size += 1
+        return leaf
 
     def root(self) -> bytes:
         """Equal to :func:`root` over every leaf appended."""

@@ -16,7 +16,7 @@ from typing import Any
 
 from .findings import Break, Line, State
 from .ledger import LedgerFacts
-from .merkle import Frontier, leaf_hash
+from .merkle import Frontier
 
 __all__ = ("LedgerView",)
 
@@ -102,7 +102,7 @@ class LedgerView:
         if tree is None or tree.size != item.seq - 1:
             state.tree = None  # a gap: the tree of the lines as read proves nothing
             return None
-        tree.append(leaf_hash(item.raw))
+        tree.append(item.leaf)
         signed = self.roots.get((state.summary.stream, item.seq))
         if signed is not None and tree.root() != signed[0]:
             state.tree = None  # named once: every later root differs too

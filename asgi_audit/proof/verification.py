@@ -57,12 +57,13 @@ from .integrity import (
     SHA,
     algorithm,
     chain_root,
-    compute_mac,
     key_id,
+    leaf_mac,
     split_mac,
 )
 from .keymatch import KEY_MISMATCH, line_detail
 from .ledger import LedgerFacts
+from .merkle import leaf_hash
 from .placement import LedgerView
 from .schemes import FS_LABEL, ForwardRecords, line_epoch
 
@@ -155,7 +156,8 @@ class Verifier:
             summary.key_id = named
         if not summary.files or summary.files[-1] != file:
             summary.files.append(file)
-        item = Line(file, line_no, seq, body, mac, raw, self._line_key(algo, epoch))
+        leaf = leaf_hash(body)
+        item = Line(file, line_no, seq, body, mac, leaf, self._line_key(algo, epoch))
         late = None if epoch is None else self._epochs.late(stream, seq, epoch)
         if late is not None:
             detail = (
@@ -222,7 +224,7 @@ class Verifier:
             self._flagged.add(stream)
 
     def _mac_ok(self, prev: bytes, item: Line) -> bool:
-        return hmac.compare_digest(compute_mac(item.key, prev, item.body), item.mac)
+        return hmac.compare_digest(leaf_mac(item.key, prev, item.leaf), item.mac)
 
     def _mismatch(self, state: State, item: Line, kind: str) -> None:
         """The stream was not sealed with the key given: say how, check it no further."""
@@ -247,12 +249,12 @@ class Verifier:
                 pass
             elif not state.started:
                 state.suspect = item  # the next line tells: modified, or the wrong key
-                state.suspect_true = compute_mac(item.key, state.prev, item.body)
+                state.suspect_true = leaf_mac(item.key, state.prev, item.leaf)
             else:
                 self._break(item, "modified", stream, f"MAC does not match (seq {item.seq})")
                 # The next line chains from the stored MAC if the body was changed,
                 # from the true one if the MAC field was: keep both.
-                state.alternative = compute_mac(item.key, state.prev, item.body)
+                state.alternative = leaf_mac(item.key, state.prev, item.leaf)
         elif state.suspect is not None:
             self._settle_suspect(state, chained=True)
         self._check_against_checkpoint(item, stream)
