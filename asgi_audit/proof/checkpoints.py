@@ -40,7 +40,7 @@ import orjson
 from ..record.events import format_timestamp
 from ..store.files import LogDirectory, fsync_directory, locked
 from ..store.opening import MAX_LINE, open_file
-from ..store.reading import iter_lines
+from ..store.reading import ByteReader, iter_lines
 from .integrity import CHECKPOINT_FILE, Sealed, split_mac
 from .records import build_body, record_hash, seal_record
 from .schemes import Sealer
@@ -227,38 +227,56 @@ def head(end: Sealed, file_name: str) -> dict[str, Any]:
 
 def file_facts(path: Path) -> dict[str, Any]:
     """What a ``rotated`` or ``compressed`` record says of a file: its size, its
-    SHA-256 and, per stream in it, its first and last ``seq`` and last MAC."""
-    digest = hashlib.sha256()
-    size = 0
+    SHA-256 and, per stream in it (not of a ``.gz``), its first and last ``seq`` and
+    last MAC. One pass over the file: the digest is of the bytes as they are read."""
     ranges: dict[str, dict[str, Any]] = {}
-    fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | _CLOEXEC)
-    with os.fdopen(fd, "rb") as raw:
-        for chunk in iter(lambda: raw.read(1 << 20), b""):
-            digest.update(chunk)
-            size += len(chunk)
-    facts: dict[str, Any] = {"size": size, "sha256": digest.hexdigest()}
-    if path.name.endswith(".gz"):
-        return facts
-    with open_file(path, compressed=False) as fh:
-        for _, raw_line in iter_lines(fh, cap=MAX_LINE):
-            split = split_mac(raw_line)
-            if split is None:
-                continue
-            try:
-                event = orjson.loads(split[0])
-            except ValueError:
-                continue
-            stream, seq = event.get("stream"), event.get("seq")
-            if not isinstance(stream, str) or not isinstance(seq, int) or isinstance(seq, bool):
-                continue
-            label = f"{split[1]}:{split[2].hex()}"
-            entry = ranges.setdefault(stream, {"first_seq": seq, "last_seq": seq, "last_mac": ""})
-            entry["first_seq"] = min(entry["first_seq"], seq)
-            if seq >= entry["last_seq"]:
-                entry["last_seq"] = seq
-                entry["last_mac"] = label
-    facts["streams"] = ranges
+    with open_file(path, compressed=False) as raw:
+        reader = _Hashing(raw)
+        if not path.name.endswith(".gz"):
+            for _, raw_line in iter_lines(reader, cap=MAX_LINE):
+                _count(ranges, raw_line)
+        while reader.read(1 << 20):
+            pass  # the rest: a last line without its newline, or the whole .gz
+    facts: dict[str, Any] = {"size": reader.size, "sha256": reader.digest.hexdigest()}
+    if not path.name.endswith(".gz"):
+        facts["streams"] = ranges
     return facts
+
+
+class _Hashing:
+    """A reader that hashes and counts what is read through it."""
+
+    __slots__ = ("_raw", "digest", "size")
+
+    def __init__(self, raw: ByteReader) -> None:
+        self._raw = raw
+        self.digest = hashlib.sha256()
+        self.size = 0
+
+    def read(self, size: int = -1, /) -> bytes:
+        data = self._raw.read(size) or b""
+        self.digest.update(data)
+        self.size += len(data)
+        return data
+
+
+def _count(ranges: dict[str, dict[str, Any]], raw_line: bytes) -> None:
+    split = split_mac(raw_line)
+    if split is None:
+        return
+    try:
+        event = orjson.loads(split[0])
+    except ValueError:
+        return
+    stream, seq = event.get("stream"), event.get("seq")
+    if not isinstance(stream, str) or not isinstance(seq, int) or isinstance(seq, bool):
+        return
+    label = f"{split[1]}:{split[2].hex()}"
+    entry = ranges.setdefault(stream, {"first_seq": seq, "last_seq": seq, "last_mac": ""})
+    entry["first_seq"] = min(entry["first_seq"], seq)
+    if seq >= entry["last_seq"]:
+        entry["last_seq"] = seq
+        entry["last_mac"] = label
 
 
 def first_record(path: Path) -> dict[str, Any] | None:
