@@ -1,0 +1,259 @@
+"""The secret scanner: many rules, one pass of keywords, then only the rules that can match.
+
+PURE: no event loop, no file. This is the reference engine; the optional compiled
+core (``asgi_audit_native``) implements exactly the same function and is proven
+to agree with it on every input. What a rule is, and the subset of regular
+expressions a rule may use, is defined here.
+
+**A rule** names a token format (:class:`Rule`): a pattern, the keywords that
+every match contains, an optional minimum entropy of the secret, whether the
+match must stand alone between non-word characters.
+
+**Scanning** ``text``:
+
+1. *Keywords.* A rule is a candidate when one of its keywords occurs in the text,
+   ASCII letters compared without case. A rule with no keyword is always a
+   candidate (a few generic rules). This is the Aho-Corasick prefilter of the
+   compiled core; here, one ``in`` per distinct keyword.
+2. *Matches.* Each candidate rule, in table order, is searched from position 0.
+   A match is kept when (a) with ``boundary``, the character before the match
+   and the character after it are not ASCII word characters ``[A-Za-z0-9_]``,
+   and (b) the *secret* (the group named ``secret``, or the whole match) has a
+   Shannon entropy of at least ``entropy`` bits per character. A kept match
+   resumes the search at its end; a refused one at its start plus one.
+3. *The mask.* The secrets' spans, from every rule, are merged where they overlap
+   or touch, and each merged span is replaced by the mask.
+
+**The pattern subset**, on which Python's ``re`` (with ``re.ASCII``) and Rust's
+``regex`` crate (bytes, Unicode off) match the same spans: literals and escaped
+punctuation; *positive* character classes of ASCII characters only (no ``[^...]``,
+no ``.``, no ``\\w \\d \\s \\b``); groups ``(?:...)`` and one ``(?P<secret>...)``;
+alternation; ``?`` and *bounded* repetition ``{m}``, ``{m,n}`` (no ``*``, ``+``,
+``{m,}``: a search then costs at most the text's length times the longest match);
+the flag ``(?i)`` at the start or scoped ``(?i:...)``. No anchors, lookaround or
+back-references. :func:`check_pattern` enforces it.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections import Counter
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Final, NamedTuple
+
+__all__ = (
+    "Hit",
+    "Rule",
+    "Scanner",
+    "check_pattern",
+    "entropy",
+    "merge",
+)
+
+_WORD: Final = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_")
+
+
+@dataclass(frozen=True, slots=True)
+class Rule:
+    """One token format.
+
+    Args:
+        name: a unique kebab-case name (``github-pat``), what ``redact --explain``
+            shows.
+        pattern: the regular expression (the module's subset). The group named
+            ``secret`` is what is masked; without one, the whole match.
+        keywords: lower-case ASCII strings, one of which every match contains
+            (ASCII case ignored); empty: the rule runs on every text.
+        entropy: the least Shannon entropy, in bits per character, of the secret.
+        boundary: the match must not touch an ASCII word character on either side.
+        provider: who issues the token, for the docs.
+    """
+
+    name: str
+    pattern: str
+    keywords: tuple[str, ...]
+    entropy: float = 0.0
+    boundary: bool = True
+    provider: str = ""
+
+
+class Hit(NamedTuple):
+    """A secret found: its span in the text (``str`` indexes) and the rule's index."""
+
+    start: int
+    end: int
+    rule: int
+
+
+def entropy(text: str) -> float:
+    """Shannon entropy in bits per character; the counts summed in code-point order
+    (the order the compiled core sums them in, so that both round alike)."""
+    n = len(text)
+    if n == 0:
+        return 0.0
+    total = 0.0
+    for _, count in sorted(Counter(text).items()):
+        p = count / n
+        total -= p * math.log2(p)
+    return total
+
+
+def merge(hits: Iterable[Hit]) -> list[tuple[int, int]]:
+    """The spans of ``hits`` merged where they overlap or touch, in order."""
+    spans: list[tuple[int, int]] = []
+    for start, end, _ in sorted(hits):
+        if spans and start <= spans[-1][1]:
+            if end > spans[-1][1]:
+                spans[-1] = (spans[-1][0], end)
+        else:
+            spans.append((start, end))
+    return spans
+
+
+class Scanner:
+    """The reference scanner over a rule table (see the module).
+
+    Raises:
+        ValueError: a rule's pattern is outside the subset, or a keyword is not
+            lower-case ASCII.
+    """
+
+    __slots__ = ("_compiled", "_keywords", "rules")
+
+    def __init__(self, rules: Sequence[Rule]) -> None:
+        self.rules: tuple[Rule, ...] = tuple(rules)
+        compiled = []
+        keywords: dict[str, list[int]] = {}
+        for index, rule in enumerate(self.rules):
+            check_pattern(rule.pattern)
+            for word in rule.keywords:
+                if not word or not word.isascii() or word != word.lower():
+                    raise ValueError(f"rule {rule.name}: keyword {word!r} is not lower-case ASCII")
+                keywords.setdefault(word, []).append(index)
+            compiled.append(re.compile(rule.pattern, re.ASCII))
+        self._compiled = tuple(compiled)
+        self._keywords = tuple((word, tuple(ids)) for word, ids in keywords.items())
+
+    def candidates(self, text: str) -> list[int]:
+        """The indexes of the rules that can match ``text``, in table order."""
+        lowered = text.lower()  # ASCII letters lower alike; the regex decides the rest
+        found = {i for i, rule in enumerate(self.rules) if not rule.keywords}
+        for word, ids in self._keywords:
+            if word in lowered:
+                found.update(ids)
+        return sorted(found)
+
+    def hits(self, text: str) -> list[Hit]:
+        """Every secret in ``text``, sorted by span then rule."""
+        hits: list[Hit] = []
+        size = len(text)
+        for index in self.candidates(text):
+            rule, regex = self.rules[index], self._compiled[index]
+            group = "secret" if "secret" in regex.groupindex else 0
+            pos = 0
+            while pos <= size:
+                m = regex.search(text, pos)
+                if m is None:
+                    break
+                start, end = m.span()
+                s, e = m.span(group)
+                if (
+                    (
+                        not rule.boundary
+                        or (
+                            (start == 0 or text[start - 1] not in _WORD)
+                            and (end == size or text[end] not in _WORD)
+                        )
+                    )
+                    and e > s
+                    and (rule.entropy <= 0 or entropy(text[s:e]) >= rule.entropy)
+                ):
+                    hits.append(Hit(s, e, index))
+                    pos = end if end > start else start + 1
+                else:
+                    pos = start + 1
+        hits.sort()
+        return hits
+
+    def mask(self, text: str, mask: str) -> str:
+        """``text`` with every secret replaced by ``mask`` (spans merged first)."""
+        spans = merge(self.hits(text))
+        if not spans:
+            return text
+        parts = []
+        pos = 0
+        for start, end in spans:
+            parts.append(text[pos:start])
+            parts.append(mask)
+            pos = end
+        parts.append(text[pos:])
+        return "".join(parts)
+
+
+# What check_pattern refuses, by its spelling in the pattern's source.
+_FORBIDDEN: Final = (
+    (re.compile(r"(?<!\\)(?:\\\\)*\[\^"), "a negated class"),
+    (re.compile(r"(?<!\\)(?:\\\\)*\\[wWdDsSbBAZzG]"), "a Unicode or anchor escape"),
+    (re.compile(r"(?<![\\\[])(?:\\\\)*[*+]"), "an unbounded repetition"),
+    (re.compile(r"(?<!\\)(?:\\\\)*\{\d+,\}"), "an unbounded repetition"),
+    (re.compile(r"(?<!\\)(?:\\\\)*\(\?(?:[=!]|<[=!])"), "a lookaround"),
+    (re.compile(r"(?<!\\)(?:\\\\)*\\[1-9]|\(\?P="), "a back-reference"),
+    (re.compile(r"(?<!\\)(?:\\\\)*[\^$]"), "an anchor"),
+)
+
+
+def check_pattern(pattern: str) -> None:
+    """Raise ValueError unless ``pattern`` is in the module's subset.
+
+    The check is of the source's spelling (a ``.``, ``*`` or ``+`` outside a
+    class, a negated class, ...) and then of what it compiles to: every class
+    ASCII, at most one group, named ``secret``.
+    """
+    if not pattern.isascii():
+        raise ValueError(f"pattern {pattern!r}: not ASCII")
+    outside = _outside_classes(pattern)
+    if re.search(r"(?<!\\)(?:\\\\)*\.", outside):
+        raise ValueError(f"pattern {pattern!r}: '.' (use a class)")
+    for regex, what in _FORBIDDEN:
+        source = pattern if what == "a negated class" else outside
+        if regex.search(source):
+            raise ValueError(f"pattern {pattern!r}: {what}")
+    try:
+        compiled = re.compile(pattern, re.ASCII)
+    except re.error as exc:
+        raise ValueError(f"pattern {pattern!r}: {exc}") from None
+    if compiled.groups > 1 or (compiled.groups == 1 and "secret" not in compiled.groupindex):
+        raise ValueError(f"pattern {pattern!r}: groups other than (?P<secret>...)")
+    if compiled.search("") is not None:
+        raise ValueError(f"pattern {pattern!r}: matches the empty string")
+
+
+def _outside_classes(pattern: str) -> str:
+    """``pattern`` with the inside of every ``[...]`` class blanked out."""
+    out = []
+    inside = False
+    i = 0
+    while i < len(pattern):
+        c = pattern[i]
+        if c == "\\" and i + 1 < len(pattern):
+            out.append("  " if inside else pattern[i : i + 2])
+            i += 2
+            continue
+        if inside:
+            if c == "]" and pattern[i - 1] != "[":
+                inside = False
+                out.append("]")
+            else:
+                out.append(" ")
+        elif c == "[":
+            inside = True
+            out.append("[")
+            if pattern[i + 1 : i + 2] == "^":
+                out.append("^")
+                i += 1
+        else:
+            out.append(c)
+        i += 1
+    return "".join(out)
