@@ -15,10 +15,19 @@ import hashlib
 import hmac
 
 import orjson
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from asgi_audit.proof.integrity import Chain, compute_mac, leaf_mac, split_mac
+from asgi_audit.proof.integrity import (
+    Chain,
+    Sealed,
+    compute_mac,
+    derive_chain_key,
+    key_id,
+    leaf_mac,
+    split_mac,
+)
 from asgi_audit.proof.merkle import leaf_hash
 
 STREAM = "0123456789abcdef"
@@ -119,3 +128,86 @@ def test_a_known_line_seals_to_its_published_mac() -> None:
 
 
 PINNED = "6dfa4566ac9a19a1d528382e2a2752e49d6e12dc5a35fb7ba7fb083fbbf1cdc4"
+
+
+# --- the fields a chain stamps, and how a line is split ------------------------------------
+
+
+def test_a_static_chain_names_its_key_on_its_first_line_only() -> None:
+    key = b"s" * 32
+    chain = Chain(key, stream_id=STREAM)
+    first: dict[str, object] = {}
+    chain.stamp(first)
+    expected = hmac.new(key, b"asgi_audit key id", hashlib.sha256).digest()[:8].hex()
+    assert first == {"mac_key_id": expected, "stream": STREAM, "seq": 1}
+    chain.seal(orjson.dumps(first) + b"\n")
+    second: dict[str, object] = {}
+    chain.stamp(second)
+    assert second == {"stream": STREAM, "seq": 2}
+    # A forward-secure chain's lines name their epoch instead.
+    labelled: dict[str, object] = {}
+    Chain(key, stream_id=STREAM, label="fs-hmac-sha256:3").stamp(labelled)
+    assert labelled == {"stream": STREAM, "seq": 1}
+
+
+def test_the_chain_key_and_its_id_are_the_published_derivations() -> None:
+    deployment = b"d" * 32
+    chain_key = hmac.new(deployment, b"asgi_audit chain", hashlib.sha256).digest()
+    assert derive_chain_key(deployment) == chain_key
+    assert derive_chain_key(None) is None
+    assert key_id(chain_key) == hmac.new(chain_key, b"asgi_audit key id", "sha256").hexdigest()[:16]
+    assert key_id(None) is None
+
+
+def test_the_first_line_names_where_the_previous_stream_ended_under_its_own_label() -> None:
+    prev = Sealed("f" * 16, 7, b"\x01" * 32, "fs-hmac-sha256:3")
+    chain = Chain(b"k" * 32, stream_id=STREAM, prev=prev, label="fs-hmac-sha256:4")
+    event: dict[str, object] = {}
+    chain.stamp(event)
+    assert event["prev_mac"] == "fs-hmac-sha256:3:" + "01" * 32
+    assert (event["prev_stream"], event["prev_seq"]) == ("f" * 16, 7)
+    # A previous end without a label of its own is named under the chain's.
+    unlabelled = Chain(None, stream_id=STREAM, prev=Sealed("f" * 16, 7, b"\x02" * 32))
+    event = {}
+    unlabelled.stamp(event)
+    assert event["prev_mac"] == "sha256:" + "02" * 32
+
+
+@pytest.mark.parametrize("size", [63, 64, 65, 200])
+def test_keys_around_the_hmac_block_size_seal_as_hmac_does(size: int) -> None:
+    key = bytes(range(256))[:size]
+    body = b'{"seq":1}'
+    line = Chain(key, stream_id=STREAM).seal(body + b"\n")
+    root = ref_mac(key, b"", b"asgi_audit stream " + STREAM.encode())
+    assert split_mac(line[:-1]) == (body, "hmac-sha256", ref_mac(key, root, body))
+
+
+def test_a_line_splits_at_its_last_mac_field() -> None:
+    mac = "ab" * 32
+    nested = b'{"details":{"mac":"x","n":1},"mac":"hmac-sha256:' + mac.encode() + b'"}'
+    assert split_mac(nested) == (
+        b'{"details":{"mac":"x","n":1}}',
+        "hmac-sha256",
+        bytes.fromhex(mac),
+    )
+    inner = b'{"a":1,"mac":"x","b":2,"mac":"sha256:' + mac.encode() + b'"}'
+    assert split_mac(inner) == (b'{"a":1,"mac":"x","b":2}', "sha256", bytes.fromhex(mac))
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        b"ab" * 32,  # no label
+        b"sha256:" + b"AB" * 32,  # upper-case hex
+        b"sha256:" + b"ab" * 31,  # too short
+        b"sha256:" + b"zz" * 32,  # not hex
+    ],
+)
+def test_a_mac_field_of_any_other_spelling_is_not_a_seal(value: bytes) -> None:
+    assert split_mac(b'{"a":1,"mac":"' + value + b'"}') is None
+
+
+def test_a_label_that_is_not_ascii_is_read_with_a_replacement_character() -> None:
+    split = split_mac(b'{"a":1,"mac":"sha\xc3\xa9:' + b"ab" * 32 + b'"}')
+    assert split is not None
+    assert split[1] == "sha\ufffd\ufffd"

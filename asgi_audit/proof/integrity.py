@@ -183,7 +183,7 @@ class Chain:
             forward-secure chain's label names the epoch of its key.
     """
 
-    __slots__ = ("_key", "_key_id", "_label", "_pads", "_prefix", "last", "prev", "tree")
+    __slots__ = ("_key_id", "_label", "_pads", "_prefix", "last", "prev", "tree")
 
     def __init__(
         self,
@@ -192,10 +192,7 @@ class Chain:
         prev: Sealed | None = None,
         label: str | None = None,
     ) -> None:
-        self._key = key
         self._key_id = key_id(key) if label is None else None
-        self._label = ""
-        self._prefix = b""
         stream = stream_id or new_stream_id()
         self.last = Sealed(stream, 0, chain_root(key if label is None else None, stream))
         self.rekey(key, label or algorithm(key))
@@ -205,7 +202,6 @@ class Chain:
 
     def rekey(self, key: bytes | None, label: str) -> None:
         """Seal the next lines with ``key`` under ``label`` (a new epoch's)."""
-        self._key = key
         # HMAC's two padded-key states (RFC 2104), hashed once per key rather than
         # once per line: each line then copies them, which costs a third of
         # hmac.digest on a 64-byte message.
@@ -238,7 +234,7 @@ class Chain:
         Args:
             encoded: one JSON object and its newline, as :func:`encode_line` gives.
         """
-        body = encoded[:-1] if encoded[-1:] == b"\n" else encoded
+        body = encoded[:-1]
         last = self.last
         # One hash of the line: its Merkle leaf, which the MAC then covers.
         leaf = self.tree.append_data(body)
