@@ -18,7 +18,8 @@ immutable after construction and safe to share between threads.
   session id (``session_id``, ``sessionid``, ``sid``, under any prefix:
   ``user_session_id``, ``X-Session-ID``, ``connect.sid``) or in ``csrftoken``
   always is: that id is the credential.
-* **Pairs in free text.** ``key=value`` (query strings and form bodies too),
+* **Pairs in free text** (:mod:`asgi_audit.record.pairs`). ``key=value`` (query
+  strings and form bodies too),
   ``key: value``, ``"key": "value"`` and ``\\"key\\": \\"value\\"`` (JSON inside
   a string), ``--key value`` on command lines, and the same inside
   percent-encoded text, where the key is secret: quoted values are masked
@@ -38,9 +39,10 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Mapping
 from typing import Any, Final
-from urllib.parse import unquote_plus
 
-from .shapes import ascii_bytes, mask_shapes
+from .pairs import flag_spans, has_flag, pair_spans
+from .percent import decoded_view, extend_to_token
+from .shapes import Span, apply_mask, ascii_bytes, merge_spans, shape_spans
 
 __all__ = ("DEFAULT_SECRET_WORDS", "REDACTED", "Redactor", "key_words")
 
@@ -188,37 +190,6 @@ def key_words(key: str) -> list[str]:
 _CLEAN_CACHE_SIZE: Final = 4096
 _CLEAN_CACHE_CHARS: Final = 512
 
-# key=value, key: value, "key": "value", {\"key\": \"value\"} (JSON inside a JSON
-# string), key="quoted passphrase". The key is any identifier-like run and
-# is_secret_key decides on its words. An unquoted value after "=" ends at
-# whitespace or a pair separator (query strings, form bodies); after ":" it runs
-# on to the end of the line or a separator, since headers and YAML-like text put
-# spaces in values.
-_SEPARATOR: Final = re.compile(r"[:=]")
-# The key before a separator, matched on the reversed text from the separator
-# leftwards, so finding pairs costs a little per ":" or "=" instead of a regex
-# attempt at every position. Reversed: optional blanks, the closing quote (with
-# its escaping backslashes), the key (its first character last), the same quote,
-# and no word character before it.
-_KEY_BACKWARDS: Final = re.compile(
-    r"""[ \t]*(?P<q>["']?\\*)(?P<key>[A-Za-z0-9_.-]{0,63}[A-Za-z_])(?P=q)(?![A-Za-z0-9_])"""
-)
-_VALUE: Final = re.compile(
-    r"""[ \t]*(?P<val>(?P<vq>\\+)".*?(?<!\\)(?P=vq)"|"(?:[^"\\]|\\.)*"|'(?:[^'\\]|\\.)*'"""
-    r"""|[^\s&,;"'}\]][^\r\n&,;"'}\]]*)"""
-)
-# --password value, -p value: command lines in error messages and stack traces.
-_FLAG: Final = re.compile(
-    r"(?<![\w-])(?P<flag>--?(?P<key>[A-Za-z][A-Za-z0-9_-]{0,63}))(?P<sep>\s+)(?P<val>[^\s-]\S*)"
-)
-_SPACE: Final = re.compile(r"\s")
-# Word characters become "w", "-" stays, anything else (non-ASCII bytes too,
-# which may be non-word characters) becomes a space.
-_FLAG_TABLE: Final = bytes(
-    0x77 if chr(b).isascii() and (chr(b).isalnum() or b == 0x5F) else 0x2D if b == 0x2D else 0x20
-    for b in range(256)
-)
-
 
 class Redactor:
     """Masks secrets in strings and nested structures.
@@ -299,88 +270,54 @@ class Redactor:
         return len(words) > 1 and words[-2] + last in secret
 
     def redact_text(self, text: str) -> str:
-        """``text`` with every secret it carries replaced by the mask."""
+        """``text`` with every secret it carries replaced by the mask.
+
+        Every detector runs on the text as it is, and on its percent-decoded view
+        when it has escapes; the spans they find are merged, grown to the edges of
+        the token they land in, and masked. Everything else stays byte for byte.
+        """
         if len(text) < 4 or text in self._clean:
             return text
-        out = self._scan(text)
-        if "%" in out:
-            # A percent-encoded query (``next=%2Flogin%3Fpassword%3Dx``) hides its
-            # pairs; scan the decoded form and keep it if that masked something.
-            decoded = unquote_plus(out)
-            if decoded != out:
-                scanned = self._scan(decoded)
-                if scanned != decoded:
-                    out = scanned
-        if out == text and len(text) <= _CLEAN_CACHE_CHARS:
-            # Only strings that held no secret are remembered, so the cache never
-            # keeps a secret alive; repeated user agents and paths skip the scan.
-            if len(self._clean) >= _CLEAN_CACHE_SIZE:
-                self._clean.clear()
-            self._clean.add(text)
-        return out
-
-    def _scan(self, text: str) -> str:
-        # Shapes first: in ``Authorization: Bearer x`` the pair pass would take
-        # only the word ``Bearer`` as the value.
-        out = mask_shapes(text, self._mask)
-        if "=" in out or ":" in out:
-            out = self._mask_pairs(out)
-        if "-" in out:
-            # A flag starts with "-" after a non-word character (or at the start);
-            # checked in C before the regex walks the text.
-            marks = ascii_bytes(out).translate(_FLAG_TABLE)
-            if marks.startswith(b"-") or b" -" in marks:
-                out = _FLAG.sub(self._mask_flag, out)
-        return out
-
-    def _mask_pairs(self, text: str) -> str:
-        # Each separator is looked at on its own: the key to its left, the value
-        # to its right. A pair whose key is not secret swallows nothing, so the
-        # pairs inside its value (``next=/login?password=x``, ``error:
-        # password="a b"``) are found too.
-        parts: list[str] = []
-        pos = 0
-        backwards: str | None = None
-        last = len(text) - 1
-        for sep in _SEPARATOR.finditer(text):
-            i = sep.start()
-            if i < pos:
-                continue  # inside a value already masked
-            if backwards is None:
-                backwards = text[::-1]
-            key_match = _KEY_BACKWARDS.match(backwards, last - i + 1)
-            if key_match is None or not self.is_secret_key(key_match.group("key")[::-1]):
-                continue
-            m = _VALUE.match(text, i + 1)
-            if m is None:
-                continue
-            start, end = m.span("val")
-            val = m.group("val")
-            escape = m.group("vq")
-            if escape:
-                # JSON inside JSON: keep the value's own escaped quotes.
-                replacement = f'{escape}"{self._mask}{escape}"'
-            elif val[:1] in ("'", '"'):
-                replacement = f"{val[0]}{self._mask}{val[0]}"
-            else:
-                if sep.group(0) == "=":
-                    # After "=" a bare value ends at whitespace.
-                    space = _SPACE.search(val)
-                    if space is not None:
-                        end = start + space.start()
-                replacement = self._mask
-            parts.append(text[pos:start])
-            parts.append(replacement)
-            pos = end
-        if not parts:
+        spans = self.spans(text)
+        if not spans:
+            if len(text) <= _CLEAN_CACHE_CHARS:
+                # Only strings that held no secret are remembered, so the cache
+                # never keeps a secret alive; repeated user agents and paths skip
+                # the scan.
+                if len(self._clean) >= _CLEAN_CACHE_SIZE:
+                    self._clean.clear()
+                self._clean.add(text)
             return text
-        parts.append(text[pos:])
-        return "".join(parts)
+        return apply_mask(text, spans, self._mask)
 
-    def _mask_flag(self, m: re.Match[str]) -> str:
-        if not self.is_secret_key(m.group("key")):
-            return m.group(0)
-        return f"{m.group('flag')}{m.group('sep')}{self._mask}"
+    def spans(self, text: str) -> list[tuple[int, int]]:
+        """The merged spans of ``text`` that :meth:`redact_text` masks."""
+        return [extend_to_token(text, s, e) for s, e in merge_spans(self.findings(text))]
+
+    def findings(self, text: str) -> list[Span]:
+        """What each detector finds in ``text``, before merging: ``(start, end, what)``,
+        ``what`` naming the detector (``rule github-pat``, ``key password``, ``flag
+        --password``, ``jwt``, ``random-run``, ...; ``... (percent-decoded)`` when it
+        was found in the decoded view). Sorted by span."""
+        found = self._find(text)
+        if "%" in text:
+            view = decoded_view(text)
+            if view is not None:
+                decoded, starts = view
+                found += [
+                    (starts[s], starts[e], f"{what} (percent-decoded)")
+                    for s, e, what in self._find(decoded)
+                ]
+        found.sort()
+        return found
+
+    def _find(self, text: str) -> list[Span]:
+        spans = shape_spans(text)
+        if "=" in text or ":" in text:
+            spans += pair_spans(text, self.is_secret_key)
+        if "-" in text and has_flag(ascii_bytes(text)):
+            spans += flag_spans(text, self.is_secret_key)
+        return spans
 
     def redact(self, value: Any, key: str | None = None) -> Any:
         """A redacted copy of a JSON-like value (dicts, lists, strings, scalars).

@@ -31,9 +31,22 @@ import itertools
 import math
 import re
 from collections import Counter
-from typing import Final
+from collections.abc import Iterable
+from typing import Final, TypeAlias
 
-__all__ = ("DIGEST_HEX_LENGTHS", "luhn_valid", "mask_shapes", "random_token")
+__all__ = (
+    "DIGEST_HEX_LENGTHS",
+    "Span",
+    "apply_mask",
+    "luhn_valid",
+    "mask_shapes",
+    "merge_spans",
+    "random_token",
+    "shape_spans",
+)
+
+#: A span of a text that holds a secret, and what found it.
+Span: TypeAlias = tuple[int, int, str]
 
 #: Lengths of hex runs that are kept as digests or ids rather than masked.
 DIGEST_HEX_LENGTHS: Final = frozenset({32, 40, 64, 96, 128})
@@ -138,16 +151,21 @@ def _random_hex(run: str) -> bool:
     return any(c.isdigit() for c in run) and any(c.isalpha() for c in run) and _entropy(run) >= 3.0
 
 
-def _mask_run(run: str, mask: str) -> str:
+def _run_spans(run: str, offset: int) -> list[Span]:
     if run.startswith(("/", "./", "~/", "../")) or "." in run:
         # A path or a dotted name: judge each segment alone, so a random segment
         # is masked and the names around it stay. Only a segment of 20 or more
         # characters can be random.
         if _LONG_SEGMENT.search(run) is None:
-            return run
-        parts = _SEGMENTS.split(run)
-        return "".join(mask if random_token(p.rstrip("=")) else p for p in parts)
-    return mask if random_token(run.rstrip("=")) else run
+            return []
+        spans = []
+        at = offset
+        for part in _SEGMENTS.split(run):
+            if random_token(part.rstrip("=")):
+                spans.append((at, at + len(part), "random-run"))
+            at += len(part)
+        return spans
+    return [(offset, offset + len(run), "random-run")] if random_token(run.rstrip("=")) else []
 
 
 def _table(chars: str, mark: str) -> bytes:
@@ -177,48 +195,82 @@ def _digit_count(data: bytes) -> int:
     return len(data.translate(None, _NOT_DIGITS))
 
 
-def mask_shapes(text: str, mask: str) -> str:
-    """``text`` with every secret shape of the module rules replaced by ``mask``."""
+def shape_spans(text: str) -> list[Span]:
+    """The spans of ``text`` that hold a secret shape of the module rules (unsorted,
+    possibly overlapping, each with the name of its shape), found on the text as it is."""
     if len(text) in DIGEST_HEX_LENGTHS and _HEX_ONLY.fullmatch(text):
-        return text  # a digest or a request id: kept by rule, nothing else can match it
-    out = text
-    if "-----BEGIN" in out:
-        out = _PEM.sub(mask, out)
-    lowered = out.lower()
+        return []  # a digest or a request id: kept by rule, nothing else can match it
+    spans: list[Span] = []
+    if "-----BEGIN" in text:
+        spans += [(*m.span(), "pem-private-key") for m in _PEM.finditer(text)]
+    lowered = text.lower()
     if "bearer" in lowered or "basic" in lowered:
-        out = _SCHEME.sub(lambda m: m.group(1) + mask, out)
+        spans += [(m.end(1), m.end(), "auth-scheme") for m in _SCHEME.finditer(text)]
     if "digest" in lowered:
-        out = _DIGEST.sub(lambda m: m.group(1) + mask, out)
-    if "eyJ" in out:
-        out = _JWT.sub(mask, out)
-    if "://" in out:
-        out = _URL_PASSWORD.sub(lambda m: m.group(1) + mask, out)
-        if "hooks.slack.com" in out:
-            out = _SLACK_HOOK.sub(lambda m: m.group(1) + mask, out)
-    if len(out) < 16:
-        return out
+        spans += [(m.end(1), m.end(), "digest-auth") for m in _DIGEST.finditer(text)]
+    if "eyJ" in text:
+        spans += [(*m.span(), "jwt") for m in _JWT.finditer(text)]
+    if "://" in text:
+        spans += [(m.end(1), m.end(), "url-password") for m in _URL_PASSWORD.finditer(text)]
+        if "hooks.slack.com" in text:
+            spans += [(m.end(1), m.end(), "slack-webhook") for m in _SLACK_HOOK.finditer(text)]
+    if len(text) < 16:
+        return spans
     # The gates below run in C over the bytes (a translate and a substring
     # search): a regex pass over text that cannot match costs far more.
-    data = ascii_bytes(out)
+    data = ascii_bytes(text)
     if has_token_run(data):
-        out = _TOKENS.sub(mask, out)
-        data = ascii_bytes(out)
+        spans += [(*m.span(), "vendor-token") for m in _TOKENS.finditer(text)]
     digits = _digit_count(data)
     if digits >= 13:
-        out = _CARD.sub(lambda m: mask if luhn_valid(_digits_only(m.group(0))) else m.group(0), out)
-        data = ascii_bytes(out)
-    if digits >= 6 and len(out) >= 40 and _HEX_RUN in data.translate(_HEX_TABLE):
-        out = _HEX.sub(
-            lambda m: (
-                mask
-                if len(m.group(0)) not in DIGEST_HEX_LENGTHS and _random_hex(m.group(0))
-                else m.group(0)
-            ),
-            out,
-        )
-    if len(out) >= 20:
-        out = _RUN.sub(lambda m: _mask_run(m.group(0), mask), out)
-    return out
+        spans += [
+            (*m.span(), "card-number")
+            for m in _CARD.finditer(text)
+            if luhn_valid(_digits_only(m.group(0)))
+        ]
+    if digits >= 6 and len(text) >= 40 and _HEX_RUN in data.translate(_HEX_TABLE):
+        spans += [
+            (*m.span(), "random-hex")
+            for m in _HEX.finditer(text)
+            if len(m.group(0)) not in DIGEST_HEX_LENGTHS and _random_hex(m.group(0))
+        ]
+    if len(text) >= 20:
+        for m in _RUN.finditer(text):
+            spans += _run_spans(m.group(0), m.start())
+    return spans
+
+
+def mask_shapes(text: str, mask: str) -> str:
+    """``text`` with every secret shape of the module rules replaced by ``mask``."""
+    return apply_mask(text, shape_spans(text), mask)
+
+
+def merge_spans(spans: Iterable[tuple[int, int] | Span]) -> list[tuple[int, int]]:
+    """The ``(start, end)`` of ``spans`` sorted and merged where they overlap or touch
+    (empty ones dropped)."""
+    merged: list[tuple[int, int]] = []
+    for start, end, *_ in sorted(spans):
+        if merged and start <= merged[-1][1]:
+            if end > merged[-1][1]:
+                merged[-1] = (merged[-1][0], end)
+        elif end > start:
+            merged.append((start, end))
+    return merged
+
+
+def apply_mask(text: str, spans: Iterable[tuple[int, int] | Span], mask: str) -> str:
+    """``text`` with each of ``spans`` (merged first) replaced by ``mask``."""
+    merged = merge_spans(spans)
+    if not merged:
+        return text
+    parts = []
+    pos = 0
+    for start, end in merged:
+        parts.append(text[pos:start])
+        parts.append(mask)
+        pos = end
+    parts.append(text[pos:])
+    return "".join(parts)
 
 
 def _digits_only(text: str) -> str:
