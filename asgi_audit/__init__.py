@@ -17,6 +17,7 @@ from .record.context import RequestContext, current_context
 from .record.encoding import Caps
 from .record.events import CATEGORY_FILES, SCHEMA_VERSION, category_filename
 from .record.redaction import REDACTED, Redactor
+from .record.scanner import SecretRule
 from .store.files import InsecureDirectoryError
 from .store.rotation import get_audit_stats, rotate_audit_logs
 from .store.stream import AuditorNotRunning, AuditQueueFull, AuditWriteError
@@ -49,6 +50,7 @@ __all__ = (
     "RequestContext",
     "Rule",
     "SealingKeyMissing",
+    "SecretRule",
     "SyncAuditor",
     "WeakKeyError",
     "__version__",

@@ -31,6 +31,7 @@ from .record.context import RequestContext
 from .record.context import current_context as _current_context
 from .record.events import SCHEMA_VERSION, RawEvent
 from .record.pipeline import OutputFormat, SessionIdMode
+from .record.scanner import SecretRule
 from .record.tracing import _get_current_span, trace_ids
 from .runtime import Runtime
 from .sinks.base import Sink
@@ -82,6 +83,8 @@ class Auditor(EventMethods[Coroutine[Any, Any, None]]):
         secret_words: replace the built-in secret key words.
         extra_secret_words: add to the secret key words.
         remove_secret_words: take words out of the secret key words.
+        secret_rules: token formats of your own (:class:`SecretRule`), added to the
+            built-in rules.
         field_caps: per-field caps in characters, merged over the defaults.
         max_string_chars: the cap of every other string (4,096).
         max_event_bytes: the cap of a whole line (16 KiB).
@@ -128,6 +131,7 @@ class Auditor(EventMethods[Coroutine[Any, Any, None]]):
         secret_words: Iterable[str] | None = None,
         extra_secret_words: Iterable[str] = (),
         remove_secret_words: Iterable[str] = (),
+        secret_rules: Iterable[SecretRule] = (),
         field_caps: Mapping[str, int] | None = None,
         max_string_chars: int = 4096,
         max_event_bytes: int = 16 * 1024,
@@ -161,6 +165,7 @@ class Auditor(EventMethods[Coroutine[Any, Any, None]]):
             secret_words=secret_words,
             extra_secret_words=extra_secret_words,
             remove_secret_words=remove_secret_words,
+            secret_rules=secret_rules,
             field_caps=field_caps,
             max_string_chars=max_string_chars,
             max_event_bytes=max_event_bytes,

@@ -19,6 +19,7 @@ from .record.encoding import DEFAULT_FIELD_CAPS, Caps
 from .record.events import category_filename
 from .record.pipeline import OutputFormat, SessionIdMode
 from .record.redaction import Redactor
+from .record.scanner import SecretRule
 from .sinks.base import Sink
 from .sinks.group import check_sinks
 from .store.files import LogDirectory
@@ -88,6 +89,7 @@ def build_settings(
     secret_words: Iterable[str] | None,
     extra_secret_words: Iterable[str],
     remove_secret_words: Iterable[str],
+    secret_rules: Iterable[SecretRule],
     field_caps: Mapping[str, int] | None,
     max_string_chars: int,
     max_event_bytes: int,
@@ -149,6 +151,7 @@ def build_settings(
             secret_words=secret_words,
             extra_words=extra_secret_words,
             remove_words=remove_secret_words,
+            extra_rules=secret_rules,
         )
         if redact
         else None

@@ -39,6 +39,7 @@ EXPECTED_ALL = (
     "RequestContext",
     "Rule",
     "SealingKeyMissing",
+    "SecretRule",
     "SyncAuditor",
     "WeakKeyError",
     "__version__",

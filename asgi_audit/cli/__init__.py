@@ -8,6 +8,8 @@
     asgi-audit keys   init --log-dir DIR [--key-dir KDIR] [--epoch SECONDS] [--out FILE|-]
     asgi-audit keys   show (--key-dir KDIR | --log-dir DIR) [--json]
     asgi-audit keys   public VERIFICATION_KEY_FILE
+    asgi-audit prove  EVENT_ID | --since FILE | --check FILE --verification-key FILE
+    asgi-audit redact [TEXT] [--file FILE] [--explain [--json]] [--rules RULES.json]
 
 The same command runs as ``python -m asgi_audit`` (or ``python -m asgi_audit.cli``)
 where the console script is not on ``PATH``.
@@ -28,10 +30,10 @@ given).
 
 Subcommands are the entries of :data:`_COMMANDS`, each declared in its own
 module: :mod:`.stats` (stats and rotate), :mod:`.tail`, :mod:`.query`,
-:mod:`.verify`, :mod:`.keys`. What they share is in :mod:`.common` (errors and exit codes,
-times, the log directory, argument types) and :mod:`.output` (what they print).
-A new subcommand is one more :class:`Command` there, with its arguments and its
-handler.
+:mod:`.verify`, :mod:`.keys`, :mod:`.prove`, :mod:`.redact`. What they share is in
+:mod:`.common` (errors and exit codes, times, the log directory, argument types)
+and :mod:`.output` (what they print). A new subcommand is one more
+:class:`Command` there, with its arguments and its handler.
 """
 
 from __future__ import annotations
@@ -47,6 +49,7 @@ from .common import EXIT_ALTERED, EXIT_ERROR, EXIT_KEY_MISMATCH, EXIT_OK, CliErr
 from .keys import KEYS
 from .prove import PROVE
 from .query import QUERY
+from .redact import REDACT
 from .stats import ROTATE, STATS
 from .tail import TAIL
 from .verify import VERIFY
@@ -63,7 +66,16 @@ __all__ = (
 )
 
 #: The subcommands, in ``--help`` order.
-_COMMANDS: Final[tuple[Command, ...]] = (STATS, ROTATE, TAIL, QUERY, VERIFY, KEYS, PROVE)
+_COMMANDS: Final[tuple[Command, ...]] = (
+    STATS,
+    ROTATE,
+    TAIL,
+    QUERY,
+    VERIFY,
+    KEYS,
+    PROVE,
+    REDACT,
+)
 
 
 def build_parser() -> argparse.ArgumentParser:

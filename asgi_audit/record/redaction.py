@@ -36,12 +36,14 @@ Redaction runs in the writer, before any size cap, so no half-secret survives a 
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Iterable, Mapping
 from typing import Any, Final
 
 from .pairs import flag_spans, has_flag, pair_spans
 from .percent import decoded_view, extend_to_token
+from .scanner import Rule, Scanner
 from .shapes import Span, apply_mask, ascii_bytes, merge_spans, shape_spans
 
 __all__ = ("DEFAULT_SECRET_WORDS", "REDACTED", "Redactor", "key_words")
@@ -199,11 +201,14 @@ class Redactor:
         extra_words: added to the secret words.
         remove_words: taken out of the secret words (say ``{"pin"}``).
         mask: the replacement text.
+        rules: the token rules (:class:`~asgi_audit.record.scanner.Rule`); the
+            built-in table when None.
+        extra_rules: added to the token rules (users' own formats).
 
     A Redactor is immutable after construction and safe to share between threads.
     """
 
-    __slots__ = ("_clean", "_key_cache", "_mask", "_words")
+    __slots__ = ("_clean", "_key_cache", "_mask", "_names", "_scanner", "_words")
 
     def __init__(
         self,
@@ -212,6 +217,8 @@ class Redactor:
         extra_words: Iterable[str] = (),
         remove_words: Iterable[str] = (),
         mask: str = REDACTED,
+        rules: Iterable[Rule] | None = None,
+        extra_rules: Iterable[Rule] = (),
     ) -> None:
         base = DEFAULT_SECRET_WORDS if secret_words is None else _words(secret_words)
         words = {_join(w) for w in base} | {_join(w) for w in _words(extra_words)}
@@ -223,6 +230,9 @@ class Redactor:
         self._mask = mask
         self._key_cache: dict[str, bool] = {}
         self._clean: set[str] = set()
+        table = (*(builtin_rules() if rules is None else rules), *extra_rules)
+        self._scanner = scanner_for(table)
+        self._names = tuple(f"rule {rule.name}" for rule in table)
 
     @property
     def mask(self) -> str:
@@ -304,15 +314,18 @@ class Redactor:
             view = decoded_view(text)
             if view is not None:
                 decoded, starts = view
-                found += [
-                    (starts[s], starts[e], f"{what} (percent-decoded)")
-                    for s, e, what in self._find(decoded)
-                ]
+                seen = set(found)
+                for s, e, what in self._find(decoded):
+                    span = (starts[s], starts[e], what)
+                    if span not in seen:  # found again outside the escapes
+                        found.append((*span[:2], f"{what} (percent-decoded)"))
         found.sort()
         return found
 
     def _find(self, text: str) -> list[Span]:
         spans = shape_spans(text)
+        names = self._names
+        spans += [(start, end, names[rule]) for start, end, rule in self._scanner.hits(text)]
         if "=" in text or ":" in text:
             spans += pair_spans(text, self.is_secret_key)
         if "-" in text and has_flag(ascii_bytes(text)):
@@ -338,6 +351,21 @@ class Redactor:
         if isinstance(value, (list, tuple)):
             return [self.redact(v) for v in value]
         return value
+
+
+def builtin_rules() -> tuple[Rule, ...]:
+    """The built-in token rules (see the docs' list of secret rules)."""
+    return ()
+
+
+@functools.lru_cache(maxsize=16)
+def _scanner(table: tuple[Rule, ...]) -> Scanner:
+    return Scanner(table)
+
+
+def scanner_for(table: tuple[Rule, ...]) -> Scanner:
+    """The scanner of a rule table, compiled once per distinct table (Redactors share it)."""
+    return _scanner(table)
 
 
 def _words(words: Iterable[str]) -> Iterable[str]:

@@ -47,16 +47,18 @@ __all__ = (
     "Hit",
     "Rule",
     "Scanner",
+    "SecretRule",
     "check_pattern",
     "entropy",
     "merge",
+    "parse_rules",
 )
 
 _WORD: Final = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_")
 
 
 @dataclass(frozen=True, slots=True)
-class Rule:
+class SecretRule:
     """One token format.
 
     Args:
@@ -77,6 +79,10 @@ class Rule:
     entropy: float = 0.0
     boundary: bool = True
     provider: str = ""
+
+
+#: The short name the rule tables use.
+Rule = SecretRule
 
 
 class Hit(NamedTuple):
@@ -190,6 +196,70 @@ class Scanner:
             pos = end
         parts.append(text[pos:])
         return "".join(parts)
+
+
+_RULE_FIELDS: Final = frozenset({"name", "pattern", "keywords", "entropy", "boundary", "provider"})
+_NAME: Final = re.compile(r"[a-z0-9]+(?:-[a-z0-9]+)*")
+
+
+def parse_rules(data: object) -> tuple[Rule, ...]:
+    """Users' rules from their JSON form: a list of objects with ``name``, ``pattern``,
+    ``keywords`` (a list of strings), and optionally ``entropy`` (a number),
+    ``boundary`` (true by default) and ``provider``.
+
+    Keywords are lower-cased; every pattern is checked (:func:`check_pattern`).
+
+    Raises:
+        ValueError: naming the rule and what is wrong with it.
+    """
+    if not isinstance(data, list):
+        raise ValueError("rules: expected a list of objects")
+    rules = []
+    for number, item in enumerate(data, 1):
+        where = f"rule {number}"
+        if not isinstance(item, dict):
+            raise ValueError(f"{where}: expected an object")
+        unknown = set(item) - _RULE_FIELDS
+        if unknown:
+            raise ValueError(f"{where}: unknown field(s) {', '.join(sorted(map(str, unknown)))}")
+        name, pattern, keywords = item.get("name"), item.get("pattern"), item.get("keywords")
+        if not isinstance(name, str) or _NAME.fullmatch(name) is None:
+            raise ValueError(f"{where}: 'name' must be kebab-case (letters, digits, '-')")
+        where = f"rule {name!r}"
+        if not isinstance(pattern, str) or not pattern:
+            raise ValueError(f"{where}: 'pattern' must be a non-empty string")
+        if not isinstance(keywords, list) or not all(
+            isinstance(k, str) and k and k.isascii() for k in keywords
+        ):
+            raise ValueError(f"{where}: 'keywords' must be a list of non-empty ASCII strings")
+        floor = item.get("entropy", 0.0)
+        if isinstance(floor, bool) or not isinstance(floor, (int, float)) or not 0 <= floor <= 8:
+            raise ValueError(f"{where}: 'entropy' must be a number of bits from 0 to 8")
+        boundary = item.get("boundary", True)
+        if not isinstance(boundary, bool):
+            raise ValueError(f"{where}: 'boundary' must be true or false")
+        provider = item.get("provider", "")
+        if not isinstance(provider, str):
+            raise ValueError(f"{where}: 'provider' must be a string")
+        try:
+            check_pattern(pattern)
+        except ValueError as exc:
+            raise ValueError(f"{where}: {exc}") from None
+        rules.append(
+            Rule(
+                name,
+                pattern,
+                tuple(k.lower() for k in keywords),
+                float(floor),
+                boundary,
+                provider,
+            )
+        )
+    names = [r.name for r in rules]
+    duplicate = next((n for n in names if names.count(n) > 1), None)
+    if duplicate is not None:
+        raise ValueError(f"rule {duplicate!r}: named twice")
+    return tuple(rules)
 
 
 # What check_pattern refuses, by its spelling in the pattern's source.
