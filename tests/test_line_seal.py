@@ -207,6 +207,13 @@ def test_a_mac_field_of_any_other_spelling_is_not_a_seal(value: bytes) -> None:
     assert split_mac(b'{"a":1,"mac":"' + value + b'"}') is None
 
 
+def test_a_line_that_does_not_end_with_its_mac_field_is_not_sealed() -> None:
+    sealed = b'{"a":1,"mac":"sha256:' + b"ab" * 32 + b'"}'
+    assert split_mac(sealed) is not None
+    assert split_mac(sealed + b" ") is None
+    assert split_mac(sealed[:-1] + b"]") is None
+
+
 def test_a_label_that_is_not_ascii_is_read_with_a_replacement_character() -> None:
     split = split_mac(b'{"a":1,"mac":"sha\xc3\xa9:' + b"ab" * 32 + b'"}')
     assert split is not None
