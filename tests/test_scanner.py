@@ -110,3 +110,21 @@ def test_patterns_outside_the_subset_are_refused_by_name(pattern: str, why: str)
 def test_a_keyword_must_be_lower_case_ascii() -> None:
     with pytest.raises(ValueError, match="keyword 'GHP_'"):
         Scanner([Rule("gh", GH.pattern, ("GHP_",))])
+
+
+keyword = st.text(alphabet="apik_y-e", min_size=1, max_size=4)
+
+
+@given(
+    st.lists(st.lists(keyword, min_size=1, max_size=3), min_size=1, max_size=8),
+    st.text(alphabet="APIKapik_y-e \u0130\u212a\u00e9", max_size=40),
+)
+def test_the_candidates_are_the_rules_one_of_whose_keywords_is_in_the_text(
+    tables: list[list[str]], text: str
+) -> None:
+    rules = [Rule(f"r{i}", "zz[0-9]{2}", tuple(words)) for i, words in enumerate(tables)]
+    # The definition: ASCII letters compared without case, nothing else folded
+    # (U+0130 and the Kelvin sign U+212A lower to ASCII letters in str.lower).
+    folded = "".join(c.lower() if c.isascii() else c for c in text)
+    expected = [i for i, words in enumerate(tables) if any(w in folded for w in words)]
+    assert Scanner(rules).candidates(text) == expected

@@ -41,7 +41,7 @@ import re
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Final, NamedTuple
+from typing import Any, Final, NamedTuple
 
 __all__ = (
     "Hit",
@@ -126,7 +126,7 @@ class Scanner:
             lower-case ASCII.
     """
 
-    __slots__ = ("_compiled", "_keywords", "rules")
+    __slots__ = ("_always", "_compiled", "_finder", "_implied", "rules")
 
     def __init__(self, rules: Sequence[Rule]) -> None:
         self.rules: tuple[Rule, ...] = tuple(rules)
@@ -140,15 +140,29 @@ class Scanner:
                 keywords.setdefault(word, []).append(index)
             compiled.append(re.compile(rule.pattern, re.ASCII))
         self._compiled = tuple(compiled)
-        self._keywords = tuple((word, tuple(ids)) for word, ids in keywords.items())
+        self._always = frozenset(i for i, rule in enumerate(self.rules) if not rule.keywords)
+        # Every keyword occurrence, overlapping ones too: at each position, the
+        # longest keyword that starts there (a trie, so re tries few branches);
+        # any shorter keyword found inside it is implied by it.
+        words = [w.encode("ascii") for w in keywords]
+        self._finder = re.compile(b"(?=(" + _trie(words) + b"))") if words else None
+        self._implied = {
+            w: frozenset(i for k in words if k in w for i in keywords[k.decode()]) for w in words
+        }
 
     def candidates(self, text: str) -> list[int]:
-        """The indexes of the rules that can match ``text``, in table order."""
-        lowered = text.lower()  # ASCII letters lower alike; the regex decides the rest
-        found = {i for i, rule in enumerate(self.rules) if not rule.keywords}
-        for word, ids in self._keywords:
-            if word in lowered:
-                found.update(ids)
+        """The indexes of the rules that can match ``text``, in table order: those with
+        no keyword, and those one of whose keywords occurs in ``text``, ASCII letters
+        compared without case."""
+        found = set(self._always)
+        if self._finder is not None:
+            # UTF-8 holds no ASCII byte inside a multi-byte character, and bytes.lower
+            # lowers ASCII letters only: an ASCII keyword occurs here exactly where it
+            # occurs in the text.
+            data = text.encode("utf-8", "surrogatepass").lower()
+            implied = self._implied
+            for word in set(self._finder.findall(data)):
+                found |= implied[word]
         return sorted(found)
 
     def hits(self, text: str) -> list[Hit]:
@@ -260,6 +274,30 @@ def parse_rules(data: object) -> tuple[Rule, ...]:
     if duplicate is not None:
         raise ValueError(f"rule {duplicate!r}: named twice")
     return tuple(rules)
+
+
+def _trie(words: Sequence[bytes]) -> bytes:
+    """A regular expression matching the longest of ``words`` at a position, as a trie."""
+    root: dict[int, Any] = {}
+    for word in words:
+        node = root
+        for byte in word:
+            node = node.setdefault(byte, {})
+        node[-1] = {}
+
+    def build(node: dict[int, Any]) -> bytes:
+        branches = [
+            re.escape(bytes([b])) + build(node[b]) for b in sorted(k for k in node if k >= 0)
+        ]
+        if not branches:
+            return b""
+        end = -1 in node
+        body = (
+            branches[0] if len(branches) == 1 and not end else b"(?:" + b"|".join(branches) + b")"
+        )
+        return body + b"?" if end else body
+
+    return build(root)
 
 
 # What check_pattern refuses, by its spelling in the pattern's source.
