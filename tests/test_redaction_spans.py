@@ -9,7 +9,9 @@ leaves a fragment of the token it lands in.
 from __future__ import annotations
 
 import re
+from urllib.parse import quote
 
+import pytest
 from hypothesis import example, given
 from hypothesis import strategies as st
 
@@ -102,3 +104,52 @@ def test_what_is_not_masked_stays_in_order_and_no_mask_touches_a_token(text: str
         escape_end = re.search(r"%[0-9A-Fa-f]{2}$", out[: m.start()]) is not None
         assert before not in TOKEN or escape_end, (text, out)
         assert after not in TOKEN, (text, out)
+
+
+# --- ordinary values that look like secrets ------------------------------------------------
+
+B64_TEXT = "VGhlIHF1aWNrIGJyb3duIGZveCBqdW1wcyBvdmVyIHRoZSBsYXp5IGRvZw=="  # a sentence
+GOOGLE = "ya29.a0AfH6SMBx3kL9pQ2rT5vW8yZ1bC4dF7gJ0"  # an OAuth access token's shape
+SRI = "sha384-oqVuAfXRKap7fdgcCY5uykM6+R9GqQ8K/uxy9rx7HNQlGYl1kPzQho1wx4JwY8wC"
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        B64_TEXT,
+        f"https://files.example.net/share/{B64_TEXT}",
+        "eyJ1c2VyIjoiYWxpY2UiLCJyb2xlIjoidmlld2VyIn0=",  # {"user":"alice","role":"viewer"}
+        SRI,
+        f"<script src=x.js integrity={SRI}>",
+        f"https://cdn.example.net/share/{SRI}",
+        "/search?q=" + quote(SRI, safe="") + "&lang=en",
+        "/search?q=sha256%3A" + "b8049975a2290742a9bd78376a0c986144ee98b2fade8cbab636b0f76c2e0479",
+        "token_type=Bearer expires_in=3600",
+        "upstream replied: Bearer\n2026-03-02T10:15:02.409Z INFO batch 42 done",
+        "UPDATE users SET password_hash = $1, password_changed_at = now() WHERE id = $2",
+        "SELECT 1 FROM keys WHERE token = ? AND secret = %(secret)s",
+        '\tat com.acme.auth.TokenService.java:42 in "String.length()"',
+        "raise auth.errors.InvalidCredentials: invalid username or password",
+    ],
+)
+def test_an_ordinary_value_that_looks_random_or_keyed_stays(text: str) -> None:
+    assert REDACTOR.redact_text(text) == text
+
+
+@pytest.mark.parametrize(
+    ("text", "secret"),
+    [
+        ("auth dXNlcjpodW50ZXIyc2VjcmV0cGFzcw==", "dXNlcjpodW50ZXIyc2VjcmV0cGFzcw=="),  # user:...
+        ("Authorization: Basic YWRtaW46czNjcjN0LXBhc3N3b3Jk", "YWRtaW46czNjcjN0LXBhc3N3b3Jk"),
+        (
+            "Bearer ya29.a0AfH6SMBx3kL9pQ2rT5vW8yZ1bC4dF7gJ0",
+            "ya29.a0AfH6SMBx3kL9pQ2rT5vW8yZ1bC4dF7gJ0",
+        ),
+        ("RevokedToken: " + SECRET, SECRET),
+        ("UPDATE users SET password_hash = 'x9$Zq'", "x9$Zq"),
+    ],
+)
+def test_a_secret_that_looks_like_those_is_still_masked(text: str, secret: str) -> None:
+    out = REDACTOR.redact_text(text)
+    assert secret not in out
+    assert REDACTED in out

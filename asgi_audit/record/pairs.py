@@ -44,6 +44,11 @@ _FLAG: Final = re.compile(
     r"(?<![\w-])(?P<flag>--?(?P<key>[A-Za-z][A-Za-z0-9_-]{0,63}))(?P<sep>\s+)(?P<val>[^\s-]\S*)"
 )
 _SPACE: Final = re.compile(r"\s")
+# A query's placeholder, not a value: ``password_hash = $1``, ``token = ?``, ``%s``,
+# ``%(name)s``, ``:name``, ``{name}``.
+_PLACEHOLDER: Final = re.compile(
+    r"\$[0-9]{1,3}|\?|%s|%\([A-Za-z_][A-Za-z0-9_]*\)s|:[A-Za-z_]\w*|\{\w*\}"
+)
 # Word characters become "w", "-" stays, anything else (non-ASCII bytes too,
 # which may be non-word characters) becomes a space.
 _FLAG_TABLE: Final = bytes(
@@ -90,7 +95,8 @@ def pair_spans(text: str, is_secret: Callable[[str], bool]) -> list[Span]:
                 space = _SPACE.search(val)
                 if space is not None:
                     end = start + space.start()
-            spans.append((start, end, f"key {key}"))
+            if _PLACEHOLDER.fullmatch(text, start, end) is None:
+                spans.append((start, end, f"key {key}"))
         pos = end
     return spans
 

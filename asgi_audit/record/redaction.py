@@ -136,8 +136,63 @@ _DESCRIPTIVE_LAST_WORDS: Final = frozenset(
         "status",
         "result",
         "provider",
+        "at",
     }
 )
+
+# A dotted key whose last part is one of these is a file or a stack frame
+# (``TokenService.java:42``, ``secrets.py:12``), not a key.
+_FILE_SUFFIXES: Final = frozenset(
+    [
+        "py",
+        "pyc",
+        "pyi",
+        "java",
+        "kt",
+        "scala",
+        "groovy",
+        "js",
+        "mjs",
+        "cjs",
+        "ts",
+        "tsx",
+        "jsx",
+        "go",
+        "rb",
+        "rs",
+        "cs",
+        "c",
+        "cc",
+        "cpp",
+        "h",
+        "hpp",
+        "swift",
+        "php",
+        "pl",
+        "sh",
+        "txt",
+        "log",
+        "md",
+        "json",
+        "yaml",
+        "yml",
+        "toml",
+        "xml",
+        "html",
+        "cfg",
+        "conf",
+        "ini",
+        "properties",
+    ]
+)
+# An exception's qualified class name (dotted, its class CamelCase) that begins
+# with one of these names a failure, and what follows it is a message:
+# ``auth.errors.InvalidCredentials: invalid username or password``. Unqualified,
+# ``RevokedToken: ...`` may hold the token itself and stays secret.
+_FAILURE_FIRST_WORDS: Final = frozenset(
+    {"invalid", "missing", "expired", "bad", "wrong", "incorrect", "unknown", "failed", "revoked"}
+)
+_CLASS_NAME: Final = re.compile(r"[A-Z][a-z0-9]+(?:[A-Z][a-z0-9]+)+")
 
 # Keys are secret, whatever precedes them, when they end in one of these words
 # (or in "session id", as two words): the session id is the credential itself,
@@ -250,6 +305,12 @@ class Redactor:
         return result
 
     def _decide_key(self, key: str) -> bool:
+        if "." in key:
+            tail = key.rsplit(".", 1)[1]
+            if tail.lower() in _FILE_SUFFIXES:
+                return False
+            if _CLASS_NAME.fullmatch(tail) and key_words(tail)[0] in _FAILURE_FIRST_WORDS:
+                return False
         words = key_words(key)
         if not words:
             return False
@@ -309,21 +370,20 @@ class Redactor:
         ``what`` naming the detector (``rule github-pat``, ``key password``, ``flag
         --password``, ``jwt``, ``random-run``, ...; ``... (percent-decoded)`` when it
         was found in the decoded view). Sorted by span."""
-        found = self._find(text)
-        if "%" in text:
-            view = decoded_view(text)
-            if view is not None:
-                decoded, starts = view
-                seen = set(found)
-                for s, e, what in self._find(decoded):
-                    span = (starts[s], starts[e], what)
-                    if span not in seen:  # found again outside the escapes
-                        found.append((*span[:2], f"{what} (percent-decoded)"))
+        view = decoded_view(text) if "%" in text else None
+        found = self._find(text, random=view is None)
+        if view is not None:
+            decoded, starts = view
+            seen = set(found)
+            for s, e, what in self._find(decoded):
+                span = (starts[s], starts[e], what)
+                if span not in seen:  # found again outside the escapes
+                    found.append((*span[:2], f"{what} (percent-decoded)"))
         found.sort()
         return found
 
-    def _find(self, text: str) -> list[Span]:
-        spans = shape_spans(text)
+    def _find(self, text: str, random: bool = True) -> list[Span]:
+        spans = shape_spans(text, random)
         names = self._names
         spans += [(start, end, names[rule]) for start, end, rule in self._scanner.hits(text)]
         if "=" in text or ":" in text:

@@ -27,6 +27,7 @@ SHA-512), words and identifiers (``QuarterlyReport2024Q3`` switches too rarely).
 
 from __future__ import annotations
 
+import binascii
 import itertools
 import math
 import re
@@ -59,7 +60,11 @@ _PEM: Final = re.compile(
     r"(?:.*?-----END[ A-Z0-9]*PRIVATE KEY(?: BLOCK)?-----|.*\Z)",
     re.DOTALL,
 )
-_SCHEME: Final = re.compile(r"(\b(?i:bearer|basic)\s+)(?![a-z]+\b)[A-Za-z0-9._~+/=-]{6,}")
+# The credential after the scheme: not a lower-case word, not a flag, and not a
+# ``key=value`` (``token_type=Bearer expires_in=3600``): "=" only as padding.
+_SCHEME: Final = re.compile(
+    r"(\b(?i:bearer|basic)[ \t]+)(?![a-z]+\b)(?!-)[A-Za-z0-9._~+/-]{6,}=*(?![A-Za-z0-9._~+/=-])"
+)
 _DIGEST: Final = re.compile(r"(\b(?i:digest)\s+)[^\r\n]+")
 _JWT: Final = re.compile(r"\beyJ[A-Za-z0-9_-]{2,}\.[A-Za-z0-9_-]{2,}\.[A-Za-z0-9_-]*")
 _URL_PASSWORD: Final = re.compile(
@@ -96,6 +101,12 @@ _HEX_ONLY: Final = re.compile(r"[0-9a-f]+|[0-9A-F]+")
 _SEGMENTS: Final = re.compile(r"([/.~])")
 _LONG_SEGMENT: Final = re.compile(r"[^/.~]{20}")
 _RUN: Final = re.compile(r"[A-Za-z0-9+/_~.-]{20,}={0,2}")
+_INTEGRITY_IN: Final = re.compile(r"(?<![A-Za-z0-9])sha(?:256|384|512)-[A-Za-z0-9+/]{43,86}={0,2}")
+_ESCAPE_DIGITS: Final = re.compile(r"[0-9A-Fa-f]{2}")
+_URLSAFE: Final = str.maketrans("-_", "+/")
+_INTEGRITY: Final = re.compile(r"sha(?:256|384|512)-[A-Za-z0-9+/]{43,86}={0,2}")
+_BASE64: Final = re.compile(r"[A-Za-z0-9+/]+|[A-Za-z0-9_-]+")
+_CREDENTIAL_PAIR: Final = re.compile(r"[A-Za-z0-9._@+-]{1,128}:[^\s]{1,256}")
 
 
 def luhn_valid(digits: str) -> bool:
@@ -158,14 +169,47 @@ def _run_spans(run: str, offset: int) -> list[Span]:
         # characters can be random.
         if _LONG_SEGMENT.search(run) is None:
             return []
+        # A labelled digest keeps its "/"s: its pieces are not segments.
+        kept = [m.span() for m in _INTEGRITY_IN.finditer(run)]
         spans = []
-        at = offset
+        at = 0
         for part in _SEGMENTS.split(run):
-            if random_token(part.rstrip("=")):
-                spans.append((at, at + len(part), "random-run"))
-            at += len(part)
+            end = at + len(part)
+            if not any(s < end and at < e for s, e in kept) and _random(part):
+                spans.append((offset + at, offset + end, "random-run"))
+            at = end
         return spans
-    return [(offset, offset + len(run), "random-run")] if random_token(run.rstrip("=")) else []
+    return [(offset, offset + len(run), "random-run")] if _random(run) else []
+
+
+def _random(run: str) -> bool:
+    # A labelled digest (subresource integrity, npm lockfiles) or base64 of
+    # ordinary text is not a secret, however random it looks.
+    return (
+        random_token(run.rstrip("="))
+        and _INTEGRITY.fullmatch(run) is None
+        and not _text_in_base64(run)
+    )
+
+
+def _text_in_base64(run: str) -> bool:
+    """Whether ``run`` is base64 of ordinary text: printable ASCII or UTF-8 with
+    letters and spaces, and not a ``user:password`` pair (Basic credentials)."""
+    body = run.rstrip("=")
+    if len(body) < 16 or not _BASE64.fullmatch(body):
+        return False
+    try:
+        standard = body.translate(_URLSAFE) + "=" * (-len(body) % 4)
+        raw = binascii.a2b_base64(standard)
+        decoded = raw.decode("utf-8")
+    except (binascii.Error, ValueError):
+        return False
+    if not decoded.isprintable() and not all(c.isprintable() or c in "\t\r\n" for c in decoded):
+        return False
+    if _CREDENTIAL_PAIR.fullmatch(decoded.strip()):
+        return False
+    letters = sum(c.isalpha() for c in decoded)
+    return letters >= len(decoded) // 2 and any(c in " ,.:;{}<>\n" for c in decoded)
 
 
 def _table(chars: str, mark: str) -> bytes:
@@ -195,9 +239,14 @@ def _digit_count(data: bytes) -> int:
     return len(data.translate(None, _NOT_DIGITS))
 
 
-def shape_spans(text: str) -> list[Span]:
+def shape_spans(text: str, random: bool = True) -> list[Span]:
     """The spans of ``text`` that hold a secret shape of the module rules (unsorted,
-    possibly overlapping, each with the name of its shape), found on the text as it is."""
+    possibly overlapping, each with the name of its shape), found on the text as it is.
+
+    ``random=False`` leaves out the long random runs (base64 and hex): in text with
+    percent escapes they are judged on the decoded view only, where ``%2B`` does not
+    cut a run in pieces that each look random.
+    """
     if len(text) in DIGEST_HEX_LENGTHS and _HEX_ONLY.fullmatch(text):
         return []  # a digest or a request id: kept by rule, nothing else can match it
     spans: list[Span] = []
@@ -228,15 +277,21 @@ def shape_spans(text: str) -> list[Span]:
             for m in _CARD.finditer(text)
             if luhn_valid(_digits_only(m.group(0)))
         ]
+    if not random:
+        return spans
     if digits >= 6 and len(text) >= 40 and _HEX_RUN in data.translate(_HEX_TABLE):
-        spans += [
-            (*m.span(), "random-hex")
-            for m in _HEX.finditer(text)
-            if len(m.group(0)) not in DIGEST_HEX_LENGTHS and _random_hex(m.group(0))
-        ]
+        for m in _HEX.finditer(text):
+            run, at = m.group(0), m.start()
+            if at and text[at - 1] == "%":
+                run, at = run[2:], at + 2  # "%3Ab80...": an escaped ":", then the run
+            if len(run) not in DIGEST_HEX_LENGTHS and _random_hex(run):
+                spans.append((at, at + len(run), "random-hex"))
     if len(text) >= 20:
         for m in _RUN.finditer(text):
-            spans += _run_spans(m.group(0), m.start())
+            run, at = m.group(0), m.start()
+            if at and text[at - 1] == "%" and _ESCAPE_DIGITS.match(run):
+                run, at = run[2:], at + 2  # "%3Ab80..." is ":b80...", escaped
+            spans += _run_spans(run, at)
     return spans
 
 
