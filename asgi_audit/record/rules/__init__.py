@@ -1,0 +1,21 @@
+"""The rule table of the secret scanner: the token formats providers publish, by family.
+
+PURE. Each family module lists its providers' formats, written from the formats the
+providers publish; :data:`RULES` is their concatenation, in the order the scanner runs
+them.
+``docs/reference/secret-rules.md`` lists every rule with its provider and keywords.
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+from ..scanner import Rule
+from . import cloud, code
+
+__all__ = ("RULES",)
+
+RULES: Final[tuple[Rule, ...]] = (
+    *cloud.RULES,
+    *code.RULES,
+)
