@@ -11,11 +11,13 @@ from __future__ import annotations
 from typing import Final
 
 from ..scanner import Rule
-from . import cloud, code
+from . import cloud, code, messaging, payments
 
 __all__ = ("RULES",)
 
 RULES: Final[tuple[Rule, ...]] = (
     *cloud.RULES,
     *code.RULES,
+    *messaging.RULES,
+    *payments.RULES,
 )
