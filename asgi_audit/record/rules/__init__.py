@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Final
 
 from ..scanner import Rule
-from . import cloud, code, messaging, payments
+from . import ai_data, cloud, code, messaging, misc, monitoring, payments
 
 __all__ = ("RULES",)
 
@@ -20,4 +20,7 @@ RULES: Final[tuple[Rule, ...]] = (
     *code.RULES,
     *messaging.RULES,
     *payments.RULES,
+    *ai_data.RULES,
+    *monitoring.RULES,
+    *misc.RULES,
 )
