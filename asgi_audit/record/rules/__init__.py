@@ -2,7 +2,7 @@
 
 PURE. Each family module lists its providers' formats, written from the formats the
 providers publish; :data:`RULES` is their concatenation, in the order the scanner runs
-them.
+them, the generic key-word rules last.
 ``docs/reference/secret-rules.md`` lists every rule with its provider and keywords.
 """
 
@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Final
 
 from ..scanner import Rule
-from . import ai_data, cloud, code, messaging, misc, monitoring, payments
+from . import ai_data, cloud, code, connection, generic, messaging, misc, monitoring, payments
 
 __all__ = ("RULES",)
 
@@ -23,4 +23,6 @@ RULES: Final[tuple[Rule, ...]] = (
     *ai_data.RULES,
     *monitoring.RULES,
     *misc.RULES,
+    *connection.RULES,
+    *generic.RULES,
 )
