@@ -4,6 +4,8 @@ Every rule is in the scanner's pattern subset, named once in kebab case, with
 lower-case keywords; the table names at least 150 providers. Every rule masks the
 examples of its format (``tests/rule_examples.py``) whole, and only them: the text
 around stays, and no rule touches the ordinary values a log holds.
+``docs/reference/secret-rules.md`` is the table as :func:`render_page` writes it;
+regenerate it with ``python -m tests.test_rules_table > docs/reference/secret-rules.md``.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from .rule_examples import EXAMPLES, ORDINARY, Example
 SCANNER: Final = Scanner(RULES)
 INDEX: Final = {rule.name: i for i, rule in enumerate(RULES)}
 RULES_DIR: Final = Path(rules_package.__file__).resolve().parent
+PAGE: Final = Path(__file__).resolve().parent.parent / "docs" / "reference" / "secret-rules.md"
 MAX_MODULE_LINES: Final = 350
 KEBAB: Final = re.compile(r"[a-z0-9]+(?:-[a-z0-9]+)*")
 
@@ -130,3 +133,69 @@ def test_there_are_at_least_60_ordinary_values() -> None:
 def test_no_rule_touches_an_ordinary_value(value: str) -> None:
     assert SCANNER.hits(value) == []
     assert SCANNER.mask(f"prefix text {value} suffix", "***") == f"prefix text {value} suffix"
+
+
+# --- the reference page ------------------------------------------------------------------
+
+_INTRO: Final = """\
+# Secret rules
+
+The secret scanner (`asgi_audit.record.scanner`) finds secrets in text by a table of
+rules, `asgi_audit.record.rules`: {named} rules for the token formats of {providers}
+providers, and {generic} generic ones (connection strings, URIs with a password,
+command lines, authorization headers, private keys, JSON Web Tokens, values after a key
+that names a secret).
+
+A rule is:
+
+- a **name**, in kebab case (`github-pat`);
+- a **pattern**, a regular expression in the subset `asgi_audit.record.scanner` defines
+  (positive ASCII classes, bounded repetition, no anchors or lookaround); its group
+  `secret`, or the whole match, is what is masked, so a key before a value stays;
+- **keywords**, lower-case strings one of which every match holds; the scanner runs a
+  rule only on a text that holds one of its keywords (ASCII case ignored);
+- an **entropy** floor, in bits per character, for the formats whose length and
+  alphabet are not enough;
+- whether the match must stand alone between non-word characters (most do).
+
+Each rule is written from the format its provider publishes (a token's prefix, its
+length and alphabet, a signature it embeds). A format with no signature of its own (a
+UUID, 32 or 64 hex characters) is masked only a few characters after a key that names
+the provider (`HEROKU_API_KEY=`, `X-Postmark-Server-Token:`). The generic rules on a
+value after a key word (`generic-...`) run last.
+
+This page is generated from the table:
+`python -m tests.test_rules_table > docs/reference/secret-rules.md`.
+
+| Name | Provider | Keywords |
+| --- | --- | --- |
+"""
+
+
+def _cell(text: str) -> str:
+    return text.replace("|", "\\|")
+
+
+def render_page() -> str:
+    """The reference page of the rule table, as ``docs/reference/secret-rules.md`` holds it."""
+    providers = {rule.provider for rule in RULES} - {"generic"}
+    generic = sum(rule.provider == "generic" for rule in RULES)
+    rows = [
+        f"| `{rule.name}` | {_cell(rule.provider)} | "
+        + ", ".join(f"`{_cell(word)}`" for word in rule.keywords)
+        + " |"
+        for rule in RULES
+    ]
+    intro = _INTRO.format(named=len(RULES) - generic, providers=len(providers), generic=generic)
+    return intro + "\n".join(rows) + "\n"
+
+
+def test_the_reference_page_is_the_table() -> None:
+    assert PAGE.read_text(encoding="utf-8") == render_page(), (
+        "docs/reference/secret-rules.md is out of date: regenerate it with "
+        "python -m tests.test_rules_table > docs/reference/secret-rules.md"
+    )
+
+
+if __name__ == "__main__":
+    print(render_page(), end="")
