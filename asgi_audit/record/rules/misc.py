@@ -1,0 +1,125 @@
+"""Identity, productivity and collaboration, content, shipping, security tools, keys.
+
+Written from each provider's published key formats (1Password's Secret Key, age's
+Bech32 secret keys, Cloudflare's origin CA keys, Linear's ``lin_api_``, ...).
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+from ..scanner import Rule
+from ._forms import ALNUM, HEX, UUID, keyed, token
+
+__all__ = ("RULES",)
+
+_B32 = "[QPZRY9X8GF2TVDW0S3JN54KHCE6MUA7L]"  # Bech32's alphabet, upper case
+
+RULES: Final[tuple[Rule, ...]] = (
+    # --- Password managers, key files ---
+    token(
+        "1password-secret-key",
+        "1Password",
+        "A3-[A-Z0-9]{6}-(?:[A-Z0-9]{11}|[A-Z0-9]{6}-[A-Z0-9]{5})-[A-Z0-9]{5}-[A-Z0-9]{5}"
+        "-[A-Z0-9]{5}",
+        "a3-",
+    ),
+    token(
+        "1password-service-account-token",
+        "1Password",
+        "ops_eyJ[A-Za-z0-9+/=_-]{100,2048}",
+        "ops_eyj",
+    ),
+    token("age-secret-key", "age", f"AGE-SECRET-KEY-1{_B32}{{58}}", "age-secret-key-1"),
+    # --- Cloudflare ---
+    token("cloudflare-origin-ca-key", "Cloudflare", f"v1\\.0-{HEX}{{24}}-{HEX}{{146}}", "v1.0-"),
+    keyed(
+        "cloudflare-api-token",
+        "Cloudflare",
+        ("cloudflare", "cf_api_token", "cf-api-token", "cf_token"),
+        "[A-Za-z0-9_-]{40}",
+    ),
+    keyed(
+        "cloudflare-global-api-key",
+        "Cloudflare",
+        ("cloudflare", "cf_api_key", "cf-api-key", "x-auth-key"),
+        f"{HEX}{{37}}",
+    ),
+    # --- Identity ---
+    keyed("okta-api-token", "Okta", ("okta", "ssws"), "00[A-Za-z0-9_-]{40}"),
+    keyed("auth0-client-secret", "Auth0", ("auth0",), "[A-Za-z0-9_-]{64}"),
+    token(
+        "salesforce-access-token",
+        "Salesforce",
+        "00D[A-Za-z0-9]{12,15}![A-Za-z0-9._]{80,120}",
+        "00d",
+    ),
+    keyed("launchdarkly-key", "LaunchDarkly", ("launchdarkly",), f"(?:api|sdk|mob)-{UUID}"),
+    # --- Atlassian and project tools ---
+    token("atlassian-api-token", "Atlassian", "ATATT3[A-Za-z0-9_=-]{150,220}", "atatt3"),
+    keyed(
+        "atlassian-legacy-token",
+        "Atlassian",
+        ("atlassian", "jira", "confluence"),
+        f"{ALNUM}{{24}}",
+        entropy=3.0,
+    ),
+    token("trello-token", "Trello", "ATTA[A-Fa-f0-9]{64,72}", "atta"),
+    keyed("trello-api-key", "Trello", ("trello",), f"{HEX}{{32}}|{HEX}{{64}}"),
+    token(
+        "asana-pat",
+        "Asana",
+        f"[12]/[0-9]{{13,16}}(?:/[0-9]{{13,16}})?:{HEX}{{32}}",
+        "1/",
+        "2/",
+    ),
+    token("linear-api-key", "Linear", f"lin_api_{ALNUM}{{40}}", "lin_api_"),
+    token("linear-oauth-token", "Linear", f"lin_oauth_{HEX}{{64}}", "lin_oauth_"),
+    token("notion-integration-secret", "Notion", f"secret_{ALNUM}{{43}}", "secret_"),
+    token("notion-token", "Notion", f"ntn_[0-9]{{11}}{ALNUM}{{35}}", "ntn_"),
+    token("figma-pat", "Figma", "figd_[A-Za-z0-9_-]{40}", "figd_"),
+    keyed("figma-legacy-token", "Figma", ("figma",), f"[0-9]{{6}}-{UUID}"),
+    token("clickup-token", "ClickUp", "pk_[0-9]{6,10}_[A-Z0-9]{32}", "pk_"),
+    keyed("todoist-token", "Todoist", ("todoist",), f"{HEX}{{40}}"),
+    token("airtable-pat", "Airtable", f"pat{ALNUM}{{14}}\\.{HEX}{{64}}", "pat"),
+    keyed("airtable-api-key", "Airtable", ("airtable",), f"key{ALNUM}{{14}}"),
+    # --- Files and content ---
+    token("dropbox-short-lived-token", "Dropbox", "sl\\.(?:u\\.)?[A-Za-z0-9_-]{130,1400}", "sl."),
+    token(
+        "dropbox-long-lived-token",
+        "Dropbox",
+        "[a-z0-9]{11}AAAAAAAAAA[A-Za-z0-9_-]{43}",
+        "aaaaaaaaaa",
+    ),
+    keyed(
+        "box-client-secret", "Box", ("box_client", "box-client", "box_developer"), f"{ALNUM}{{32}}"
+    ),
+    token("contentful-pat", "Contentful", "CFPAT-[A-Za-z0-9_-]{43}", "cfpat-"),
+    keyed("sanity-token", "Sanity", ("sanity",), f"sk{ALNUM}{{70,90}}"),
+    token("typeform-token", "Typeform", "tfp_[A-Za-z0-9_.=-]{50,70}", "tfp_"),
+    token("frameio-token", "Frame.io", "fio-u-[A-Za-z0-9_=-]{64}", "fio-u-"),
+    token("beamer-api-key", "Beamer", "b_[A-Za-z0-9=_-]{44}", "b_", entropy=3.5),
+    # --- Streaming ---
+    keyed("twitch-token", "Twitch", ("twitch",), "[a-z0-9]{30}"),
+    # --- Shipping and travel ---
+    token("easypost-api-key", "EasyPost", f"EZ[AT]K{HEX}{{54}}", "ezak", "eztk"),
+    token(
+        "shippo-api-token",
+        "Shippo",
+        f"shippo_(?:live|test)_{HEX}{{40}}",
+        "shippo_live_",
+        "shippo_test_",
+    ),
+    token(
+        "duffel-api-token",
+        "Duffel",
+        "duffel_(?:test|live)_[A-Za-z0-9_=-]{43}",
+        "duffel_test_",
+        "duffel_live_",
+    ),
+    token("lob-api-key", "Lob", f"(?:live|test)_{HEX}{{35}}", "live_", "test_"),
+    # --- Security tools, hardware ---
+    keyed("shodan-api-key", "Shodan", ("shodan",), f"{ALNUM}{{32}}"),
+    keyed("virustotal-api-key", "VirusTotal", ("virustotal", "vt_api", "x-apikey"), f"{HEX}{{64}}"),
+    token("adafruit-io-key", "Adafruit", f"aio_{ALNUM}{{28}}", "aio_"),
+)
