@@ -242,6 +242,7 @@ _CODE: Final[dict[str, tuple[Example, ...]]] = {
     "vault-service-token": tok("hvs." + r(B64URL, 24), "hvs.CAESI" + r(B64URL, 90)),
     "vault-batch-token": tok("hvb." + r(B64URL, 138)),
     "vault-recovery-token": tok("hvr." + r(B64URL, 24)),
+    "vault-legacy-token-bare": tok("s." + r(ALNUM, 24)),
     "vault-legacy-token": (kv("VAULT_TOKEN", "s." + r(ALNUM, 24)),),
     "doppler-token": tok("dp.pt." + r(ALNUM, 43), "dp.st.dev." + r(ALNUM, 40)),
     "infisical-service-token": tok(f"st.{uuid()}.{r(HEX, 32)}.{r(HEX, 32)}"),
@@ -258,7 +259,7 @@ _CODE: Final[dict[str, tuple[Example, ...]]] = {
     "gitea-token": (kv("GITEA_TOKEN", r(HEX, 40)),),
     "jenkins-api-token": (kv("JENKINS_API_TOKEN", "11" + r(HEX, 32)),),
     "teamcity-token": tok("eyJ0eXAiOiAiVENWMiJ9." + r(B64URL, 36) + "." + r(B64URL, 48)),
-    "harness-token": tok(f"pat.{r(B64URL, 22)}.{r(HEX, 24)}.{r(ALNUM, 20)}"),
+    "harness-token": tok(f"pat.{r(B64URL, 22)}.{r(ALNUM, 24)}.{r(ALNUM, 20)}"),
     "prefect-api-key": tok("pnu_" + r(ALNUM, 36)),
     "readme-api-key": tok("rdme_" + r(LOWER, 70)),
     "infracost-api-key": tok("ico-" + r(ALNUM, 32)),
@@ -285,7 +286,10 @@ _MESSAGING: Final[dict[str, tuple[Example, ...]]] = {
     "discord-bot-token": (
         kv("DISCORD_BOT_TOKEN", f"M{r(B64URL, 25)}.{r(B64URL, 6)}.{r(B64URL, 38)}"),
     ),
-    "telegram-bot-token": tok(r(DIGITS, 10) + ":AA" + r(B64URL, 33)),
+    "telegram-bot-token": (
+        *tok(r(DIGITS, 10) + ":AA" + r(B64URL, 33)),
+        around("https://api.telegram.org/bot", r(DIGITS, 10) + ":AA" + r(B64URL, 33), "/getMe"),
+    ),
     "teams-webhook-url": (
         around(
             "https://contoso.webhook.office.com/webhookb2/",
@@ -385,6 +389,7 @@ _AI_DATA: Final[dict[str, tuple[Example, ...]]] = {
         "sk-proj-" + r(B64URL, 74) + "T3BlbkFJ" + r(B64URL, 74),
         "sk-" + r(ALNUM, 20) + "T3BlbkFJ" + r(ALNUM, 20),
     ),
+    "sk-style-api-key": tok("sk-" + r(HEX, 32), "sk-" + r(B64URL, 40)),
     "openai-legacy-key": tok("sk-" + r(ALNUM, 48)),
     "anthropic-api-key": tok("sk-ant-api03-" + r(B64URL, 93) + "AA"),
     "langsmith-api-key": tok(
@@ -514,6 +519,20 @@ _MISC: Final[dict[str, tuple[Example, ...]]] = {
     "shodan-api-key": (kv("SHODAN_API_KEY", r(ALNUM, 32)),),
     "virustotal-api-key": (kv("x-apikey", r(HEX, 64), ": "),),
     "adafruit-io-key": tok("aio_" + r(ALNUM, 28)),
+    "intra42-client-secret": tok("s-s4t2ud-" + r(HEX, 64)),
+    "defined-networking-token": tok("dnkey-" + r(B64URL, 26) + "-" + r(B64URL, 52)),
+    "authress-access-key": tok(
+        "sc_" + r(LOWER, 12) + "." + r(LOWER, 5) + ".acc_" + r(LOWER, 20) + "." + r(B64, 64)
+    ),
+    "settlemint-token": tok("sm_pat_" + r(ALNUM, 16), "sm_aat_" + r(ALNUM, 16)),
+    "maxmind-license-key": tok(r(ALNUM, 6) + "_" + r(ALNUM, 29) + "_mmk"),
+    "woocommerce-key": tok("ck_" + r(HEX, 40), "cs_" + r(HEX, 40)),
+    "sidekiq-enterprise-credentials": (
+        kv("BUNDLE_ENTERPRISE__CONTRIBSYS__COM", r(HEX, 8) + ":" + r(HEX, 8)),
+    ),
+    "sidekiq-enterprise-url": (
+        around("https://", r(HEX, 8) + ":" + r(HEX, 8), "@enterprise.contribsys.com/"),
+    ),
 }
 
 _PUTTY_BODY: Final = "\n".join(r(B64, 64) for _ in range(2)) + "\n" + r(B64, 20) + "="
@@ -596,6 +615,27 @@ _GENERIC: Final[dict[str, tuple[Example, ...]]] = {
         around('{"password": "', "correct horse " + r(LETTERS, 6), '"}'),
         around("db_passwd = '", "hunter" + r(LETTERS, 6), "'"),
     ),
+    # --- passwords where tools and files put them ---
+    "sqlcmd-password": (around("sqlcmd -S db -U sa -P ", password(), ' -Q "SELECT 1"'),),
+    "redis-cli-password": (around("redis-cli -h cache -p 6380 -a ", password(), " ping"),),
+    "ldap-tool-password": (
+        around("ldapsearch -x -D cn=admin,dc=example,dc=org -w ", password(), " -b dc=org"),
+    ),
+    "htpasswd-batch-password": (around("htpasswd -b /etc/nginx/.htpasswd admin ", password()),),
+    "net-use-password": (around("net use Z: \\\\fs\\share /user:CORP\\svc ", password()),),
+    "rabbitmqctl-password": (around("rabbitmqctl add_user orders ", password()),),
+    "netrc-password": (around("machine api.example.com login deploy password ", password()),),
+    "pgpass-line": (around("db.internal:5432:app:app:", password()),),
+    "nuget-config-password": (
+        around('<add key="ClearTextPassword" value="', password(), '" />'),
+        around('<add key=\\"ClearTextPassword\\" value=\\"', password(), '\\" />'),
+    ),
+    "xml-password-element": (around("<server><password>", password(), "</password></server>"),),
+    "sql-password-single-quoted": (
+        around("CREATE USER report WITH PASSWORD '", password(), "';"),
+        around("ALTER USER 'app'@'%' IDENTIFIED BY '", password(), "';"),
+    ),
+    "sql-password-double-quoted": (around('CREATE ROLE r LOGIN PASSWORD "', password(), '";'),),
     "generic-password": (
         kv("DB_PASSWORD", "correct-Horse-battery!"),
         around("https://example.com/login?user=alice&password=", "hunter2", "&next=/"),

@@ -26,8 +26,6 @@ from tests.secret_corpus.measure import Report, measure
 from tests.secret_corpus.ordinary import ordinary_values
 from tests.secret_corpus.placements import PLACEMENTS
 
-RULES_PENDING = pytest.mark.xfail(strict=False, reason="redaction rules land with the new scanner")
-
 
 @pytest.fixture(scope="module")
 def report(tmp_path_factory: pytest.TempPathFactory) -> Report:
@@ -81,11 +79,9 @@ def test_every_event_is_whole(report: Report) -> None:
     }
 
 
-@RULES_PENDING
 def test_no_fragment_of_a_secret_reaches_a_file(report: Report) -> None:
     assert report.leaks == [], report.summary()
 
 
-@RULES_PENDING
 def test_no_ordinary_value_is_masked(report: Report) -> None:
     assert report.masked == [], report.summary()

@@ -136,7 +136,6 @@ def test_every_request_with_a_secret_is_recorded_whole(sent: tuple[list[Sent], s
     assert {s.status for s in results if s.where == "path"} == {404}
 
 
-@pytest.mark.xfail(strict=False, reason="redaction rules land with the new scanner")
 def test_no_fragment_of_a_secret_sent_over_http_reaches_the_file(
     sent: tuple[list[Sent], str],
 ) -> None:

@@ -43,6 +43,7 @@ from typing import Any, Final
 
 from .pairs import flag_spans, has_flag, pair_spans
 from .percent import decoded_view, extend_to_token
+from .rules import RULES
 from .scanner import Rule, Scanner
 from .shapes import Span, apply_mask, ascii_bytes, merge_spans, shape_spans
 
@@ -415,7 +416,7 @@ class Redactor:
 
 def builtin_rules() -> tuple[Rule, ...]:
     """The built-in token rules (see the docs' list of secret rules)."""
-    return ()
+    return RULES
 
 
 @functools.lru_cache(maxsize=16)

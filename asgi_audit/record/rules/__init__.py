@@ -11,7 +11,18 @@ from __future__ import annotations
 from typing import Final
 
 from ..scanner import Rule
-from . import ai_data, cloud, code, connection, generic, messaging, misc, monitoring, payments
+from . import (
+    ai_data,
+    cloud,
+    code,
+    commands,
+    connection,
+    generic,
+    messaging,
+    misc,
+    monitoring,
+    payments,
+)
 
 __all__ = ("RULES",)
 
@@ -24,5 +35,6 @@ RULES: Final[tuple[Rule, ...]] = (
     *monitoring.RULES,
     *misc.RULES,
     *connection.RULES,
+    *commands.RULES,
     *generic.RULES,
 )

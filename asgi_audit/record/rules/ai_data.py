@@ -22,6 +22,11 @@ RULES: Final[tuple[Rule, ...]] = (
         "t3blbkfj",
     ),
     token("openai-legacy-key", "OpenAI", f"sk-{ALNUM}{{48}}", "sk-", entropy=4.0),
+    # The "sk-" secret keys of the many APIs that copied OpenAI's (DeepSeek, Moonshot,
+    # vLLM and LiteLLM proxies, ...), whatever follows: random enough, it is a key.
+    token(
+        "sk-style-api-key", "OpenAI-compatible APIs", "sk-[A-Za-z0-9_-]{20,200}", "sk-", entropy=3.5
+    ),
     token(
         "anthropic-api-key",
         "Anthropic",

@@ -40,7 +40,7 @@ RULES: Final[tuple[Rule, ...]] = (
     token("gitlab-feed-token", "GitLab", "glft-[A-Za-z0-9_.-]{20,100}", "glft-"),
     token("gitlab-incoming-mail-token", "GitLab", "glimt-[A-Za-z0-9_.-]{25,100}", "glimt-"),
     token("gitlab-agent-token", "GitLab", "glagent-[A-Za-z0-9_.-]{50,120}", "glagent-"),
-    token("gitlab-oauth-app-secret", "GitLab", f"gloas-{HEX}{{64}}", "gloas-"),
+    token("gitlab-oauth-app-secret", "GitLab", "gloas-[A-Za-z0-9_-]{64}", "gloas-"),
     token("gitlab-scim-token", "GitLab", "glsoat-[A-Za-z0-9_.-]{20,100}", "glsoat-"),
     token(
         "gitlab-feature-flags-token",
@@ -113,6 +113,8 @@ RULES: Final[tuple[Rule, ...]] = (
     token("vault-service-token", "HashiCorp", "hvs\\.[A-Za-z0-9_-]{24,256}", "hvs."),
     token("vault-batch-token", "HashiCorp", "hvb\\.[A-Za-z0-9_-]{24,512}", "hvb."),
     token("vault-recovery-token", "HashiCorp", "hvr\\.[A-Za-z0-9_-]{24,256}", "hvr."),
+    # Bare: "s." and 24 random characters standing alone (entropy keeps words out).
+    token("vault-legacy-token-bare", "HashiCorp", f"s\\.{ALNUM}{{24}}", "s.", entropy=3.5),
     keyed(
         "vault-legacy-token",
         "HashiCorp",
@@ -169,7 +171,7 @@ RULES: Final[tuple[Rule, ...]] = (
     token(
         "harness-token",
         "Harness",
-        f"(?:pat|sat)\\.[A-Za-z0-9_-]{{22}}\\.{HEX}{{24}}\\.{ALNUM}{{20}}",
+        f"(?:pat|sat)\\.[A-Za-z0-9_-]{{22}}\\.{ALNUM}{{24}}\\.{ALNUM}{{20}}",
         "pat.",
         "sat.",
     ),

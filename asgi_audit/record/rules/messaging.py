@@ -66,7 +66,14 @@ RULES: Final[tuple[Rule, ...]] = (
         ("discord",),
         "[MNO][A-Za-z0-9_-]{23,26}\\.[A-Za-z0-9_-]{6}\\.[A-Za-z0-9_-]{27,40}",
     ),
-    token("telegram-bot-token", "Telegram", "[0-9]{8,10}:AA[A-Za-z0-9_-]{33}", ":aa"),
+    # Also in a bot API URL, after "bot" (api.telegram.org/bot<id>:<token>/getMe).
+    token(
+        "telegram-bot-token",
+        "Telegram",
+        "[0-9]{8,10}:AA[A-Za-z0-9_-]{33}",
+        ":aa",
+        boundary=False,
+    ),
     token(
         "teams-webhook-url",
         "Microsoft Teams",
@@ -170,8 +177,8 @@ RULES: Final[tuple[Rule, ...]] = (
     token(
         "twitter-bearer-token",
         "X (Twitter)",
-        "A{22}[A-Za-z0-9%]{30,200}",
-        "aaaaaaaaaaaaaaaaaaaaaa",
+        "A{20,22}[A-Za-z0-9%]{30,200}",
+        "aaaaaaaaaaaaaaaaaaaa",
         entropy=3.0,
     ),
     keyed("twitter-api-secret", "X (Twitter)", ("twitter",), f"{ALNUM}{{35,50}}"),

@@ -122,4 +122,42 @@ RULES: Final[tuple[Rule, ...]] = (
     keyed("shodan-api-key", "Shodan", ("shodan",), f"{ALNUM}{{32}}"),
     keyed("virustotal-api-key", "VirusTotal", ("virustotal", "vt_api", "x-apikey"), f"{HEX}{{64}}"),
     token("adafruit-io-key", "Adafruit", f"aio_{ALNUM}{{28}}", "aio_"),
+    # --- Education, networking, identity, commerce plug-ins ---
+    token("intra42-client-secret", "42 Intra", f"s-s4t2ud-{HEX}{{64}}", "s-s4t2ud-"),
+    token(
+        "defined-networking-token", "Defined Networking", "dnkey-[A-Za-z0-9_-]{60,100}", "dnkey-"
+    ),
+    token(
+        "authress-access-key",
+        "Authress",
+        "(?:sc|ext|scauth|authress)_[a-z0-9]{5,30}\\.[a-z0-9]{4,6}\\.acc[_-][a-z0-9-]{5,32}"
+        "\\.[A-Za-z0-9+/_=-]{30,120}",
+        ".acc_",
+        ".acc-",
+    ),
+    token(
+        "settlemint-token",
+        "SettleMint",
+        f"sm_(?:pat|aat|sat)_{ALNUM}{{16}}",
+        "sm_pat_",
+        "sm_aat_",
+        "sm_sat_",
+    ),
+    token("maxmind-license-key", "MaxMind", f"{ALNUM}{{6}}_{ALNUM}{{29}}_mmk", "_mmk"),
+    token("woocommerce-key", "WooCommerce", f"c[ks]_{HEX}{{40}}", "ck_", "cs_"),
+    token(
+        "sidekiq-enterprise-credentials",
+        "Sidekiq",
+        f"(?i:bundle_enterprise__contribsys__com|enterprise\\.contribsys\\.com)"
+        f"[ \\t]{{0,4}}[=:][ \\t]{{0,4}}[\"']?(?P<secret>{HEX}{{8}}:{HEX}{{8}})",
+        "contribsys",
+        boundary=False,
+    ),
+    token(
+        "sidekiq-enterprise-url",
+        "Sidekiq",
+        f"(?i:https?)://(?P<secret>{HEX}{{8}}:{HEX}{{8}})@(?i:[a-z0-9.-]{{0,64}}contribsys\\.com)",
+        "contribsys",
+        boundary=False,
+    ),
 )
