@@ -3,6 +3,8 @@
 //! The engine is [`scan`], plain Rust; the Python bindings are in this file,
 //! behind the `python` feature (on by default, what maturin builds).
 
+#[doc(hidden)]
+pub mod oracle;
 pub mod scan;
 
 /// The compiled core of asgi_audit's secret scanner: `Scanner`, the same
