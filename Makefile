@@ -14,7 +14,7 @@ STAMP_MUTATION := $(VENV)/.installed-mutation
 PYTEST_ARGS ?= -q
 RESULTS := bench/results
 
-.PHONY: demo serve test lint check build test-wheel bench docs docs-serve mutation clean
+.PHONY: demo serve test lint check build test-wheel bench docs docs-serve mutation native clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -96,6 +96,13 @@ docs-serve: $(STAMP_DOCS)
 # (tens of minutes); `.venv/bin/mutmut results` lists the survivors afterwards.
 mutation: $(STAMP_MUTATION)
 	$(BIN)/mutmut run
+
+# The optional compiled scanner core (native/: Rust, PyO3), built in release mode by
+# maturin and installed into .venv; asgi_audit works without it (record/engine.py).
+# Needs cargo; `ASGI_AUDIT_PURE=1` keeps the reference scanner even when it is there.
+native: | $(BIN)/python
+	$(BIN)/python -m pip install --quiet 'maturin>=1.9.4,<2'
+	VIRTUAL_ENV=$(abspath $(VENV)) $(BIN)/maturin develop --release -m native/Cargo.toml
 
 clean:
 	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache .hypothesis build dist mutants

@@ -1,0 +1,131 @@
+"""Which scanner runs: the compiled core when it is installed, else the reference.
+
+PURE: no event loop, no file. The one import beyond the standard library is of
+the optional compiled module ``asgi_audit_native`` (the ``asgi-audit-native``
+distribution, built from ``native/``), at each :func:`new_scanner` call.
+
+:func:`new_scanner` returns a :class:`NativeScanner` when that module imports,
+its ``ENGINE`` is :data:`ENGINE` (the version of the semantics it implements)
+and the environment variable ``ASGI_AUDIT_PURE`` is unset or empty; otherwise
+the reference :class:`~asgi_audit.record.scanner.Scanner`. Both give the same
+hits and the same masked text for every input; the compiled core is faster and
+scans without the GIL.
+
+The reference checks the rule table first, so a table is refused alike either
+way. Two cases stay with the reference: a table the compiled core refuses
+although the reference accepts it (a pattern the two regex engines could read
+differently, ``\\xff`` or ``a{1, 3}``: the core's stricter check says which),
+and, per call, a text or mask that UTF-8 cannot encode (a lone surrogate).
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+from collections.abc import Sequence
+from types import ModuleType
+from typing import Final, Protocol
+
+from .scanner import Hit, Rule, Scanner
+
+__all__ = ("ENGINE", "NativeScanner", "ScannerLike", "native_available", "new_scanner")
+
+#: The version of the scanning semantics this package expects of the compiled core.
+ENGINE: Final = 1
+#: Set to a non-empty value, :func:`new_scanner` always returns the reference.
+PURE_VARIABLE: Final = "ASGI_AUDIT_PURE"
+_MODULE: Final = "asgi_audit_native"
+
+
+class ScannerLike(Protocol):
+    """What the reference :class:`~asgi_audit.record.scanner.Scanner` and
+    :class:`NativeScanner` both offer."""
+
+    @property
+    def rules(self) -> tuple[Rule, ...]:
+        """The rule table, in order; a hit's ``rule`` indexes it."""
+        ...
+
+    def hits(self, text: str) -> list[Hit]:
+        """Every secret in ``text``, sorted by span then rule."""
+        ...
+
+    def mask(self, text: str, mask: str) -> str:
+        """``text`` with every secret replaced by ``mask`` (spans merged first)."""
+        ...
+
+
+class _Compiled(Protocol):
+    """``asgi_audit_native.Scanner``."""
+
+    def hits(self, text: str) -> list[tuple[int, int, int]]: ...
+
+    def mask(self, text: str, mask: str) -> str: ...
+
+
+class NativeScanner:
+    """The compiled core behind the reference's interface.
+
+    A text (or mask) that the core refuses because UTF-8 cannot encode it is
+    scanned by the reference instead.
+    """
+
+    __slots__ = ("_compiled", "_reference", "rules")
+
+    def __init__(self, reference: Scanner, compiled: _Compiled) -> None:
+        self._reference = reference
+        self._compiled = compiled
+        self.rules: tuple[Rule, ...] = reference.rules
+
+    def hits(self, text: str) -> list[Hit]:
+        """Every secret in ``text``, sorted by span then rule."""
+        try:
+            found = self._compiled.hits(text)
+        except UnicodeEncodeError:
+            return self._reference.hits(text)
+        return [Hit(start, end, rule) for start, end, rule in found]
+
+    def mask(self, text: str, mask: str) -> str:
+        """``text`` with every secret replaced by ``mask`` (spans merged first)."""
+        try:
+            return self._compiled.mask(text, mask)
+        except UnicodeEncodeError:
+            return self._reference.mask(text, mask)
+
+
+def _native_module() -> ModuleType | None:
+    """The compiled module, if it imports and implements :data:`ENGINE`."""
+    try:
+        module = importlib.import_module(_MODULE)
+    except ImportError:
+        return None
+    return module if getattr(module, "ENGINE", None) == ENGINE else None
+
+
+def native_available() -> bool:
+    """Whether the compiled core is installed and implements :data:`ENGINE`
+    (whatever ``ASGI_AUDIT_PURE`` says)."""
+    return _native_module() is not None
+
+
+def new_scanner(rules: Sequence[Rule]) -> ScannerLike:
+    """A scanner over ``rules``: the compiled core when it can serve, else the
+    reference (see the module).
+
+    Raises:
+        ValueError: the reference refuses the table (a pattern outside the
+            subset, a keyword that is not lower-case ASCII).
+    """
+    reference = Scanner(rules)
+    module = None if os.environ.get(PURE_VARIABLE) else _native_module()
+    if module is None:
+        return reference
+    table = [
+        (rule.pattern, list(rule.keywords), float(rule.entropy), bool(rule.boundary))
+        for rule in reference.rules
+    ]
+    try:
+        compiled: _Compiled = module.Scanner(table)
+    except ValueError:
+        return reference
+    return NativeScanner(reference, compiled)
