@@ -27,8 +27,8 @@ class StandInScanner:
 
     def __init__(self, rules: list[tuple[str, list[str], float, bool]]) -> None:
         for pattern, _, _, _ in rules:
-            if "{1, 3}" in pattern:
-                raise ValueError(f"pattern {pattern!r}: a space in a counted repetition")
+            if "refused-by-the-core" in pattern:  # a compiled core of another version
+                raise ValueError(f"pattern {pattern!r}: not accepted here")
         self.reference = Scanner(
             [Rule(f"r{i}", p, tuple(k), e, b) for i, (p, k, e, b) in enumerate(rules)]
         )
@@ -121,7 +121,7 @@ def test_a_table_only_the_compiled_core_refuses_stays_with_the_reference(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.setitem(sys.modules, "asgi_audit_native", stand_in())
-    table = [*TABLE, Rule("odd", "k{1, 3}", (), 0.0, False)]
+    table = [*TABLE, Rule("odd", "refused-by-the-core", (), 0.0, False)]
     assert type(engine.new_scanner(table)) is Scanner
 
 

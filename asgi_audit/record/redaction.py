@@ -37,14 +37,16 @@ Redaction runs in the writer, before any size cap, so no half-secret survives a 
 from __future__ import annotations
 
 import functools
+import os
 import re
 from collections.abc import Iterable, Mapping
 from typing import Any, Final
 
+from .engine import PURE_VARIABLE, ScannerLike, new_scanner
 from .pairs import flag_spans, has_flag, pair_spans
 from .percent import decoded_view, extend_to_token
 from .rules import RULES
-from .scanner import Rule, Scanner
+from .scanner import Rule
 from .shapes import Span, apply_mask, ascii_bytes, merge_spans, shape_spans
 
 __all__ = ("DEFAULT_SECRET_WORDS", "REDACTED", "Redactor", "key_words")
@@ -420,13 +422,15 @@ def builtin_rules() -> tuple[Rule, ...]:
 
 
 @functools.lru_cache(maxsize=16)
-def _scanner(table: tuple[Rule, ...]) -> Scanner:
-    return Scanner(table)
+def _scanner(table: tuple[Rule, ...], pure: bool) -> ScannerLike:
+    return new_scanner(table)
 
 
-def scanner_for(table: tuple[Rule, ...]) -> Scanner:
-    """The scanner of a rule table, compiled once per distinct table (Redactors share it)."""
-    return _scanner(table)
+def scanner_for(table: tuple[Rule, ...]) -> ScannerLike:
+    """The scanner of a rule table, compiled once per distinct table (Redactors share
+    it): the compiled core when it is installed, else the reference
+    (:mod:`asgi_audit.record.engine`)."""
+    return _scanner(table, bool(os.environ.get(PURE_VARIABLE)))
 
 
 def _words(words: Iterable[str]) -> Iterable[str]:

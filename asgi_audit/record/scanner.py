@@ -300,16 +300,81 @@ def _trie(words: Sequence[bytes]) -> bytes:
     return build(root)
 
 
-# What check_pattern refuses, by its spelling in the pattern's source.
-_FORBIDDEN: Final = (
-    (re.compile(r"(?<!\\)(?:\\\\)*\[\^"), "a negated class"),
-    (re.compile(r"(?<!\\)(?:\\\\)*\\[wWdDsSbBAZzG]"), "a Unicode or anchor escape"),
-    (re.compile(r"(?<![\\\[])(?:\\\\)*[*+]"), "an unbounded repetition"),
-    (re.compile(r"(?<!\\)(?:\\\\)*\{\d+,\}"), "an unbounded repetition"),
-    (re.compile(r"(?<!\\)(?:\\\\)*\(\?(?:[=!]|<[=!])"), "a lookaround"),
-    (re.compile(r"(?<!\\)(?:\\\\)*\\[1-9]|\(\?P="), "a back-reference"),
-    (re.compile(r"(?<!\\)(?:\\\\)*[\^$]"), "an anchor"),
-)
+# Escapes read alike by Python's re and Rust's regex: of punctuation (but "<" and
+# ">", word boundaries in Rust), and \t \n \r.
+_ESCAPABLE: Final = frozenset("!\"#$%&'()*+,-./:;=?@[\\]^_`{|}~ ") | {"t", "n", "r"}
+_BRACE: Final = re.compile(r"\{[0-9]{1,5}(?:,[0-9]{1,5})?\}")
+_GROUP_OPENINGS: Final = ("(?:", "(?i:", "(?P<secret>")
+
+
+def _check_source(pattern: str) -> str | None:
+    """What in ``pattern``'s spelling is outside the subset, or None."""
+    i, size = 0, len(pattern)
+    if pattern.startswith("(?i)"):
+        i = 4
+    while i < size:
+        c = pattern[i]
+        if c == "\\":
+            if i + 1 >= size or pattern[i + 1] not in _ESCAPABLE:
+                return "an escape other than of punctuation, \\t, \\n or \\r"
+            i += 2
+        elif c == "[":
+            problem, i = _check_class(pattern, i)
+            if problem:
+                return problem
+        elif c == "(":
+            if not pattern.startswith(_GROUP_OPENINGS, i):
+                if pattern.startswith(("(?=", "(?!", "(?<=", "(?<!"), i):
+                    return "a lookaround"
+                if pattern.startswith("(?P=", i):
+                    return "a back-reference"
+                return "a group other than (?:...), (?i:...) or (?P<secret>...)"
+            i += 1
+        elif c == "{":
+            m = _BRACE.match(pattern, i)
+            if m is None:
+                return (
+                    "an unbounded repetition"
+                    if re.match(r"\{[0-9]+,\}", pattern[i:])
+                    else ("a brace that is not a bounded repetition {m} or {m,n}")
+                )
+            i = m.end()
+        elif c in "*+":
+            return "an unbounded repetition"
+        elif c == ".":
+            return "'.' (use a class)"
+        elif c in "^$":
+            return "an anchor"
+        else:
+            i += 1
+    return None
+
+
+def _check_class(pattern: str, i: int) -> tuple[str | None, int]:
+    """Check the class that opens at ``i``; return the problem and where it ends."""
+    i += 1
+    if pattern.startswith("^", i):
+        return "a negated class", i
+    if pattern.startswith("]", i):
+        return "a ']' first in a class (escape it)", i
+    previous = ""
+    while i < len(pattern):
+        c = pattern[i]
+        if c == "]":
+            return None, i + 1
+        if c == "\\":
+            if i + 1 >= len(pattern) or pattern[i + 1] not in _ESCAPABLE:
+                return "an escape other than of punctuation, \\t, \\n or \\r", i
+            previous = ""
+            i += 2
+            continue
+        if c == "[":
+            return "a '[' inside a class (escape it)", i
+        if c in "&-~" and previous == c:
+            return f"'{c}{c}' inside a class (a set operation in Rust)", i
+        previous = c
+        i += 1
+    return "an unclosed class", i
 
 
 def check_pattern(pattern: str) -> None:
@@ -321,13 +386,9 @@ def check_pattern(pattern: str) -> None:
     """
     if not pattern.isascii():
         raise ValueError(f"pattern {pattern!r}: not ASCII")
-    outside = _outside_classes(pattern)
-    if re.search(r"(?<!\\)(?:\\\\)*\.", outside):
-        raise ValueError(f"pattern {pattern!r}: '.' (use a class)")
-    for regex, what in _FORBIDDEN:
-        source = pattern if what == "a negated class" else outside
-        if regex.search(source):
-            raise ValueError(f"pattern {pattern!r}: {what}")
+    problem = _check_source(pattern)
+    if problem is not None:
+        raise ValueError(f"pattern {pattern!r}: {problem}")
     try:
         compiled = re.compile(pattern, re.ASCII)
     except re.error as exc:
@@ -336,32 +397,3 @@ def check_pattern(pattern: str) -> None:
         raise ValueError(f"pattern {pattern!r}: groups other than (?P<secret>...)")
     if compiled.search("") is not None:
         raise ValueError(f"pattern {pattern!r}: matches the empty string")
-
-
-def _outside_classes(pattern: str) -> str:
-    """``pattern`` with the inside of every ``[...]`` class blanked out."""
-    out = []
-    inside = False
-    i = 0
-    while i < len(pattern):
-        c = pattern[i]
-        if c == "\\" and i + 1 < len(pattern):
-            out.append("  " if inside else pattern[i : i + 2])
-            i += 2
-            continue
-        if inside:
-            if c == "]" and pattern[i - 1] != "[":
-                inside = False
-                out.append("]")
-            else:
-                out.append(" ")
-        elif c == "[":
-            inside = True
-            out.append("[")
-            if pattern[i + 1 : i + 2] == "^":
-                out.append("^")
-                i += 1
-        else:
-            out.append(c)
-        i += 1
-    return "".join(out)

@@ -1,6 +1,6 @@
 //! A slow second implementation of the reference's definition, for the tests
-//! and the fuzz target: no keyword automaton (Rust's own full lower-casing,
-//! `str::to_lowercase`, then `contains`), no unanchored search, no skipping.
+//! and the fuzz target: no keyword automaton (ASCII lower-casing,
+//! `str::to_ascii_lowercase`, then `contains`), no unanchored search, no skipping.
 //! For each candidate rule it tries every character position in order, as the
 //! reference's loop does, with the rule's pattern anchored there.
 
@@ -32,7 +32,7 @@ impl Oracle {
 
     /// The hits in `text` by the definition, as byte offsets, sorted.
     pub fn hits(&self, text: &str) -> Vec<Hit> {
-        let lowered = text.to_lowercase();
+        let lowered = text.to_ascii_lowercase();
         let hay = text.as_bytes();
         let starts: Vec<usize> = text
             .char_indices()

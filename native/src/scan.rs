@@ -11,10 +11,10 @@
 //!   pattern accepted here matches ASCII bytes only, so every match starts and
 //!   ends on a character boundary, its secret is ASCII, and "the character
 //!   before the match" is non-ASCII exactly when the byte before it is.
-//! * **Keywords** are looked for in the text lowered as Python's `str.lower()`
-//!   lowers it, as far as an ASCII keyword can tell: ASCII letters, and the two
-//!   characters outside ASCII whose lower case holds an ASCII letter (see
-//!   [`FOLDS_TO_ASCII`]).
+//! * **Keywords** are looked for in the text's UTF-8 bytes, ASCII letters
+//!   compared without case and nothing else folded (UTF-8 holds no ASCII byte
+//!   inside a multi-byte character, so an ASCII keyword occurs in the bytes
+//!   exactly where it occurs in the text).
 //! * **Searching** resumes where the reference resumes, one *character* past a
 //!   refused match's start.
 //! * **Entropy** is summed in the same order with the same operations.
@@ -30,13 +30,6 @@ use regex_syntax::hir::{Class, Hir, HirKind};
 /// The version of the semantics: what `asgi_audit.record.engine` checks
 /// before it uses this engine.
 pub const ENGINE: u32 = 1;
-
-/// The characters outside ASCII whose lower case (Python's `str.lower()`, full
-/// case mapping, Unicode 14 to 16) holds an ASCII character, and what they fold
-/// to for the keyword search. `İ` lowers to `i` followed by U+0307 COMBINING
-/// DOT ABOVE, so its `i` can end a keyword but not be followed by one's next
-/// letter: it folds to `i` and a byte that is no ASCII character.
-pub const FOLDS_TO_ASCII: [(char, &[u8]); 2] = [('\u{130}', b"i\x80"), ('\u{212A}', b"k")];
 
 /// One rule as the Python side passes it.
 #[derive(Clone, Debug)]
@@ -151,13 +144,7 @@ impl Engine {
             found[i] = true;
         }
         if let Some(automaton) = &self.keywords {
-            let folded;
-            let haystack: &[u8] = if needs_folding(text) {
-                folded = fold(text);
-                &folded
-            } else {
-                text.as_bytes()
-            };
+            let haystack: &[u8] = text.as_bytes();
             let mut seen = vec![false; self.keyword_rules.len()];
             let mut left = seen.len();
             for m in automaton.find_overlapping_iter(haystack) {
@@ -299,34 +286,6 @@ fn next_char(hay: &[u8], at: usize) -> usize {
         Some(&b) if b >= 0xE0 => at + 3,
         Some(_) => at + 2,
     }
-}
-
-fn needs_folding(text: &str) -> bool {
-    // U+0130 is C4 B0 in UTF-8, U+212A is E2 84 AA.
-    let b = text.as_bytes();
-    memchr_pair(b, 0xC4, 0xB0) || memchr_triple(b, 0xE2, 0x84, 0xAA)
-}
-
-fn memchr_pair(b: &[u8], x: u8, y: u8) -> bool {
-    b.windows(2).any(|w| w[0] == x && w[1] == y)
-}
-
-fn memchr_triple(b: &[u8], x: u8, y: u8, z: u8) -> bool {
-    b.windows(3).any(|w| w[0] == x && w[1] == y && w[2] == z)
-}
-
-/// `text` as the keyword search sees it (see [`FOLDS_TO_ASCII`]); ASCII case is
-/// left to the automaton, every other character keeps its bytes, none ASCII.
-pub fn fold(text: &str) -> Vec<u8> {
-    let mut out = Vec::with_capacity(text.len());
-    let mut utf8 = [0u8; 4];
-    for c in text.chars() {
-        match FOLDS_TO_ASCII.iter().find(|(from, _)| *from == c) {
-            Some((_, to)) => out.extend_from_slice(to),
-            None => out.extend_from_slice(c.encode_utf8(&mut utf8).as_bytes()),
-        }
-    }
-    out
 }
 
 /// Shannon entropy in bits per character, the counts summed in code-point
@@ -650,17 +609,15 @@ mod tests {
     }
 
     #[test]
-    fn keywords_fold_ascii_case_and_two_other_characters() {
+    fn keywords_fold_ascii_case_only() {
         let e = engine(&[rule("(?:key|tok)[0-9]{2}", &["key"], 0.0, false)]);
         assert_eq!(e.hits("tok12"), vec![]);
         assert_eq!(e.hits("KEY tok12"), vec![(4, 9, 0)]);
-        // KELVIN SIGN lowers to "k" in Python: the rule is a candidate.
-        assert_eq!(e.hits_chars("\u{212A}ey tok12"), vec![(4, 9, 0)]);
-        // "İ" lowers to "i" + U+0307: "api" occurs, "apix" does not.
+        // The KELVIN SIGN and "İ" are not ASCII letters: no keyword in them.
+        assert_eq!(e.hits_chars("\u{212A}ey tok12"), vec![]);
         let api = engine(&[rule("(?:api|tok)[0-9]{2}", &["api"], 0.0, false)]);
-        assert_eq!(api.hits_chars("Ap\u{130} tok12"), vec![(4, 9, 0)]);
-        let apix = engine(&[rule("(?:apix|tok)[0-9]{2}", &["apix"], 0.0, false)]);
-        assert_eq!(apix.hits_chars("Ap\u{130}x tok12"), vec![]);
+        assert_eq!(api.hits_chars("Ap\u{130} tok12"), vec![]);
+        assert_eq!(api.hits_chars("aPi tok12"), vec![(4, 9, 0)]);
     }
 
     #[test]
