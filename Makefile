@@ -53,7 +53,13 @@ demo: $(STAMP_RUN)
 serve: $(STAMP_RUN)
 	$(BIN)/python -m demo.serve
 
+# The whole suite. Where cargo is on PATH, the compiled scanner core is built and
+# installed first (`make native`), so the suite runs on it and its property tests
+# hold it to the pure-Python reference; without cargo the suite runs on the reference
+# alone (and says so). `.ci/test-wheel` runs the suite on the pure wheel as well.
 test: $(STAMP_DEV)
+	@if command -v cargo >/dev/null 2>&1; then $(MAKE) --no-print-directory native; \
+	else echo "make test: no cargo: the compiled scanner core is not built or tested"; fi
 	$(BIN)/python -m pytest -q
 
 lint: $(STAMP_DEV)
@@ -102,7 +108,8 @@ mutation: $(STAMP_MUTATION)
 # Needs cargo; `ASGI_AUDIT_PURE=1` keeps the reference scanner even when it is there.
 native: | $(BIN)/python
 	$(BIN)/python -m pip install --quiet 'maturin>=1.9.4,<2'
-	VIRTUAL_ENV=$(abspath $(VENV)) $(BIN)/maturin develop --release -m native/Cargo.toml
+	VIRTUAL_ENV=$(abspath $(VENV)) $(BIN)/maturin develop --quiet --release -m native/Cargo.toml
+	cd native && cargo test --release --quiet
 
 clean:
-	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache .hypothesis build dist mutants
+	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache .hypothesis build dist mutants native/target

@@ -6,12 +6,14 @@ test needs one (tests/test_native_scanner.py runs the real one).
 
 from __future__ import annotations
 
+import os
 import sys
 import types
 
 import pytest
 
 from asgi_audit.record import engine
+from asgi_audit.record.redaction import Redactor
 from asgi_audit.record.scanner import Hit, Rule, Scanner
 
 TABLE = [
@@ -147,3 +149,13 @@ def test_both_scanners_are_scanner_like() -> None:
     native = engine.NativeScanner(reference, compiled)
     assert use(reference) == use(native) == "x # key=# é"
     assert compiled.calls == 1
+
+
+@pytest.mark.skipif(
+    not os.environ.get("ASGI_AUDIT_REQUIRE_NATIVE"),
+    reason="ASGI_AUDIT_REQUIRE_NATIVE is not set (CI sets it where it builds the core)",
+)
+def test_the_compiled_core_serves_redaction_where_it_is_required() -> None:
+    assert engine.native_available(), "asgi_audit_native is not installed or not of ENGINE 1"
+    assert not os.environ.get(engine.PURE_VARIABLE)
+    assert isinstance(Redactor()._scanner, engine.NativeScanner)
