@@ -43,7 +43,7 @@ DIGITS = "0123456789"
 # Punctuation a literal may be; the specials are written escaped.
 PUNCT = "_-=:/.@+*?()[]{}|#&~ !%,;'\"<>\\^$"
 SPECIAL_OUTSIDE = set(".^$*+?{}[]\\|()-&~# ")
-SPECIAL_INSIDE = set("\\]^-[&~")
+SPECIAL_INSIDE = set("\\]^-[&~|")
 LITERAL_CHARS = LETTERS + DIGITS + PUNCT
 
 

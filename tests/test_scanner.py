@@ -111,6 +111,7 @@ def test_patterns_in_the_subset_are_accepted(pattern: str) -> None:
         (r"[a--b]{3}", "'--' inside a class"),
         (r"[a&&b]{3}", "'&&' inside a class"),
         (r"[a~~b]{3}", "'~~' inside a class"),
+        (r"[a||b]{3}", "'||' inside a class"),
         (r"[]a]{3}", "first in a class"),
         (r"[ab{3}", "unclosed class"),
         (r"x?", "empty string"),

@@ -370,8 +370,8 @@ def _check_class(pattern: str, i: int) -> tuple[str | None, int]:
             continue
         if c == "[":
             return "a '[' inside a class (escape it)", i
-        if c in "&-~" and previous == c:
-            return f"'{c}{c}' inside a class (a set operation in Rust)", i
+        if c in "&-~|" and previous == c:
+            return f"'{c}{c}' inside a class (a set operation in Rust or a later Python)", i
         previous = c
         i += 1
     return "an unclosed class", i
