@@ -43,6 +43,8 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, Final, NamedTuple
 
+from .shapes import apply_mask, merge_spans
+
 __all__ = (
     "Hit",
     "Rule",
@@ -108,14 +110,7 @@ def entropy(text: str) -> float:
 
 def merge(hits: Iterable[Hit]) -> list[tuple[int, int]]:
     """The spans of ``hits`` merged where they overlap or touch, in order."""
-    spans: list[tuple[int, int]] = []
-    for start, end, _ in sorted(hits):
-        if spans and start <= spans[-1][1]:
-            if end > spans[-1][1]:
-                spans[-1] = (spans[-1][0], end)
-        else:
-            spans.append((start, end))
-    return spans
+    return merge_spans(hits)
 
 
 class Scanner:
@@ -199,17 +194,7 @@ class Scanner:
 
     def mask(self, text: str, mask: str) -> str:
         """``text`` with every secret replaced by ``mask`` (spans merged first)."""
-        spans = merge(self.hits(text))
-        if not spans:
-            return text
-        parts = []
-        pos = 0
-        for start, end in spans:
-            parts.append(text[pos:start])
-            parts.append(mask)
-            pos = end
-        parts.append(text[pos:])
-        return "".join(parts)
+        return apply_mask(text, self.hits(text), mask)
 
 
 _RULE_FIELDS: Final = frozenset({"name", "pattern", "keywords", "entropy", "boundary", "provider"})

@@ -45,6 +45,8 @@ __all__ = (
 
 #: A span of a text that holds a secret, and what found it.
 Span: TypeAlias = tuple[int, int, str]
+#: What merging takes: a bare span, a named one, or a scanner's hit (its rule's index).
+Spanned: TypeAlias = tuple[int, int] | tuple[int, int, str] | tuple[int, int, int]
 
 #: Lengths of hex runs that are kept as digests or ids rather than masked.
 DIGEST_HEX_LENGTHS: Final = frozenset({32, 40, 64, 96, 128})
@@ -287,7 +289,7 @@ def mask_shapes(text: str, mask: str) -> str:
     return apply_mask(text, shape_spans(text), mask)
 
 
-def merge_spans(spans: Iterable[tuple[int, int] | Span]) -> list[tuple[int, int]]:
+def merge_spans(spans: Iterable[Spanned]) -> list[tuple[int, int]]:
     """The ``(start, end)`` of ``spans`` sorted and merged where they overlap or touch
     (empty ones dropped)."""
     merged: list[tuple[int, int]] = []
@@ -300,7 +302,7 @@ def merge_spans(spans: Iterable[tuple[int, int] | Span]) -> list[tuple[int, int]
     return merged
 
 
-def apply_mask(text: str, spans: Iterable[tuple[int, int] | Span], mask: str) -> str:
+def apply_mask(text: str, spans: Iterable[Spanned], mask: str) -> str:
     """``text`` with each of ``spans`` (merged first) replaced by ``mask``."""
     merged = merge_spans(spans)
     if not merged:
