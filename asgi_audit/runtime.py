@@ -9,6 +9,7 @@ writer's path), and at the end drains, stops and counts what a deadline cut off.
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
 from typing import Any, Final
 
@@ -62,6 +63,10 @@ class Runtime:
             anyio.Event() if settings.rotation.maintains else None
         )
         self._token: Any = None
+        # Set while no maintenance pass runs in a thread: a stop waits for it, so
+        # that a compression cut short by the process's exit leaves no temporary file.
+        self._idle = threading.Event()
+        self._idle.set()
         self.writer = Writer(
             stream=self.stream,
             pipeline=pipeline,
@@ -124,6 +129,9 @@ class Runtime:
         finally:
             self._maintenance = None
             with anyio.CancelScope(shield=True):
+                # The maintenance task is cancelled, but a pass already in its thread
+                # (a compression) runs on: let it finish, within the deadline.
+                await anyio.to_thread.run_sync(self._idle.wait, shutdown_timeout)
                 await anyio.to_thread.run_sync(writer.close_files)
                 if self.sinks:
                     # The files keep what a sink has not taken: it resumes there next time.
@@ -184,8 +192,12 @@ class Runtime:
 
     def _retain(self) -> None:
         settings = self._settings
-        retain(
-            settings.directory,
-            settings.rotation,
-            self._sealing.sealer if settings.integrity else None,
-        )
+        self._idle.clear()
+        try:
+            retain(
+                settings.directory,
+                settings.rotation,
+                self._sealing.sealer if settings.integrity else None,
+            )
+        finally:
+            self._idle.set()
