@@ -30,7 +30,7 @@ import asgi_audit
 from asgi_audit import AuditMiddleware, Auditor, methods
 from asgi_audit.cli import build_parser, common
 from asgi_audit.proof import keycheck
-from asgi_audit.record import events, redaction
+from asgi_audit.record import events, redaction, secretkeys
 from asgi_audit.web.proxies import REJECTED_CHARS
 from asgi_audit.web.websocket import KEPT_MESSAGES
 
@@ -227,9 +227,9 @@ def test_the_redaction_page_lists_every_key_word() -> None:
     text = page("reference/redaction.md")
     words = (
         redaction.DEFAULT_SECRET_WORDS
-        | redaction._DESCRIPTIVE_LAST_WORDS
-        | redaction._SECRET_LAST_WORDS
-        | redaction._TOKEN_COUNT_WORDS
+        | secretkeys._DESCRIPTIVE_LAST_WORDS
+        | secretkeys._SECRET_LAST_WORDS
+        | secretkeys._TOKEN_COUNT_WORDS
     )
     missing = sorted(w for w in words if f"`{w}`" not in text)
     assert missing == [], f"not on docs/reference/redaction.md: {missing}"

@@ -27,18 +27,24 @@ immutable after construction and safe to share between threads.
   ``&,;``, after ``:`` up to the end of the line or ``&,;``. The value of a
   pair whose key is not secret is scanned for pairs of its own
   (``next=/login?password=x``).
+* **Token rules,** whatever the key: the published formats of providers' tokens and
+  the places credentials take (:mod:`asgi_audit.record.rules`), found by the scanner
+  (:mod:`asgi_audit.record.scanner`; the compiled core when installed,
+  :mod:`asgi_audit.record.engine`).
 * **Shapes,** whatever the key: see :mod:`asgi_audit.record.shapes` (auth schemes,
-  JWTs, PEM blocks, URL credentials, vendor tokens, Luhn-valid card numbers,
-  long random runs; paths, UUIDs and digests stay).
+  JWTs, PEM blocks, URL credentials, Luhn-valid card numbers, long random runs;
+  paths, UUIDs, digests and base64 of text stay).
 
-Redaction runs in the writer, before any size cap, so no half-secret survives a cut.
+Every detector reports spans on the text as written and on its percent-decoded view
+(:mod:`asgi_audit.record.percent`); the spans are merged, grown to their token's edges
+and masked, and nothing else changes. Redaction runs in the writer, before any size
+cap, so no half-secret survives a cut.
 """
 
 from __future__ import annotations
 
 import functools
 import os
-import re
 from collections.abc import Iterable, Mapping
 from typing import Any, Final
 
@@ -47,205 +53,12 @@ from .pairs import flag_spans, has_flag, pair_spans
 from .percent import decoded_view, extend_to_token
 from .rules import RULES
 from .scanner import Rule
+from .secretkeys import DEFAULT_SECRET_WORDS, is_secret, key_words
 from .shapes import Span, apply_mask, ascii_bytes, merge_spans, shape_spans
 
 __all__ = ("DEFAULT_SECRET_WORDS", "REDACTED", "Redactor", "key_words")
 
 REDACTED: Final = "***REDACTED***"
-
-#: Words that make a key secret. Two-word secrets are listed joined (``apikey``).
-DEFAULT_SECRET_WORDS: Final = frozenset(
-    {
-        "password",
-        "passwd",
-        "pwd",
-        "pass",
-        "passphrase",
-        "secret",
-        "token",
-        "apikey",
-        "privatekey",
-        "secretkey",
-        "accesskey",
-        # Credential header and key names of providers' APIs, joined: Azure API
-        # Management (Ocp-Apim-Subscription-Key), Azure Functions (x-functions-key),
-        # Datadog (DD-APPLICATION-KEY), Parse and JSONBin (X-Master-Key), New Relic
-        # (X-Insert-Key, X-License-Key), storage account and signing keys.
-        "subscriptionkey",
-        "functionskey",
-        "functionkey",
-        "masterkey",
-        "applicationkey",
-        "appkey",
-        "insertkey",
-        "licensekey",
-        "adminkey",
-        "accountkey",
-        "signingkey",
-        "encryptionkey",
-        "authorization",
-        "auth",
-        "cookie",
-        "session",
-        "sessionid",
-        "credential",
-        "credentials",
-        "jwt",
-        "otp",
-        "pin",
-        "cvv",
-        "signature",
-    }
-)
-
-# Last words that describe a secret instead of holding it: the documented
-# false-friend rule (``token_count`` and ``password_policy_url`` stay readable).
-_DESCRIPTIVE_LAST_WORDS: Final = frozenset(
-    {
-        "count",
-        "counts",
-        "length",
-        "len",
-        "size",
-        "type",
-        "types",
-        "kind",
-        "policy",
-        "url",
-        "uri",
-        "endpoint",
-        "expires",
-        "expiry",
-        "expiration",
-        "ttl",
-        "age",
-        "max",
-        "min",
-        "limit",
-        "name",
-        "field",
-        "hint",
-        "strength",
-        "required",
-        "enabled",
-        "set",
-        "present",
-        "valid",
-        "id",
-        "ids",
-        "method",
-        "scheme",
-        "mode",
-        "status",
-        "result",
-        "provider",
-        "at",
-    }
-)
-
-# A dotted key whose last part is one of these is a file or a stack frame
-# (``TokenService.java:42``, ``secrets.py:12``), not a key.
-_FILE_SUFFIXES: Final = frozenset(
-    [
-        "py",
-        "pyc",
-        "pyi",
-        "java",
-        "kt",
-        "scala",
-        "groovy",
-        "js",
-        "mjs",
-        "cjs",
-        "ts",
-        "tsx",
-        "jsx",
-        "go",
-        "rb",
-        "rs",
-        "cs",
-        "c",
-        "cc",
-        "cpp",
-        "h",
-        "hpp",
-        "swift",
-        "php",
-        "pl",
-        "sh",
-        "txt",
-        "log",
-        "md",
-        "json",
-        "yaml",
-        "yml",
-        "toml",
-        "xml",
-        "html",
-        "cfg",
-        "conf",
-        "ini",
-        "properties",
-    ]
-)
-# An exception's qualified class name (dotted, its class CamelCase) that begins
-# with one of these names a failure, and what follows it is a message:
-# ``auth.errors.InvalidCredentials: invalid username or password``. Unqualified,
-# ``RevokedToken: ...`` may hold the token itself and stays secret.
-_FAILURE_FIRST_WORDS: Final = frozenset(
-    {"invalid", "missing", "expired", "bad", "wrong", "incorrect", "unknown", "failed", "revoked"}
-)
-_CLASS_NAME: Final = re.compile(r"[A-Z][a-z0-9]+(?:[A-Z][a-z0-9]+)+")
-
-# Keys are secret, whatever precedes them, when they end in one of these words
-# (or in "session id", as two words): the session id is the credential itself,
-# so "user_session_id" and "X-Session-ID" are secret although "id" is
-# descriptive. The plural "session_ids" is not: a list of identifiers.
-_SECRET_LAST_WORDS: Final = frozenset({"sessionid", "sid", "csrftoken"})
-
-# Words before "tokens" that make a key a count of language-model tokens
-# (``max_tokens``, ``prompt_tokens``, ``usage.total_tokens``), not a list of them.
-_TOKEN_COUNT_WORDS: Final = frozenset(
-    {
-        "max",
-        "min",
-        "num",
-        "n",
-        "total",
-        "prompt",
-        "completion",
-        "input",
-        "output",
-        "cached",
-        "reasoning",
-        "generated",
-        "context",
-        "remaining",
-        "used",
-    }
-)
-
-
-def _singular(word: str) -> str | None:
-    """The singular of a plural word (``passwords`` -> ``password``), or None."""
-    if len(word) > 3 and word.endswith("s") and not word.endswith("ss"):
-        return word[:-1]
-    return None
-
-
-# A word: a run of capitals as a plural (``IDs``, ``URLs``), a run of capitals
-# not followed by a lower-case letter (``API`` in ``APIKey``), a capitalised or
-# lower-case word, or a number.
-_WORD_RE: Final = re.compile(r"[A-Z]{2,}s(?![a-z])|[A-Z]+(?![a-z])|[A-Z]?[a-z]+|[0-9]+")
-
-
-def key_words(key: str) -> list[str]:
-    """Split a key into lower-case words: ``apiKey`` -> ``["api", "key"]``.
-
-    A plural acronym is one word: ``tokenIDs`` -> ``["token", "ids"]``.
-    """
-    return [w.lower() for w in _WORD_RE.findall(key)]
-
 
 _CLEAN_CACHE_SIZE: Final = 4096
 _CLEAN_CACHE_CHARS: Final = 512
@@ -308,40 +121,7 @@ class Redactor:
         return result
 
     def _decide_key(self, key: str) -> bool:
-        if "." in key:
-            tail = key.rsplit(".", 1)[1]
-            if tail.lower() in _FILE_SUFFIXES:
-                return False
-            if _CLASS_NAME.fullmatch(tail) and key_words(tail)[0] in _FAILURE_FIRST_WORDS:
-                return False
-        words = key_words(key)
-        if not words:
-            return False
-        joined = "".join(words)
-        if words[-1] in _SECRET_LAST_WORDS or "".join(words[-2:]) == "sessionid":
-            return True
-        if words[-1] in _DESCRIPTIVE_LAST_WORDS and len(words) > 1:
-            return False
-        secret = self._words
-        for i, w in enumerate(words):
-            if w in secret:
-                return True
-            if i + 1 < len(words) and w + words[i + 1] in secret:
-                return True
-            # A vendor glued to "api" in a lower-case header: x-rapidapi-key.
-            if i + 1 < len(words) and words[i + 1] == "key" and w.endswith("api"):
-                return True
-        if joined in secret:
-            return True
-        # A plural holds several of the secret: passwords, apiKeys, cookies.
-        last = _singular(words[-1])
-        if last is None:
-            return False
-        if last == "token" and len(words) > 1 and words[-2] in _TOKEN_COUNT_WORDS:
-            return False  # max_tokens, prompt_tokens: counts, not tokens
-        if last in secret:
-            return True
-        return len(words) > 1 and words[-2] + last in secret
+        return is_secret(key, self._words)
 
     def redact_text(self, text: str) -> str:
         """``text`` with every secret it carries replaced by the mask.
