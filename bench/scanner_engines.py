@@ -69,7 +69,8 @@ from pipeline_cost import RAW_INPUT  # noqa: E402
 
 from asgi_audit.record import engine  # noqa: E402
 from asgi_audit.record.rules import RULES  # noqa: E402
-from asgi_audit.record.scanner import Hit, Rule, Scanner, entropy, merge  # noqa: E402
+from asgi_audit.record.scanner import Hit, Rule, Scanner, entropy  # noqa: E402
+from asgi_audit.record.shapes import apply_mask  # noqa: E402
 from tests.rule_examples import EXAMPLES, ORDINARY  # noqa: E402
 from tests.secret_corpus.measure import plan  # noqa: E402
 
@@ -153,21 +154,6 @@ def to_chars(text: str, data: bytes, hits: list[Hit]) -> list[Hit]:
         hits = [Hit(offsets[s], offsets[e], r) for s, e, r in hits]
     hits.sort()
     return hits
-
-
-def apply(text: str, hits: list[Hit], mask: str) -> str:
-    """The reference's ``mask``: spans merged, each replaced by ``mask``."""
-    spans = merge(hits)
-    if not spans:
-        return text
-    parts = []
-    pos = 0
-    for start, end in spans:
-        parts.append(text[pos:start])
-        parts.append(mask)
-        pos = end
-    parts.append(text[pos:])
-    return "".join(parts)
 
 
 def keyword_present(rule: Rule, lowered: bytes) -> bool:
@@ -263,7 +249,7 @@ class RE2Scanner:
         return to_chars(text, data, out)
 
     def mask(self, text: str, mask: str) -> str:
-        return apply(text, self.hits(text), mask)
+        return apply_mask(text, self.hits(text), mask)
 
 
 # ---------------------------------------------------------------------------------------
@@ -365,7 +351,7 @@ class HyperscanScanner:
         return search
 
     def mask(self, text: str, mask: str) -> str:
-        return apply(text, self.hits(text), mask)
+        return apply_mask(text, self.hits(text), mask)
 
 
 # ---------------------------------------------------------------------------------------
@@ -718,7 +704,7 @@ def main() -> None:
     for group, texts in groups.items():
         expected_hits, ref_times = two_passes(reference, texts)
         passes = [ref_times]
-        expected_masks = [apply(t, h, MASK) for t, h in zip(texts, expected_hits, strict=True)]
+        expected_masks = [apply_mask(t, h, MASK) for t, h in zip(texts, expected_hits, strict=True)]
         mask_cells, hit_cells = [], []
         for name in others:
             e = engines[name]
@@ -729,9 +715,11 @@ def main() -> None:
                 texts, found, expected_masks, expected_hits, strict=True
             ):
                 hits_differ += got != want_hits
-                # The alternatives' mask is apply() over their hits; the native core's
+                # The alternatives' mask is apply_mask() over their hits; the native core's
                 # is its own.
-                masked = e.mask(text, MASK) if name.startswith("native") else apply(text, got, MASK)
+                masked = (
+                    e.mask(text, MASK) if name.startswith("native") else apply_mask(text, got, MASK)
+                )
                 if masked != want_mask:
                     differ += 1
                     if len(examples[name]) < 5:
