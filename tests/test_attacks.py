@@ -1188,3 +1188,20 @@ def test_a_sample_of_the_cases_fails_the_real_command(name: str, target: Target)
         anchor.write_bytes(expect.anchor + b"\n")
         args = ["--anchor", str(anchor)]
     check_command(command(target.log_dir, target.genuine.secret_file, *args), expect)
+
+
+def test_a_changed_mac_field_alone_is_named_with_the_secret_key_only(target: Target) -> None:
+    # The security model's one public-key limit: the Merkle leaves are the lines
+    # without their MAC field, so the signed roots prove the events, not the MACs.
+    lines = lines_of(target.admin)
+    line = lines[3]
+    at = line.rindex(b":") + 1
+    flipped = b"0" if line[at : at + 1] != b"0" else b"1"
+    lines[3] = line[:at] + flipped + line[at + 1 :]
+    write_lines(target.admin, lines)
+    public = verify_directory(target.log_dir, None, verification_key=target.key.public())
+    assert [b for b in public.breaks if b.file == ADMIN] == []
+    secret = verify_directory(target.log_dir, None, verification_key=target.key)
+    assert any(b.file == ADMIN and b.line == 4 and b.kind == "modified" for b in secret.breaks), [
+        f"{b.file}:{b.line}: {b.kind}" for b in secret.breaks
+    ]
