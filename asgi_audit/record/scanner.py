@@ -36,14 +36,12 @@ back-references. :func:`check_pattern` enforces it.
 
 from __future__ import annotations
 
-import math
 import re
-from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, Final, NamedTuple
 
-from .shapes import apply_mask, merge_spans
+from .shapes import apply_mask, entropy, merge_spans
 
 __all__ = (
     "Hit",
@@ -94,18 +92,6 @@ class Hit(NamedTuple):
     end: int
     rule: int
 
-
-def entropy(text: str) -> float:
-    """Shannon entropy in bits per character; the counts summed in code-point order
-    (the order the compiled core sums them in, so that both round alike)."""
-    n = len(text)
-    if n == 0:
-        return 0.0
-    total = 0.0
-    for _, count in sorted(Counter(text).items()):
-        p = count / n
-        total -= p * math.log2(p)
-    return total
 
 
 def merge(hits: Iterable[Hit]) -> list[tuple[int, int]]:

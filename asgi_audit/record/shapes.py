@@ -36,6 +36,7 @@ __all__ = (
     "DIGEST_HEX_LENGTHS",
     "Span",
     "apply_mask",
+    "entropy",
     "luhn_valid",
     "mask_shapes",
     "merge_spans",
@@ -131,17 +132,26 @@ def random_token(token: str) -> bool:
     switches = sum(1 for a, b in itertools.pairwise(classes) if a != b)
     if switches < 0.45 * (n - 1):
         return False
-    return _entropy(chars) >= 3.5
+    return entropy(chars) >= 3.5
 
 
-def _entropy(text: str) -> float:
+def entropy(text: str) -> float:
+    """Shannon entropy in bits per character; the counts summed in code-point order,
+    one at a time (the order the compiled core sums them in, so that both round
+    alike on every Python: ``sum`` of floats rounds differently from 3.12 on)."""
     n = len(text)
-    return -sum(k / n * math.log2(k / n) for k in Counter(text).values())
+    if n == 0:
+        return 0.0
+    total = 0.0
+    for _, count in sorted(Counter(text).items()):
+        p = count / n
+        total -= p * math.log2(p)
+    return total
 
 
 def _random_hex(run: str) -> bool:
     # Random hex mixes digits and letters and is dense (4 bits is the most).
-    return any(c.isdigit() for c in run) and any(c.isalpha() for c in run) and _entropy(run) >= 3.0
+    return any(c.isdigit() for c in run) and any(c.isalpha() for c in run) and entropy(run) >= 3.0
 
 
 def _run_spans(run: str, offset: int) -> list[Span]:

@@ -6,6 +6,7 @@
 #[doc(hidden)]
 pub mod oracle;
 pub mod scan;
+pub mod shapes;
 
 /// The compiled core of asgi_audit's secret scanner: `Scanner`, the same
 /// function as `asgi_audit.record.scanner.Scanner`. Optional: asgi_audit works
@@ -26,6 +27,21 @@ mod asgi_audit_native {
     /// The version of the semantics (see `asgi_audit.record.engine`).
     #[pymodule_export]
     const ENGINE: u32 = crate::scan::ENGINE;
+
+    /// `asgi_audit.record.shapes.shape_spans(text, random)` as spans without
+    /// names, sorted and without repeats; None where only the reference can
+    /// decide. For the tests that hold the two alike; `text` must be ASCII.
+    #[pyfunction]
+    fn _shape_spans(text: &str, random: bool) -> PyResult<Option<Vec<(usize, usize)>>> {
+        if !text.is_ascii() {
+            return Err(PyValueError::new_err("_shape_spans takes ASCII text"));
+        }
+        Ok(crate::shapes::shape_spans(text.as_bytes(), random).map(|mut spans| {
+            spans.sort_unstable();
+            spans.dedup();
+            spans
+        }))
+    }
 
     /// A rule table compiled for scanning: the same function as
     /// `asgi_audit.record.scanner.Scanner`, with offsets in code points.
