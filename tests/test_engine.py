@@ -48,7 +48,7 @@ class StandInScanner:
         return self.reference.mask(text, mask)
 
 
-def stand_in(engine_version: object = 1) -> types.ModuleType:
+def stand_in(engine_version: object = 2) -> types.ModuleType:
     module = types.ModuleType("asgi_audit_native")
     module.ENGINE = engine_version  # type: ignore[attr-defined]
     module.Scanner = StandInScanner  # type: ignore[attr-defined]
@@ -84,7 +84,7 @@ def test_without_the_compiled_module_the_reference(monkeypatch: pytest.MonkeyPat
 
 
 @pytest.mark.usefixtures("no_pure")
-@pytest.mark.parametrize("version", [0, 2, None, "1"])
+@pytest.mark.parametrize("version", [0, 1, 3, None, "2"])
 def test_a_compiled_module_of_other_semantics_is_not_used(
     monkeypatch: pytest.MonkeyPatch, version: object
 ) -> None:
@@ -156,6 +156,6 @@ def test_both_scanners_are_scanner_like() -> None:
     reason="ASGI_AUDIT_REQUIRE_NATIVE is not set (CI sets it where it builds the core)",
 )
 def test_the_compiled_core_serves_redaction_where_it_is_required() -> None:
-    assert engine.native_available(), "asgi_audit_native is not installed or not of ENGINE 1"
+    assert engine.native_available(), "asgi_audit_native is not installed or not of ENGINE 2"
     assert not os.environ.get(engine.PURE_VARIABLE)
     assert isinstance(Redactor()._scanner, engine.NativeScanner)

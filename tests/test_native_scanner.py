@@ -414,7 +414,7 @@ def test_keywords_the_reference_refuses_the_core_refuses() -> None:
 
 
 def test_module_metadata() -> None:
-    assert native.ENGINE == engine.ENGINE == 1
+    assert native.ENGINE == engine.ENGINE == 2
     assert isinstance(native.__version__, str)
     assert len(native.Scanner([("abc", [], 0.0, True)])) == 1
 

@@ -1,4 +1,4 @@
-"""Which scanner runs: the compiled core when it is installed, else the reference.
+"""Which engine runs: the compiled core when it is installed, else the reference.
 
 PURE: no event loop, no file. The one import beyond the standard library is of
 the optional compiled module ``asgi_audit_native`` (the ``asgi-audit-native``
@@ -11,6 +11,11 @@ the reference :class:`~asgi_audit.record.scanner.Scanner`. Both give the same
 hits and the same masked text for every input; the compiled core is faster and
 scans without the GIL.
 
+:func:`redaction_core` gives the core's whole redaction of a string (the shapes,
+the rules, the pairs and flags, the percent-decoded view, the mask) for a
+:class:`NativeScanner`'s table; :class:`~asgi_audit.record.redaction.Redactor` uses
+it for ASCII text and the reference for the rest.
+
 The reference checks the rule table first, so a table is refused alike either
 way. Two cases stay with the reference: a table the compiled core refuses
 although the reference accepts it (a pattern the two regex engines could read
@@ -22,16 +27,24 @@ from __future__ import annotations
 
 import importlib
 import os
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from types import ModuleType
 from typing import Final, Protocol
 
 from .scanner import Hit, Rule, Scanner
 
-__all__ = ("ENGINE", "NativeScanner", "ScannerLike", "native_available", "new_scanner")
+__all__ = (
+    "ENGINE",
+    "NativeScanner",
+    "RedactionCore",
+    "ScannerLike",
+    "native_available",
+    "new_scanner",
+    "redaction_core",
+)
 
 #: The version of the scanning semantics this package expects of the compiled core.
-ENGINE: Final = 1
+ENGINE: Final = 2
 #: Set to a non-empty value, :func:`new_scanner` always returns the reference.
 PURE_VARIABLE: Final = "ASGI_AUDIT_PURE"
 _MODULE: Final = "asgi_audit_native"
@@ -61,6 +74,24 @@ class _Compiled(Protocol):
     def hits(self, text: str) -> list[tuple[int, int, int]]: ...
 
     def mask(self, text: str, mask: str) -> str: ...
+
+
+class RedactionCore(Protocol):
+    """``asgi_audit_native.Redactor``: one string's whole redaction, for ASCII text."""
+
+    def redact(self, text: str) -> str | None:
+        """``text`` masked, or None when it holds no secret; ValueError when ``text``
+        is not ASCII or only the reference can decide."""
+        ...
+
+    def spans(self, text: str) -> list[tuple[int, int]] | None:
+        """The merged spans that :meth:`redact` masks; None where only the reference
+        can decide."""
+        ...
+
+    def is_secret_key(self, key: str) -> bool:
+        """Whether a value under ``key`` (ASCII) is masked whole."""
+        ...
 
 
 class NativeScanner:
@@ -129,3 +160,18 @@ def new_scanner(rules: Sequence[Rule]) -> ScannerLike:
     except ValueError:
         return reference
     return NativeScanner(reference, compiled)
+
+
+def redaction_core(scanner: ScannerLike, words: Iterable[str], mask: str) -> RedactionCore | None:
+    """The compiled core's redaction over ``scanner``'s table, the secret ``words``
+    (joined, lower-case) and ``mask``; None when ``scanner`` is the reference or
+    the core cannot take the words or the mask (a lone surrogate)."""
+    module = _native_module()
+    redactor = getattr(module, "Redactor", None)
+    if redactor is None or not isinstance(scanner, NativeScanner):
+        return None
+    try:
+        core: RedactionCore = redactor(scanner._compiled, sorted(words), mask)
+    except UnicodeEncodeError:
+        return None
+    return core

@@ -48,7 +48,7 @@ import os
 from collections.abc import Iterable, Mapping
 from typing import Any, Final
 
-from .engine import PURE_VARIABLE, ScannerLike, new_scanner
+from .engine import PURE_VARIABLE, ScannerLike, new_scanner, redaction_core
 from .pairs import flag_spans, has_flag, pair_spans
 from .percent import decoded_view, extend_to_token
 from .rules import RULES
@@ -79,7 +79,7 @@ class Redactor:
     A Redactor is immutable after construction and safe to share between threads.
     """
 
-    __slots__ = ("_clean", "_key_cache", "_mask", "_names", "_scanner", "_words")
+    __slots__ = ("_clean", "_core", "_key_cache", "_mask", "_names", "_scanner", "_words")
 
     def __init__(
         self,
@@ -104,6 +104,9 @@ class Redactor:
         table = (*(builtin_rules() if rules is None else rules), *extra_rules)
         self._scanner = scanner_for(table)
         self._names = tuple(f"rule {rule.name}" for rule in table)
+        # The compiled core's whole redaction of a string, for ASCII text, when
+        # the scanner is the core's (engine.redaction_core).
+        self._core = redaction_core(self._scanner, self._words, mask)
 
     @property
     def mask(self) -> str:
@@ -132,8 +135,15 @@ class Redactor:
         """
         if len(text) < 4 or text in self._clean:
             return text
-        spans = self.spans(text)
-        if not spans:
+        core = self._core
+        if core is not None and text.isascii():
+            try:
+                masked = core.redact(text)
+            except ValueError:  # only the reference can decide
+                masked = self._masked(text)
+        else:
+            masked = self._masked(text)
+        if masked is None:
             if len(text) <= _CLEAN_CACHE_CHARS:
                 # Only strings that held no secret are remembered, so the cache
                 # never keeps a secret alive; repeated user agents and paths skip
@@ -142,7 +152,12 @@ class Redactor:
                     self._clean.clear()
                 self._clean.add(text)
             return text
-        return apply_mask(text, spans, self._mask)
+        return masked
+
+    def _masked(self, text: str) -> str | None:
+        # The reference: the text masked, or None when it holds no secret.
+        spans = self.spans(text)
+        return apply_mask(text, spans, self._mask) if spans else None
 
     def spans(self, text: str) -> list[tuple[int, int]]:
         """The merged spans of ``text`` that :meth:`redact_text` masks."""

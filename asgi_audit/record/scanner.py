@@ -93,7 +93,6 @@ class Hit(NamedTuple):
     rule: int
 
 
-
 def merge(hits: Iterable[Hit]) -> list[tuple[int, int]]:
     """The spans of ``hits`` merged where they overlap or touch, in order."""
     return merge_spans(hits)

@@ -3,8 +3,11 @@
 //! The engine is [`scan`], plain Rust; the Python bindings are in this file,
 //! behind the `python` feature (on by default, what maturin builds).
 
+pub mod keys;
 #[doc(hidden)]
 pub mod oracle;
+pub mod pairs;
+pub mod redact;
 pub mod scan;
 pub mod shapes;
 
@@ -17,6 +20,10 @@ mod asgi_audit_native {
     use pyo3::exceptions::PyValueError;
     use pyo3::prelude::*;
 
+    use std::panic::AssertUnwindSafe;
+
+    use crate::keys::Keys;
+    use crate::redact::Redaction;
     use crate::scan::{Engine, RuleSpec};
 
     /// The distribution's version.
@@ -36,11 +43,39 @@ mod asgi_audit_native {
         if !text.is_ascii() {
             return Err(PyValueError::new_err("_shape_spans takes ASCII text"));
         }
-        Ok(crate::shapes::shape_spans(text.as_bytes(), random).map(|mut spans| {
-            spans.sort_unstable();
-            spans.dedup();
-            spans
-        }))
+        Ok(
+            crate::shapes::shape_spans(text.as_bytes(), random).map(|mut spans| {
+                spans.sort_unstable();
+                spans.dedup();
+                spans
+            }),
+        )
+    }
+
+    /// `asgi_audit.record.pairs.pair_spans(text, is_secret)` with the key
+    /// decision over the secret `words`, as spans without names, in order found.
+    /// For the tests that hold the two alike; `text` must be ASCII.
+    #[pyfunction]
+    fn _pair_spans(text: &str, words: Vec<String>) -> PyResult<Vec<(usize, usize)>> {
+        by_key(text, words, crate::pairs::pair_spans)
+    }
+
+    /// `asgi_audit.record.pairs.flag_spans(text, is_secret)`, as `_pair_spans`.
+    #[pyfunction]
+    fn _flag_spans(text: &str, words: Vec<String>) -> PyResult<Vec<(usize, usize)>> {
+        by_key(text, words, crate::pairs::flag_spans)
+    }
+
+    type Finder = fn(&[u8], &dyn Fn(&[u8]) -> bool, &mut Vec<(usize, usize)>);
+
+    fn by_key(text: &str, words: Vec<String>, find: Finder) -> PyResult<Vec<(usize, usize)>> {
+        if !text.is_ascii() {
+            return Err(PyValueError::new_err("takes ASCII text"));
+        }
+        let keys = Keys::new(words);
+        let mut out = Vec::new();
+        find(text.as_bytes(), &|key| keys.is_secret(key), &mut out);
+        Ok(out)
     }
 
     /// A rule table compiled for scanning: the same function as
@@ -90,6 +125,78 @@ mod asgi_audit_native {
         /// The number of rules.
         fn __len__(&self) -> usize {
             self.engine.len()
+        }
+    }
+
+    /// One string's whole redaction, the same function as
+    /// `asgi_audit.record.redaction.Redactor.redact_text` on ASCII text: the
+    /// shapes, the scanner's rules, the pairs and flags whose key is secret, on
+    /// the text and its percent-decoded view, the spans grown to their tokens
+    /// and masked. The work runs without the GIL.
+    ///
+    /// `scanner` is the compiled rule table, `words` the secret words (joined,
+    /// lower-case), `mask` the replacement text.
+    #[pyclass(frozen, module = "asgi_audit_native")]
+    struct Redactor {
+        scanner: Py<Scanner>,
+        keys: Keys,
+        mask: String,
+    }
+
+    #[pymethods]
+    impl Redactor {
+        #[new]
+        fn new(scanner: Py<Scanner>, words: Vec<String>, mask: String) -> Self {
+            Redactor {
+                scanner,
+                keys: Keys::new(words),
+                mask,
+            }
+        }
+
+        /// `text` with its secrets masked, or None when it holds none.
+        /// ValueError when `text` is not ASCII, or when only the reference can
+        /// decide (a base64 run that decodes to text outside ASCII).
+        fn redact(&self, py: Python<'_>, text: &str) -> PyResult<Option<String>> {
+            if !text.is_ascii() {
+                return Err(PyValueError::new_err("Redactor.redact takes ASCII text"));
+            }
+            let text = text.to_owned();
+            let redaction = Redaction {
+                engine: &self.scanner.get().engine,
+                keys: &self.keys,
+            };
+            let mask = self.mask.as_str();
+            // A panic here would reach Python as a BaseException that no event
+            // handler catches: it is turned into "the reference decides".
+            py.detach(move || {
+                std::panic::catch_unwind(AssertUnwindSafe(|| redaction.redact(&text, mask)))
+                    .ok()
+                    .flatten()
+            })
+            .ok_or_else(|| PyValueError::new_err("only the reference can decide"))
+        }
+
+        /// The merged spans `redact` masks (`Redactor.spans`); None where only
+        /// the reference can decide.
+        fn spans(&self, text: &str) -> PyResult<Option<Vec<(usize, usize)>>> {
+            if !text.is_ascii() {
+                return Err(PyValueError::new_err("Redactor.spans takes ASCII text"));
+            }
+            let redaction = Redaction {
+                engine: &self.scanner.get().engine,
+                keys: &self.keys,
+            };
+            Ok(
+                std::panic::catch_unwind(AssertUnwindSafe(|| redaction.spans(text)))
+                    .ok()
+                    .flatten(),
+            )
+        }
+
+        /// Whether a value under `key` (ASCII) is masked whole.
+        fn is_secret_key(&self, key: &str) -> bool {
+            self.keys.is_secret(key.as_bytes())
         }
     }
 }

@@ -29,7 +29,7 @@ use regex_syntax::hir::{Class, Hir, HirKind};
 
 /// The version of the semantics: what `asgi_audit.record.engine` checks
 /// before it uses this engine.
-pub const ENGINE: u32 = 1;
+pub const ENGINE: u32 = 2;
 
 /// One rule as the Python side passes it.
 #[derive(Clone, Debug)]
