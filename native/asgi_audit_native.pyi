@@ -25,3 +25,27 @@ def _shape_spans(text: str, random: bool) -> list[tuple[int, int]] | None:
     """asgi_audit.record.shapes.shape_spans(text, random) as sorted, distinct spans
     without names; None where only the reference can decide. ``text`` must be ASCII
     (ValueError otherwise). For the tests that hold the two alike."""
+
+def _pair_spans(text: str, words: list[str]) -> list[tuple[int, int]]:
+    """asgi_audit.record.pairs.pair_spans with the key decision over ``words``, as spans
+    without names in the order found. ``text`` must be ASCII. For the tests."""
+
+def _flag_spans(text: str, words: list[str]) -> list[tuple[int, int]]:
+    """asgi_audit.record.pairs.flag_spans, as :func:`_pair_spans`. For the tests."""
+
+def _key_lists() -> list[tuple[str, list[str]]]:
+    """The key decision's word lists by their names in asgi_audit.record.secretkeys."""
+
+class Redactor:
+    """One string's whole redaction over ``scanner``'s table, the secret ``words``
+    (joined, lower-case) and ``mask``: the same function as the reference
+    Redactor.redact_text on ASCII text, without the GIL."""
+
+    def __init__(self, scanner: Scanner, words: list[str], mask: str) -> None: ...
+    def redact(self, text: str) -> str | None:
+        """``text`` masked, or None when it holds no secret; ValueError when ``text`` is
+        not ASCII or only the reference can decide."""
+    def spans(self, text: str) -> list[tuple[int, int]] | None:
+        """The merged spans redact() masks; None where only the reference can decide."""
+    def is_secret_key(self, key: str) -> bool:
+        """Whether a value under ``key`` (ASCII) is masked whole."""

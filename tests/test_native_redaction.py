@@ -177,6 +177,21 @@ def redactor() -> Redactor:
     return r
 
 
+def test_the_word_lists_are_the_references() -> None:
+    from asgi_audit.record import secretkeys
+
+    lists = dict(native._key_lists())
+    assert set(lists) == {
+        "_DESCRIPTIVE_LAST_WORDS",
+        "_FILE_SUFFIXES",
+        "_FAILURE_FIRST_WORDS",
+        "_SECRET_LAST_WORDS",
+        "_TOKEN_COUNT_WORDS",
+    }
+    for name, words in lists.items():
+        assert set(words) == set(getattr(secretkeys, name)), name
+
+
 @SETTINGS
 @given(keys)
 def test_keys_are_decided_alike(key: str) -> None:

@@ -100,6 +100,9 @@ _DESCRIPTIVE_LAST_WORDS: Final = frozenset(
         "result",
         "provider",
         "at",
+        # Who, not the secret: auth_username, basic_auth_email.
+        "username",
+        "email",
     }
 )
 

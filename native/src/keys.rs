@@ -47,6 +47,8 @@ const DESCRIPTIVE_LAST_WORDS: &[&str] = &[
     "result",
     "provider",
     "at",
+    "username",
+    "email",
 ];
 
 /// A dotted key ending in one of these is a file or a stack frame.
@@ -125,6 +127,15 @@ const TOKEN_COUNT_WORDS: &[&str] = &[
     "context",
     "remaining",
     "used",
+];
+
+/// Each word list by its name in `asgi_audit.record.secretkeys`.
+pub const LISTS: [(&str, &[&str]); 5] = [
+    ("_DESCRIPTIVE_LAST_WORDS", DESCRIPTIVE_LAST_WORDS),
+    ("_FILE_SUFFIXES", FILE_SUFFIXES),
+    ("_FAILURE_FIRST_WORDS", FAILURE_FIRST_WORDS),
+    ("_SECRET_LAST_WORDS", SECRET_LAST_WORDS),
+    ("_TOKEN_COUNT_WORDS", TOKEN_COUNT_WORDS),
 ];
 
 /// The key decision over a deployment's secret words.

@@ -66,6 +66,16 @@ mod asgi_audit_native {
         by_key(text, words, crate::pairs::flag_spans)
     }
 
+    /// The word lists of the key decision, by the names they have in
+    /// `asgi_audit.record.secretkeys`, for the test that holds them alike.
+    #[pyfunction]
+    fn _key_lists() -> Vec<(&'static str, Vec<&'static str>)> {
+        crate::keys::LISTS
+            .iter()
+            .map(|(name, words)| (*name, words.to_vec()))
+            .collect()
+    }
+
     type Finder = fn(&[u8], &dyn Fn(&[u8]) -> bool, &mut Vec<(usize, usize)>);
 
     fn by_key(text: &str, words: Vec<String>, find: Finder) -> PyResult<Vec<(usize, usize)>> {
