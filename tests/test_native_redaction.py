@@ -169,14 +169,6 @@ def secret(key: str) -> bool:
     return is_secret(key, DEFAULT_SECRET_WORDS)
 
 
-@pytest.fixture(scope="module")
-def redactor() -> Redactor:
-    r = Redactor()
-    if r._core is None:
-        pytest.skip("the compiled core does not serve this Redactor")
-    return r
-
-
 def test_the_word_lists_are_the_references() -> None:
     from asgi_audit.record import secretkeys
 
@@ -218,7 +210,8 @@ def test_flags_are_found_alike(text: str) -> None:
 def test_a_string_is_masked_alike(text: str) -> None:
     r = Redactor()
     core = r._core
-    assert core is not None
+    if core is None:
+        pytest.skip("ASGI_AUDIT_PURE is set: the Redactor runs the reference")
     spans = core.spans(text)
     if spans is None:  # only the reference can decide: it then does
         return
