@@ -24,6 +24,7 @@ from .encoding import (
     truncate,
 )
 from .events import UNKNOWN_OUTCOME, RawEvent, Uuid7Generator, build_event, format_timestamp
+from .nested import NotPlain, redact_capped
 from .redaction import Redactor
 
 __all__ = ("OutputFormat", "Pipeline", "SessionIdMode")
@@ -134,6 +135,20 @@ class Pipeline:
                         value = redactor.redact_text(value)
                     else:
                         value = redactor.mask
+            elif (
+                (t is dict or t is list)
+                and redactor is not None
+                and not redactor.is_secret_key(key)
+            ):
+                # Plain JSON (the usual details): redacted and capped in one walk.
+                try:
+                    value, changed = redact_capped(value, redactor, caps)
+                except NotPlain:
+                    value, changed = caps.nested(redactor.redact(to_jsonable(value), key))
+                if changed:
+                    cut[key] = -1
+                event[key] = value
+                continue
             else:
                 value = to_jsonable(value)
                 if redactor is not None:
