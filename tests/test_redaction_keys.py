@@ -300,3 +300,28 @@ async def test_plural_secrets_never_reach_the_file_and_token_usage_does(tmp_path
         "api_keys": REDACTED,
         "usage": {"prompt_tokens": 153, "completion_tokens": 41, "total_tokens": 194},
     }
+
+
+@pytest.mark.parametrize(
+    "key",
+    [
+        "my_private_key",  # the last two words joined
+        "x_access_key",
+        "user_secret_key",
+        "A-P-I-Key",  # all the words joined
+        "auth_password",
+    ],
+)
+def test_secret_words_joined_at_the_end_or_as_a_whole(key: str) -> None:
+    assert Redactor().is_secret_key(key)
+
+
+def test_a_descriptive_word_a_deployment_makes_secret_is_secret_alone() -> None:
+    # The false-friend rule reads a descriptive *last* word after others only.
+    assert Redactor(extra_words={"hint"}).is_secret_key("hint")
+    assert not Redactor(extra_words={"hint"}).is_secret_key("password_hint")
+
+
+@pytest.mark.parametrize("key", ["auth_username", "basic_auth_email", "REACT_APP_AUTH_USERNAME"])
+def test_who_is_not_the_secret(key: str) -> None:
+    assert not Redactor().is_secret_key(key)

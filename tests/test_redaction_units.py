@@ -3,7 +3,7 @@ span, and where the reference scanner resumes after a kept or refused match."""
 
 from __future__ import annotations
 
-from asgi_audit.record.pairs import pair_spans
+from asgi_audit.record.pairs import has_flag, pair_spans
 from asgi_audit.record.percent import extend_to_token
 from asgi_audit.record.scanner import Hit, Rule, Scanner
 
@@ -94,3 +94,13 @@ def test_an_unmatched_secret_group_is_no_hit() -> None:
 def test_a_lone_surrogate_does_not_stop_the_keyword_search() -> None:
     scanner = Scanner([Rule("gh", "ghp_[a-z]{4}", ("ghp_",))])
     assert scanner.hits("\ud800 ghp_abcd") == [Hit(2, 10, 0)]
+
+
+def test_a_flag_can_start_the_text_or_follow_any_non_word_character() -> None:
+    assert has_flag(b"-p hunter2")
+    assert has_flag(b"mysql --password x")
+    assert has_flag(b"mysql\t--password x")
+    assert has_flag(b"run(--token x)")
+    assert has_flag("caf\u00e9 --token x".encode())
+    assert not has_flag(b"a-b well-known x--y")
+    assert not has_flag(b"no flags here")
