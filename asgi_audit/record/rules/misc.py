@@ -65,7 +65,7 @@ RULES: Final[tuple[Rule, ...]] = (
         entropy=3.0,
     ),
     token("trello-token", "Trello", "ATTA[A-Fa-f0-9]{64,72}", "atta"),
-    keyed("trello-api-key", "Trello", ("trello",), f"{HEX}{{32}}|{HEX}{{64}}"),
+    keyed("trello-api-key", "Trello", ("trello",), f"{HEX}{{64}}|{HEX}{{32}}"),
     token(
         "asana-pat",
         "Asana",

@@ -76,7 +76,7 @@ RULES: Final[tuple[Rule, ...]] = (
         "honeycomb-legacy-key",
         "Honeycomb",
         ("honeycomb",),
-        f"{ALNUM}{{22}}|{HEX}{{32}}",
+        f"{HEX}{{32}}|{ALNUM}{{22}}",
         entropy=3.0,
     ),
     # --- Logs ---

@@ -117,7 +117,7 @@ RULES: Final[tuple[Rule, ...]] = (
     ),
     keyed("plaid-secret", "Plaid", ("plaid",), f"{HEX}{{30}}"),
     # --- Crypto exchanges and brokers ---
-    keyed("coinbase-api-secret", "Coinbase", ("coinbase",), f"{ALNUM}{{32}}|{ALNUM}{{64}}"),
+    keyed("coinbase-api-secret", "Coinbase", ("coinbase",), f"{ALNUM}{{64}}|{ALNUM}{{32}}"),
     keyed("binance-api-secret", "Binance", ("binance",), f"{ALNUM}{{64}}"),
     keyed("kraken-private-key", "Kraken", ("kraken",), "[A-Za-z0-9+/]{86,88}={0,2}"),
     keyed("kucoin-api-secret", "KuCoin", ("kucoin",), UUID),
