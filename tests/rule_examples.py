@@ -643,6 +643,50 @@ _GENERIC: Final[dict[str, tuple[Example, ...]]] = {
     ),
 }
 
+# --- formats added with the web APIs, business and developer tools families ------------
+
+#: Values a few words after the provider's name, by rule: the key as written, the value.
+_NEAR: Final[dict[str, tuple[str, str]]] = {
+    # AI and crawling
+    "ai21-api-key": ("AI21_API_KEY", uuid()),
+    "clarifai-api-key": ("CLARIFAI_PAT", r(HEX, 32)),
+    "serpapi-api-key": ("SERPAPI_API_KEY", r(HEX, 64)),
+    "scrapingbee-api-key": ("SCRAPINGBEE_API_KEY", r(UPPER, 80)),
+    "scraperapi-api-key": ("SCRAPERAPI_KEY", r(HEX, 32)),
+    "zenrows-api-key": ("ZENROWS_API_KEY", r(HEX, 40)),
+    # messaging
+    "pushbullet-token": ("PUSHBULLET_ACCESS_TOKEN", "o." + r(ALNUM, 32)),
+    "sendbird-api-token": ("SENDBIRD_API_TOKEN", r(HEX, 40)),
+    "textmagic-api-key": ("TEXTMAGIC_API_KEY", r(ALNUM, 30)),
+    "telegram-bot-token-keyed": ("TELEGRAM_BOT_TOKEN", r(DIGITS, 10) + ":" + r(B64URL, 35)),
+    # web APIs
+    # business tools
+    # developer tools
+}
+
+_ADDED: Final[dict[str, tuple[Example, ...]]] = {
+    **{name: (kv(key, value),) for name, (key, value) in _NEAR.items()},
+    "elevenlabs-secret-key": tok("sk_" + r(HEX, 48)),
+    "cerebras-api-key": tok("csk-" + r(LOWER, 48)),
+    "firecrawl-api-key": tok("fc-" + r(HEX, 32)),
+    "jina-api-key": tok("jina_" + r(HEX, 32) + r(B64URL, 28)),
+    "apify-api-token": tok("apify_api_" + r(ALNUM, 36)),
+    "tavily-api-key": tok("tvly-" + r(ALNUM, 32), "tvly-dev-" + r(ALNUM, 32)),
+    "aws-appsync-api-key": tok("da2-" + r(LOWER, 26)),
+    "braintree-tokenization-key": tok(
+        f"sandbox_{r(LOWER, 8)}_{r(LOWER, 16)}", f"production_{r(LOWER, 8)}_{r(LOWER, 16)}"
+    ),
+    "razorpay-key-id": tok("rzp_live_" + r(ALNUM, 14)),
+    "twitch-stream-key": tok(f"live_{r(DIGITS, 9)}_{r(ALNUM, 30)}"),
+    "newrelic-rest-api-key": tok("NRRA-" + r(HEX, 42)),
+    "pixie-api-key": tok("px-api-" + uuid(), "px-dep-" + uuid()),
+    "pubnub-secret-key": tok("sec-c-" + b64(_RNG.randbytes(36))),
+    "zapier-webhook-url": (
+        around(f"https://hooks.zapier.com/hooks/catch/{r(DIGITS, 7)}/", r(LOWER, 7), "/"),
+    ),
+    "mailersend-api-token": tok("mlsn." + r(HEX, 64)),
+}
+
 #: Every rule's examples, by rule name.
 EXAMPLES: Final[dict[str, tuple[Example, ...]]] = {
     **_CLOUD,
@@ -654,6 +698,7 @@ EXAMPLES: Final[dict[str, tuple[Example, ...]]] = {
     **_MISC,
     **_CONNECTION,
     **_GENERIC,
+    **_ADDED,
 }
 
 #: Values a log holds every day that no rule may touch.
