@@ -610,6 +610,11 @@ _GENERIC: Final[dict[str, tuple[Example, ...]]] = {
         around("x-auth-token: ", r(HEX, 40)),
         around("accessToken := '", r(B64, 30) + one(DIGITS) + "=", "'"),
     ),
+    "generic-key": (
+        around("[DEBUG] Using Key=", r(HEX, 64)),
+        around("https://api.example.com/v1/items?key=", r(B64URL, 30) + one(DIGITS), "&page=2"),
+        around('{"key": "', r(ALNUM, 39) + one(DIGITS), '"}'),
+    ),
     "generic-password-quoted": (
         around('{\\"user\\": \\"carol\\", \\"password\\": \\"', "Fz8!mK2@" + r(ALNUM, 6), '\\"}'),
         around('{"password": "', "correct horse " + r(LETTERS, 6), '"}'),
@@ -814,6 +819,9 @@ _ADDED: Final[dict[str, tuple[Example, ...]]] = {
     "castai-api-key": tok(f"castai_v1_{r(LOWER, 64)}_{r(LOWER, 8)}"),
     "clickhouse-cloud-secret": tok("4b1d" + r(ALNUM, 38)),
     "adobe-client-secret": tok("p8e-" + r(ALNUM, 32)),
+    "netrc-password-line": (
+        around("machine api.example.ai\n  login user\n  password ", r(HEX, 40)),
+    ),
 }
 
 #: Every rule's examples, by rule name.
