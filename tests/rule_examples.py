@@ -273,7 +273,11 @@ _MESSAGING: Final[dict[str, tuple[Example, ...]]] = {
     "slack-app-token": tok(f"xapp-1-A{r(UPPER, 10)}-{r(DIGITS, 13)}-{r(HEX, 64)}"),
     "slack-config-token": tok("xoxe.xoxp-1-" + r(ALNUM, 163)),
     "slack-refresh-token": tok("xoxe-1-" + r(ALNUM, 146)),
-    "slack-legacy-token": tok(f"xoxs-{r(DIGITS, 12)}-{r(ALNUM, 40)}"),
+    "slack-legacy-token": tok(
+        f"xoxs-{r(DIGITS, 12)}-{r(ALNUM, 40)}",
+        f"xoxb-{r(DIGITS, 12)}-{r(ALNUM, 24)}",
+        f"xoxp-{r(DIGITS, 11)}-{r(DIGITS, 13)}{one(LETTERS)}",
+    ),
     "slack-webhook-url": (
         around(
             "https://hooks.slack.com/services/",
@@ -285,14 +289,19 @@ _MESSAGING: Final[dict[str, tuple[Example, ...]]] = {
     ),
     "discord-bot-token": (
         kv("DISCORD_BOT_TOKEN", f"M{r(B64URL, 25)}.{r(B64URL, 6)}.{r(B64URL, 38)}"),
+        around("discord bot: ", f"{one('oqz')}{r(B64URL, 23)}.{r(B64URL, 6)}.{r(B64URL, 27)}"),
     ),
     "telegram-bot-token": (
-        *tok(r(DIGITS, 10) + ":AA" + r(B64URL, 33)),
+        *tok(r(DIGITS, 10) + ":AA" + r(B64URL, 33), r(DIGITS, 9) + ":AA" + r(B64URL, 32)),
         around("https://api.telegram.org/bot", r(DIGITS, 10) + ":AA" + r(B64URL, 33), "/getMe"),
     ),
     "teams-webhook-url": (
         around(
             "https://contoso.webhook.office.com/webhookb2/",
+            f"{uuid()}@{uuid()}/IncomingWebhook/{r(HEX, 32)}/{uuid()}",
+        ),
+        around(
+            "https://outlook.office.com/webhook/",
             f"{uuid()}@{uuid()}/IncomingWebhook/{r(HEX, 32)}/{uuid()}",
         ),
     ),
@@ -310,7 +319,10 @@ _MESSAGING: Final[dict[str, tuple[Example, ...]]] = {
     "line-channel-secret": (kv("LINE_CHANNEL_ACCESS_TOKEN", r(B64, 100) + "="),),
     "twilio-api-key-sid": tok("SK" + r(HEX, 32)),
     "twilio-account-sid": tok("AC" + r(HEX, 32)),
-    "twilio-auth-token": (kv("TWILIO_AUTH_TOKEN", r(HEX, 32)),),
+    "twilio-auth-token": (
+        kv("TWILIO_AUTH_TOKEN", r(HEX, 32)),
+        around("twilio token - '", r(HEX, 32), "'"),
+    ),
     "vonage-api-secret": (kv("VONAGE_API_SECRET", r(ALNUM, 16)),),
     "plivo-auth-token": (kv("PLIVO_AUTH_TOKEN", r(ALNUM, 40)),),
     "telnyx-api-key": tok("KEY" + r(UPPER, 32) + "_" + r(ALNUM, 22)),
@@ -320,7 +332,7 @@ _MESSAGING: Final[dict[str, tuple[Example, ...]]] = {
     "pushover-token": (kv("PUSHOVER_TOKEN", r(LOWER, 30)),),
     "onesignal-api-key": (kv("ONESIGNAL_REST_API_KEY", "os_v2_app_" + r(LOWER, 100)),),
     "sendgrid-api-key": tok(f"SG.{r(B64URL, 22)}.{r(B64URL, 43)}"),
-    "mailgun-api-key": tok("key-" + r(HEX, 32)),
+    "mailgun-api-key": tok("key-" + r(HEX, 32), "key-" + r(LOWER, 32)),
     "mailgun-private-key": (kv("MAILGUN_API_KEY", f"{r(HEX, 32)}-{r(HEX, 8)}-{r(HEX, 8)}"),),
     "mailgun-signing-key": (kv("MAILGUN_WEBHOOK_SIGNING_KEY", r(HEX, 32)),),
     "mailchimp-api-key": tok(f"{r(HEX, 32)}-us{_RNG.randint(1, 21)}"),
@@ -353,7 +365,10 @@ _PAYMENTS: Final[dict[str, tuple[Example, ...]]] = {
     "square-eaaa-token": tok("EAAA" + r(B64URL, 60)),
     "braintree-access-token": tok(f"access_token$production${r(LOWER, 16)}${r(HEX, 32)}"),
     "braintree-private-key": (kv("BRAINTREE_PRIVATE_KEY", r(HEX, 32)),),
-    "paypal-client-secret": (kv("PAYPAL_CLIENT_SECRET", r(B64URL, 80)),),
+    "paypal-client-secret": (
+        kv("PAYPAL_CLIENT_SECRET", r(B64URL, 80)),
+        kv("paypal secret", r(B64URL + ".", 50), " = "),
+    ),
     "adyen-api-key": tok("AQE" + r(B64 + "=-", 150)),
     "checkout-secret-key": (kv("CHECKOUT_SECRET_KEY", "sk_" + r(LOWER, 26)),),
     "checkout-sandbox-key": tok("sk_sbox_" + r(LOWER, 26)),
@@ -431,7 +446,7 @@ _AI_DATA: Final[dict[str, tuple[Example, ...]]] = {
 _MONITORING: Final[dict[str, tuple[Example, ...]]] = {
     "datadog-api-key": (kv("DD_API_KEY", r(HEX, 32)), kv("datadog_api_key", r(HEX, 32), ": ")),
     "datadog-app-key": (kv("DD_APP_KEY", r(HEX, 40)),),
-    "newrelic-user-api-key": tok("NRAK-" + r(UPPER, 27)),
+    "newrelic-user-api-key": tok("NRAK-" + r(UPPER, 27), "nrak-" + r(LOWER, 27)),
     "newrelic-admin-api-key": tok("NRAA-" + r(HEX, 27)),
     "newrelic-browser-key": tok("NRJS-" + r(HEX, 19)),
     "newrelic-insights-key": tok("NRII-" + r(B64URL, 32)),
@@ -476,7 +491,9 @@ _MISC: Final[dict[str, tuple[Example, ...]]] = {
     ),
     "1password-service-account-token": tok("ops_eyJ" + r(B64, 300)),
     "age-secret-key": tok("AGE-SECRET-KEY-1" + r(BECH32, 58)),
-    "cloudflare-origin-ca-key": tok(f"v1.0-{r(HEX, 24)}-{r(HEX, 146)}"),
+    "cloudflare-origin-ca-key": tok(
+        f"v1.0-{r(HEX, 24)}-{r(HEX, 146)}", f"v1.0-{r(HEX, 64)}-{r(HEX, 146)}"
+    ),
     "cloudflare-api-token": (kv("CLOUDFLARE_API_TOKEN", r(B64URL, 40)),),
     "cloudflare-global-api-key": (
         kv("CLOUDFLARE_API_KEY", r(HEX, 37)),
@@ -491,16 +508,21 @@ _MISC: Final[dict[str, tuple[Example, ...]]] = {
     "trello-token": tok("ATTA" + r(HEX, 64) + r(UHEX, 8)),
     "trello-api-key": (kv("TRELLO_API_KEY", r(HEX, 32)),),
     "asana-pat": tok(
-        f"1/{r(DIGITS, 16)}:{r(HEX, 32)}", f"2/{r(DIGITS, 16)}/{r(DIGITS, 16)}:{r(HEX, 32)}"
+        f"1/{r(DIGITS, 16)}:{r(HEX, 32)}",
+        f"2/{r(DIGITS, 16)}/{r(DIGITS, 16)}:{r(HEX, 32)}",
+        f"7/{r(DIGITS, 16)}/{r(DIGITS, 16)}:{r(HEX, 32)}",
     ),
     "linear-api-key": tok("lin_api_" + r(ALNUM, 40)),
     "linear-oauth-token": tok("lin_oauth_" + r(HEX, 64)),
     "notion-integration-secret": tok("secret_" + r(ALNUM, 43)),
     "notion-token": tok("ntn_" + r(DIGITS, 11) + r(ALNUM, 35)),
     "figma-pat": tok("figd_" + r(B64URL, 40)),
-    "figma-legacy-token": (kv("FIGMA_TOKEN", f"{r(DIGITS, 6)}-{uuid()}"),),
+    "figma-legacy-token": (
+        kv("FIGMA_TOKEN", f"{r(DIGITS, 6)}-{uuid()}"),
+        around("figma personal token: ", f"{r(DIGITS, 4)}-{uuid()}"),
+    ),
     "clickup-token": tok(f"pk_{r(DIGITS, 8)}_{r(UPPER, 32)}"),
-    "todoist-token": (kv("TODOIST_API_TOKEN", r(HEX, 40)),),
+    "todoist-token": (kv("TODOIST_API_TOKEN", r(HEX, 40)), kv("todoist key", r(LOWER, 40), ": ")),
     "airtable-pat": tok(f"pat{r(ALNUM, 14)}.{r(HEX, 64)}"),
     "airtable-api-key": (kv("AIRTABLE_API_KEY", "key" + r(ALNUM, 14)),),
     "dropbox-short-lived-token": tok("sl.u." + r(B64URL, 200), "sl." + r(B64URL, 140)),
