@@ -25,7 +25,14 @@ _LOWER = "[a-z0-9]"
 #: (name, provider, the provider's words, the secret's shape, the entropy floor)
 _NEAR: Final[tuple[tuple[str, str, tuple[str, ...], str, float], ...]] = (
     # --- Weather and air ---
-    ("openweather-api-key", "OpenWeather", ("openweather", "owm_api", "owm-api"), _HEX32, 3.0),
+    # OpenWeather's key is the "appid" of its URLs.
+    (
+        "openweather-api-key",
+        "OpenWeather",
+        ("openweather", "owm_api", "owm-api", "appid"),
+        _HEX32,
+        3.0,
+    ),
     ("weatherstack-api-key", "Weatherstack", ("weatherstack",), f"{_LOWER}{{32}}", 3.0),
     ("weatherbit-api-key", "Weatherbit", ("weatherbit",), f"{_LOWER}{{32}}", 3.0),
     ("weatherapi-key", "WeatherAPI", ("weatherapi",), f"{HEX}{{30,32}}", 3.0),
