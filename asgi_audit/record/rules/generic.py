@@ -14,7 +14,8 @@ holds every word character, so it ends at a boundary anyway.
   ``request.headers.get`` or ``required``.
 - ``generic-key``: after the bare word ``key`` standing alone (``Key=``, ``?key=``,
   ``"key": "``, not ``monkey=`` or ``api_key=``, which ``generic-secret`` reads) and
-  ``=`` or ``:`` right after it, 20 to 200 characters of ``[A-Za-z0-9_-]`` with a digit
+  ``=`` right after it, or a quoted ``key`` and ``:`` (not ``public key: ...`` in
+  prose), 20 to 200 characters of ``[A-Za-z0-9_-]`` with a digit
   in them and at least 3.5 bits of entropy per character, standing alone: an API key
   in a query or a log line, not ``key=photos/2024/a.jpg``, ``key=user:123:profile``,
   ``cache key=abc`` or ``primary key (id)``.
@@ -78,11 +79,10 @@ RULES: Final[tuple[Rule, ...]] = (
     token(
         "generic-key",
         "generic",
-        f"(?i:key)(?:{_QUOTE})?(?:=|:[ \\t]{{0,2}})(?:{_QUOTE})?"
+        f"(?i:key)(?:=|{_QUOTE}[ \\t]{{0,4}}:[ \\t]{{0,4}}(?:{_QUOTE})?)"
         f"(?P<secret>{_KEY_VALUE}{{0,19}}[0-9]{_KEY_VALUE}{{19,199}}"
         f"|{_KEY_VALUE}{{20,199}}[0-9]{_KEY_VALUE}{{0,179}})",
         "key=",
-        "key:",
         'key"',
         "key'",
         "key\\",
