@@ -492,7 +492,9 @@ _MISC: Final[dict[str, tuple[Example, ...]]] = {
     "1password-service-account-token": tok("ops_eyJ" + r(B64, 300)),
     "age-secret-key": tok("AGE-SECRET-KEY-1" + r(BECH32, 58)),
     "cloudflare-origin-ca-key": tok(
-        f"v1.0-{r(HEX, 24)}-{r(HEX, 146)}", f"v1.0-{r(HEX, 64)}-{r(HEX, 146)}"
+        f"v1.0-{r(HEX, 24)}-{r(HEX, 146)}",
+        f"v1.0-{r(HEX, 64)}-{r(HEX, 146)}",
+        f"v1.0-{r(HEX, 64)}-{r(HEX, 100)}-{r(HEX, 64)}",
     ),
     "cloudflare-api-token": (kv("CLOUDFLARE_API_TOKEN", r(B64URL, 40)),),
     "cloudflare-global-api-key": (

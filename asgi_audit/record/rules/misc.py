@@ -32,11 +32,12 @@ RULES: Final[tuple[Rule, ...]] = (
     ),
     token("age-secret-key", "age", f"AGE-SECRET-KEY-1{_B32}{{58}}", "age-secret-key-1"),
     # --- Cloudflare ---
-    # "v1.0-", a hex identifier (24 characters, 64 in some keys), "-", the hex key.
+    # "v1.0-", a hex identifier (24 or 64 characters), then the key: hex groups after
+    # dashes (one of 146 characters, or several), the last one of 64 or more.
     token(
         "cloudflare-origin-ca-key",
         "Cloudflare",
-        f"v1\\.0-(?:{HEX}{{24}}|{HEX}{{64}})-{HEX}{{140,300}}",
+        f"v1\\.0-(?:{HEX}{{24}}|{HEX}{{64}})(?:-{HEX}{{32,200}}){{0,2}}-{HEX}{{64,200}}",
         "v1.0-",
     ),
     near(
