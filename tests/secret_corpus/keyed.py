@@ -249,6 +249,200 @@ _APPLICATION: list[Row] = [
     ),
 ]
 
+#: Formats added with the rules of the web APIs, business tools and developer tools: the
+#: value after the provider's name, in a key or a few words before it.
+_MORE: list[tuple[str, Row]] = [
+    (
+        "messaging",
+        ("Twilio", "auth token in a sentence", "twilio token - '{{hex:32}}'", th("twilio")),
+    ),
+    (
+        "messaging",
+        (
+            "Telegram",
+            "bot token after its name",
+            "telegram bot: {{_digits:10}}:{{b64url:35}}",
+            gl("telegram-bot-api-token"),
+        ),
+    ),
+    (
+        "messaging",
+        (
+            "Discord",
+            "bot token after its name",
+            "discord token {{b64url:24}}.{{b64url:6}}.{{b64url:27}}",
+            th("discordbottoken"),
+        ),
+    ),
+    ("ai", ("AI21 Labs", "API key", "ai21_key: {{uuid}}", th("ai21"))),
+    ("ai", ("Clarifai", "personal access token", "CLARIFAI_PAT={{hex:32}}", th("clarifai"))),
+    ("ai", ("SerpApi", "API key", "SERPAPI_API_KEY={{hex:64}}", th("serpapi"))),
+    ("ai", ("ScrapingBee", "API key", "SCRAPINGBEE_API_KEY={{alnumupper:80}}", th("scrapingbee"))),
+    (
+        "data",
+        (
+            "OpenWeather",
+            "API key",
+            "https://api.openweathermap.org/data/2.5/weather?q=Paris&appid={{hex:32}}",
+            th("openweather"),
+        ),
+    ),
+    (
+        "data",
+        (
+            "Weatherstack",
+            "access key",
+            "WEATHERSTACK_ACCESS_KEY={{alnumlower:32}}",
+            th("weatherstack"),
+        ),
+    ),
+    ("data", ("IQAir AirVisual", "API key", "airvisual key: {{uuid}}", th("airvisual"))),
+    ("data", ("Ambee", "API key", "AMBEE_API_KEY={{hex:64}}", th("ambee"))),
+    ("data", ("ipstack", "access key", "IPSTACK_ACCESS_KEY={{hex:32}}", th("ipstack"))),
+    ("data", ("AbuseIPDB", "API key", "ABUSEIPDB_API_KEY={{hex:80}}", th("abuseipdb"))),
+    ("data", ("OpenCage", "API key", "OPENCAGE_API_KEY={{hex:32}}", th("opencagedata"))),
+    ("data", ("TomTom", "API key", "TOMTOM_API_KEY={{alnum:32}}", th("tomtom"))),
+    (
+        "data",
+        ("Alpha Vantage", "API key", "ALPHAVANTAGE_API_KEY={{alnumupper:16}}", th("alphavantage")),
+    ),
+    ("data", ("Twelve Data", "API key", "twelvedata apikey={{alnumlower:32}}", th("twelvedata"))),
+    ("data", ("Tiingo", "API token", "TIINGO_API_KEY={{alnumlower:40}}", th("tiingo"))),
+    ("data", ("Etherscan", "API key", "ETHERSCAN_API_KEY={{alnumupper:34}}", th("etherscan"))),
+    ("data", ("Infura", "project secret", "INFURA_PROJECT_SECRET={{hex:32}}", th("infura"))),
+    ("data", ("CoinMarketCap", "API key", "X-CMC_PRO_API_KEY: {{uuid}}", th("coinmarketcap"))),
+    ("data", ("NewsAPI", "API key", "NEWSAPI_KEY={{hex:32}}", th("newsapi"))),
+    ("data", ("TMDB", "API key", "TMDB_API_KEY={{hex:32}}", th("tmdb"))),
+    ("data", ("Unsplash", "access key", "UNSPLASH_ACCESS_KEY={{b64url:43}}", th("unsplash"))),
+    ("data", ("Strava", "client secret", "STRAVA_CLIENT_SECRET={{hex:40}}", th("strava"))),
+    ("data", ("RapidAPI", "API key", "X-RapidAPI-Key: {{b64url:50}}", gl("rapidapi-access-token"))),
+    ("data", ("AllSports", "API key", "allsports key={{alnumlower:64}}", th("allsports"))),
+    ("data", ("Amadeus", "API key", "AMADEUS_CLIENT_ID={{alnum:32}}", th("amadeus"))),
+    (
+        "data",
+        (
+            "Bulbul",
+            "API key",
+            "https://api.bulbul.com/v1/users?key={{alnumlower:32}}",
+            th("bulbul"),
+        ),
+    ),
+    ("data", ("Hunter", "API key", "HUNTER_API_KEY={{hex:40}}", th("hunter"))),
+    ("data", ("urlscan.io", "API key", "URLSCAN_API_KEY={{uuid}}", th("urlscan"))),
+    ("application secrets", ("Aha!", "API key", "AHA_API_KEY={{hex:64}}", th("aha"))),
+    (
+        "application secrets",
+        ("TimeCamp", "API token", "TIMECAMP_API_TOKEN={{alnumlower:26}}", th("timecamp")),
+    ),
+    ("application secrets", ("Toggl", "API token", "TOGGL_API_TOKEN={{hex:32}}", th("toggltrack"))),
+    (
+        "application secrets",
+        ("Clockify", "API key", "CLOCKIFY_API_KEY={{alnum:48}}", th("clockify")),
+    ),
+    (
+        "application secrets",
+        ("Pipedrive", "API token", "PIPEDRIVE_API_TOKEN={{hex:40}}", th("pipedrive")),
+    ),
+    (
+        "application secrets",
+        ("ActiveCampaign", "API key", "ACTIVECAMPAIGN_API_KEY={{hex:72}}", th("activecampaign")),
+    ),
+    ("application secrets", ("PandaDoc", "API key", "PANDADOC_API_KEY={{hex:40}}", th("pandadoc"))),
+    ("application secrets", ("Jotform", "API key", "JOTFORM_API_KEY={{hex:32}}", th("jotform"))),
+    (
+        "application secrets",
+        ("Webflow", "API token", "WEBFLOW_API_TOKEN={{hex:64}}", th("webflow")),
+    ),
+    (
+        "application secrets",
+        (
+            "Ghost",
+            "Admin API key",
+            "GHOST_ADMIN_API_KEY={{hex:24}}:{{hex:64}}",
+            "https://ghost.org/docs/admin-api/#token-authentication",
+        ),
+    ),
+    (
+        "application secrets",
+        (
+            "ThingsBoard",
+            "device access token",
+            "https://thingsboard.cloud/api/v1/{{alnumlower:20}}/telemetry",
+            "https://thingsboard.io/docs/reference/http-api/",
+        ),
+    ),
+    (
+        "application secrets",
+        ("Particle", "access token", "PARTICLE_ACCESS_TOKEN={{hex:40}}", th("particleio")),
+    ),
+    (
+        "application secrets",
+        ("Agora", "app certificate", "AGORA_APP_CERTIFICATE={{hex:32}}", th("agora")),
+    ),
+    (
+        "build and packages",
+        (
+            "Code Climate",
+            "test reporter id",
+            "CC_TEST_REPORTER_ID={{hex:64}}",
+            "https://docs.codeclimate.com/docs/finding-your-test-coverage-token",
+        ),
+    ),
+    (
+        "build and packages",
+        (
+            "SonarSource",
+            "legacy token",
+            "mvn sonar:sonar -Dsonar.login={{hex:40}}",
+            gl("sonar-api-token"),
+        ),
+    ),
+    (
+        "build and packages",
+        ("BrowserStack", "access key", "BROWSERSTACK_ACCESS_KEY={{alnum:20}}", th("browserstack")),
+    ),
+    (
+        "build and packages",
+        ("Sauce Labs", "access key", "SAUCE_ACCESS_KEY={{uuid}}", th("saucelabs")),
+    ),
+    (
+        "build and packages",
+        (
+            "Cypress",
+            "record key",
+            "cypress run --record --key {{uuid}}",
+            "https://docs.cypress.io/cloud/account-management/projects#Record-key",
+        ),
+    ),
+    (
+        "build and packages",
+        (
+            "Percy",
+            "project token",
+            "PERCY_TOKEN={{hex:64}}",
+            "https://www.browserstack.com/docs/percy/get-started/set-env-var",
+        ),
+    ),
+    (
+        "build and packages",
+        (
+            "Weights & Biases",
+            "API key in .netrc",
+            "machine api.wandb.ai\n  login user\n  password {{hex:40}}",
+            th("wandb"),
+        ),
+    ),
+    (
+        "build and packages",
+        (
+            "HTTP",
+            "API key after the word key",
+            "[DEBUG] Using Key={{hex:64}}",
+            gl("generic-api-key"),
+        ),
+    ),
+]
+
 KEYED: Final[tuple[Format, ...]] = (
     *_family("cloud", _CLOUD),
     *_family("build and packages", _BUILD),
@@ -257,4 +451,5 @@ KEYED: Final[tuple[Format, ...]] = (
     *_family("messaging", _MESSAGING),
     *_family("payments and commerce", _PAYMENTS),
     *_family("application secrets", _APPLICATION),
+    *(f for family, row in _MORE for f in _family(family, [row])),
 )

@@ -304,6 +304,107 @@ _PAYMENTS: list[Row] = [
     ),
 ]
 
+#: Formats added with the rules of the web APIs, business tools and developer tools.
+_MORE: list[tuple[str, Row]] = [
+    ("cloud", ("AWS AppSync", "GraphQL API key", "da2-{{alnumlower:26}}", th("awsappsync"))),
+    ("cloud", ("CAST AI", "API key", "castai_v1_{{alnumlower:64}}_{{alnumlower:8}}", th("castai"))),
+    (
+        "build and packages",
+        ("crates.io", "API token", "cio{{alnum:32}}", "https://crates.io/settings/tokens"),
+    ),
+    (
+        "build and packages",
+        (
+            "Deno Deploy",
+            "personal access token",
+            "ddp_{{alnum:36}}",
+            "https://docs.deno.com/deploy/",
+        ),
+    ),
+    (
+        "build and packages",
+        ("WakaTime", "API key", "waka_{{uuid}}", "https://wakatime.com/developers"),
+    ),
+    ("build and packages", ("Teamwork", "API token", "tkn.v1_{{alnum:71}}=", th("teamworkcrm"))),
+    ("build and packages", ("Ubidots", "API token", "BBFF-{{alnum:30}}", th("ubidots"))),
+    (
+        "observability",
+        ("New Relic", "REST API key", "NRRA-{{hex:42}}", th("newrelicpersonalapikey")),
+    ),
+    (
+        "observability",
+        ("Pixie", "API key", "px-api-{{uuid}}", "https://docs.px.dev/reference/admin/api-keys/"),
+    ),
+    (
+        "observability",
+        (
+            "Pixie",
+            "deploy key",
+            "px-dep-{{uuid}}",
+            "https://docs.px.dev/reference/admin/deploy-keys/",
+        ),
+    ),
+    ("ai", ("Firecrawl", "API key", "fc-{{hex:32}}", "https://docs.firecrawl.dev/")),
+    ("ai", ("Jina AI", "API key", "jina_{{hex:32}}{{b64url:28}}", "https://jina.ai/")),
+    ("ai", ("Apify", "API token", "apify_api_{{alnum:36}}", th("apify"))),
+    ("ai", ("Tavily", "API key", "tvly-{{alnum:32}}", "https://docs.tavily.com/")),
+    ("ai", ("Cerebras", "API key", "csk-{{alnumlower:48}}", "https://inference-docs.cerebras.ai/")),
+    (
+        "messaging",
+        (
+            "Slack",
+            "legacy bot token, two parts",
+            "xoxb-{{digits:12}}-{{alnum:24}}",
+            gl("slack-legacy-bot-token"),
+        ),
+    ),
+    (
+        "messaging",
+        (
+            "PubNub",
+            "secret key",
+            "sec-c-{{b64:48}}",
+            "https://www.pubnub.com/docs/general/basics/access-keys",
+        ),
+    ),
+    (
+        "messaging",
+        ("MailerSend", "API token", "mlsn.{{hex:64}}", "https://developers.mailersend.com/"),
+    ),
+    (
+        "payments and commerce",
+        (
+            "Braintree",
+            "tokenization key",
+            "production_{{alnumlower:8}}_{{alnumlower:16}}",
+            "https://developer.paypal.com/braintree/docs/guides/authorization/tokenization-key",
+        ),
+    ),
+    ("payments and commerce", ("Razorpay", "live key id", "rzp_live_{{alnum:14}}", th("razorpay"))),
+    (
+        "payments and commerce",
+        ("CoinGecko", "API key", "CG-{{alnum:24}}", "https://docs.coingecko.com/"),
+    ),
+    (
+        "messaging",
+        (
+            "Twitch",
+            "stream key",
+            "live_{{digits:9}}_{{alnum:30}}",
+            "https://help.twitch.tv/s/article/twitch-stream-key-faq",
+        ),
+    ),
+    (
+        "application secrets",
+        (
+            "Django",
+            "development SECRET_KEY",
+            "django-insecure-{{alnumlower:49}}x",
+            "https://docs.djangoproject.com/en/stable/ref/settings/#secret-key",
+        ),
+    ),
+]
+
 TOKENS: Final[tuple[Format, ...]] = (
     *_family("cloud", _CLOUD),
     *_family("data", _DATA),
@@ -313,4 +414,5 @@ TOKENS: Final[tuple[Format, ...]] = (
     *_family("ai", _AI),
     *_family("messaging", _MESSAGING),
     *_family("payments and commerce", _PAYMENTS),
+    *(f for family, row in _MORE for f in _family(family, [row])),
 )

@@ -13,15 +13,18 @@ from typing import Final
 from ..scanner import Rule
 from . import (
     ai_data,
+    business,
     cloud,
     code,
     commands,
     connection,
+    devtools,
     generic,
     messaging,
     misc,
     monitoring,
     payments,
+    webapis,
 )
 
 __all__ = ("RULES",)
@@ -34,6 +37,9 @@ RULES: Final[tuple[Rule, ...]] = (
     *ai_data.RULES,
     *monitoring.RULES,
     *misc.RULES,
+    *devtools.RULES,
+    *business.RULES,
+    *webapis.RULES,
     *connection.RULES,
     *commands.RULES,
     *generic.RULES,

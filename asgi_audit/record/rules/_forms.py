@@ -20,6 +20,7 @@ __all__ = (
     "SEP",
     "UUID",
     "keyed",
+    "near",
     "token",
 )
 
@@ -35,6 +36,15 @@ KEY_AFTER: Final = "[A-Za-z0-9_.-]{0,30}"
 #: Between a key and its value: ``=``, ``: ``, ``": "``, ``=>``, a space or a tab, and the
 #: backslashes of JSON written inside a JSON string (``\\": \\"``).
 SEP: Final = "[ \\t:=\"'>\\\\]{1,8}"
+#: From a provider's word to its value, as the rule lists of secret scanners allow: up to
+#: four steps of a few name characters then separators, so that the rest of a key
+#: (``TWILIO_AUTH_TOKEN=``), a few words (``twilio token - '``), a property
+#: (``-Dsonar.login=``) or a URL's host and path (``api.bulbul.com/v1/users?key=``) may
+#: stand between them. The two classes share no character: no run splits two ways. The
+#: fewest steps are tried first: the value nearest the word is the one masked.
+GAP_NAME: Final = "[A-Za-z0-9_.-]{0,30}"
+GAP_SEP: Final = "[ \\t:=\"'>,;/?&@(){}\\[\\]\\\\]{1,6}"
+GAP: Final = f"(?:{GAP_NAME}{GAP_SEP}){{1,4}}?"
 
 
 def token(
@@ -66,4 +76,24 @@ def keyed(
     """
     alternation = "|".join(word.replace(".", "\\.").replace("+", "\\+") for word in words)
     pattern = f"(?i:{KEY_BEFORE}(?:{alternation}){KEY_AFTER}){SEP}(?P<secret>{secret})"
+    return Rule(name, pattern, words, entropy, True, provider)
+
+
+def near(
+    name: str,
+    provider: str,
+    words: tuple[str, ...],
+    secret: str,
+    *,
+    entropy: float = 0.0,
+) -> Rule:
+    """A value of the shape ``secret`` a few words after one of ``words`` (lower-case
+    literals, matched without case; they are the keywords), across :data:`GAP`.
+
+    Looser than :func:`keyed`, for names that say who issued the value wherever they
+    stand (``twilio``, ``thingsboard``), not for common words. Only the value is masked;
+    it must stand alone (``boundary``), so a run longer than the format is not cut.
+    """
+    alternation = "|".join(word.replace(".", "\\.").replace("+", "\\+") for word in words)
+    pattern = f"(?i:{KEY_BEFORE}(?:{alternation})){GAP}(?P<secret>{secret})"
     return Rule(name, pattern, words, entropy, True, provider)

@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Final
 
 from ..scanner import Rule
-from ._forms import ALNUM, HEX, UUID, keyed, token
+from ._forms import ALNUM, HEX, UUID, keyed, near, token
 
 __all__ = ("RULES",)
 
@@ -58,7 +58,20 @@ RULES: Final[tuple[Rule, ...]] = (
         ("elevenlabs", "eleven_labs", "xi-api-key"),
         f"(?:sk_)?{HEX}{{32,48}}",
     ),
+    token("elevenlabs-secret-key", "ElevenLabs", f"sk_{HEX}{{48}}", "sk_"),
     keyed("deepgram-api-key", "Deepgram", ("deepgram",), f"{HEX}{{40}}"),
+    near("ai21-api-key", "AI21 Labs", ("ai21",), f"{UUID}|{ALNUM}{{32}}", entropy=3.0),
+    near("clarifai-api-key", "Clarifai", ("clarifai",), f"{HEX}{{32}}|{ALNUM}{{32}}", entropy=3.0),
+    token("cerebras-api-key", "Cerebras", f"csk-{ALNUM}{{32,60}}", "csk-", entropy=3.5),
+    # --- Search, crawling and agents' tools ---
+    token("firecrawl-api-key", "Firecrawl", f"fc-{HEX}{{32}}", "fc-"),
+    token("jina-api-key", "Jina AI", "jina_[A-Za-z0-9_-]{40,80}", "jina_", entropy=3.5),
+    token("apify-api-token", "Apify", f"apify_api_{ALNUM}{{36}}", "apify_api_"),
+    token("tavily-api-key", "Tavily", f"tvly-(?:dev-|prod-)?{ALNUM}{{32}}", "tvly-"),
+    near("serpapi-api-key", "SerpApi", ("serpapi", "serp_api"), f"{HEX}{{64}}"),
+    near("scrapingbee-api-key", "ScrapingBee", ("scrapingbee",), "[A-Z0-9]{80}"),
+    near("scraperapi-api-key", "ScraperAPI", ("scraperapi",), f"{HEX}{{32}}"),
+    near("zenrows-api-key", "ZenRows", ("zenrows",), f"{HEX}{{40}}"),
     token("nvidia-api-key", "NVIDIA", "nvapi-[A-Za-z0-9_-]{64}", "nvapi-"),
     token("langfuse-secret-key", "Langfuse", f"sk-lf-{UUID}", "sk-lf-"),
     token("pinecone-api-key", "Pinecone", "pcsk_[A-Za-z0-9_]{40,100}", "pcsk_"),

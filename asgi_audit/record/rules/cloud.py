@@ -58,6 +58,7 @@ RULES: Final[tuple[Rule, ...]] = (
         boundary=False,
     ),
     token("amazon-mws-auth-token", "Amazon MWS", f"amzn\\.mws\\.{UUID}", "amzn.mws."),
+    token("aws-appsync-api-key", "AWS", "da2-[a-z0-9]{26}", "da2-", entropy=3.0),
     # --- Google Cloud ---
     token("gcp-api-key", "Google Cloud", "AIza[0-9A-Za-z_-]{35}", "aiza"),
     token("gcp-oauth-client-secret", "Google Cloud", "GOCSPX-[0-9A-Za-z_-]{28}", "gocspx-"),

@@ -25,6 +25,10 @@ _IN_DOUBLE = "[ !#-~]{1,256}"
 _IN_ELEMENT = "[ -;=?-~]{1,256}"
 #: Inside double quotes that may be escaped: neither a quote nor a backslash.
 _IN_JSON = "[ !#-\\[\\]-~]{1,256}"
+#: Between the words of a .netrc entry: spaces, tabs, line breaks.
+_NL = "[ \\t\\r\\n]{1,8}"
+#: A random word: an API key's characters.
+_RANDOM = "[A-Za-z0-9_.+/~-]"
 #: What may stand between a command and the option that takes the password.
 _OPTIONS = "[ -~]{0,300}?[ \\t]"
 
@@ -80,14 +84,25 @@ RULES: Final[tuple[Rule, ...]] = (
         boundary=False,
     ),
     # --- Files ---
+    # The tokens of a .netrc entry are separated by spaces or by line breaks.
     token(
         "netrc-password",
         "netrc",
-        f"(?i:machine|default)[ \\t]{{1,8}}{_ARG}[ \\t]{{1,8}}(?:(?i:login)[ \\t]{{1,8}}{_ARG}"
-        f"[ \\t]{{1,8}})?(?i:password|passwd)[ \\t]{{1,8}}(?P<secret>{_WORD})",
+        f"(?i:machine|default){_NL}{_ARG}{_NL}(?:(?i:login){_NL}{_ARG}"
+        f"{_NL})?(?i:password|passwd){_NL}(?P<secret>{_WORD})",
         "machine",
         "default",
         boundary=False,
+    ),
+    # A .netrc's password line alone (an API key, as the CLIs of W&B or Heroku write
+    # it): a random word of 20 or more characters with a digit in it.
+    token(
+        "netrc-password-line",
+        "netrc",
+        f"(?i:password|passwd)[ \\t]{{1,8}}(?P<secret>{_RANDOM}{{0,19}}[0-9]{_RANDOM}{{19,127}}"
+        f"|{_RANDOM}{{19,127}}[0-9]{_RANDOM}{{0,127}})",
+        "passw",
+        entropy=3.5,
     ),
     token(
         "pgpass-line",

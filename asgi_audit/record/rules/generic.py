@@ -12,6 +12,13 @@ holds every word character, so it ends at a boundary anyway.
 - ``generic-secret``: 12 to 500 characters of ``[A-Za-z0-9_.+/~=-]`` with a digit in
   them and at least 3 bits of entropy per character: random tokens, not
   ``request.headers.get`` or ``required``.
+- ``generic-key``: after the bare word ``key`` standing alone (``Key=``, ``?key=``,
+  ``"key": "``, not ``monkey=`` or ``api_key=``, which ``generic-secret`` reads) and
+  ``=`` right after it, or a quoted ``key`` and ``:`` (not ``public key: ...`` in
+  prose), 20 to 200 characters of ``[A-Za-z0-9_-]`` with a digit
+  in them and at least 3.5 bits of entropy per character, standing alone: an API key
+  in a query or a log line, not ``key=photos/2024/a.jpg``, ``key=user:123:profile``,
+  ``cache key=abc`` or ``primary key (id)``.
 - ``generic-password-quoted``: after a key that ends in a password word
   (``DB_PASSWORD``, not ``password_policy_url``), a quoted value of 6 to 128 characters
   (spaces included): ``"password": "correct horse"``.
@@ -44,6 +51,8 @@ _ANY_KEY = f"(?i:(?:{_KEY_WORDS}){_SEPARATED})"
 _PW_KEY = "(?i:passwd|password|passphrase|pwd)"
 
 _VALUE = "[A-Za-z0-9_.+/~=-]"
+#: A key's value after the bare word "key": a URL-safe random word.
+_KEY_VALUE = "[A-Za-z0-9_-]"
 #: Printable ASCII but a space, a quote, ``,;&()[]``.
 _BARE = "[!#-%*-+\\-./0-9:<-Z\\\\^-~]"
 #: Those of them that are not letters, ``.`` or ``_``: a digit or a symbol.
@@ -66,6 +75,18 @@ RULES: Final[tuple[Rule, ...]] = (
         "auth",
         entropy=3.0,
         boundary=False,
+    ),
+    token(
+        "generic-key",
+        "generic",
+        f"(?i:key)(?:=|{_QUOTE}[ \\t]{{0,4}}:[ \\t]{{0,4}}(?:{_QUOTE})?)"
+        f"(?P<secret>{_KEY_VALUE}{{0,19}}[0-9]{_KEY_VALUE}{{19,199}}"
+        f"|{_KEY_VALUE}{{20,199}}[0-9]{_KEY_VALUE}{{0,179}})",
+        "key=",
+        'key"',
+        "key'",
+        "key\\",
+        entropy=3.5,
     ),
     token(
         "generic-password-quoted",

@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Final
 
 from ..scanner import Rule
-from ._forms import ALNUM, HEX, UUID, keyed, token
+from ._forms import ALNUM, HEX, UUID, keyed, near, token
 
 __all__ = ("RULES",)
 
@@ -36,14 +36,19 @@ RULES: Final[tuple[Rule, ...]] = (
         "xoxe.xoxp-",
     ),
     token("slack-refresh-token", "Slack", "xoxe-[0-9]-[A-Za-z0-9]{130,160}", "xoxe-"),
+    # Legacy and workspace tokens, and bot and user tokens of two parts after the prefix
+    # (xoxb-<digits>-<random>), as the older apps were issued them.
     token(
         "slack-legacy-token",
         "Slack",
-        "xox[aors]-[0-9]{1,13}-[A-Za-z0-9-]{10,100}",
+        "xox[abposr]-[0-9]{1,14}-[A-Za-z0-9-]{10,200}",
         "xoxa-",
+        "xoxb-",
         "xoxo-",
+        "xoxp-",
         "xoxr-",
         "xoxs-",
+        entropy=3.0,
     ),
     token(
         "slack-webhook-url",
@@ -60,25 +65,35 @@ RULES: Final[tuple[Rule, ...]] = (
         "discord",
         boundary=False,
     ),
-    keyed(
+    near(
         "discord-bot-token",
         "Discord",
         ("discord",),
-        "[MNO][A-Za-z0-9_-]{23,26}\\.[A-Za-z0-9_-]{6}\\.[A-Za-z0-9_-]{27,40}",
+        "[A-Za-z0-9_-]{23,28}\\.[A-Za-z0-9_-]{6,7}\\.[A-Za-z0-9_-]{27,40}",
     ),
     # Also in a bot API URL, after "bot" (api.telegram.org/bot<id>:<token>/getMe).
+    # The bot's id (5 to 16 digits), a colon, 35 characters; also 33 and 34.
     token(
         "telegram-bot-token",
         "Telegram",
-        "[0-9]{8,10}:AA[A-Za-z0-9_-]{33}",
+        "[0-9]{5,16}:AA[A-Za-z0-9_-]{31,33}",
         ":aa",
         boundary=False,
+    ),
+    near(
+        "telegram-bot-token-keyed",
+        "Telegram",
+        ("telegram", "tg_bot", "tg-bot"),
+        "[0-9]{5,16}:[A-Za-z0-9_-]{30,40}",
     ),
     token(
         "teams-webhook-url",
         "Microsoft Teams",
-        "webhook\\.office\\.com/webhookb2/(?P<secret>[A-Za-z0-9@/_-]{100,300})",
+        "(?:webhook\\.office\\.com/webhookb2|outlook\\.office(?:365)?\\.com/webhook)/"
+        "(?P<secret>[A-Za-z0-9@/_-]{100,300})",
         "webhook.office.com/",
+        "outlook.office.com/webhook/",
+        "outlook.office365.com/webhook/",
         boundary=False,
     ),
     keyed("mattermost-token", "Mattermost", ("mattermost",), "[a-z0-9]{26}"),
@@ -103,7 +118,7 @@ RULES: Final[tuple[Rule, ...]] = (
     # --- SMS, voice, realtime ---
     token("twilio-api-key-sid", "Twilio", f"SK{HEX}{{32}}", "sk"),
     token("twilio-account-sid", "Twilio", f"AC{HEX}{{32}}", "ac"),
-    keyed("twilio-auth-token", "Twilio", ("twilio",), f"{HEX}{{32}}|{ALNUM}{{32}}"),
+    near("twilio-auth-token", "Twilio", ("twilio",), f"{HEX}{{32}}|{ALNUM}{{32}}", entropy=3.0),
     keyed("vonage-api-secret", "Vonage", ("nexmo", "vonage"), f"{ALNUM}{{16}}", entropy=3.0),
     keyed("plivo-auth-token", "Plivo", ("plivo",), f"{ALNUM}{{40}}"),
     token("telnyx-api-key", "Telnyx", "KEY[0-9A-Z]{32}_[A-Za-z0-9]{22}", "key"),
@@ -116,6 +131,17 @@ RULES: Final[tuple[Rule, ...]] = (
         "[A-Za-z0-9_-]{6}\\.[A-Za-z0-9_-]{6}:[A-Za-z0-9_-]{43}",
     ),
     keyed("pushover-token", "Pushover", ("pushover",), "[a-z0-9]{30}"),
+    near("pushbullet-token", "Pushbullet", ("pushbullet",), f"o\\.{ALNUM}{{32}}"),
+    near("sendbird-api-token", "Sendbird", ("sendbird",), f"{HEX}{{40}}"),
+    near("textmagic-api-key", "TextMagic", ("textmagic",), f"{ALNUM}{{30}}", entropy=3.0),
+    token("pubnub-secret-key", "PubNub", "sec-c-[A-Za-z0-9+/=]{40,80}", "sec-c-", entropy=3.5),
+    token(
+        "zapier-webhook-url",
+        "Zapier",
+        "hooks\\.zapier\\.com/hooks/catch/[0-9]{3,12}/(?P<secret>[A-Za-z0-9]{5,12})",
+        "hooks.zapier.com/",
+        boundary=False,
+    ),
     keyed(
         "onesignal-api-key",
         "OneSignal",
@@ -129,7 +155,7 @@ RULES: Final[tuple[Rule, ...]] = (
         "SG\\.[A-Za-z0-9_-]{22}\\.[A-Za-z0-9_-]{43}",
         "sg.",
     ),
-    token("mailgun-api-key", "Mailgun", f"key-{HEX}{{32}}", "key-"),
+    token("mailgun-api-key", "Mailgun", f"key-{ALNUM}{{32}}", "key-", entropy=3.0),
     keyed(
         "mailgun-private-key",
         "Mailgun",
@@ -160,6 +186,7 @@ RULES: Final[tuple[Rule, ...]] = (
         "xsmtpsib-",
     ),
     token("resend-api-key", "Resend", f"re_{ALNUM}{{8}}_{ALNUM}{{24}}", "re_"),
+    token("mailersend-api-token", "MailerSend", f"mlsn\\.{HEX}{{64}}", "mlsn."),
     # --- Customer support, CRM ---
     token("intercom-access-token", "Intercom", "dG9rOj[A-Za-z0-9+/]{40,80}={0,2}", "dg9roj"),
     keyed("zendesk-api-token", "Zendesk", ("zendesk",), f"{ALNUM}{{40}}"),

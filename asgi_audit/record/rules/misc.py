@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Final
 
 from ..scanner import Rule
-from ._forms import ALNUM, HEX, UUID, keyed, token
+from ._forms import ALNUM, HEX, UUID, keyed, near, token
 
 __all__ = ("RULES",)
 
@@ -32,12 +32,20 @@ RULES: Final[tuple[Rule, ...]] = (
     ),
     token("age-secret-key", "age", f"AGE-SECRET-KEY-1{_B32}{{58}}", "age-secret-key-1"),
     # --- Cloudflare ---
-    token("cloudflare-origin-ca-key", "Cloudflare", f"v1\\.0-{HEX}{{24}}-{HEX}{{146}}", "v1.0-"),
-    keyed(
+    # "v1.0-", a hex identifier (24 or 64 characters), then the key: hex groups after
+    # dashes (one of 146 characters, or several), the last one of 64 or more.
+    token(
+        "cloudflare-origin-ca-key",
+        "Cloudflare",
+        f"v1\\.0-(?:{HEX}{{24}}|{HEX}{{64}})(?:-{HEX}{{32,200}}){{0,2}}-{HEX}{{64,200}}",
+        "v1.0-",
+    ),
+    near(
         "cloudflare-api-token",
         "Cloudflare",
         ("cloudflare", "cf_api_token", "cf-api-token", "cf_token"),
         "[A-Za-z0-9_-]{40}",
+        entropy=3.0,
     ),
     keyed(
         "cloudflare-global-api-key",
@@ -65,22 +73,22 @@ RULES: Final[tuple[Rule, ...]] = (
         entropy=3.0,
     ),
     token("trello-token", "Trello", "ATTA[A-Fa-f0-9]{64,72}", "atta"),
-    keyed("trello-api-key", "Trello", ("trello",), f"{HEX}{{32}}|{HEX}{{64}}"),
+    keyed("trello-api-key", "Trello", ("trello",), f"{HEX}{{64}}|{HEX}{{32}}"),
+    # A version digit, the user's id (and the app's), ":", 32 hex.
     token(
         "asana-pat",
         "Asana",
-        f"[12]/[0-9]{{13,16}}(?:/[0-9]{{13,16}})?:{HEX}{{32}}",
-        "1/",
-        "2/",
+        f"[0-9]/[0-9]{{13,16}}(?:/[0-9]{{13,16}})?:{HEX}{{32}}",
+        *(f"{d}/" for d in "0123456789"),
     ),
     token("linear-api-key", "Linear", f"lin_api_{ALNUM}{{40}}", "lin_api_"),
     token("linear-oauth-token", "Linear", f"lin_oauth_{HEX}{{64}}", "lin_oauth_"),
     token("notion-integration-secret", "Notion", f"secret_{ALNUM}{{43}}", "secret_"),
     token("notion-token", "Notion", f"ntn_[0-9]{{11}}{ALNUM}{{35}}", "ntn_"),
     token("figma-pat", "Figma", "figd_[A-Za-z0-9_-]{40}", "figd_"),
-    keyed("figma-legacy-token", "Figma", ("figma",), f"[0-9]{{6}}-{UUID}"),
+    near("figma-legacy-token", "Figma", ("figma",), f"[0-9]{{4,6}}-{UUID}"),
     token("clickup-token", "ClickUp", "pk_[0-9]{6,10}_[A-Z0-9]{32}", "pk_"),
-    keyed("todoist-token", "Todoist", ("todoist",), f"{HEX}{{40}}"),
+    near("todoist-token", "Todoist", ("todoist",), "[0-9a-z]{40}", entropy=3.0),
     token("airtable-pat", "Airtable", f"pat{ALNUM}{{14}}\\.{HEX}{{64}}", "pat"),
     keyed("airtable-api-key", "Airtable", ("airtable",), f"key{ALNUM}{{14}}"),
     # --- Files and content ---
@@ -101,6 +109,8 @@ RULES: Final[tuple[Rule, ...]] = (
     token("beamer-api-key", "Beamer", "b_[A-Za-z0-9=_-]{44}", "b_", entropy=3.5),
     # --- Streaming ---
     keyed("twitch-token", "Twitch", ("twitch",), "[a-z0-9]{30}"),
+    # A stream key: "live_", the channel's id, "_", 30 random characters.
+    token("twitch-stream-key", "Twitch", f"live_[0-9]{{6,12}}_{ALNUM}{{30}}", "live_"),
     # --- Shipping and travel ---
     token("easypost-api-key", "EasyPost", f"EZ[AT]K{HEX}{{54}}", "ezak", "eztk"),
     token(

@@ -23,17 +23,26 @@ RULES: Final[tuple[Rule, ...]] = (
         f"{HEX}{{40}}",
     ),
     # --- New Relic ---
-    token("newrelic-user-api-key", "New Relic", "NRAK-[A-Z0-9]{27}", "nrak-"),
-    token("newrelic-admin-api-key", "New Relic", f"NRAA-{HEX}{{27}}", "nraa-"),
-    token("newrelic-browser-key", "New Relic", f"NRJS-{HEX}{{19}}", "nrjs-"),
+    # The prefixes are written in capitals; tools and people also write them in lower case.
+    token("newrelic-user-api-key", "New Relic", f"(?i:nrak)-{ALNUM}{{27}}", "nrak-"),
+    token("newrelic-admin-api-key", "New Relic", f"(?i:nraa)-{ALNUM}{{27}}", "nraa-"),
+    token("newrelic-rest-api-key", "New Relic", f"(?i:nrra)-{HEX}{{42}}", "nrra-"),
+    token("newrelic-browser-key", "New Relic", f"(?i:nrjs)-{HEX}{{19}}", "nrjs-"),
     token(
         "newrelic-insights-key",
         "New Relic",
-        "NRI[IQ]-[A-Za-z0-9_-]{32}",
+        "(?i:nri[iq])-[A-Za-z0-9_-]{32}",
         "nrii-",
         "nriq-",
     ),
-    token("newrelic-license-key", "New Relic", f"{HEX}{{36}}NRAL", "nral"),
+    token("newrelic-license-key", "New Relic", f"{HEX}{{36}}(?i:nral)", "nral"),
+    token(
+        "pixie-api-key",
+        "Pixie",
+        f"px-(?:api|dep)-{UUID}",
+        "px-api-",
+        "px-dep-",
+    ),
     # --- Error tracking ---
     token("sentry-org-token", "Sentry", "sntrys_eyJ[A-Za-z0-9+/=_-]{60,400}", "sntrys_"),
     token("sentry-user-token", "Sentry", f"sntryu_{HEX}{{64}}", "sntryu_"),
@@ -76,7 +85,7 @@ RULES: Final[tuple[Rule, ...]] = (
         "honeycomb-legacy-key",
         "Honeycomb",
         ("honeycomb",),
-        f"{ALNUM}{{22}}|{HEX}{{32}}",
+        f"{HEX}{{32}}|{ALNUM}{{22}}",
         entropy=3.0,
     ),
     # --- Logs ---

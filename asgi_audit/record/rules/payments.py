@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Final
 
 from ..scanner import Rule
-from ._forms import ALNUM, HEX, UUID, keyed, token
+from ._forms import ALNUM, HEX, UUID, keyed, near, token
 
 __all__ = ("RULES",)
 
@@ -42,7 +42,16 @@ RULES: Final[tuple[Rule, ...]] = (
         "access_token$",
     ),
     keyed("braintree-private-key", "Braintree", ("braintree",), f"{HEX}{{32}}"),
-    keyed("paypal-client-secret", "PayPal", ("paypal",), "[A-Za-z0-9_-]{80}"),
+    # A tokenization key: the environment, the merchant's 8 characters, 16 random ones.
+    token(
+        "braintree-tokenization-key",
+        "Braintree",
+        "(?:sandbox|production)_[a-z0-9]{8}_[a-z0-9]{16}",
+        "sandbox_",
+        "production_",
+        entropy=3.0,
+    ),
+    near("paypal-client-secret", "PayPal", ("paypal",), "[A-Za-z0-9_.-]{44,80}", entropy=3.5),
     token("adyen-api-key", "Adyen", "AQE[A-Za-z0-9+/=._:;%{}-]{80,300}", "aqe", entropy=4.0),
     keyed(
         "checkout-secret-key",
@@ -81,6 +90,9 @@ RULES: Final[tuple[Rule, ...]] = (
     # --- Regional processors ---
     keyed("razorpay-key-secret", "Razorpay", ("razorpay",), f"{ALNUM}{{24}}"),
     token(
+        "razorpay-key-id", "Razorpay", f"rzp_(?:live|test)_{ALNUM}{{14}}", "rzp_live_", "rzp_test_"
+    ),
+    token(
         "flutterwave-secret-key",
         "Flutterwave",
         f"FLWSECK(?:_TEST)?-{HEX}{{32}}-X",
@@ -117,7 +129,7 @@ RULES: Final[tuple[Rule, ...]] = (
     ),
     keyed("plaid-secret", "Plaid", ("plaid",), f"{HEX}{{30}}"),
     # --- Crypto exchanges and brokers ---
-    keyed("coinbase-api-secret", "Coinbase", ("coinbase",), f"{ALNUM}{{32}}|{ALNUM}{{64}}"),
+    keyed("coinbase-api-secret", "Coinbase", ("coinbase",), f"{ALNUM}{{64}}|{ALNUM}{{32}}"),
     keyed("binance-api-secret", "Binance", ("binance",), f"{ALNUM}{{64}}"),
     keyed("kraken-private-key", "Kraken", ("kraken",), "[A-Za-z0-9+/]{86,88}={0,2}"),
     keyed("kucoin-api-secret", "KuCoin", ("kucoin",), UUID),
