@@ -146,6 +146,7 @@ _CLOUD: Final[dict[str, tuple[Example, ...]]] = {
     "azure-openai-key": (kv("AZURE_OPENAI_API_KEY", r(HEX, 32)),),
     "azure-devops-pat": tok(_cask("AZDO" + r(ALNUM, 4))),
     "azure-devops-legacy-pat": (kv("AZURE_DEVOPS_PAT", r(BASE32, 52)),),
+    "azure-devops-legacy-pat-bare": tok(r(BASE32, 52)),
     "alibaba-access-key-id": tok("LTAI" + r(ALNUM, 20)),
     "alibaba-access-key-secret": (kv("ALIBABA_CLOUD_ACCESS_KEY_SECRET", r(ALNUM, 30)),),
     "ibm-cloud-api-key": (kv("IBM_CLOUD_API_KEY", r(B64URL, 44)),),

@@ -139,3 +139,33 @@ def test_a_secret_key_masks_whatever_it_holds() -> None:
     got, changed = redact_capped(value, REDACTOR, Caps())
     assert got == {"password": REDACTOR.mask, "token": None, "api_key": REDACTOR.mask}
     assert changed is False
+
+
+def test_deep_dicts_end_in_the_same_depth_marker() -> None:
+    value: dict[str, Any] = {"leaf": "x"}
+    for i in range(14):
+        value = {f"level{i}": value, "n": i}
+    got = redact_capped(value, REDACTOR, Caps())
+    assert got == three_steps(value, Caps())
+    assert "[depth limit]" in repr(got[0])
+
+
+def test_the_integer_bounds_and_the_cap_edges_are_the_three_steps() -> None:
+    from asgi_audit.record.encoding import INT_MAX, INT_MIN
+
+    caps = Caps(default_chars=24)
+    value = [INT_MIN, INT_MAX, INT_MIN - 1, INT_MAX + 1, "y" * 24, "z" * 25]
+    got, changed = redact_capped(value, REDACTOR, caps)
+    assert (got, changed) == three_steps(value, caps)
+    assert got[:4] == [INT_MIN, INT_MAX, str(INT_MIN - 1), str(INT_MAX + 1)]
+    assert got[4] == "y" * 24
+    assert changed is True
+
+
+def test_a_mask_longer_than_the_cap_is_cut_like_any_nested_string() -> None:
+    redactor = Redactor(mask="[" + "removed " * 5 + "]")
+    value = {"password": "hunter2", "note": "fine"}
+    got, changed = redact_capped(value, redactor, CAPS)
+    assert (got, changed) == CAPS.nested(redactor.redact(to_jsonable(value), None))
+    assert changed is True
+    assert got["password"].startswith("[removed removed")

@@ -197,6 +197,16 @@ RULES: Final[tuple[Rule, ...]] = (
         ("devops", "azdo", "vsts", "ado", "system_accesstoken"),
         "[a-z2-7]{52}",
     ),
+    # The same format with no key word: 52 characters of lower-case base32 standing
+    # alone, as dense as random text is (random ones are above 4.2 bits 99% of the
+    # time; a run of English words that long, without a separator or a digit, rarely
+    # is). No keyword: it runs on every text, one linear pass.
+    token(
+        "azure-devops-legacy-pat-bare",
+        "Azure DevOps",
+        "[a-z2-7]{52}",
+        entropy=4.2,
+    ),
     # --- Other clouds ---
     token("alibaba-access-key-id", "Alibaba Cloud", "LTAI[A-Za-z0-9]{12,20}", "ltai"),
     keyed(

@@ -48,7 +48,7 @@ _NEAR: Final[tuple[tuple[str, str, tuple[str, ...], str, float], ...]] = (
     ("airvisual-api-key", "IQAir AirVisual", ("airvisual", "iqair"), "[a-z0-9-]{36}", 3.0),
     ("ambee-api-key", "Ambee", ("ambee",), _HEX64, 3.0),
     # --- Maps, places and IP data ---
-    ("ipinfo-token", "IPinfo", ("ipinfo",), f"{HEX}{{14}}", 3.0),
+    ("ipinfo-token", "IPinfo", ("ipinfo",), f"{HEX}{{14}}", 2.5),
     ("ipstack-api-key", "ipstack", ("ipstack",), _HEX32, 3.0),
     ("ipgeolocation-api-key", "IPGeolocation", ("ipgeolocation",), _HEX32, 3.0),
     ("abuseipdb-api-key", "AbuseIPDB", ("abuseipdb",), f"{HEX}{{80}}", 3.0),
