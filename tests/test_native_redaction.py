@@ -140,6 +140,13 @@ PIECES = [
     "user:pa55@host",
     "mysql -p s3cret",
     "curl -u admin:pw",
+    "+",
+    "++",
+    "%2B",
+    "%2b",
+    "q=mysql+-p+s3cret",
+    "+--password+",
+    "ai21_key%3A+",
 ]
 
 ascii_text = st.text(st.characters(max_codepoint=127), max_size=6)

@@ -35,8 +35,9 @@ immutable after construction and safe to share between threads.
   JWTs, PEM blocks, URL credentials, Luhn-valid card numbers, long random runs;
   paths, UUIDs, digests and base64 of text stay).
 
-Every detector reports spans on the text as written and on its percent-decoded view
-(:mod:`asgi_audit.record.percent`); the spans are merged, grown to their token's edges
+Every detector reports spans on the text as written, on its percent-decoded view
+(:mod:`asgi_audit.record.percent`) and, where it holds a ``+``, on the text read with
+``+`` as a form's space (not for random runs); the spans are merged, grown to their token's edges
 and masked, and nothing else changes. Redaction runs in the writer, before any size
 cap, so no half-secret survives a cut.
 """
@@ -177,6 +178,20 @@ class Redactor:
                 span = (starts[s], starts[e], what)
                 if span not in seen:  # found again outside the escapes
                     found.append((*span[:2], f"{what} (percent-decoded)"))
+        if "+" in text:
+            # A form's space: the text read with each "+" as a space (and its
+            # escapes decoded), so that a command line or a ``key: value`` sent in a
+            # query string is read as written. Not for random runs, which base64's
+            # "+" would cut in pieces there; the readings above judge those.
+            spaced = text.replace("+", " ")
+            plus_view = decoded_view(spaced) if view is not None else None
+            plus, plus_starts = plus_view if plus_view is not None else (spaced, None)
+            seen = set(found)
+            for s, e, what in self._find(plus, random=False):
+                if plus_starts is not None:
+                    s, e = plus_starts[s], plus_starts[e]
+                if (s, e, what) not in seen:
+                    found.append((s, e, f"{what} (+ as a space)"))
         found.sort()
         return found
 

@@ -2,7 +2,8 @@
 //! `asgi_audit.record.redaction.Redactor.spans` and `redact_text`, for ASCII text.
 //!
 //! Every detector (the shapes, the rule table, the pairs and the flags) runs on
-//! the text as written and on its percent-decoded view; the spans are merged,
+//! the text as written, on its percent-decoded view and, where it holds a `+`, on
+//! the text read with `+` as a space (not for random runs); the spans are merged,
 //! grown to the edges of their token and masked (`record.percent`,
 //! `record.shapes.merge_spans`, `apply_mask`). `None` says that only the
 //! reference can decide (see [`crate::shapes`]).
@@ -30,11 +31,32 @@ impl Redaction<'_> {
         };
         let mut found = Vec::new();
         self.find(text, view.is_none(), &mut found)?;
+        let escaped = view.is_some();
         if let Some((decoded, starts)) = view {
             let decoded = String::from_utf8(decoded).expect("ASCII escapes decode to ASCII");
             let mut more = Vec::new();
             self.find(&decoded, true, &mut more)?;
             found.extend(more.into_iter().map(|(s, e)| (starts[s], starts[e])));
+        }
+        if bytes.contains(&b'+') {
+            // A form's space: the text read with each "+" as a space (and its
+            // escapes decoded); not for random runs.
+            let spaced: Vec<u8> = bytes
+                .iter()
+                .map(|&b| if b == b'+' { b' ' } else { b })
+                .collect();
+            let plus_view = if escaped { decoded_view(&spaced) } else { None };
+            let (plus, starts) = match plus_view {
+                Some((decoded, starts)) => (decoded, Some(starts)),
+                None => (spaced, None),
+            };
+            let plus = String::from_utf8(plus).expect("ASCII stays ASCII");
+            let mut more = Vec::new();
+            self.find(&plus, false, &mut more)?;
+            found.extend(more.into_iter().map(|(s, e)| match &starts {
+                Some(starts) => (starts[s], starts[e]),
+                None => (s, e),
+            }));
         }
         let grown: Vec<(usize, usize)> = merge(found)
             .into_iter()
