@@ -10,7 +10,7 @@
 
 use crate::keys::Keys;
 use crate::pairs::{flag_spans, has_flag, pair_spans};
-use crate::scan::Engine;
+use crate::scan::{splice, Engine};
 use crate::shapes::shape_spans;
 
 /// A rule table and a deployment's secret words: what one redaction needs.
@@ -71,16 +71,7 @@ impl Redaction<'_> {
         if spans.is_empty() {
             return Some(None);
         }
-        let kept = text.len() - spans.iter().map(|(s, e)| e - s).sum::<usize>();
-        let mut out = String::with_capacity(kept + spans.len() * mask.len());
-        let mut pos = 0;
-        for (start, end) in spans {
-            out.push_str(&text[pos..start]);
-            out.push_str(mask);
-            pos = end;
-        }
-        out.push_str(&text[pos..]);
-        Some(Some(out))
+        Some(Some(splice(text, &spans, mask)))
     }
 
     fn find(&self, text: &str, random: bool, out: &mut Vec<(usize, usize)>) -> Option<()> {

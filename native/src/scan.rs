@@ -225,20 +225,7 @@ impl Engine {
 
     /// `text` with every secret replaced by `mask`, the spans merged first.
     pub fn mask(&self, text: &str, mask: &str) -> String {
-        let spans = merge(&self.hits(text));
-        if spans.is_empty() {
-            return text.to_owned();
-        }
-        let kept: usize = text.len() - spans.iter().map(|(s, e)| e - s).sum::<usize>();
-        let mut out = String::with_capacity(kept + spans.len() * mask.len());
-        let mut pos = 0;
-        for (start, end) in spans {
-            out.push_str(&text[pos..start]);
-            out.push_str(mask);
-            pos = end;
-        }
-        out.push_str(&text[pos..]);
-        out
+        splice(text, &merge(&self.hits(text)), mask)
     }
 }
 
@@ -315,6 +302,23 @@ pub fn entropy(text: &str) -> f64 {
         }
     }
     total
+}
+
+/// `text` with each of `spans` (sorted, apart) replaced by `mask`.
+pub fn splice(text: &str, spans: &[(usize, usize)], mask: &str) -> String {
+    if spans.is_empty() {
+        return text.to_owned();
+    }
+    let kept: usize = text.len() - spans.iter().map(|(s, e)| e - s).sum::<usize>();
+    let mut out = String::with_capacity(kept + spans.len() * mask.len());
+    let mut pos = 0;
+    for &(start, end) in spans {
+        out.push_str(&text[pos..start]);
+        out.push_str(mask);
+        pos = end;
+    }
+    out.push_str(&text[pos..]);
+    out
 }
 
 /// The spans of `hits` (sorted) merged where they overlap or touch.

@@ -74,8 +74,7 @@ def keyed(
     word, ending in ``_``, ``.`` or ``-`` (so that ``oci`` is not read in ``social``), and
     30 after it (``HEROKU_API_KEY``, ``x-postmark-server-token``).
     """
-    alternation = "|".join(word.replace(".", "\\.").replace("+", "\\+") for word in words)
-    pattern = f"(?i:{KEY_BEFORE}(?:{alternation}){KEY_AFTER}){SEP}(?P<secret>{secret})"
+    pattern = f"(?i:{KEY_BEFORE}(?:{_either(words)}){KEY_AFTER}){SEP}(?P<secret>{secret})"
     return Rule(name, pattern, words, entropy, True, provider)
 
 
@@ -94,6 +93,10 @@ def near(
     stand (``twilio``, ``thingsboard``), not for common words. Only the value is masked;
     it must stand alone (``boundary``), so a run longer than the format is not cut.
     """
-    alternation = "|".join(word.replace(".", "\\.").replace("+", "\\+") for word in words)
-    pattern = f"(?i:{KEY_BEFORE}(?:{alternation})){GAP}(?P<secret>{secret})"
+    pattern = f"(?i:{KEY_BEFORE}(?:{_either(words)})){GAP}(?P<secret>{secret})"
     return Rule(name, pattern, words, entropy, True, provider)
+
+
+def _either(words: tuple[str, ...]) -> str:
+    # The words as literals, one of them.
+    return "|".join(word.replace(".", "\\.").replace("+", "\\+") for word in words)
