@@ -168,7 +168,8 @@ class Redactor:
         """What each detector finds in ``text``, before merging: ``(start, end, what)``,
         ``what`` naming the detector (``rule github-pat``, ``key password``, ``flag
         --password``, ``jwt``, ``random-run``, ...; ``... (percent-decoded)`` when it
-        was found in the decoded view). Sorted by span."""
+        was found in the decoded view, ``... (+ as a space)`` when with ``+`` read as
+        a space). Sorted by span."""
         view = decoded_view(text) if "%" in text else None
         found = self._find(text, random=view is None)
         if view is not None:
