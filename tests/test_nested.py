@@ -169,3 +169,10 @@ def test_a_mask_longer_than_the_cap_is_cut_like_any_nested_string() -> None:
     assert (got, changed) == CAPS.nested(redactor.redact(to_jsonable(value), None))
     assert changed is True
     assert got["password"].startswith("[removed removed")
+
+
+def test_a_mask_exactly_as_long_as_the_cap_stays_whole() -> None:
+    caps = Caps(default_chars=16)
+    redactor = Redactor(mask="#" * 16)
+    got, changed = redact_capped({"password": "hunter2"}, redactor, caps)
+    assert (got, changed) == ({"password": "#" * 16}, False)

@@ -125,3 +125,11 @@ def test_a_query_strings_plus_is_read_as_a_space_too() -> None:
     token = "AbC+dEf/ghIJ+klMnOpQrStUv+wxYZ0123456789ab"
     assert token not in r.redact_text(f"blob {token} end%20x")
     assert r.redact_text("a+b=c+d and 1+1=2") == "a+b=c+d and 1+1=2"
+
+
+def test_a_secret_key_without_a_value_does_not_stop_the_pairs_after_it() -> None:
+    from asgi_audit.record.secretkeys import DEFAULT_SECRET_WORDS, is_secret
+
+    text = "password=&token=abc123 x"
+    spans = pair_spans(text, lambda key: is_secret(key, DEFAULT_SECRET_WORDS))
+    assert [text[s:e] for s, e, _ in spans] == ["abc123"]
