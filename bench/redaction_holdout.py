@@ -25,7 +25,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import secrets
 import sys
 import tempfile
 import time
@@ -36,8 +35,7 @@ from typing import Any, Final
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from asgi_audit import Auditor
-from tests.secret_corpus.measure import Outcome, Plant, Report, judge, record
+from tests.secret_corpus.measure import Outcome, Plant, Report, plant_all
 from tests.secret_corpus.placements import PLACEMENTS, Placement, by_name
 from tests.secret_holdout.cases import CONTEXT_LINES, MIN_NEEDLE, ORDINARY, SECRETS
 
@@ -96,25 +94,11 @@ def check_cases() -> None:
                 raise ValueError(f"{who}: needle {n!r} is short or not in its value")
 
 
-async def _run(log_dir: Path, plants: list[Plant], *, redact: bool) -> Report:
-    auditor = Auditor(
-        log_dir=log_dir,
-        self_audit=False,
-        redact=redact,
-        key=secrets.token_hex(32),  # a static key: no key file is made anywhere
-        queue_capacity=len(plants) + 16,
-    )
-    async with auditor:
-        for plant in plants:
-            await record(auditor, plant)
-    return Report(judge(log_dir, plants))
-
-
 def measure(log_dir: Path, *, redact: bool = True) -> tuple[Report, dict[int, tuple[str, str]]]:
     """Plant the whole holdout into a new Auditor writing to ``log_dir``, then judge it."""
     check_cases()
     plants, origins = plan()
-    return asyncio.run(_run(log_dir, plants, redact=redact)), origins
+    return asyncio.run(plant_all(log_dir, plants, redact=redact)), origins
 
 
 def _table(outcomes: Iterable[Outcome], key: str) -> list[tuple[str, int, int]]:

@@ -41,10 +41,7 @@ def redact_capped(
 
 
 def _text(text: str, redactor: Redactor, caps: Caps) -> tuple[str, bool]:
-    text = redactor.redact_text(text)
-    if len(text) > caps.default_chars:
-        return truncate(text, caps.default_chars), True
-    return text, False
+    return _capped(redactor.redact_text(text), caps)
 
 
 def _walk(

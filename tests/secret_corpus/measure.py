@@ -230,7 +230,11 @@ async def measure_async(
     ``redact=False`` turns redaction off: every secret must then be found leaked and no
     ordinary value masked, which checks the measurement itself.
     """
-    plants = plan(seed, per_format)
+    return await plant_all(log_dir, plan(seed, per_format), redact=redact)
+
+
+async def plant_all(log_dir: Path, plants: list[Plant], *, redact: bool = True) -> Report:
+    """Record ``plants`` through a new Auditor writing to ``log_dir``, then judge them."""
     auditor = Auditor(
         log_dir=log_dir,
         self_audit=False,
