@@ -14,7 +14,7 @@ STAMP_MUTATION := $(VENV)/.installed-mutation
 PYTEST_ARGS ?= -q
 RESULTS := bench/results
 
-.PHONY: demo serve test lint check build test-wheel bench docs docs-serve mutation native clean
+.PHONY: demo serve test lint check build test-wheel bench docs docs-serve mutation native core clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -47,6 +47,7 @@ $(STAMP_MUTATION): pyproject.toml | $(STAMP_DEV)
 	touch $@
 
 demo: $(STAMP_RUN)
+	@$(MAKE) --no-print-directory core
 	$(BIN)/python -m demo.traffic
 
 # The demo on http://127.0.0.1:8000; demo/serve.py says why uvicorn's proxy headers are off.
@@ -85,6 +86,7 @@ test-wheel: build
 # Both benchmarks, side by side with the alternatives (about 7 minutes). The
 # uvicorn + wrk part needs wrk (Debian: apt-get install wrk); without it, it is skipped.
 bench: $(STAMP_BENCH)
+	@$(MAKE) --no-print-directory core
 	mkdir -p $(RESULTS)
 	$(BIN)/python bench/emit.py --json $(RESULTS)/emit.json | tee $(RESULTS)/emit.md
 	$(BIN)/python bench/middleware.py --json $(RESULTS)/middleware.json \
@@ -107,9 +109,16 @@ mutation: $(STAMP_MUTATION)
 # maturin and installed into .venv; asgi_audit works without it (record/engine.py).
 # Needs cargo; `ASGI_AUDIT_PURE=1` keeps the reference scanner even when it is there.
 native: | $(BIN)/python
-	$(BIN)/python -m pip install --quiet 'maturin>=1.9.4,<2'
-	VIRTUAL_ENV=$(abspath $(VENV)) $(BIN)/maturin develop --quiet --release -m native/Cargo.toml
+	@$(MAKE) --no-print-directory core
 	cd native && cargo test --release --quiet
+
+# The core for `make demo` and `make bench`: built and installed where cargo is on
+# PATH (not tested: `make test` does that), else the pure-Python pipeline, said aloud.
+core: | $(BIN)/python
+	@if command -v cargo >/dev/null 2>&1; then \
+	  $(BIN)/python -m pip install --quiet 'maturin>=1.9.4,<2' && \
+	  VIRTUAL_ENV=$(abspath $(VENV)) $(BIN)/maturin develop --quiet --release -m native/Cargo.toml; \
+	else echo "no cargo: the compiled core is not built; asgi_audit runs on its pure-Python pipeline"; fi
 
 clean:
 	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache .hypothesis build dist mutants native/target

@@ -41,6 +41,7 @@ import httpx
 
 from asgi_audit import CATEGORY_FILES, REDACTED, get_audit_stats
 from asgi_audit.proof.verify import verify_directory
+from asgi_audit.record.engine import PURE_VARIABLE, native_available
 from demo.serve import command as serve_command
 
 __all__ = ("PLANTED_SECRETS", "DemoError", "Step", "build_steps", "main")
@@ -175,6 +176,15 @@ def build_steps(password: str, admin_token: str) -> list[Step]:
             params={"format": "csv"},
         ),
     ]
+
+
+def _core_in_use(env: Mapping[str, str]) -> str:
+    """Which pipeline the server runs: the compiled core, or the pure-Python reference."""
+    if env.get(PURE_VARIABLE):
+        return f"pure Python ({PURE_VARIABLE} is set)"
+    if native_available():
+        return "compiled (asgi_audit_native)"
+    return "pure Python (no compiled core installed: needs cargo at `make demo`)"
 
 
 def _free_port() -> int:
@@ -365,6 +375,7 @@ def run(log_dir_arg: str | None) -> None:
     base_url = f"http://127.0.0.1:{port}"
     print("asgi_audit demo")
     print(f"  log dir: {log_dir}")
+    print(f"  core:    {_core_in_use(env)}")
     with tempfile.TemporaryFile() as log:
         proc = _start_server(port, env, log)
         try:
