@@ -5,6 +5,9 @@ from typing import Final
 __version__: Final[str]
 #: The version of the semantics; asgi_audit.record.engine uses the module only when it is 1.
 ENGINE: Final[int]
+#: The version of the sealing format; asgi_audit.record.engine seals with Sealer only
+#: when it is its SEAL.
+SEAL: Final[int]
 
 class Scanner:
     """A rule table compiled for scanning, the same function as the reference scanner.
@@ -49,3 +52,22 @@ class Redactor:
         """The merged spans redact() masks; None where only the reference can decide."""
     def is_secret_key(self, key: str) -> bool:
         """Whether a value under ``key`` (ASCII) is masked whole."""
+
+class Sealer:
+    """One stream's sealing under one key and label, the same function as
+    asgi_audit.proof.integrity.Chain.seal. ``key`` None or empty: SHA-256; ``prefix``
+    is ``,"mac":"<label>:``. The tree is a Frontier's ``size`` and list of subtree
+    roots, passed in; each call updates the list in place (ValueError when it is
+    not one 32-byte hash per bit set in ``size``)."""
+
+    def __init__(self, key: bytes | None, prefix: bytes) -> None: ...
+    def seal(
+        self, previous: bytes, size: int, hashes: list[bytes], line: bytes
+    ) -> tuple[bytes, bytes]:
+        """(sealed line, MAC) of ``line`` chained to ``previous``; its leaf is appended."""
+    def seal_many(
+        self, previous: bytes, size: int, hashes: list[bytes], lines: list[bytes]
+    ) -> tuple[list[bytes], bytes]:
+        """(sealed lines, last MAC) of ``lines`` in order, the first chained to
+        ``previous`` (the last MAC is ``previous`` for no lines); the hashing runs
+        without the GIL."""

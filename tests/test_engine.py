@@ -93,6 +93,40 @@ def test_a_compiled_module_of_other_semantics_is_not_used(
     assert type(engine.new_scanner(TABLE)) is Scanner
 
 
+class StandInSealer:
+    """Stands for asgi_audit_native.Sealer: records what it was made with."""
+
+    def __init__(self, key: bytes | None, prefix: bytes) -> None:
+        self.made = (key, prefix)
+
+
+@pytest.mark.usefixtures("no_pure")
+@pytest.mark.parametrize(("engine_version", "seal", "used"), [(2, 1, True), (2, None, False),
+    (2, 2, False), (2, "1", False), (1, 1, False)])  # fmt: skip
+def test_sealing_uses_the_core_only_of_its_engine_and_its_sealing_format(
+    monkeypatch: pytest.MonkeyPatch, engine_version: object, seal: object, used: bool
+) -> None:
+    module = stand_in(engine_version)
+    if seal is not None:
+        module.SEAL = seal  # type: ignore[attr-defined]
+    module.Sealer = StandInSealer  # type: ignore[attr-defined]
+    monkeypatch.setitem(sys.modules, "asgi_audit_native", module)
+    core = engine.seal_core(b"", b',"mac":"sha256:')
+    assert (core is not None) is used
+    if used:
+        assert getattr(core, "made", None) == (None, b',"mac":"sha256:')  # empty: no key
+    monkeypatch.setenv("ASGI_AUDIT_PURE", "1")
+    assert engine.seal_core(b"k", b"") is None
+
+
+@pytest.mark.usefixtures("no_pure")
+def test_sealing_without_the_compiled_module_is_the_reference(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setitem(sys.modules, "asgi_audit_native", None)
+    assert engine.seal_core(b"k", b"") is None
+
+
 @pytest.mark.usefixtures("no_pure")
 def test_the_wrapper_gives_the_references_answers(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setitem(sys.modules, "asgi_audit_native", stand_in())

@@ -27,6 +27,10 @@ Each stream is also a Merkle tree (RFC 9162) whose leaves are its bodies, kept a
 frontier: the root at a ``seq`` is what the ledger's checkpoints commit (see
 :mod:`asgi_audit.proof.checkpoints`) and what inclusion and consistency proofs
 lead to (:mod:`asgi_audit.proof.inclusion`).
+The sealing here is the reference. Where the compiled core is installed (see
+:func:`asgi_audit.record.engine.seal_core`), :meth:`Chain.seal` and
+:meth:`Chain.seal_many` run it instead: the same bytes, and the same ``last`` and
+``tree`` after, with the hashing of a whole list done without the GIL.
 """
 
 from __future__ import annotations
@@ -38,6 +42,7 @@ import os
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Final
 
+from ..record.engine import SealCore, seal_core
 from .merkle import Frontier, leaf_hash
 
 if TYPE_CHECKING:
@@ -183,7 +188,7 @@ class Chain:
             forward-secure chain's label names the epoch of its key.
     """
 
-    __slots__ = ("_key_id", "_label", "_pads", "_prefix", "last", "prev", "tree")
+    __slots__ = ("_core", "_key_id", "_label", "_pads", "_prefix", "last", "prev", "tree")
 
     def __init__(
         self,
@@ -209,6 +214,8 @@ class Chain:
         self._label = label
         self._prefix = MAC_MARKER + label.encode("ascii") + b":"
         self.last.label = label
+        # The compiled core's sealing, when it is installed and wanted.
+        self._core: SealCore | None = seal_core(key, self._prefix)
 
     @property
     def stream(self) -> str:
@@ -234,6 +241,14 @@ class Chain:
         Args:
             encoded: one JSON object and its newline, as :func:`encode_line` gives.
         """
+        core = self._core
+        if core is not None:
+            # The same steps in the core, on the frontier's own state.
+            tree, last = self.tree, self.last
+            sealed, last.mac = core.seal(last.mac, tree._size, tree._hashes, encoded)
+            tree._size += 1
+            last.seq += 1
+            return sealed
         body = encoded[:-1]
         last = self.last
         # One hash of the line: its Merkle leaf, which the MAC then covers.
@@ -252,6 +267,21 @@ class Chain:
         last.seq += 1
         last.mac = mac
         return b"".join((body[:-1], self._prefix, _hexlify(mac), b'"}\n'))
+
+    def seal_many(self, lines: list[bytes]) -> list[bytes]:
+        """:meth:`seal` of each of ``lines`` in order: the same lines, and the chain
+        where those calls would leave it.
+
+        The compiled core hashes the whole list without the GIL.
+        """
+        core = self._core
+        if core is None:
+            return [self.seal(line) for line in lines]
+        tree, last = self.tree, self.last
+        sealed, last.mac = core.seal_many(last.mac, tree._size, tree._hashes, lines)
+        tree._size += len(lines)
+        last.seq += len(lines)
+        return sealed
 
     def end(self) -> Sealed:
         """A copy of where the stream stands, with its Merkle root."""

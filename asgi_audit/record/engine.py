@@ -16,6 +16,12 @@ the rules, the pairs and flags, the percent-decoded view, the mask) for a
 :class:`NativeScanner`'s table; :class:`~asgi_audit.record.redaction.Redactor` uses
 it for ASCII text and the reference for the rest.
 
+:func:`seal_core` gives the core's sealing of lines for one key and label, when
+the core's ``SEAL`` is :data:`SEAL` (the version of the sealing format) and
+``ASGI_AUDIT_PURE`` is unset or empty; :class:`~asgi_audit.proof.integrity.Chain`
+uses it for :meth:`~asgi_audit.proof.integrity.Chain.seal` and
+:meth:`~asgi_audit.proof.integrity.Chain.seal_many`, and the reference without it.
+
 The reference checks the rule table first, so a table is refused alike either
 way. Two cases stay with the reference: a table the compiled core refuses
 although the reference accepts it (a pattern the two regex engines could read
@@ -35,17 +41,23 @@ from .scanner import Hit, Rule, Scanner
 
 __all__ = (
     "ENGINE",
+    "SEAL",
     "NativeScanner",
     "RedactionCore",
     "ScannerLike",
+    "SealCore",
     "native_available",
     "new_scanner",
     "redaction_core",
+    "seal_core",
 )
 
 #: The version of the scanning semantics this package expects of the compiled core.
 ENGINE: Final = 2
-#: Set to a non-empty value, :func:`new_scanner` always returns the reference.
+#: The version of the sealing format this package expects of the compiled core.
+SEAL: Final = 1
+#: Set to a non-empty value, :func:`new_scanner` always returns the reference
+#: (and :func:`seal_core` None).
 PURE_VARIABLE: Final = "ASGI_AUDIT_PURE"
 _MODULE: Final = "asgi_audit_native"
 
@@ -91,6 +103,27 @@ class RedactionCore(Protocol):
 
     def is_secret_key(self, key: str) -> bool:
         """Whether a value under ``key`` (ASCII) is masked whole."""
+        ...
+
+
+class SealCore(Protocol):
+    """``asgi_audit_native.Sealer``: one stream's sealing under one key and label.
+
+    The tree is a :class:`~asgi_audit.proof.merkle.Frontier`'s state passed in,
+    its ``size`` and its list of subtree roots, which each call updates in place
+    (the caller adds the lines sealed to the size).
+    """
+
+    def seal(
+        self, previous: bytes, size: int, hashes: list[bytes], line: bytes
+    ) -> tuple[bytes, bytes]:
+        """``(sealed line, MAC)`` of ``line`` chained to ``previous``."""
+        ...
+
+    def seal_many(
+        self, previous: bytes, size: int, hashes: list[bytes], lines: list[bytes]
+    ) -> tuple[list[bytes], bytes]:
+        """``(sealed lines, last MAC)`` of ``lines`` in order, without the GIL."""
         ...
 
 
@@ -174,4 +207,16 @@ def redaction_core(scanner: ScannerLike, words: Iterable[str], mask: str) -> Red
         core: RedactionCore = redactor(scanner._compiled, sorted(words), mask)
     except UnicodeEncodeError:
         return None
+    return core
+
+
+def seal_core(key: bytes | None, prefix: bytes) -> SealCore | None:
+    """The compiled core's sealing with ``key`` (None or empty: SHA-256) and the
+    MAC field's ``prefix`` (``,"mac":"<label>:``); None when ``ASGI_AUDIT_PURE``
+    is set or the core is absent, of another :data:`ENGINE` or without sealing
+    of version :data:`SEAL`."""
+    module = None if os.environ.get(PURE_VARIABLE) else _native_module()
+    if module is None or getattr(module, "SEAL", None) != SEAL:
+        return None
+    core: SealCore = module.Sealer(key or None, prefix)
     return core

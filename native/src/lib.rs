@@ -9,6 +9,7 @@ pub mod oracle;
 pub mod pairs;
 pub mod redact;
 pub mod scan;
+pub mod seal;
 pub mod shapes;
 
 /// The compiled core of asgi_audit's secret scanner: `Scanner`, the same
@@ -34,6 +35,14 @@ mod asgi_audit_native {
     /// The version of the semantics (see `asgi_audit.record.engine`).
     #[pymodule_export]
     const ENGINE: u32 = crate::scan::ENGINE;
+
+    /// The version of the sealing format (see `asgi_audit.record.engine`).
+    #[pymodule_export]
+    const SEAL: u32 = crate::seal::SEAL;
+
+    /// Sealing lines, as `asgi_audit.proof.integrity.Chain.seal` (`seal.rs`).
+    #[pymodule_export]
+    use crate::seal::py::Sealer;
 
     /// `asgi_audit.record.shapes.shape_spans(text, random)` as spans without
     /// names, sorted and without repeats; None where only the reference can
