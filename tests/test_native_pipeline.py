@@ -181,6 +181,32 @@ raw_event = st.builds(
     exception=st.sampled_from([None, None, None, ValueError("boom")]),
 )
 
+# What the core decides itself: ASCII text, plain values in range, no exception.
+ascii_text = st.one_of(
+    st.lists(
+        st.sampled_from([p for p in PIECES if p.isascii()])
+        | st.text(st.characters(max_codepoint=127), max_size=8),
+        max_size=6,
+    ).map("".join),
+    st.builds(lambda c, n: c * n, st.sampled_from(["a", "x=", "\x00"]), st.integers(0, 6000)),
+)
+plain_value = st.recursive(
+    st.none() | st.booleans() | st.integers(-(2**63), 2**64 - 1) | st.floats() | ascii_text,
+    lambda inner: (
+        st.lists(inner, max_size=5) | st.dictionaries(ascii_text | key, inner, max_size=5)
+    ),
+    max_leaves=16,
+)
+plain_event = st.builds(
+    RawEvent,
+    category=st.sampled_from(["auth", "api_audit"]),
+    event_type=st.sampled_from(EVENT_TYPES),
+    outcome=st.none() | st.sampled_from(["success", "failed", "blocked"]),
+    time_ns=st.integers(0, 2**63 - 1),
+    context=st.none() | st.builds(RequestContext, session_id=ascii_text, user_agent=ascii_text),
+    fields=st.dictionaries(st.sampled_from(KEYS[:26]) | ascii_text, plain_value, max_size=8),
+)
+
 REDACTOR = Redactor()
 CAPS = [
     Caps(),
@@ -257,6 +283,18 @@ def test_a_batch_is_the_reference_byte_for_byte(
     raws: list[RawEvent], which: int, kind: str, advance: int
 ) -> None:
     _both(PIPELINES[which], raws, kind, advance)
+
+
+@SETTINGS
+@given(
+    raws=st.lists(plain_event, max_size=6),
+    which=st.sampled_from(range(len(PIPELINES))),
+    kind=st.sampled_from(["none", "hmac", "prev", "forward"]),
+)
+def test_plain_batches_are_the_reference_byte_for_byte(
+    raws: list[RawEvent], which: int, kind: str
+) -> None:
+    _both(PIPELINES[which], raws, kind)
 
 
 @SETTINGS
