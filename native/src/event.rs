@@ -51,7 +51,8 @@ pub struct RawEvent {
     /// Nanoseconds since the epoch, `0..=MAX_TIME_NS`.
     pub time_ns: i128,
     /// The context's values in [`CONTEXT_FIELDS`] order (None where None), or no context.
-    pub context: Option<Vec<Option<Value>>>,
+    /// Shared by the events of one request (read once per batch).
+    pub context: Option<std::sync::Arc<Vec<Option<Value>>>>,
     /// The caller's fields, in order; `Value::Null` where the value is None.
     pub fields: Map,
 }
@@ -63,16 +64,34 @@ pub fn format_timestamp(time_ns: i128) -> String {
     let days = seconds.div_euclid(86_400);
     let secs = seconds.rem_euclid(86_400);
     let (y, m, d) = civil_from_days(days);
-    format!(
-        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:06}+00:00",
-        y,
-        m,
-        d,
-        secs / 3600,
-        secs / 60 % 60,
-        secs % 60,
-        micros
-    )
+    if !(0..=9999).contains(&y) {
+        return format!(
+            "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:06}+00:00",
+            y,
+            m,
+            d,
+            secs / 3600,
+            secs / 60 % 60,
+            secs % 60,
+            micros
+        );
+    }
+    // YYYY-MM-DDTHH:MM:SS.ffffff+00:00, written digit by digit.
+    let mut out = *b"0000-00-00T00:00:00.000000+00:00";
+    let mut put = |at: usize, width: usize, mut n: i128| {
+        for i in (at..at + width).rev() {
+            out[i] = b'0' + (n % 10) as u8;
+            n /= 10;
+        }
+    };
+    put(0, 4, y);
+    put(5, 2, m);
+    put(8, 2, d);
+    put(11, 2, secs / 3600);
+    put(14, 2, secs / 60 % 60);
+    put(17, 2, secs % 60);
+    put(20, 6, micros);
+    out.iter().map(|&b| char::from(b)).collect()
 }
 
 // Howard Hinnant's days_from_civil, inverted: the proleptic Gregorian date.
@@ -118,7 +137,7 @@ pub fn build_event(raw: &RawEvent, event_id: &str) -> Map {
     }
     let fields = &raw.fields;
     if let Some(context) = &raw.context {
-        for (name, value) in CONTEXT_FIELDS.iter().zip(context) {
+        for (name, value) in CONTEXT_FIELDS.iter().zip(context.iter()) {
             if matches!(fields.get(name), None | Some(Value::Null)) {
                 if let Some(value) = value {
                     event.set(name, value.clone());

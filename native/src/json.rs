@@ -99,7 +99,7 @@ pub fn write_value(out: &mut Vec<u8>, value: &Value) {
         Value::Null => out.extend_from_slice(b"null"),
         Value::Bool(true) => out.extend_from_slice(b"true"),
         Value::Bool(false) => out.extend_from_slice(b"false"),
-        Value::Int(i) => out.extend_from_slice(i.to_string().as_bytes()),
+        Value::Int(i) => write_int(out, *i),
         Value::Float(f) => write_float(out, *f),
         Value::Str(s) => write_str(out, s),
         Value::List(items) => {
@@ -114,6 +114,25 @@ pub fn write_value(out: &mut Vec<u8>, value: &Value) {
         }
         Value::Dict(map) => write_map(out, map),
     }
+}
+
+/// An integer in decimal, without an allocation.
+fn write_int(out: &mut Vec<u8>, value: i128) {
+    let mut digits = [0u8; 40];
+    let mut at = digits.len();
+    let mut n = value.unsigned_abs();
+    loop {
+        at -= 1;
+        digits[at] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    if value < 0 {
+        out.push(b'-');
+    }
+    out.extend_from_slice(&digits[at..]);
 }
 
 fn write_map(out: &mut Vec<u8>, map: &Map) {
@@ -142,12 +161,33 @@ pub fn write_float(out: &mut Vec<u8>, f: f64) {
 const HEX: &[u8; 16] = b"0123456789abcdef";
 
 /// A JSON string: orjson's escapes, then `encode_line`'s three.
+/// The bytes that may start an escape: controls, `"`, `\`, and the lead bytes
+/// of U+0085 (`C2`) and U+2028/U+2029 (`E2`).
+const MAY_ESCAPE: [bool; 256] = {
+    let mut table = [false; 256];
+    let mut b = 0;
+    while b < 0x20 {
+        table[b] = true;
+        b += 1;
+    }
+    table[b'"' as usize] = true;
+    table[b'\\' as usize] = true;
+    table[0xc2] = true;
+    table[0xe2] = true;
+    table
+};
+
 pub fn write_str(out: &mut Vec<u8>, text: &str) {
     out.push(b'"');
     let bytes = text.as_bytes();
     let mut start = 0;
     let mut i = 0;
     while i < bytes.len() {
+        // The run that needs no escape, found by table.
+        match bytes[i..].iter().position(|&b| MAY_ESCAPE[usize::from(b)]) {
+            Some(at) => i += at,
+            None => break,
+        }
         let b = bytes[i];
         let escape: Option<&[u8]> = match b {
             b'"' => Some(b"\\\""),

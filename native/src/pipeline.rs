@@ -10,7 +10,8 @@
 //! core refuses, nesting past the depth limit, a line over the size cap, which
 //! the reference shrinks) the event is given back as [`Fallback`].
 
-use std::collections::HashMap;
+use std::cell::RefCell;
+use std::collections::{HashMap, HashSet};
 
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
@@ -94,13 +95,59 @@ pub fn truncate(text: &str, keep: usize) -> String {
     format!("{}…[truncated {} chars]", &text[..end], dropped)
 }
 
-/// One batch's work: the configuration and the redaction, borrowed.
+/// The most entries each cache holds; a full cache is emptied and starts again.
+const CACHE_SIZE: usize = 4096;
+/// The longest text remembered as clean (`redaction._CLEAN_CACHE_CHARS`).
+const CLEAN_CHARS: usize = 512;
+
+/// What a pipeline remembers from batch to batch, as the reference does:
+/// texts that held no secret, key decisions, hashed session ids. Each is a
+/// pure function of its input, so an answer from a cache is the answer; only
+/// clean texts are kept, so no cache keeps a secret alive. (The hash is std's
+/// keyed SipHash: a client cannot choose texts that collide.)
+#[derive(Default)]
+pub struct Caches {
+    clean: HashSet<String>,
+    keys: HashMap<String, bool>,
+    sessions: HashMap<String, String>,
+}
+
+/// One batch's work: the configuration, the redaction and the caches, borrowed.
 pub struct Pipeline<'a> {
     pub config: &'a Config,
     pub redact: Option<Redact<'a>>,
+    pub caches: RefCell<&'a mut Caches>,
 }
 
 impl Pipeline<'_> {
+    /// The key decision, remembered.
+    fn is_secret(&self, r: &Redact, key: &str) -> bool {
+        if let Some(&known) = self.caches.borrow().keys.get(key) {
+            return known;
+        }
+        let decided = r.keys().is_secret(key.as_bytes());
+        let keys = &mut self.caches.borrow_mut().keys;
+        if keys.len() >= CACHE_SIZE {
+            keys.clear();
+        }
+        keys.insert(key.to_owned(), decided);
+        decided
+    }
+
+    /// The stored form of a session id, remembered.
+    fn session_hash(&self, key: &[u8], sid: &str) -> String {
+        if let Some(known) = self.caches.borrow().sessions.get(sid) {
+            return known.clone();
+        }
+        let hashed = hash_session_id(key, sid);
+        let sessions = &mut self.caches.borrow_mut().sessions;
+        if sessions.len() >= CACHE_SIZE {
+            sessions.clear();
+        }
+        sessions.insert(sid.to_owned(), hashed.clone());
+        hashed
+    }
+
     /// The unsealed line of one event, stamped with `stamp` at `seq`.
     pub fn encode(
         &self,
@@ -136,7 +183,7 @@ impl Pipeline<'_> {
                     let Value::Str(sid) = sid else {
                         return Err(Fallback); // str() of another type: the reference
                     };
-                    let hashed = hash_session_id(key, sid);
+                    let hashed = self.session_hash(key, sid);
                     event.set("session_id", Value::Str(hashed));
                 }
                 Session::Omit => {
@@ -170,7 +217,7 @@ impl Pipeline<'_> {
 
     /// One top-level field: the value, and the cut to mark (a length, or -1).
     fn field(&self, key: &str, value: Value) -> Step<(Value, Option<i128>)> {
-        let secret = |r: &Redact| !TEXT_ONLY.contains(&key) && r.keys().is_secret(key.as_bytes());
+        let secret = |r: &Redact| !TEXT_ONLY.contains(&key) && self.is_secret(r, key);
         let text = match value {
             Value::Bool(_) | Value::Int(_) | Value::Float(_) => {
                 return Ok(match &self.redact {
@@ -185,7 +232,7 @@ impl Pipeline<'_> {
                 None => text,
             },
             Value::List(_) | Value::Dict(_) => match &self.redact {
-                Some(r) if r.keys().is_secret(key.as_bytes()) => r.mask.to_owned(),
+                Some(r) if self.is_secret(r, key) => r.mask.to_owned(),
                 _ => {
                     let (value, changed) = self.walk(value, DEPTH)?;
                     return Ok((value, changed.then_some(-1)));
@@ -216,9 +263,21 @@ impl Pipeline<'_> {
         if !text.is_ascii() {
             return Err(Fallback);
         }
+        if self.caches.borrow().clean.contains(&text) {
+            return Ok(text);
+        }
         match r.redaction.redact(&text, r.mask) {
             None => Err(Fallback),
-            Some(None) => Ok(text),
+            Some(None) => {
+                if text.len() <= CLEAN_CHARS {
+                    let clean = &mut self.caches.borrow_mut().clean;
+                    if clean.len() >= CACHE_SIZE {
+                        clean.clear();
+                    }
+                    clean.insert(text.clone());
+                }
+                Ok(text)
+            }
             Some(Some(masked)) => Ok(masked),
         }
     }
@@ -267,7 +326,7 @@ impl Pipeline<'_> {
             if !key.is_ascii() {
                 return Err(Fallback);
             }
-            let (item, c) = if r.keys().is_secret(key.as_bytes()) {
+            let (item, c) = if self.is_secret(r, &key) {
                 match value {
                     Value::Null => (Value::Null, false),
                     _ => self.capped(r.mask.to_owned()),

@@ -6,6 +6,7 @@
 //! outside the reference's range, an exception, nesting too deep) is left to the
 //! reference. The rest of the batch then runs without the GIL.
 
+use std::cell::RefCell;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError};
 
@@ -17,7 +18,7 @@ use pyo3::{intern, IntoPyObjectExt};
 use crate::asgi_audit_native::Redactor;
 use crate::event::{RawEvent, CONTEXT_FIELDS, MAX_TIME_NS};
 use crate::json::{Map, Value, INT_MAX, INT_MIN};
-use crate::pipeline::{encode_batch, Config, Pipeline as Core, Redact, Session, Stamp};
+use crate::pipeline::{encode_batch, Caches, Config, Pipeline as Core, Redact, Session, Stamp};
 use crate::redact::Redaction;
 use crate::uuid7::{format_id, to_int, when_of, Uuid7};
 
@@ -134,50 +135,87 @@ fn exact_str(obj: &Bound<'_, PyAny>) -> Option<String> {
     Some(obj.cast_exact::<PyString>().ok()?.to_str().ok()?.to_owned())
 }
 
-/// A `RawEvent` as plain values, or None where the reference must take it.
-fn to_raw(raw: &Bound<'_, PyAny>) -> Option<RawEvent> {
-    let py = raw.py();
-    if !raw.getattr(intern!(py, "exception")).ok()?.is_none() {
-        return None; // its stack trace is Python's to format
-    }
-    let time_ns = raw.getattr(intern!(py, "time_ns")).ok()?;
-    if !time_ns.is_exact_instance_of::<PyInt>() {
-        return None;
-    }
-    let time_ns = i128::from(time_ns.extract::<i64>().ok()?);
-    if !(0..=MAX_TIME_NS).contains(&time_ns) {
-        return None;
-    }
-    let outcome = raw.getattr(intern!(py, "outcome")).ok()?;
-    let outcome = if outcome.is_none() {
-        None
-    } else {
-        Some(to_value(&outcome, MAX_NESTING)?)
-    };
-    let ctx = raw.getattr(intern!(py, "context")).ok()?;
-    let context = if ctx.is_none() {
-        None
-    } else {
-        let mut values = Vec::with_capacity(CONTEXT_FIELDS.len());
-        for name in CONTEXT_FIELDS {
-            let value = ctx.getattr(name).ok()?;
-            values.push(if value.is_none() {
-                None
-            } else {
-                Some(to_value(&value, MAX_NESTING)?)
-            });
+/// A request context's values in [`CONTEXT_FIELDS`] order, or None where the
+/// reference must take them.
+type Context = Arc<Vec<Option<Value>>>;
+
+/// Reads a batch's events; the context of consecutive events of one request
+/// is read once.
+struct Reader<'py> {
+    names: Vec<Bound<'py, PyString>>,
+    last: Option<(Bound<'py, PyAny>, Option<Context>)>,
+}
+
+impl<'py> Reader<'py> {
+    fn new(py: Python<'py>) -> Self {
+        Reader {
+            names: CONTEXT_FIELDS
+                .iter()
+                .map(|n| PyString::intern(py, n))
+                .collect(),
+            last: None,
         }
-        Some(values)
-    };
-    let fields = raw.getattr(intern!(py, "fields")).ok()?;
-    Some(RawEvent {
-        category: exact_str(&raw.getattr(intern!(py, "category")).ok()?)?,
-        event_type: exact_str(&raw.getattr(intern!(py, "event_type")).ok()?)?,
-        outcome,
-        time_ns,
-        context,
-        fields: to_map(fields.cast_exact::<PyDict>().ok()?, MAX_NESTING)?,
-    })
+    }
+
+    fn context(&mut self, ctx: &Bound<'py, PyAny>) -> Option<Context> {
+        if let Some((seen, values)) = &self.last {
+            if seen.is(ctx) {
+                return values.clone();
+            }
+        }
+        let read = || -> Option<Context> {
+            let mut values = Vec::with_capacity(CONTEXT_FIELDS.len());
+            for name in &self.names {
+                let value = ctx.getattr(name).ok()?;
+                values.push(if value.is_none() {
+                    None
+                } else {
+                    Some(to_value(&value, MAX_NESTING)?)
+                });
+            }
+            Some(Arc::new(values))
+        };
+        let values = read();
+        self.last = Some((ctx.clone(), values.clone()));
+        values
+    }
+
+    /// A `RawEvent` as plain values, or None where the reference must take it.
+    fn raw(&mut self, raw: &Bound<'py, PyAny>) -> Option<RawEvent> {
+        let py = raw.py();
+        if !raw.getattr(intern!(py, "exception")).ok()?.is_none() {
+            return None; // its stack trace is Python's to format
+        }
+        let time_ns = raw.getattr(intern!(py, "time_ns")).ok()?;
+        if !time_ns.is_exact_instance_of::<PyInt>() {
+            return None;
+        }
+        let time_ns = i128::from(time_ns.extract::<i64>().ok()?);
+        if !(0..=MAX_TIME_NS).contains(&time_ns) {
+            return None;
+        }
+        let outcome = raw.getattr(intern!(py, "outcome")).ok()?;
+        let outcome = if outcome.is_none() {
+            None
+        } else {
+            Some(to_value(&outcome, MAX_NESTING)?)
+        };
+        let ctx = raw.getattr(intern!(py, "context")).ok()?;
+        let context = if ctx.is_none() {
+            None
+        } else {
+            Some(self.context(&ctx)?)
+        };
+        let fields = raw.getattr(intern!(py, "fields")).ok()?;
+        Some(RawEvent {
+            category: exact_str(&raw.getattr(intern!(py, "category")).ok()?)?,
+            event_type: exact_str(&raw.getattr(intern!(py, "event_type")).ok()?)?,
+            outcome,
+            time_ns,
+            context,
+            fields: to_map(fields.cast_exact::<PyDict>().ok()?, MAX_NESTING)?,
+        })
+    }
 }
 
 /// The writer's per-event pipeline (native output format) for a whole batch:
@@ -187,6 +225,7 @@ pub struct Pipeline {
     redactor: Option<Py<Redactor>>,
     config: Config,
     ids: Arc<Mutex<Uuid7>>,
+    caches: Mutex<Caches>,
 }
 
 #[pymethods]
@@ -224,6 +263,7 @@ impl Pipeline {
                 seal_bytes,
             },
             ids: ids.get().state.clone(),
+            caches: Mutex::new(Caches::default()),
         })
     }
 
@@ -250,13 +290,14 @@ impl Pipeline {
         }
         let mut events = Vec::with_capacity(size);
         let mut whens = Vec::with_capacity(size);
+        let mut reader = Reader::new(py);
         for raw in raws.iter() {
             whens.push(
                 raw.getattr(intern!(py, "time_ns"))
                     .and_then(|t| when_of_py(&t))
                     .unwrap_or(0),
             );
-            events.push(to_raw(&raw));
+            events.push(reader.raw(&raw));
         }
         let mut table = Vec::with_capacity(stamps.len());
         for (stream, base_seq, first) in &stamps {
@@ -271,6 +312,7 @@ impl Pipeline {
         let redactor = self.redactor.as_ref().map(Py::get);
         let config = &self.config;
         let state = &self.ids;
+        let caches = &self.caches;
         let (ids, lines) = py.detach(move || {
             let ids = ids.unwrap_or_else(|| {
                 let mut generator = lock(state);
@@ -282,6 +324,7 @@ impl Pipeline {
                     })
                     .collect()
             });
+            let mut guard = caches.lock().unwrap_or_else(PoisonError::into_inner);
             let core = Core {
                 config,
                 redact: redactor.map(|r| Redact {
@@ -291,6 +334,7 @@ impl Pipeline {
                     },
                     mask: r.mask.as_str(),
                 }),
+                caches: RefCell::new(&mut *guard),
             };
             let lines = encode_batch(&core, &events, &ids, &chains, &table);
             (ids, lines)

@@ -103,16 +103,23 @@ pub fn to_int(when: u64, rand: u64) -> u128 {
 
 /// `(when, rand)` in the canonical form, as the reference spells it.
 pub fn format_id(when: u64, rand: u64) -> String {
-    let t = format!("{:012x}", when >> 12);
-    let r = format!("{:016x}", rand | VARIANT);
-    format!(
-        "{}-{}-7{:03x}-{}-{}",
-        &t[..8],
-        &t[8..],
-        when & 0xFFF,
-        &r[..4],
-        &r[4..]
-    )
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    // 128 bits: 48 of ms, the version 7, 12 of sub-ms, then the variant and 62 random.
+    let value = (u128::from(when >> 12) << 80)
+        | (0x7 << 76)
+        | (u128::from(when & 0xFFF) << 64)
+        | u128::from(rand | VARIANT);
+    let mut out = [0u8; 36];
+    let mut at = 0;
+    for i in (0..32).rev() {
+        if matches!(at, 8 | 13 | 18 | 23) {
+            out[at] = b'-';
+            at += 1;
+        }
+        out[at] = HEX[((value >> (i * 4)) & 0xF) as usize];
+        at += 1;
+    }
+    out.iter().map(|&b| char::from(b)).collect()
 }
 
 #[cfg(test)]

@@ -5,13 +5,14 @@
 
 #![no_main]
 
+use std::cell::RefCell;
 use std::collections::HashMap;
 use std::sync::OnceLock;
 
 use asgi_audit_native::event::{RawEvent, CONTEXT_FIELDS};
 use asgi_audit_native::json::{Map, Value};
 use asgi_audit_native::keys::Keys;
-use asgi_audit_native::pipeline::{Config, Pipeline, Redact, Session, Stamp};
+use asgi_audit_native::pipeline::{Caches, Config, Pipeline, Redact, Session, Stamp};
 use asgi_audit_native::redact::Redaction;
 use asgi_audit_native::scan::{Engine, RuleSpec};
 use libfuzzer_sys::fuzz_target;
@@ -120,7 +121,9 @@ fuzz_target!(|data: &[u8]| {
         },
         seal_bytes: 98,
     };
+    let mut caches = Caches::default();
     let pipeline = Pipeline {
+        caches: RefCell::new(&mut caches),
         config: &config,
         redact: (flags & 4 == 0).then(|| Redact {
             redaction: Redaction { engine, keys },
@@ -128,10 +131,10 @@ fuzz_target!(|data: &[u8]| {
         }),
     };
     let context = (flags & 8 == 0).then(|| {
-        CONTEXT_FIELDS
+        std::sync::Arc::new(CONTEXT_FIELDS
             .iter()
             .map(|_| (input.byte() % 2 == 0).then(|| input.value(0)))
-            .collect()
+            .collect())
     });
     let raw = RawEvent {
         category: "auth".into(),
