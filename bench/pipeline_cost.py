@@ -8,7 +8,9 @@ median microseconds per event and the differences.
 
     .venv/bin/python bench/pipeline_cost.py [N] [ROUNDS]
 
-Also an ``api_access`` event as the middleware records a plain request. Redaction
+Also an ``api_access`` event as the middleware records a plain request, and the
+same events through ``Pipeline.encode_batch`` as the writer runs it (BATCH events a
+call): on the compiled core's pipeline when it is installed, else the reference. Redaction
 runs on the compiled scanner core when it is installed (``make native``), else on the
 pure-Python reference (``ASGI_AUDIT_PURE=1`` forces it); the last line says which.
 """
@@ -86,6 +88,34 @@ def measure(pipeline: Pipeline, events: list[RawEvent], chain: Chain | None = No
     return (time.perf_counter() - start) / len(events) * 1e6
 
 
+BATCH = 256
+
+
+def measure_batch(pipeline: Pipeline, events: list[RawEvent], chain: Chain | None = None) -> float:
+    start = time.perf_counter()
+    for i in range(0, len(events), BATCH):
+        pipeline.encode_batch(events[i : i + BATCH], lambda _: chain)
+    return (time.perf_counter() - start) / len(events) * 1e6
+
+
+def batches(on: Pipeline, off: Pipeline, events: list[RawEvent], rounds: int) -> None:
+    accesses = [access(i) for i in range(len(events))]
+    runs: list[list[float]] = [[], [], [], [], []]
+    for _ in range(rounds):
+        runs[0].append(measure_batch(on, events))
+        runs[1].append(measure_batch(off, events))
+        runs[2].append(measure_batch(on, events, Chain(b"f" * 32, label="fs-hmac-sha256:12")))
+        runs[3].append(measure_batch(on, accesses))
+        runs[4].append(measure_batch(on, accesses, Chain(b"f" * 32, label="fs-hmac-sha256:12")))
+    a, b, c, d, e = (statistics.median(r) for r in runs)
+    print(f"encode_batch ({BATCH} a call), on the core's pipeline: {on.native}")
+    print(f"  with redaction:                      {a:.1f} us/event")
+    print(f"  without redaction:                   {b:.1f} us/event")
+    print(f"  with redaction and forward-secure sealing: {c:.1f} us/event")
+    print(f"  api_access with redaction:           {d:.1f} us/event")
+    print(f"  api_access with redaction and sealing: {e:.1f} us/event")
+
+
 def main() -> None:
     n = int(sys.argv[1]) if len(sys.argv) > 1 else 5_000
     rounds = int(sys.argv[2]) if len(sys.argv) > 2 else 7
@@ -121,6 +151,7 @@ def main() -> None:
     e, f = statistics.median(plain), statistics.median(sealed)
     print(f"api_access event with redaction:              {e:.1f} us/event")
     print(f"api_access event with redaction and sealing:  {f:.1f} us/event")
+    batches(on, off, events, rounds)
     redactor = Redactor()
     print(f"scanner: {type(redactor._scanner).__name__} ({len(redactor._names)} rules)")
 

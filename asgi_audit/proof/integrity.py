@@ -221,10 +221,12 @@ class Chain:
     def stream(self) -> str:
         return self.last.stream
 
-    def stamp(self, event: dict[str, Any]) -> None:
+    def stamp(self, event: dict[str, Any], seq: int | None = None) -> None:
         """Add ``stream``, ``seq`` (and on the first line ``prev_*`` and
-        ``mac_key_id``) to an event dict."""
-        seq = self.last.seq + 1
+        ``mac_key_id``) to an event dict; ``seq`` is the next line's unless given
+        (a batch stamps lines before sealing them)."""
+        if seq is None:
+            seq = self.last.seq + 1
         if seq == 1:
             if self.prev is not None:
                 event["prev_stream"] = self.prev.stream

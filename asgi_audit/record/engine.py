@@ -46,6 +46,7 @@ __all__ = (
     "RedactionCore",
     "ScannerLike",
     "SealCore",
+    "compiled_module",
     "native_available",
     "new_scanner",
     "redaction_core",
@@ -164,6 +165,12 @@ def _native_module() -> ModuleType | None:
     except ImportError:
         return None
     return module if getattr(module, "ENGINE", None) == ENGINE else None
+
+
+def compiled_module() -> ModuleType | None:
+    """The compiled module when it is installed, implements :data:`ENGINE` and
+    ``ASGI_AUDIT_PURE`` is unset or empty; else None."""
+    return None if os.environ.get(PURE_VARIABLE) else _native_module()
 
 
 def native_available() -> bool:

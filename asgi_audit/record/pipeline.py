@@ -1,14 +1,24 @@
 """The per-event pipeline the writer runs: build, redact, cap, encode.
 
 PURE: no event loop, no file. Composed once from the Auditor's options; the
-writer calls :meth:`Pipeline.encode` for each captured event of a batch, in the
-writer's thread, never on the request path.
+writer calls :meth:`Pipeline.encode_batch` for each batch of captured events,
+never on the request path.
+
+This module is the reference. When the compiled core is installed (and
+``ASGI_AUDIT_PURE`` is unset, see :mod:`asgi_audit.record.engine`), the native
+output format of a batch is made by the core's ``Pipeline`` without the GIL, with
+the same bytes; an event the core cannot decide alike (text outside ASCII that
+redaction reads, objects other than plain JSON values, a line over the size cap,
+an exception's stack trace) is given back and encoded here, with the id and the
+``seq`` the batch gave it. The ids come from one generator either way, the core's
+when it is installed.
 """
 
 from __future__ import annotations
 
 import hmac
 import sys
+from collections.abc import Callable, Sequence
 from typing import Any, Final, Literal
 
 from ..proof.integrity import SEAL_BYTES, Chain
@@ -23,6 +33,7 @@ from .encoding import (
     to_jsonable,
     truncate,
 )
+from .engine import compiled_module
 from .events import UNKNOWN_OUTCOME, RawEvent, Uuid7Generator, build_event, format_timestamp
 from .nested import NotPlain, redact_capped
 from .redaction import Redactor
@@ -59,6 +70,7 @@ class Pipeline:
         "_caps",
         "_ecs",
         "_ids",
+        "_native",
         "_redactor",
         "_session_hashes",
         "_session_ids",
@@ -81,9 +93,31 @@ class Pipeline:
         self._caps = caps
         self._session_ids = session_ids
         self._session_key = session_key
-        self._ids = Uuid7Generator()
         # Session ids repeat from request to request: each is hashed once.
         self._session_hashes: dict[str, str] = {}
+        module = compiled_module()
+        # One generator for both paths, so a file's lines keep the order of their ids.
+        self._ids: Any = Uuid7Generator() if module is None else module.Uuid7Generator()
+        self._native: Any = None
+        if module is not None and not self._ecs and hasattr(module, "Pipeline"):
+            core = None if redactor is None else _core_of(redactor)
+            if redactor is None or core is not None:
+                self._native = module.Pipeline(
+                    core,
+                    dict(caps.fields),
+                    caps.default_chars,
+                    caps.max_event_bytes,
+                    caps.max_items,
+                    session_ids,
+                    session_key,
+                    SEAL_BYTES,
+                    self._ids,
+                )
+
+    @property
+    def native(self) -> bool:
+        """Whether batches run on the compiled core (see the module)."""
+        return self._native is not None
 
     def hash_session_id(self, session_id: str) -> str:
         """The stored form of a session id: 32 hex chars of HMAC-SHA256."""
@@ -97,15 +131,16 @@ class Pipeline:
         self._session_hashes[session_id] = hashed
         return hashed
 
-    def build(self, raw: RawEvent) -> dict[str, Any]:
-        """The redacted, capped event dict (before encoding).
+    def build(self, raw: RawEvent, event_id: str | None = None) -> dict[str, Any]:
+        """The redacted, capped event dict (before encoding); ``event_id`` is
+        drawn when not given.
 
         One pass over the top-level fields does what :func:`to_jsonable`,
         :meth:`Redactor.redact` and :meth:`Caps.apply` would do in three: a
         string is cleaned, redacted and capped at once; only containers and
         other objects take the general path.
         """
-        event = build_event(raw, self._ids.new(raw.time_ns))
+        event = build_event(raw, self._ids.new(raw.time_ns) if event_id is None else event_id)
         sid = event.get("session_id")
         if sid is not None:
             if self._session_ids == "hash":
@@ -170,20 +205,96 @@ class Pipeline:
             event = {clean_str(k): v for k, v in event.items()}
         return event
 
-    def encode(self, raw: RawEvent, chain: Chain | None = None) -> bytes:
+    def encode(
+        self, raw: RawEvent, chain: Chain | None = None, *, event_id: str | None = None
+    ) -> bytes:
         """One line for ``raw``, sealed into ``chain`` when given.
 
         A failure anywhere still gives a line saying so (``encoding_error``), so an
         event never silently disappears and the chain has no hole.
         """
+        line = self._unsealed(raw, chain, event_id, None)
+        return line if chain is None else chain.seal(line)
+
+    def encode_batch(
+        self, raws: Sequence[RawEvent], chain_for: Callable[[str], Chain | None]
+    ) -> list[bytes]:
+        """The lines of a batch: ``[self.encode(raw, chain_for(raw.category)) for raw
+        in raws]``, the same bytes and the chains left alike, on the compiled core
+        where it serves (without the GIL), else on the reference."""
+        return self._encode_batch(raws, chain_for, None)
+
+    def _encode_batch(
+        self,
+        raws: Sequence[RawEvent],
+        chain_for: Callable[[str], Chain | None],
+        ids: list[str] | None,
+    ) -> list[bytes]:
+        # ``ids``: the event ids to use instead of drawing them (the tests).
+        if self._native is None:
+            return [
+                self.encode(raw, chain_for(raw.category), event_id=None if ids is None else ids[i])
+                for i, raw in enumerate(raws)
+            ]
+        by_category: dict[str, int | None] = {}
+        chains: list[Chain] = []
+        stamps: list[tuple[str, int, dict[str, Any]]] = []
+        slots: list[int | None] = []
+        for raw in raws:
+            category = raw.category
+            if category in by_category:
+                slots.append(by_category[category])
+                continue
+            chain = chain_for(category)
+            slot = None
+            if chain is not None:
+                slot = next((i for i, c in enumerate(chains) if c is chain), None)
+                if slot is None:
+                    slot = len(chains)
+                    chains.append(chain)
+                    # What Chain.stamp adds to a stream's first line besides stream and seq.
+                    first: dict[str, Any] = {}
+                    chain.stamp(first, 1)
+                    del first["stream"], first["seq"]
+                    stamps.append((chain.stream, chain.last.seq, first))
+            by_category[category] = slot
+            slots.append(slot)
+        try:
+            out = self._native.encode_batch(list(raws), slots, stamps, ids)
+        except Exception:  # a bug in the core: the reference encodes the batch
+            out = [
+                self._ids.new(raw.time_ns) if ids is None else ids[i] for i, raw in enumerate(raws)
+            ]
+        seqs = [chain.last.seq for chain in chains]
+        lines: list[bytes] = []
+        for raw, slot, item in zip(raws, slots, out, strict=True):
+            chain = None
+            seq = None
+            if slot is not None:
+                chain = chains[slot]
+                seqs[slot] += 1
+                seq = seqs[slot]
+            if type(item) is not bytes:  # the id drawn for it: the reference encodes it
+                item = self._unsealed(raw, chain, item, seq)
+            lines.append(item)
+        for slot, chain in enumerate(chains):
+            at = [i for i, s in enumerate(slots) if s == slot]
+            for i, line in zip(at, chain.seal_many([lines[i] for i in at]), strict=True):
+                lines[i] = line
+        return lines
+
+    def _unsealed(
+        self, raw: RawEvent, chain: Chain | None, event_id: str | None, seq: int | None
+    ) -> bytes:
+        # The line before its seal, stamped for ``chain`` at ``seq`` (the next when None).
         limit = self._caps.max_event_bytes - (SEAL_BYTES if chain is not None else 0)
         try:
-            event = self.build(raw)
+            event = self.build(raw, event_id)
             if self._ecs:
-                line = self._encode_ecs(event, chain, limit)
+                line = self._encode_ecs(event, chain, limit, seq)
             else:
                 if chain is not None:
-                    chain.stamp(event)
+                    chain.stamp(event, seq)
                 line = encode_line(event)
                 if len(line) > limit:
                     line = self._caps.fit(event, line, limit)
@@ -196,24 +307,26 @@ class Pipeline:
             fallback = {
                 "timestamp": format_timestamp(raw.time_ns),
                 "epoch_ms": raw.time_ns // 1_000_000,
-                "event_id": self._ids.new(raw.time_ns),
+                "event_id": self._ids.new(raw.time_ns) if event_id is None else event_id,
                 "event_type": raw.event_type,
                 "category": raw.category,
                 "outcome": UNKNOWN_OUTCOME if raw.outcome is None else raw.outcome,
                 "encoding_error": f"{type(exc).__name__}",
             }
             if chain is not None:
-                chain.stamp(fallback)
+                chain.stamp(fallback, seq)
             line = encode_line(fallback)
-        return line if chain is None else chain.seal(line)
+        return line
 
-    def _encode_ecs(self, event: dict[str, Any], chain: Chain | None, limit: int) -> bytes:
+    def _encode_ecs(
+        self, event: dict[str, Any], chain: Chain | None, limit: int, seq: int | None
+    ) -> bytes:
         # ECS documents nest the fields; the size cap is applied to the native
         # event (where the largest fields are known by name), leaving room for
         # what the ECS form adds, and the ECS form is then made again.
         doc = to_ecs(event)
         if chain is not None:
-            chain.stamp(doc)
+            chain.stamp(doc, seq)
         line = encode_line(doc)
         if len(line) > limit:
             native = encode_line(event)
@@ -221,6 +334,12 @@ class Pipeline:
             self._caps.fit(event, native, max(room, 256))
             doc = to_ecs(event)
             if chain is not None:
-                chain.stamp(doc)  # stamping does not move the chain: the same seq again
+                chain.stamp(doc, seq)  # stamping does not move the chain: the same seq again
             line = encode_line(doc)
         return line
+
+
+def _core_of(redactor: Redactor) -> Any:
+    # The compiled redaction behind ``redactor``, when its every decision is the
+    # core's (a subclass may decide keys otherwise).
+    return redactor._core if type(redactor) is Redactor else None

@@ -183,36 +183,57 @@ class Writer:
     # --------------------------------------------------------- the worker thread
 
     async def _encode_batch(self, batch: list[RawEvent], base: int, real: int) -> _Encoded:
-        """Redact, cap, encode and seal a batch, in slices, on the event loop.
+        """Redact, cap, encode and seal a batch.
 
-        The pipeline is pure Python: in the writer's thread it would only fight
-        the event loop for the GIL (each of the loop's system calls hands the
-        GIL over, and getting it back can take a switch interval). On the loop,
-        in slices with a checkpoint between them, requests interleave with it
-        and the thread is left with what really blocks: write() and fsync().
+        On the compiled core (``Pipeline.native``) the batch runs in the worker
+        thread: the core releases the GIL for the whole batch, so it runs beside
+        the event loop. The reference pipeline is pure Python: in the writer's
+        thread it would only fight the event loop for the GIL (each of the loop's
+        system calls hands the GIL over, and getting it back can take a switch
+        interval). It runs on the loop instead, in slices with a checkpoint between
+        them, so that requests interleave with it and the thread is left with what
+        really blocks: write() and fsync().
         """
+        if self._pipeline.native:
+            return await self._worker.run(self._encode_whole, batch, base, real)
         encoded = _Encoded(base, real)
         encode = self._pipeline.encode
-        lines, first_seq, real_count = encoded.lines, encoded.first_seq, encoded.real_count
         for offset, raw in enumerate(batch):
             if offset and not offset % _SLICE:
                 await anyio.lowlevel.checkpoint()
-            category = raw.category
-            chunk = lines.get(category)
-            if chunk is None:
-                chunk = lines[category] = []
-                first_seq[category] = base + offset
-                real_count[category] = 0
-            if offset < real:
-                real_count[category] += 1
-            chunk.append(encode(raw, self._chain(category)))
-            if raw.durable:
-                encoded.durable = True
+            self._place(encoded, offset, raw, encode(raw, self._chain(raw.category)))
+        self._close_batch(encoded)
+        return encoded
+
+    def _encode_whole(self, batch: list[RawEvent], base: int, real: int) -> _Encoded:
+        # The batch on the compiled core, in the worker thread.
+        encoded = _Encoded(base, real)
+        lines = self._pipeline.encode_batch(batch, self._chain)
+        for offset, (raw, line) in enumerate(zip(batch, lines, strict=True)):
+            self._place(encoded, offset, raw, line)
+        self._close_batch(encoded)
+        return encoded
+
+    def _place(self, encoded: _Encoded, offset: int, raw: RawEvent, line: bytes) -> None:
+        # One encoded event into its category's lines, with the batch's counts.
+        category = raw.category
+        chunk = encoded.lines.get(category)
+        if chunk is None:
+            chunk = encoded.lines[category] = []
+            encoded.first_seq[category] = encoded.base + offset
+            encoded.real_count[category] = 0
+        if offset < encoded.real:
+            encoded.real_count[category] += 1
+        chunk.append(line)
+        if raw.durable:
+            encoded.durable = True
+
+    def _close_batch(self, encoded: _Encoded) -> None:
+        # Where each category's chain stands after the batch.
         proof = self._proof
-        for category in lines:
+        for category in encoded.lines:
             chain = proof.chains.get(category) if proof is not None else None
             encoded.ends[category] = chain.end() if chain is not None else None
-        return encoded
 
     def _store_batch(self, encoded: _Encoded) -> tuple[int, bool, BaseException | None]:
         """Write one encoded batch (in the thread); return (every event up to this

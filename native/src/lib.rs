@@ -3,14 +3,20 @@
 //! The engine is [`scan`], plain Rust; the Python bindings are in this file,
 //! behind the `python` feature (on by default, what maturin builds).
 
+pub mod event;
+pub mod json;
 pub mod keys;
 #[doc(hidden)]
 pub mod oracle;
 pub mod pairs;
+pub mod pipeline;
+#[cfg(feature = "python")]
+mod py_pipeline;
 pub mod redact;
 pub mod scan;
 pub mod seal;
 pub mod shapes;
+pub mod uuid7;
 
 /// The compiled core of asgi_audit's secret scanner: `Scanner`, the same
 /// function as `asgi_audit.record.scanner.Scanner`. Optional: asgi_audit works
@@ -43,6 +49,10 @@ mod asgi_audit_native {
     /// Sealing lines, as `asgi_audit.proof.integrity.Chain.seal` (`seal.rs`).
     #[pymodule_export]
     use crate::seal::py::Sealer;
+
+    /// The writer's per-event pipeline and the event ids (`pipeline.rs`, `py_pipeline.rs`).
+    #[pymodule_export]
+    use crate::py_pipeline::{Pipeline, Uuid7Generator};
 
     /// `asgi_audit.record.shapes.shape_spans(text, random)` as spans without
     /// names, sorted and without repeats; None where only the reference can
@@ -105,8 +115,8 @@ mod asgi_audit_native {
     /// ValueError. A `str` that UTF-8 cannot encode (a lone surrogate) raises
     /// UnicodeEncodeError. The scan runs without the GIL.
     #[pyclass(frozen, module = "asgi_audit_native")]
-    struct Scanner {
-        engine: Engine,
+    pub(crate) struct Scanner {
+        pub(crate) engine: Engine,
     }
 
     #[pymethods]
@@ -156,10 +166,10 @@ mod asgi_audit_native {
     /// `scanner` is the compiled rule table, `words` the secret words (joined,
     /// lower-case), `mask` the replacement text.
     #[pyclass(frozen, module = "asgi_audit_native")]
-    struct Redactor {
-        scanner: Py<Scanner>,
-        keys: Keys,
-        mask: String,
+    pub(crate) struct Redactor {
+        pub(crate) scanner: Py<Scanner>,
+        pub(crate) keys: Keys,
+        pub(crate) mask: String,
     }
 
     #[pymethods]

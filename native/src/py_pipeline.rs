@@ -1,0 +1,351 @@
+//! The Python bindings of the pipeline ([`crate::pipeline`]) and of the event
+//! ids ([`crate::uuid7`]): `Pipeline` and `Uuid7Generator`.
+//!
+//! A batch's events are read into plain Rust values while the GIL is held; an
+//! event holding anything else (an object, a subclass, a lone surrogate, an int
+//! outside the reference's range, an exception, nesting too deep) is left to the
+//! reference. The rest of the batch then runs without the GIL.
+
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, PoisonError};
+
+use pyo3::exceptions::PyValueError;
+use pyo3::prelude::*;
+use pyo3::types::{PyBool, PyBytes, PyDict, PyFloat, PyInt, PyList, PyString, PyTuple};
+use pyo3::{intern, IntoPyObjectExt};
+
+use crate::asgi_audit_native::Redactor;
+use crate::event::{RawEvent, CONTEXT_FIELDS, MAX_TIME_NS};
+use crate::json::{Map, Value, INT_MAX, INT_MIN};
+use crate::pipeline::{encode_batch, Caches, Config, Pipeline as Core, Redact, Session, Stamp};
+use crate::redact::Redaction;
+use crate::uuid7::{format_id, to_int, when_of, Uuid7};
+
+/// Containers nested deeper than this are the reference's (its limit is 12).
+const MAX_NESTING: u32 = 14;
+
+/// The event ids' generator: `asgi_audit.record.events.Uuid7Generator`, compiled;
+/// one is shared by a `Pipeline` and the Python code that draws ids beside it.
+#[pyclass(frozen, module = "asgi_audit_native")]
+pub struct Uuid7Generator {
+    state: Arc<Mutex<Uuid7>>,
+}
+
+fn lock(state: &Mutex<Uuid7>) -> std::sync::MutexGuard<'_, Uuid7> {
+    state.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// The 60 time bits of `time_ns`, any Python int (or what divides like one).
+fn when_of_py(time_ns: &Bound<'_, PyAny>) -> PyResult<u64> {
+    if let Ok(t) = time_ns.extract::<i64>() {
+        return Ok(when_of(i128::from(t)));
+    }
+    let millis = time_ns
+        .call_method1("__floordiv__", (1_000_000,))?
+        .call_method1("__and__", (0xFFFF_FFFF_FFFFu64,))?
+        .extract::<u64>()?;
+    let sub = time_ns
+        .call_method1("__mod__", (1_000_000,))?
+        .extract::<u64>()?;
+    Ok((millis << 12) | (sub * 4096 / 1_000_000))
+}
+
+#[pymethods]
+impl Uuid7Generator {
+    #[new]
+    fn create() -> Self {
+        Uuid7Generator {
+            state: Arc::new(Mutex::new(Uuid7::new())),
+        }
+    }
+
+    /// A new id for `time_ns` in the canonical 8-4-4-4-12 form.
+    #[pyo3(name = "new")]
+    fn new_id(&self, time_ns: &Bound<'_, PyAny>) -> PyResult<String> {
+        let when = when_of_py(time_ns)?;
+        let (when, rand) = lock(&self.state).next_at(when);
+        Ok(format_id(when, rand))
+    }
+
+    /// The 128-bit value of a new id for `time_ns`.
+    fn new_int(&self, time_ns: &Bound<'_, PyAny>) -> PyResult<u128> {
+        let when = when_of_py(time_ns)?;
+        let (when, rand) = lock(&self.state).next_at(when);
+        Ok(to_int(when, rand))
+    }
+}
+
+/// A plain value, or None where the reference must take it.
+fn to_value(obj: &Bound<'_, PyAny>, depth: u32) -> Option<Value> {
+    if obj.is_none() {
+        return Some(Value::Null);
+    }
+    if let Ok(s) = obj.cast_exact::<PyString>() {
+        return s.to_str().ok().map(|s| Value::Str(s.to_owned()));
+    }
+    if let Ok(b) = obj.cast_exact::<PyBool>() {
+        return Some(Value::Bool(b.is_true()));
+    }
+    if obj.is_exact_instance_of::<PyInt>() {
+        let int = match obj.extract::<i64>() {
+            Ok(i) => i128::from(i),
+            Err(_) => i128::from(obj.extract::<u64>().ok()?),
+        };
+        return (INT_MIN..=INT_MAX)
+            .contains(&int)
+            .then_some(Value::Int(int));
+    }
+    if let Ok(f) = obj.cast_exact::<PyFloat>() {
+        return Some(Value::Float(f.value()));
+    }
+    if depth == 0 {
+        return None;
+    }
+    if let Ok(d) = obj.cast_exact::<PyDict>() {
+        return to_map(d, depth - 1).map(Value::Dict);
+    }
+    if let Ok(l) = obj.cast_exact::<PyList>() {
+        let mut items = Vec::with_capacity(l.len());
+        for item in l.iter() {
+            items.push(to_value(&item, depth - 1)?);
+        }
+        return Some(Value::List(items));
+    }
+    if let Ok(t) = obj.cast_exact::<PyTuple>() {
+        let mut items = Vec::with_capacity(t.len());
+        for item in t.iter() {
+            items.push(to_value(&item, depth - 1)?);
+        }
+        return Some(Value::List(items));
+    }
+    None
+}
+
+fn to_map(d: &Bound<'_, PyDict>, depth: u32) -> Option<Map> {
+    let mut map = Map::with_capacity(d.len());
+    for (k, v) in d.iter() {
+        let key = k.cast_exact::<PyString>().ok()?.to_str().ok()?.to_owned();
+        map.0.push((key, to_value(&v, depth)?));
+    }
+    Some(map)
+}
+
+fn exact_str(obj: &Bound<'_, PyAny>) -> Option<String> {
+    Some(obj.cast_exact::<PyString>().ok()?.to_str().ok()?.to_owned())
+}
+
+/// A request context's values in [`CONTEXT_FIELDS`] order, or None where the
+/// reference must take them.
+type Context = Arc<Vec<Option<Value>>>;
+
+/// Reads a batch's events; the context of consecutive events of one request
+/// is read once.
+struct Reader<'py> {
+    names: Vec<Bound<'py, PyString>>,
+    last: Option<(Bound<'py, PyAny>, Option<Context>)>,
+}
+
+impl<'py> Reader<'py> {
+    fn new(py: Python<'py>) -> Self {
+        Reader {
+            names: CONTEXT_FIELDS
+                .iter()
+                .map(|n| PyString::intern(py, n))
+                .collect(),
+            last: None,
+        }
+    }
+
+    fn context(&mut self, ctx: &Bound<'py, PyAny>) -> Option<Context> {
+        if let Some((seen, values)) = &self.last {
+            if seen.is(ctx) {
+                return values.clone();
+            }
+        }
+        let read = || -> Option<Context> {
+            let mut values = Vec::with_capacity(CONTEXT_FIELDS.len());
+            for name in &self.names {
+                let value = ctx.getattr(name).ok()?;
+                values.push(if value.is_none() {
+                    None
+                } else {
+                    Some(to_value(&value, MAX_NESTING)?)
+                });
+            }
+            Some(Arc::new(values))
+        };
+        let values = read();
+        self.last = Some((ctx.clone(), values.clone()));
+        values
+    }
+
+    /// A `RawEvent` as plain values, or None where the reference must take it.
+    fn raw(&mut self, raw: &Bound<'py, PyAny>) -> Option<RawEvent> {
+        let py = raw.py();
+        if !raw.getattr(intern!(py, "exception")).ok()?.is_none() {
+            return None; // its stack trace is Python's to format
+        }
+        let time_ns = raw.getattr(intern!(py, "time_ns")).ok()?;
+        if !time_ns.is_exact_instance_of::<PyInt>() {
+            return None;
+        }
+        let time_ns = i128::from(time_ns.extract::<i64>().ok()?);
+        if !(0..=MAX_TIME_NS).contains(&time_ns) {
+            return None;
+        }
+        let outcome = raw.getattr(intern!(py, "outcome")).ok()?;
+        let outcome = if outcome.is_none() {
+            None
+        } else {
+            Some(to_value(&outcome, MAX_NESTING)?)
+        };
+        let ctx = raw.getattr(intern!(py, "context")).ok()?;
+        let context = if ctx.is_none() {
+            None
+        } else {
+            Some(self.context(&ctx)?)
+        };
+        let fields = raw.getattr(intern!(py, "fields")).ok()?;
+        Some(RawEvent {
+            category: exact_str(&raw.getattr(intern!(py, "category")).ok()?)?,
+            event_type: exact_str(&raw.getattr(intern!(py, "event_type")).ok()?)?,
+            outcome,
+            time_ns,
+            context,
+            fields: to_map(fields.cast_exact::<PyDict>().ok()?, MAX_NESTING)?,
+        })
+    }
+}
+
+/// The writer's per-event pipeline (native output format) for a whole batch:
+/// `asgi_audit.record.pipeline.Pipeline`'s `encode`, without the seal.
+#[pyclass(frozen, module = "asgi_audit_native")]
+pub struct Pipeline {
+    redactor: Option<Py<Redactor>>,
+    config: Config,
+    ids: Arc<Mutex<Uuid7>>,
+    caches: Mutex<Caches>,
+}
+
+#[pymethods]
+impl Pipeline {
+    /// `session_ids` is `"hash"`, `"raw"` or `"omit"`; `seal_bytes` the room a
+    /// seal takes on a sealed line; `ids` the generator to draw event ids from.
+    #[new]
+    #[allow(clippy::too_many_arguments)]
+    #[pyo3(signature = (redactor, field_caps, default_chars, max_event_bytes, max_items, session_ids, session_key, seal_bytes, ids))]
+    fn create(
+        redactor: Option<Py<Redactor>>,
+        field_caps: HashMap<String, usize>,
+        default_chars: usize,
+        max_event_bytes: usize,
+        max_items: usize,
+        session_ids: &str,
+        session_key: Vec<u8>,
+        seal_bytes: usize,
+        ids: &Bound<'_, Uuid7Generator>,
+    ) -> PyResult<Self> {
+        let session = match session_ids {
+            "hash" => Session::Hash(session_key),
+            "raw" => Session::Raw,
+            "omit" => Session::Omit,
+            other => return Err(PyValueError::new_err(format!("session_ids: {other:?}"))),
+        };
+        Ok(Pipeline {
+            redactor,
+            config: Config {
+                field_caps,
+                default_chars,
+                max_event_bytes,
+                max_items,
+                session,
+                seal_bytes,
+            },
+            ids: ids.get().state.clone(),
+            caches: Mutex::new(Caches::default()),
+        })
+    }
+
+    /// For each of `raws` its stamped, unsealed line (bytes), or the event id
+    /// drawn for it (str) where the reference must encode it.
+    ///
+    /// `chains[i]` indexes `stamps` (`(stream, last seq, first-line fields)`) for
+    /// an event of a sealed stream. `ids` replaces the drawn ids (for the tests).
+    #[pyo3(signature = (raws, chains, stamps, ids=None))]
+    fn encode_batch<'py>(
+        &self,
+        py: Python<'py>,
+        raws: &Bound<'py, PyList>,
+        chains: Vec<Option<usize>>,
+        stamps: Vec<(String, i64, Bound<'py, PyDict>)>,
+        ids: Option<Vec<String>>,
+    ) -> PyResult<Vec<Py<PyAny>>> {
+        let size = raws.len();
+        if chains.len() != size || ids.as_ref().is_some_and(|ids| ids.len() != size) {
+            return Err(PyValueError::new_err("one chain and one id per event"));
+        }
+        if chains.iter().flatten().any(|&c| c >= stamps.len()) {
+            return Err(PyValueError::new_err("a chain index past the stamps"));
+        }
+        let mut events = Vec::with_capacity(size);
+        let mut whens = Vec::with_capacity(size);
+        let mut reader = Reader::new(py);
+        for raw in raws.iter() {
+            whens.push(
+                raw.getattr(intern!(py, "time_ns"))
+                    .and_then(|t| when_of_py(&t))
+                    .unwrap_or(0),
+            );
+            events.push(reader.raw(&raw));
+        }
+        let mut table = Vec::with_capacity(stamps.len());
+        for (stream, base_seq, first) in &stamps {
+            let first = to_map(first, MAX_NESTING)
+                .ok_or_else(|| PyValueError::new_err("the first line's fields are not plain"))?;
+            table.push(Stamp {
+                stream: stream.clone(),
+                base_seq: i128::from(*base_seq),
+                first,
+            });
+        }
+        let redactor = self.redactor.as_ref().map(Py::get);
+        let config = &self.config;
+        let state = &self.ids;
+        let caches = &self.caches;
+        let (ids, lines) = py.detach(move || {
+            let ids = ids.unwrap_or_else(|| {
+                let mut generator = lock(state);
+                whens
+                    .iter()
+                    .map(|&when| {
+                        let (when, rand) = generator.next_at(when);
+                        format_id(when, rand)
+                    })
+                    .collect()
+            });
+            let mut guard = caches.lock().unwrap_or_else(PoisonError::into_inner);
+            let core = Core {
+                config,
+                redact: redactor.map(|r| Redact {
+                    redaction: Redaction {
+                        engine: &r.scanner.get().engine,
+                        keys: &r.keys,
+                    },
+                    mask: r.mask.as_str(),
+                }),
+                caches: RefCell::new(&mut *guard),
+            };
+            let lines = encode_batch(&core, &events, &ids, &chains, &table);
+            (ids, lines)
+        });
+        let mut out = Vec::with_capacity(size);
+        for (line, id) in lines.into_iter().zip(ids) {
+            out.push(match line {
+                Some(line) => PyBytes::new(py, &line).into_any().unbind(),
+                None => id.into_py_any(py)?,
+            });
+        }
+        Ok(out)
+    }
+}

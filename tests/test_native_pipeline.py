@@ -1,0 +1,399 @@
+"""The compiled pipeline against the reference, byte for byte.
+
+Skipped where the compiled core is not installed or ``ASGI_AUDIT_PURE`` is set
+(``make native`` builds and installs it). The properties: for arbitrary batches of
+captured events (attacker-like strings, secrets of the corpus, nested details,
+reserved keys, every context field, lone surrogates, objects), under every session
+mode, several caps, with and without redaction, unsealed and sealed into chains,
+:meth:`Pipeline.encode_batch` gives exactly the lines :meth:`Pipeline.encode` gives
+one by one with the same ids, and leaves the chains where they leave them.
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+import time
+import uuid
+from typing import Any
+
+import orjson
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from asgi_audit.proof.integrity import Chain, Sealed
+from asgi_audit.record.context import RequestContext
+from asgi_audit.record.encoding import Caps, encode_line
+from asgi_audit.record.engine import compiled_module
+from asgi_audit.record.events import RawEvent
+from asgi_audit.record.pipeline import Pipeline
+from asgi_audit.record.redaction import Redactor
+from tests.secret_corpus.formats import samples
+
+_module = compiled_module()
+pytestmark = pytest.mark.skipif(
+    _module is None or not hasattr(_module, "Pipeline"),
+    reason="the compiled core is not installed (make native), or ASGI_AUDIT_PURE is set",
+)
+
+EXAMPLES = int(os.environ.get("ASGI_AUDIT_NATIVE_EXAMPLES", "2000"))
+SETTINGS = settings(
+    max_examples=EXAMPLES,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+)
+
+SECRETS = [s.sample.text for s in samples()][::3]
+KEY = b"k" * 32
+
+PIECES = [
+    *SECRETS,
+    "password=hunter2",
+    "api_key: sk_live_4eC39HqLyjWDarjtT1zdp7dc",
+    "Authorization: Bearer eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxIn0.c2lnbmF0dXJl",
+    "?token=abc%3Ddef&next=/login?password=x",
+    "--password s3cr3t",
+    "\n",
+    "\r\n",
+    "\u2028",
+    "\u2029",
+    "\u0085",
+    "\x00",
+    "\x1f",
+    "\x7f",
+    '"',
+    "\\",
+    '\\"key\\": \\"value\\"',
+    "é",
+    "日本",
+    "😀",
+    "\ud800",
+    "\udfff",
+    " ",
+    "NoneType: None",
+    "…",
+    "/items/{item_id}",
+]
+
+KEYS = [
+    "password",
+    "api_key",
+    "token_count",
+    "session_ids",
+    "user_agent",
+    "raw_input",
+    "stack_trace",
+    "status_code",
+    "session_id",
+    "request_id",
+    "request_path",
+    "blocked_path",
+    "tool_name",
+    "user_id",
+    "details",
+    "outcome",
+    "event_type",
+    "event_action",
+    "resource",
+    "truncated",
+    "truncated_fields",
+    "seq",
+    "stream",
+    "mac",
+    "prev_mac",
+    "mac_key_id",
+    "timestamp",
+    "category",
+    "value",
+    "…",
+    "clé",
+    "x\ud800",
+    "note",
+    "Note",
+    "NOTE",
+]
+
+text = st.one_of(
+    st.lists(st.sampled_from(PIECES) | st.text(max_size=8), max_size=6).map("".join),
+    st.text(max_size=40),
+    st.builds(
+        lambda c, n: c * n, st.sampled_from(["a", "é", "x=", "\u2028", "😀"]), st.integers(0, 9000)
+    ),
+)
+key = st.sampled_from(KEYS) | st.text(max_size=12)
+scalar = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(-(2**64), 2**65),
+    st.sampled_from([0, 1, 200, 401, 403, 429, -(2**63), 2**64 - 1, 2**64, -(2**63) - 1]),
+    st.floats(allow_nan=True, allow_infinity=True),
+    text,
+)
+value = st.recursive(
+    scalar,
+    lambda inner: st.one_of(
+        st.lists(inner, max_size=6),
+        st.lists(inner, max_size=4).map(tuple),
+        st.dictionaries(key, inner, max_size=6),
+    ),
+    max_leaves=24,
+)
+context = st.none() | st.builds(
+    RequestContext,
+    **{
+        name: st.none() | text
+        for name in (
+            "ip_address",
+            "user_agent",
+            "session_id",
+            "request_id",
+            "request_path",
+            "method",
+            "agent_id",
+            "user_id",
+            "trace_id",
+            "span_id",
+            "ip_address_rejected",
+        )
+    },
+)
+EVENT_TYPES = [
+    "login_attempt",
+    "logout",
+    "api_access",
+    "websocket_connect",
+    "websocket_close",
+    "tool_path_blocked",
+    "injection_attempt",
+    "session_created",
+    "audit_started",
+    "custom_thing",
+]
+raw_event = st.builds(
+    RawEvent,
+    category=st.sampled_from(["auth", "injection", "api_audit", "custom"]),
+    event_type=st.sampled_from(EVENT_TYPES) | text,
+    outcome=st.none() | st.sampled_from(["success", "failed", "blocked", "rate_limited"]) | text,
+    time_ns=st.integers(0, 2**63 - 1) | st.just(time.time_ns()),
+    context=context,
+    fields=st.dictionaries(key, value, max_size=8),
+    exception=st.sampled_from([None, None, None, ValueError("boom")]),
+)
+
+# What the core decides itself: ASCII text, plain values in range, no exception.
+ascii_text = st.one_of(
+    st.lists(
+        st.sampled_from([p for p in PIECES if p.isascii()])
+        | st.text(st.characters(max_codepoint=127), max_size=8),
+        max_size=6,
+    ).map("".join),
+    st.builds(lambda c, n: c * n, st.sampled_from(["a", "x=", "\x00"]), st.integers(0, 6000)),
+)
+plain_value = st.recursive(
+    st.none() | st.booleans() | st.integers(-(2**63), 2**64 - 1) | st.floats() | ascii_text,
+    lambda inner: (
+        st.lists(inner, max_size=5) | st.dictionaries(ascii_text | key, inner, max_size=5)
+    ),
+    max_leaves=16,
+)
+plain_event = st.builds(
+    RawEvent,
+    category=st.sampled_from(["auth", "api_audit"]),
+    event_type=st.sampled_from(EVENT_TYPES),
+    outcome=st.none() | st.sampled_from(["success", "failed", "blocked"]),
+    time_ns=st.integers(0, 2**63 - 1),
+    context=st.none() | st.builds(RequestContext, session_id=ascii_text, user_agent=ascii_text),
+    fields=st.dictionaries(st.sampled_from(KEYS[:26]) | ascii_text, plain_value, max_size=8),
+)
+
+REDACTOR = Redactor()
+CAPS = [
+    Caps(),
+    Caps(
+        fields={"raw_input": 16, "user_agent": 20},
+        default_chars=24,
+        max_event_bytes=1024,
+        max_items=2,
+    ),
+    Caps(default_chars=64, max_event_bytes=2048, max_items=3),
+]
+PIPELINES = [
+    Pipeline(redactor=redactor, caps=caps, session_ids=mode, session_key=KEY)
+    for redactor in (REDACTOR, None)
+    for caps in CAPS
+    for mode in ("hash", "raw", "omit")
+]
+PREV = Sealed("0123456789abcdef", 41, bytes(range(32)), "hmac-sha256")
+
+
+def _chain(kind: str, category: str) -> Chain | None:
+    stream = f"stream-{category}"
+    if kind == "none":
+        return None
+    if kind == "hmac":
+        return Chain(KEY, stream_id=stream)
+    if kind == "sha":
+        return Chain(None, stream_id=stream)
+    if kind == "prev":
+        return Chain(KEY, stream_id=stream, prev=PREV)
+    return Chain(KEY, stream_id=stream, label="fs-hmac-sha256:3")
+
+
+def _state(chains: dict[str, Chain | None]) -> dict[str, Any]:
+    return {
+        c: None if chain is None else (chain.last.seq, chain.last.mac, chain.tree.root())
+        for c, chain in chains.items()
+    }
+
+
+def _both(pipeline: Pipeline, raws: list[RawEvent], kind: str, advance: int = 0) -> None:
+    ids = [str(uuid.UUID(int=(1 << 76) | i)) for i in range(len(raws))]
+    a: dict[str, Chain | None] = {}
+    b: dict[str, Chain | None] = {}
+
+    def maker(chains: dict[str, Chain | None]) -> Any:
+        def chain_for(category: str) -> Chain | None:
+            if category not in chains:
+                chain = chains[category] = _chain(kind, category)
+                for _ in range(advance):  # a stream already under way
+                    if chain is not None:
+                        chain.seal(b'{"x":1}\n')
+            return chains[category]
+
+        return chain_for
+
+    native = pipeline._encode_batch(raws, maker(a), ids)
+    chain_b = maker(b)
+    reference = [
+        pipeline.encode(raw, chain_b(raw.category), event_id=ids[i]) for i, raw in enumerate(raws)
+    ]
+    assert native == reference
+    assert _state(a) == _state(b)
+
+
+@SETTINGS
+@given(
+    raws=st.lists(raw_event, max_size=6),
+    which=st.sampled_from(range(len(PIPELINES))),
+    kind=st.sampled_from(["none", "hmac", "sha", "prev", "forward"]),
+    advance=st.sampled_from([0, 0, 2]),
+)
+def test_a_batch_is_the_reference_byte_for_byte(
+    raws: list[RawEvent], which: int, kind: str, advance: int
+) -> None:
+    _both(PIPELINES[which], raws, kind, advance)
+
+
+@SETTINGS
+@given(
+    raws=st.lists(plain_event, max_size=6),
+    which=st.sampled_from(range(len(PIPELINES))),
+    kind=st.sampled_from(["none", "hmac", "prev", "forward"]),
+)
+def test_plain_batches_are_the_reference_byte_for_byte(
+    raws: list[RawEvent], which: int, kind: str
+) -> None:
+    _both(PIPELINES[which], raws, kind)
+
+
+@SETTINGS
+@given(
+    fields=st.dictionaries(key, text, max_size=6),
+    details=st.dictionaries(key, text, max_size=6),
+    which=st.sampled_from(range(len(PIPELINES))),
+)
+def test_strings_and_details_are_the_reference(
+    fields: dict[str, str], details: dict[str, str], which: int
+) -> None:
+    raw = RawEvent(
+        "api_audit",
+        "api_access",
+        "success",
+        time.time_ns(),
+        RequestContext(session_id="abc", request_path="/x"),
+        {**fields, "details": details},
+    )
+    _both(PIPELINES[which], [raw, raw], "hmac")
+
+
+@SETTINGS
+@given(numbers=st.lists(st.floats() | st.integers(-(2**63), 2**64 - 1), max_size=20))
+def test_numbers_are_written_as_orjson_writes_them(numbers: list[float]) -> None:
+    raw = RawEvent("custom", "metrics", None, time.time_ns(), None, {"n": numbers})
+    _both(PIPELINES[0], [raw], "none")
+    line = PIPELINES[9]._encode_batch([raw], lambda c: None, ["i"])[0]
+    assert orjson.dumps(numbers) in line
+
+
+def test_plain_events_are_encoded_by_the_core() -> None:
+    pipeline = PIPELINES[0]
+    raw = RawEvent(
+        "auth",
+        "login_attempt",
+        "failed",
+        time.time_ns(),
+        RequestContext(ip_address="203.0.113.7", session_id="s", user_agent="curl/8"),
+        {"user_id": "bob", "password": "hunter2", "details": {"attempt": 3, "ok": False}},
+    )
+    out = pipeline._native.encode_batch([raw, raw], [None, None], [], None)
+    assert all(type(line) is bytes for line in out)
+    line = out[0]
+    assert line.endswith(b"}\n")
+    assert line.count(b"\n") == 1
+    event = orjson.loads(line)
+    assert event["password"] == "***REDACTED***"
+    assert event["session_id"].startswith("h:")
+    assert event["event_action"] == "authn_login_fail"
+
+
+def test_what_the_core_cannot_decide_goes_to_the_reference() -> None:
+    pipeline = PIPELINES[0]
+    now = time.time_ns()
+    given_back = [
+        RawEvent("auth", "x", None, now, None, {"note": "pässword=hunter2 and more"}),
+        RawEvent("auth", "x", None, now, None, {"note": "a\ud800b"}),
+        RawEvent("auth", "x", None, now, None, {"n": 2**70}),
+        RawEvent("auth", "x", None, now, None, {"when": object()}),
+        RawEvent("auth", "x", None, now, None, {}, exception=ValueError("x")),
+        RawEvent("auth", "x", None, now, None, {"big": ["y" * 4000] * 8}),
+    ]
+    out = pipeline._native.encode_batch(given_back, [None] * len(given_back), [], None)
+    assert all(type(item) is str for item in out)
+    _both(pipeline, given_back, "hmac")
+
+
+def test_ids_increase_across_a_batch_of_native_and_reference_events() -> None:
+    pipeline = PIPELINES[0]
+    now = time.time_ns()
+    raws = []
+    for i in range(600):
+        fields: dict[str, Any] = {"i": i}
+        if i % 3 == 1:
+            fields["note"] = "café au lait, password=x"  # the reference's
+        if i % 7 == 2:
+            fields["when"] = object()
+        raws.append(RawEvent("auth", "custom", None, now - i * 1000, None, fields))
+    lines = pipeline.encode_batch(raws, lambda c: None)
+    ids = [uuid.UUID(orjson.loads(line)["event_id"]).int for line in lines]
+    assert all(a < b for a, b in itertools.pairwise(ids))
+    # The same generator draws the reference's own ids.
+    assert uuid.UUID(pipeline.build(raws[0])["event_id"]).int > ids[-1]
+
+
+def test_a_failure_in_the_reference_still_gives_a_line_with_the_batch_id() -> None:
+    class Hostile:
+        def __repr__(self) -> str:
+            raise RuntimeError("no")
+
+    raws = [RawEvent("auth", "x", None, time.time_ns(), None, {"h": {Hostile(): 1}})]
+    _both(PIPELINES[0], raws, "hmac")
+    line = PIPELINES[0]._encode_batch(raws, lambda c: None, ["the-id"])[0]
+    assert b'"event_id":"the-id"' in line
+
+
+def test_the_line_is_encode_lines() -> None:
+    event = {"a": '\u2028\u0085\x00\x1f"\\é😀', "b": [1.5, 1e16, None, True]}
+    raw = RawEvent("custom", "t", None, 0, None, event)
+    line = PIPELINES[9]._encode_batch([raw], lambda c: None, ["i"])[0]
+    assert encode_line({"a": event["a"], "b": event["b"]})[1:-2] in line
