@@ -71,3 +71,39 @@ class Sealer:
         """(sealed lines, last MAC) of ``lines`` in order, the first chained to
         ``previous`` (the last MAC is ``previous`` for no lines); the hashing runs
         without the GIL."""
+
+class Uuid7Generator:
+    """The event ids' generator (``asgi_audit.record.events.Uuid7Generator``),
+    shared by a ``Pipeline`` and the Python code that draws ids beside it."""
+
+    def __init__(self) -> None: ...
+    def new(self, time_ns: int) -> str:
+        """A new id for ``time_ns`` in the canonical 8-4-4-4-12 form."""
+    def new_int(self, time_ns: int) -> int:
+        """The 128-bit value of a new id for ``time_ns``."""
+
+class Pipeline:
+    """The writer's per-event pipeline (native output) for a batch, without the GIL."""
+
+    def __init__(
+        self,
+        redactor: Redactor | None,
+        field_caps: dict[str, int],
+        default_chars: int,
+        max_event_bytes: int,
+        max_items: int,
+        session_ids: str,
+        session_key: bytes,
+        seal_bytes: int,
+        ids: Uuid7Generator,
+    ) -> None: ...
+    def encode_batch(
+        self,
+        raws: list[object],
+        chains: list[int | None],
+        stamps: list[tuple[str, int, dict[str, object]]],
+        ids: list[str] | None = None,
+    ) -> list[bytes | str]:
+        """Each event's stamped, unsealed line, or the id drawn for it where the
+        reference must encode it; ``chains[i]`` indexes ``stamps`` (stream, last
+        seq, first-line fields) for an event of a sealed stream."""

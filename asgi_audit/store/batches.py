@@ -7,6 +7,7 @@ IO level (the writer's), no I/O of its own.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Final
 
 from ..proof.integrity import Sealed
 
@@ -40,5 +41,10 @@ class Encoded:
     durable: bool = False
 
 
+# On the compiled core, a caller that never lets the event loop run lets it run
+# once every HANDOFF events it records, so the writer can take them as a batch to
+# its thread, where the core encodes them beside the loop (one in 256 calls: the
+# caller's p99 never sees it).
+HANDOFF: Final = 256
 # Events encoded between two checkpoints of the writer task (about a millisecond).
 SLICE = 32

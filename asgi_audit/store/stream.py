@@ -21,6 +21,7 @@ from collections.abc import Callable, Mapping
 from typing import Any, Final, Literal
 
 import anyio
+import anyio.lowlevel
 
 from ..record.events import RawEvent
 
@@ -96,6 +97,10 @@ class EventStream:
         self._durable_waiters: list[tuple[int, Callable[[BaseException | None], object]]] = []
         self._loop_thread = -1
         self._call_soon: Callable[[Callable[[], object]], object] | None = None
+        #: Set by a writer that encodes beside the loop: the awaited form lets the
+        #: loop run once every ``handoff`` events (0: never).
+        self.handoff = 0
+        self._since_handoff = 0
 
     def policy(self, category: str) -> OverflowPolicy:
         """The overflow policy of ``category``."""
@@ -147,6 +152,13 @@ class EventStream:
         """
         seq = self.offer(raw)
         if seq:
+            if self.handoff:
+                self._since_handoff += 1
+                if self._since_handoff >= self.handoff:
+                    # A caller that never lets the loop run would leave the whole
+                    # burst to the end; the writer takes it from here, to its thread.
+                    self._since_handoff = 0
+                    await anyio.lowlevel.cancel_shielded_checkpoint()
             return seq
         if self.policy(raw.category) == "drop":
             self.drop(raw)

@@ -29,6 +29,7 @@ import anyio.lowlevel
 
 from ..proof.integrity import Chain, Sealed
 from ..record.events import RawEvent, dropped_events
+from .batches import HANDOFF
 from .batches import SLICE as _SLICE
 from .batches import Encoded as _Encoded
 from .batches import Held as _Held
@@ -116,6 +117,10 @@ class Writer:
         stream.bind_loop()
         if self._proof is not None:
             await self._worker.run(self._start_proof)
+        if self._pipeline.native:
+            # The core runs beside the loop: a caller that never lets the loop
+            # run still hands the writer a batch every HANDOFF events.
+            stream.handoff = HANDOFF
         task_status.started()
         try:
             while True:
@@ -132,8 +137,13 @@ class Writer:
                 batch, base, drops = taken
                 real = len(batch)
                 batch.extend(dropped_events(drops))
-                encoded = await self._encode_batch(batch, base, real)
-                upto, synced, error = await self._worker.run(self._store_batch, encoded)
+                if self._pipeline.native:
+                    # One trip to the thread: the core encodes without the GIL.
+                    job = self._worker.run(self._encode_and_store, batch, base, real)
+                else:
+                    encoded = await self._encode_batch(batch, base, real)
+                    job = self._worker.run(self._store_batch, encoded)
+                upto, synced, error = await job
                 self.batches += 1
                 stream.advance(upto, synced, error, self._held_count())
             await self._worker.run(self.final_checkpoint)
@@ -194,8 +204,6 @@ class Writer:
         them, so that requests interleave with it and the thread is left with what
         really blocks: write() and fsync().
         """
-        if self._pipeline.native:
-            return await self._worker.run(self._encode_whole, batch, base, real)
         encoded = _Encoded(base, real)
         encode = self._pipeline.encode
         for offset, raw in enumerate(batch):
@@ -205,14 +213,16 @@ class Writer:
         self._close_batch(encoded)
         return encoded
 
-    def _encode_whole(self, batch: list[RawEvent], base: int, real: int) -> _Encoded:
-        # The batch on the compiled core, in the worker thread.
+    def _encode_and_store(
+        self, batch: list[RawEvent], base: int, real: int
+    ) -> tuple[int, bool, BaseException | None]:
+        # The batch on the compiled core, then written: in the worker thread.
         encoded = _Encoded(base, real)
         lines = self._pipeline.encode_batch(batch, self._chain)
         for offset, (raw, line) in enumerate(zip(batch, lines, strict=True)):
             self._place(encoded, offset, raw, line)
         self._close_batch(encoded)
-        return encoded
+        return self._store_batch(encoded)
 
     def _place(self, encoded: _Encoded, offset: int, raw: RawEvent, line: bytes) -> None:
         # One encoded event into its category's lines, with the batch's counts.
