@@ -7,6 +7,7 @@ pub mod keys;
 #[doc(hidden)]
 pub mod oracle;
 pub mod pairs;
+mod plan;
 pub mod redact;
 pub mod scan;
 pub mod shapes;
