@@ -19,7 +19,7 @@
 //!   refused match's start.
 //! * **Entropy** is summed in the same order with the same operations.
 
-use aho_corasick::{AhoCorasick, MatchKind};
+use aho_corasick::{AhoCorasick, AhoCorasickKind, MatchKind};
 use regex_automata::meta::{self, Regex};
 use regex_automata::util::syntax;
 use regex_automata::{Anchored, Input, Match, PatternID};
@@ -169,6 +169,7 @@ impl Engine {
                 AhoCorasick::builder()
                     .ascii_case_insensitive(true)
                     .match_kind(MatchKind::Standard)
+                    .kind(Some(AhoCorasickKind::DFA))
                     .build(&words)
                     .map_err(|e| format!("keywords: {e}"))?,
             )
@@ -238,15 +239,24 @@ impl Engine {
 
     /// Every secret in `text`, as byte offsets, sorted by span then rule.
     pub fn hits(&self, text: &str) -> Vec<Hit> {
+        thread_local! {
+            static SCRATCH: std::cell::RefCell<Scratch> = Default::default();
+        }
+        SCRATCH.with(|cell| match cell.try_borrow_mut() {
+            Ok(mut scratch) => self.hits_with(text, &mut scratch),
+            Err(_) => self.hits_with(text, &mut Scratch::default()),
+        })
+    }
+
+    fn hits_with(&self, text: &str, scratch: &mut Scratch) -> Vec<Hit> {
         let hay = text.as_bytes();
-        let mut scratch = Scratch::default();
-        self.prefilter(hay, &mut scratch);
+        self.prefilter(hay, scratch);
         let Scratch {
             candidates,
             windows,
             merged,
             ..
-        } = &mut scratch;
+        } = scratch;
         windows.sort_unstable();
         let mut hits = Vec::new();
         let mut next = 0; // the first window of the rules still to scan
