@@ -10,6 +10,7 @@ pub mod keys;
 pub mod oracle;
 pub mod pairs;
 pub mod pipeline;
+mod plan;
 #[cfg(feature = "python")]
 mod py_pipeline;
 pub mod redact;

@@ -19,13 +19,17 @@
 //!   refused match's start.
 //! * **Entropy** is summed in the same order with the same operations.
 
-use aho_corasick::{AhoCorasick, MatchKind};
-use regex::bytes::{Regex, RegexBuilder};
+use aho_corasick::{AhoCorasick, AhoCorasickKind, MatchKind};
+use regex_automata::meta::{self, Regex};
+use regex_automata::util::syntax;
+use regex_automata::{Anchored, Input, Match, PatternID};
 use regex_syntax::ast::{
     self, Ast, ClassSet, ClassSetItem, Flag, FlagsItemKind, GroupKind, RepetitionKind,
     RepetitionRange,
 };
 use regex_syntax::hir::{Class, Hir, HirKind};
+
+use crate::plan::{has, plan, Plan};
 
 /// The version of the semantics: what `asgi_audit.record.engine` checks
 /// before it uses this engine.
@@ -54,6 +58,9 @@ struct Compiled {
     secret: Option<usize>,
     entropy: f64,
     boundary: bool,
+    /// What the pattern says about its matches (see [`crate::plan`]); the
+    /// anchors' words are indexes into [`Engine::keyword_rules`].
+    plan: Plan,
 }
 
 /// A rule table compiled for scanning. Immutable, so shared between threads.
@@ -65,7 +72,39 @@ pub struct Engine {
     /// The distinct keywords, and for each the rules that have it.
     keywords: Option<AhoCorasick>,
     keyword_rules: Vec<Vec<usize>>,
+    /// For each keyword, the rules anchored on it: `(rule, lo, hi)`, every
+    /// match of such a rule that holds no other of its anchors holds the
+    /// keyword `lo..=hi` bytes after its start.
+    anchored_on: Vec<Vec<(usize, usize, usize)>>,
 }
+
+/// What one scan of a text works with.
+#[derive(Default)]
+struct Scratch {
+    /// The candidate rules, a bit per rule.
+    candidates: Vec<u64>,
+    /// The keywords found, a bit per keyword.
+    seen: Vec<u64>,
+    /// `(rule, first, last)`: a match of the rule may start from `first` to
+    /// `last`, for each occurrence of each of the rule's anchors.
+    windows: Vec<(usize, usize, usize)>,
+    /// One rule's windows, sorted and merged.
+    merged: Vec<(usize, usize)>,
+}
+
+/// The spare work allowed to the windows of one rule, in bytes searched
+/// (counted at the most each search can read), before the rule is searched
+/// in full: the scan stays linear in the text however many the windows.
+fn window_budget(size: usize) -> usize {
+    8 * size + 8192
+}
+
+/// The work counted for one search, besides the bytes it reads.
+const SEARCH_COST: usize = 32;
+
+/// Windows at most this wide are tried one start at a time (an anchored
+/// search at each start a match can begin with); wider ones with one search.
+const NARROW: usize = 16;
 
 impl Engine {
     /// Compile a rule table; the message of an error names the rule's index.
@@ -74,12 +113,14 @@ impl Engine {
         let mut always = Vec::new();
         let mut words: Vec<String> = Vec::new();
         let mut keyword_rules: Vec<Vec<usize>> = Vec::new();
+        let mut anchored_on: Vec<Vec<(usize, usize, usize)>> = Vec::new();
         for (index, rule) in rules.iter().enumerate() {
-            let (regex, secret) =
-                compile(&rule.pattern).map_err(|e| format!("rule {index}: {e}"))?;
+            let (regex, secret, hir) =
+                compile_hir(&rule.pattern).map_err(|e| format!("rule {index}: {e}"))?;
             if rule.keywords.is_empty() {
                 always.push(index);
             }
+            let mut ids = Vec::with_capacity(rule.keywords.len());
             for word in &rule.keywords {
                 if word.is_empty()
                     || !word.is_ascii()
@@ -89,16 +130,28 @@ impl Engine {
                         "rule {index}: keyword {word:?} is not lower-case ASCII"
                     ));
                 }
-                match words.iter().position(|w| w == word) {
+                let id = match words.iter().position(|w| w == word) {
                     Some(at) => {
                         if keyword_rules[at].last() != Some(&index) {
                             keyword_rules[at].push(index);
                         }
+                        at
                     }
                     None => {
                         words.push(word.clone());
                         keyword_rules.push(vec![index]);
+                        anchored_on.push(Vec::new());
+                        words.len() - 1
                     }
+                };
+                ids.push(id);
+            }
+            let names: Vec<&str> = rule.keywords.iter().map(String::as_str).collect();
+            let mut plan = plan(&hir, &names);
+            if let Some(anchors) = &mut plan.anchors {
+                for a in anchors.iter_mut() {
+                    a.word = ids[a.word];
+                    anchored_on[a.word].push((index, a.lo, a.hi));
                 }
             }
             compiled.push(Compiled {
@@ -106,6 +159,7 @@ impl Engine {
                 secret,
                 entropy: rule.entropy,
                 boundary: rule.boundary,
+                plan,
             });
         }
         let keywords = if words.is_empty() {
@@ -115,6 +169,7 @@ impl Engine {
                 AhoCorasick::builder()
                     .ascii_case_insensitive(true)
                     .match_kind(MatchKind::Standard)
+                    .kind(Some(AhoCorasickKind::DFA))
                     .build(&words)
                     .map_err(|e| format!("keywords: {e}"))?,
             )
@@ -124,6 +179,7 @@ impl Engine {
             always,
             keywords,
             keyword_rules,
+            anchored_on,
         })
     }
 
@@ -137,83 +193,176 @@ impl Engine {
         self.rules.is_empty()
     }
 
-    /// The indexes of the rules that can match `text`, in table order.
-    pub fn candidates(&self, text: &str) -> Vec<usize> {
-        let mut found = vec![false; self.rules.len()];
+    /// Find the candidate rules, and where each anchored one's matches may
+    /// start (unsorted).
+    fn prefilter(&self, hay: &[u8], scratch: &mut Scratch) {
+        let Scratch {
+            candidates,
+            seen,
+            windows,
+            ..
+        } = scratch;
+        candidates.clear();
+        candidates.resize(self.rules.len().div_ceil(64), 0);
+        windows.clear();
         for &i in &self.always {
-            found[i] = true;
+            candidates[i / 64] |= 1 << (i % 64);
         }
-        if let Some(automaton) = &self.keywords {
-            let haystack: &[u8] = text.as_bytes();
-            let mut seen = vec![false; self.keyword_rules.len()];
-            let mut left = seen.len();
-            for m in automaton.find_overlapping_iter(haystack) {
-                let word = m.pattern().as_usize();
-                if !seen[word] {
-                    seen[word] = true;
-                    for &i in &self.keyword_rules[word] {
-                        found[i] = true;
-                    }
-                    left -= 1;
-                    if left == 0 {
-                        break;
-                    }
+        let Some(automaton) = &self.keywords else {
+            return;
+        };
+        seen.clear();
+        seen.resize(self.keyword_rules.len().div_ceil(64), 0);
+        for m in automaton.find_overlapping_iter(hay) {
+            let word = m.pattern().as_usize();
+            if seen[word / 64] & (1 << (word % 64)) == 0 {
+                seen[word / 64] |= 1 << (word % 64);
+                for &i in &self.keyword_rules[word] {
+                    candidates[i / 64] |= 1 << (i % 64);
+                }
+            }
+            let at = m.start();
+            for &(rule, lo, hi) in &self.anchored_on[word] {
+                if at >= lo {
+                    windows.push((rule, at.saturating_sub(hi), at - lo));
                 }
             }
         }
-        found
-            .iter()
-            .enumerate()
-            .filter(|&(_, &f)| f)
-            .map(|(i, _)| i)
-            .collect()
+    }
+
+    /// The indexes of the rules that can match `text`, in table order.
+    pub fn candidates(&self, text: &str) -> Vec<usize> {
+        let mut scratch = Scratch::default();
+        self.prefilter(text.as_bytes(), &mut scratch);
+        ones(&scratch.candidates).collect()
     }
 
     /// Every secret in `text`, as byte offsets, sorted by span then rule.
     pub fn hits(&self, text: &str) -> Vec<Hit> {
+        thread_local! {
+            static SCRATCH: std::cell::RefCell<Scratch> = Default::default();
+        }
+        SCRATCH.with(|cell| match cell.try_borrow_mut() {
+            Ok(mut scratch) => self.hits_with(text, &mut scratch),
+            Err(_) => self.hits_with(text, &mut Scratch::default()),
+        })
+    }
+
+    fn hits_with(&self, text: &str, scratch: &mut Scratch) -> Vec<Hit> {
         let hay = text.as_bytes();
-        let size = hay.len();
+        self.prefilter(hay, scratch);
+        let Scratch {
+            candidates,
+            windows,
+            merged,
+            ..
+        } = scratch;
+        windows.sort_unstable();
         let mut hits = Vec::new();
-        for index in self.candidates(text) {
+        let mut next = 0; // the first window of the rules still to scan
+        for index in ones(candidates) {
             let rule = &self.rules[index];
-            let mut pos = 0;
-            while pos <= size {
-                if rule.boundary {
-                    pos = boundary_start(hay, pos);
-                    if pos > size {
-                        break;
-                    }
-                }
-                let Some(m) = rule.regex.find_at(hay, pos) else {
-                    break;
-                };
-                let (start, end) = (m.start(), m.end());
-                let alone = !rule.boundary
-                    || ((start == 0 || !is_word(hay[start - 1]))
-                        && (end == size || !is_word(hay[end])));
-                let secret = if alone {
-                    secret_span(rule, hay, start, end)
-                } else {
-                    None
-                };
-                let kept = match secret {
-                    Some((s, e)) if e > s => {
-                        rule.entropy <= 0.0 || entropy(&text[s..e]) >= rule.entropy
-                    }
-                    _ => false,
-                };
-                if let (true, Some((s, e))) = (kept, secret) {
-                    hits.push((s, e, index));
-                }
-                pos = if kept && end > start {
-                    end
-                } else {
-                    next_char(hay, start)
-                };
+            let first = next + windows[next..].partition_point(|w| w.0 < index);
+            next = first + windows[first..].partition_point(|w| w.0 == index);
+            if !rule.plan.runs.iter().all(|run| run.is_in(hay)) {
+                continue;
             }
+            let starts = if rule.plan.anchors.is_some() {
+                merged.clear();
+                for &(_, lo, hi) in &windows[first..next] {
+                    match merged.last_mut() {
+                        Some(last) if lo <= last.1 + 1 => last.1 = last.1.max(hi),
+                        _ => merged.push((lo, hi)),
+                    }
+                }
+                Some(merged.as_slice())
+            } else {
+                None
+            };
+            self.scan_rule(index, text, starts, &mut hits);
         }
         hits.sort_unstable();
         hits
+    }
+
+    /// The hits of one rule, as the reference's loop finds them. With
+    /// `starts` (sorted, apart), every match of the rule starts inside one of
+    /// those windows, so only they are searched.
+    fn scan_rule(
+        &self,
+        index: usize,
+        text: &str,
+        mut starts: Option<&[(usize, usize)]>,
+        hits: &mut Vec<Hit>,
+    ) {
+        let rule = &self.rules[index];
+        let hay = text.as_bytes();
+        let size = hay.len();
+        let mut budget = window_budget(size);
+        let mut pos = 0;
+        while pos <= size {
+            if rule.boundary {
+                pos = boundary_start(hay, pos);
+                if pos > size {
+                    break;
+                }
+            }
+            let found = match starts {
+                None => rule.regex.find(Input::new(hay).span(pos..size)),
+                Some(windows) => {
+                    // The first window that ends at or after `pos`.
+                    let at = windows.partition_point(|w| w.1 < pos);
+                    let Some(&(first, last)) = windows.get(at) else {
+                        break;
+                    };
+                    starts = Some(&windows[at..]);
+                    if first > pos {
+                        // No match starts before `first`.
+                        pos = first;
+                        continue;
+                    }
+                    match rule.find_in(hay, pos, last, &mut budget) {
+                        Ok(Some(m)) => Some(m),
+                        Ok(None) => {
+                            // No match starts from `pos` to `last`.
+                            pos = last + 1;
+                            continue;
+                        }
+                        Err(()) => {
+                            // Over the budget: the rest searched in full.
+                            starts = None;
+                            continue;
+                        }
+                    }
+                }
+            };
+            let Some(m) = found else {
+                break;
+            };
+            let (start, end) = (m.start(), m.end());
+            let alone = !rule.boundary
+                || ((start == 0 || !is_word(hay[start - 1]))
+                    && (end == size || !is_word(hay[end])));
+            let secret = if alone {
+                secret_span(rule, hay, start, end)
+            } else {
+                None
+            };
+            let kept = match secret {
+                Some((s, e)) if e > s => {
+                    rule.entropy <= 0.0 || entropy(&text[s..e]) >= rule.entropy
+                }
+                _ => false,
+            };
+            if let (true, Some((s, e))) = (kept, secret) {
+                hits.push((s, e, index));
+            }
+            pos = if kept && end > start {
+                end
+            } else {
+                next_char(hay, start)
+            };
+        }
     }
 
     /// Every secret in `text`, as code-point offsets (Python's `str` indexes).
@@ -229,6 +378,69 @@ impl Engine {
     }
 }
 
+impl Compiled {
+    /// The match a search from `from` finds, if it starts at or before
+    /// `last`; `None` if none does. `Err` when the search would cost more
+    /// than is left of `budget`.
+    ///
+    /// No match is longer than `max_len` and the patterns look at no
+    /// context, so the matches that start from `from` to `last` are the same
+    /// in the text cut at `last + max_len`; among the matches that start at
+    /// one place, the leftmost-first one is the same whichever search finds it.
+    fn find_in(
+        &self,
+        hay: &[u8],
+        from: usize,
+        last: usize,
+        budget: &mut usize,
+    ) -> Result<Option<Match>, ()> {
+        let size = hay.len();
+        let max_len = self.plan.max_len;
+        let mut spend = |cost: usize| match budget.checked_sub(cost + SEARCH_COST) {
+            Some(left) => {
+                *budget = left;
+                Ok(())
+            }
+            None => Err(()),
+        };
+        if last - from < NARROW {
+            for at in from..=last.min(size) {
+                if at == size || !has(self.plan.first, hay[at]) {
+                    continue;
+                }
+                let end = size.min(at.saturating_add(max_len));
+                spend(end - at)?;
+                let input = Input::new(hay).span(at..end).anchored(Anchored::Yes);
+                if let Some(m) = self.regex.find(input) {
+                    return Ok(Some(m));
+                }
+            }
+            return Ok(None);
+        }
+        let end = size.min(last.saturating_add(max_len));
+        spend(end - from)?;
+        Ok(self
+            .regex
+            .find(Input::new(hay).span(from..end))
+            .filter(|m| m.start() <= last))
+    }
+}
+
+/// The indexes of the bits set in `bits`, in order.
+fn ones(bits: &[u64]) -> impl Iterator<Item = usize> + '_ {
+    bits.iter().enumerate().flat_map(|(i, &word)| {
+        let mut word = word;
+        std::iter::from_fn(move || {
+            if word == 0 {
+                return None;
+            }
+            let bit = word.trailing_zeros() as usize;
+            word &= word - 1;
+            Some(i * 64 + bit)
+        })
+    })
+}
+
 /// The secret's span: the group `secret` if the rule has one (`None` when it
 /// took no part in the match), else the whole match.
 fn secret_span(rule: &Compiled, hay: &[u8], start: usize, end: usize) -> Option<(usize, usize)> {
@@ -236,10 +448,12 @@ fn secret_span(rule: &Compiled, hay: &[u8], start: usize, end: usize) -> Option<
         None => Some((start, end)),
         Some(group) => {
             // The leftmost-first match found at `start` is also the one found
-            // from `start` in the text cut at `end` (the patterns look at no
-            // context), and the cut keeps this second search short.
-            let caps = rule.regex.captures_at(&hay[..end], start)?;
-            caps.get(group).map(|g| (g.start(), g.end()))
+            // anchored at `start` in the text cut at `end` (the patterns look
+            // at no context), and the cut keeps this second search short.
+            let mut caps = rule.regex.create_captures();
+            let input = Input::new(hay).span(start..end).anchored(Anchored::Yes);
+            rule.regex.search_captures(&input, &mut caps);
+            caps.get_group(group).map(|g| (g.start, g.end))
         }
     }
 }
@@ -366,12 +580,28 @@ pub fn to_char_offsets(text: &str, hits: &mut [Hit]) {
 /// Compile `pattern` after [`check`]: the regex, and the capture index of the
 /// group `secret` if it has one.
 pub fn compile(pattern: &str) -> Result<(Regex, Option<usize>), String> {
-    check(pattern)?;
-    let regex = RegexBuilder::new(pattern)
-        .unicode(false)
-        .build()
+    compile_hir(pattern).map(|(regex, secret, _)| (regex, secret))
+}
+
+/// [`compile`], and the syntax the regex was built from.
+///
+/// The regex is built as `regex::bytes::RegexBuilder::new(pattern)
+/// .unicode(false).build()` builds it (the same configuration of the same
+/// engine), from the pattern parsed once, so that what `crate::plan` reads
+/// is what the regex runs.
+fn compile_hir(pattern: &str) -> Result<(Regex, Option<usize>, Hir), String> {
+    let hir = check_parsed(pattern)?;
+    let config = meta::Config::new()
+        .nfa_size_limit(Some(10 * (1 << 20)))
+        .hybrid_cache_capacity(2 * (1 << 20))
+        .match_kind(regex_automata::MatchKind::LeftmostFirst)
+        .utf8_empty(false);
+    let regex = meta::Builder::new()
+        .configure(config)
+        .syntax(syntax::Config::new().unicode(false).utf8(false))
+        .build_from_hir(&hir)
         .map_err(|e| format!("pattern {pattern:?}: {e}"))?;
-    let names: Vec<Option<&str>> = regex.capture_names().collect();
+    let names: Vec<Option<&str>> = regex.group_info().pattern_names(PatternID::ZERO).collect();
     let secret = match names.as_slice() {
         [_] => None,
         [_, Some("secret")] => Some(1),
@@ -384,7 +614,7 @@ pub fn compile(pattern: &str) -> Result<(Regex, Option<usize>), String> {
     if regex.is_match(b"") {
         return Err(format!("pattern {pattern:?}: matches the empty string"));
     }
-    Ok((regex, secret))
+    Ok((regex, secret, hir))
 }
 
 /// Refuse a pattern unless it is in the subset on which Python's `re` (with
@@ -396,6 +626,11 @@ pub fn compile(pattern: &str) -> Result<(Regex, Option<usize>), String> {
 /// nested classes, `&&`, `--`, `~~`), assertions (`\<` is a word boundary to
 /// Rust and a `<` to Python), and any flag but `i`.
 pub fn check(pattern: &str) -> Result<(), String> {
+    check_parsed(pattern).map(|_| ())
+}
+
+/// [`check`], and the pattern parsed.
+fn check_parsed(pattern: &str) -> Result<Hir, String> {
     let fail = |what: &str| Err(format!("pattern {pattern:?}: {what}"));
     if !pattern.is_ascii() {
         return fail("not ASCII");
@@ -416,7 +651,7 @@ pub fn check(pattern: &str) -> Result<(), String> {
     if let Err(what) = check_hir(&hir) {
         return fail(&what);
     }
-    Ok(())
+    Ok(hir)
 }
 
 fn check_ast(node: &Ast, pattern: &str) -> Result<(), String> {
@@ -697,6 +932,84 @@ mod tests {
     fn keywords_must_be_lower_case_ascii() {
         for bad in ["", "Key", "kéy"] {
             assert!(Engine::new(&[rule("abc", &[bad], 0.0, true)]).is_err());
+        }
+    }
+
+    /// A table whose rules the search narrows (anchors at fixed and varying
+    /// offsets, factored alternatives, windows wider than `NARROW`, runs):
+    /// random texts dense with keywords and their near misses, at the ends,
+    /// overlapping, and long repeats, against the slow implementation.
+    #[test]
+    fn narrowed_searches_find_what_the_definition_finds() {
+        let rules = vec![
+            rule(
+                "(?i:passwd|password|pwd)(?:=|:[ \\t]{1,4})(?P<secret>[a-z0-9=]{0,12}[0-9][a-z0-9=]{0,12})",
+                &["passw", "pwd"],
+                0.0,
+                false,
+            ),
+            rule(
+                "(?i:api[_.-]?key|secret|token)[ =:]{1,3}(?P<secret>[A-Za-z0-9=]{4,20})",
+                &["key", "secret", "token"],
+                1.0,
+                true,
+            ),
+            rule(
+                "(?i:(?:[a-z0-9_.-]{0,20}[_.-])?together[a-z]{0,3})=(?P<secret>[0-9a-f]{6})",
+                &["together"],
+                0.0,
+                true,
+            ),
+            rule(";[ \\t]{0,2}(?i:pwd)=(?P<secret>[a-z]{2,5})", &["pwd"], 0.0, false),
+            rule("ghp_[A-Za-z0-9]{30}", &["ghp_"], 2.0, true),
+            rule("[a-z2-7]{12}", &[], 3.0, true),
+            rule("(?:ab|k)[a-c]{1,3}", &["ab"], 0.0, false),
+            rule("x(?:y|z){0,2}[0-9]{2}", &["xy", "xz", "x"], 0.0, true),
+        ];
+        let e = engine(&rules);
+        for (i, r) in e.rules.iter().enumerate() {
+            assert_eq!(r.plan.anchors.is_some(), i != 5 && i != 6, "rule {i}");
+        }
+        assert!(e.rules[2].plan.anchors.as_ref().unwrap()[0].hi > NARROW);
+        assert!(e.rules[4].plan.runs.iter().any(|r| r.len >= 30));
+        let oracle = crate::oracle::Oracle::new(&rules);
+        let pieces = [
+            "password", "PassWd", "pwd", "passw", "=", ":", " ", "\t", "key", "api", "api_",
+            "api-key", "apikey", "secret", "token", "together", "toGether", "my_", "x.", "abc",
+            "ghp_", "abcdefgh", "23456", "7", "0", "f", "deadbeef", ";", "; ", "k", "ab", "xy",
+            "xz", "x", "12", "é", "_", "-", "==",
+        ];
+        let mut state: u64 = 0x2545_F491_4F6C_DD1D;
+        let mut next = move || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state
+        };
+        for round in 0..20_000 {
+            let n = (next() % 30) as usize;
+            let mut text: String = (0..n)
+                .map(|_| pieces[(next() % pieces.len() as u64) as usize])
+                .collect();
+            if round % 500 == 0 {
+                // A long repeat: many windows, the budget spent.
+                text = text.repeat(200);
+            }
+            assert_eq!(e.hits(&text), oracle.hits(&text), "{text:?}");
+        }
+        for unit in [
+            "key=",
+            "password=",
+            "x",
+            "xy12",
+            "together=",
+            "api_key: 0",
+            "a",
+        ] {
+            for size in [1, 7, 1000, 5000] {
+                let text = unit.repeat(size);
+                assert_eq!(e.hits(&text), oracle.hits(&text), "{unit:?} x {size}");
+            }
         }
     }
 
