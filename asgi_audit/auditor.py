@@ -51,6 +51,14 @@ _time_ns = time.time_ns
 _tracing = _get_current_span is not None
 
 
+async def _handed_off() -> None:
+    # The event is in the stream; the loop runs once, so the writer can take the
+    # burst to its thread, and the GIL is let go once, so that thread can run
+    # (EventStream.hands_off).
+    await anyio.lowlevel.cancel_shielded_checkpoint()
+    time.sleep(0)  # noqa: ASYNC251 -- a zero sleep: the GIL let go, the loop not blocked
+
+
 async def _recorded() -> None:
     """What an event method returns once its event is already enqueued."""
 
@@ -411,8 +419,10 @@ class Auditor(EventMethods[Coroutine[Any, Any, None]]):
             category, event_type, outcome, _time_ns(), context, fields, exception, durable
         )
         stream = self._stream
-        if stream is not None and not durable and not self._taps and stream.offer(raw):
-            return _recorded()
+        if stream is not None and not durable and not self._taps:
+            seq = stream.offer(raw)
+            if seq:
+                return _handed_off() if stream.hands_off(seq) else _recorded()
         return self._put(raw)
 
     def _deliver(self, raw: RawEvent) -> Coroutine[Any, Any, None]:

@@ -97,10 +97,10 @@ class EventStream:
         self._durable_waiters: list[tuple[int, Callable[[BaseException | None], object]]] = []
         self._loop_thread = -1
         self._call_soon: Callable[[Callable[[], object]], object] | None = None
-        #: Set by a writer that encodes beside the loop: the awaited form lets the
-        #: loop run once every ``handoff`` events (0: never).
+        #: Set by a writer that encodes beside the loop: the awaited forms let the
+        #: loop run after every event whose sequence number is a multiple of
+        #: ``handoff`` (0: never; see :meth:`hands_off`).
         self.handoff = 0
-        self._since_handoff = 0
 
     def policy(self, category: str) -> OverflowPolicy:
         """The overflow policy of ``category``."""
@@ -130,6 +130,16 @@ class EventStream:
             self._on_loop(wakeup.set)
         return seq
 
+    def hands_off(self, seq: int) -> bool:
+        """Whether an awaited caller that enqueued event ``seq`` lets the loop run
+        once before it returns: a caller that never lets the loop run would leave
+        a whole burst to the end, and the writer takes it from there to its thread.
+        It also lets the GIL go once (``time.sleep(0)``): a loop that only lets it go
+        around its own polls, more often than the switch interval, can keep a
+        thread waiting for it to the end of the burst."""
+        handoff = self.handoff
+        return bool(handoff) and not seq % handoff
+
     def drop(self, raw: RawEvent) -> None:
         """Count ``raw`` as dropped (an ``events_dropped`` event will say so)."""
         with self._lock:
@@ -152,13 +162,9 @@ class EventStream:
         """
         seq = self.offer(raw)
         if seq:
-            if self.handoff:
-                self._since_handoff += 1
-                if self._since_handoff >= self.handoff:
-                    # A caller that never lets the loop run would leave the whole
-                    # burst to the end; the writer takes it from here, to its thread.
-                    self._since_handoff = 0
-                    await anyio.lowlevel.cancel_shielded_checkpoint()
+            if self.hands_off(seq):
+                await anyio.lowlevel.cancel_shielded_checkpoint()
+                time.sleep(0)  # noqa: ASYNC251 -- the GIL let go once: the writer can run
             return seq
         if self.policy(raw.category) == "drop":
             self.drop(raw)
