@@ -418,6 +418,12 @@ class Auditor(EventMethods[Coroutine[Any, Any, None]]):
     def _deliver(self, raw: RawEvent) -> Coroutine[Any, Any, None]:
         return self._put(raw)
 
+    def _offer(self, raw: RawEvent) -> bool:
+        """Enqueue ``raw`` at once if nothing stands in the way: a running stream
+        with room, no test capture, not durable. False: ``await _put(raw)``."""
+        stream = self._stream
+        return stream is not None and not raw.durable and not self._taps and stream.offer(raw) != 0
+
     async def _put(self, raw: RawEvent) -> None:
         if self._taps:
             self._tap(raw)
