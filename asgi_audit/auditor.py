@@ -28,7 +28,7 @@ from .proof.integrity import Sealed
 from .proof.readback import checked_end
 from .proof.setup import SealingSetup, prepare_sealing
 from .record.context import RequestContext
-from .record.context import current_context as _current_context
+from .record.context import get_cell as _get_cell
 from .record.events import SCHEMA_VERSION, RawEvent
 from .record.pipeline import OutputFormat, SessionIdMode
 from .record.scanner import SecretRule
@@ -401,7 +401,8 @@ class Auditor(EventMethods[Coroutine[Any, Any, None]]):
         # The hot path of every awaited event, kept flat: capture, then enqueue
         # at once when there is room, so the awaited coroutine has nothing left
         # to do. Only a full stream or a durable event takes the slow path.
-        context = _current_context()
+        cell = _get_cell()
+        context = None if cell is None else cell.context
         if context is None and _tracing:
             # Outside a request: the span of the moment, if OpenTelemetry has one.
             trace_id, span_id = trace_ids()

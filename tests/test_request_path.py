@@ -236,3 +236,81 @@ async def test_headers_given_as_a_one_shot_iterable_are_read_once() -> None:
     assert sent[0]["headers"] == [(b"content-type", b"text/plain"), (b"x-request-id", b"r" * 16)]
     sent = await _start(item for item in [(b"x-request-id", b"own-id-1234")])
     assert sent[0]["headers"] == [(b"x-request-id", b"own-id-1234")]
+
+
+# ------------------------------------------------------------------ event methods
+
+
+def _reference_snapshot(value: Any, depth: int = 8) -> Any:
+    # The copy the methods made before their shortcuts, written out plainly.
+    if depth <= 0:
+        return value
+    if type(value) is dict:
+        return {k: _reference_snapshot(v, depth - 1) for k, v in value.items()}
+    if type(value) in (list, tuple, set, frozenset):
+        return [_reference_snapshot(v, depth - 1) for v in value]
+    return value
+
+
+def _nested(depth: int) -> Any:
+    value: Any = ["leaf", 1]
+    for level in range(depth):
+        value = {"level": level, "below": value, "also": (level, [level])}
+    return value
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        {"flat": 1, "text": "x"},
+        {"list": [1, 2], "tuple": (3, 4), "set": {5}, "frozen": frozenset({6})},
+        [1, "two", 3.0],
+        (1, [2, [3]]),
+        {"deep": _nested(12)},
+        _nested(3),
+        "not a container",
+        None,
+    ],
+)
+def test_the_snapshot_copies_as_the_plain_form_does(value: Any) -> None:
+    from asgi_audit.methods import _snapshot
+
+    copied = _snapshot(value)
+    assert copied == _reference_snapshot(value)
+    # Copies at every level the plain form copies, shared leaves below it.
+    if type(value) in (dict, list, tuple, set, frozenset):
+        assert copied is not value
+
+
+async def test_every_method_records_extras_then_its_fields_then_details(tmp_path: Path) -> None:
+    from asgi_audit.testing import capture_events
+
+    auditor = Auditor(log_dir=tmp_path, self_audit=False)
+    details: dict[str, Any] = {"attempts": [1], "flat": "x"}
+    tags = ["a"]
+    extra: dict[str, Any] = {"tags": tags, "zone": "eu"}
+    async with auditor:
+        with capture_events(auditor) as captured:
+            await auditor.login_attempt(
+                "failed", user_id="u", error_message="no", details=details, **extra
+            )
+            await auditor.tool_blocked(tool_name="bash", blocked_path="/etc", details=details)
+            auditor.sync.logout(user_id="u", details=details, **extra)
+            await auditor.api_access(method="GET", request_path="/x", status_code=200)
+            details["attempts"].append(2)
+            details["later"] = True
+            tags.append("b")
+    login, tool, logout, access = captured.events
+    assert [k for k in login if k in {"tags", "zone", "user_id", "error_message", "details"}] == [
+        "tags",
+        "zone",
+        "user_id",
+        "error_message",
+        "details",
+    ]
+    for event in (login, tool, logout):
+        assert event["details"] == {"attempts": [1], "flat": "x"}
+    assert login["tags"] == ["a"]
+    assert logout["tags"] == ["a"]
+    assert "details" not in access
+    assert access["outcome"] == "success"

@@ -22,6 +22,7 @@ __all__ = (
     "build_context",
     "current_cell",
     "current_context",
+    "get_cell",
     "reset_cell",
     "reset_context",
     "set_cell",
@@ -146,6 +147,8 @@ _current: ContextVar[ContextCell | None] = ContextVar("asgi_audit_context", defa
 set_cell: Final = _current.set
 #: :func:`reset_context`, as the middleware calls it.
 reset_cell: Final = _current.reset
+#: :func:`current_cell`, as the event methods call it.
+get_cell: Final = _current.get
 
 
 def current_context() -> RequestContext | None:
