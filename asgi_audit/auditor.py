@@ -28,7 +28,7 @@ from .proof.integrity import Sealed
 from .proof.readback import checked_end
 from .proof.setup import SealingSetup, prepare_sealing
 from .record.context import RequestContext
-from .record.context import current_context as _current_context
+from .record.context import get_cell as _get_cell
 from .record.events import SCHEMA_VERSION, RawEvent
 from .record.pipeline import OutputFormat, SessionIdMode
 from .record.scanner import SecretRule
@@ -409,7 +409,8 @@ class Auditor(EventMethods[Coroutine[Any, Any, None]]):
         # The hot path of every awaited event, kept flat: capture, then enqueue
         # at once when there is room, so the awaited coroutine has nothing left
         # to do. Only a full stream or a durable event takes the slow path.
-        context = _current_context()
+        cell = _get_cell()
+        context = None if cell is None else cell.context
         if context is None and _tracing:
             # Outside a request: the span of the moment, if OpenTelemetry has one.
             trace_id, span_id = trace_ids()
@@ -427,6 +428,12 @@ class Auditor(EventMethods[Coroutine[Any, Any, None]]):
 
     def _deliver(self, raw: RawEvent) -> Coroutine[Any, Any, None]:
         return self._put(raw)
+
+    def _offer(self, raw: RawEvent) -> bool:
+        """Enqueue ``raw`` at once if nothing stands in the way: a running stream
+        with room, no test capture, not durable. False: ``await _put(raw)``."""
+        stream = self._stream
+        return stream is not None and not raw.durable and not self._taps and stream.offer(raw) != 0
 
     async def _put(self, raw: RawEvent) -> None:
         if self._taps:

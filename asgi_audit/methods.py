@@ -75,6 +75,9 @@ def _exception(exc_info: ExcInfo) -> BaseException | None:
     return None
 
 
+_CONTAINERS: Final = frozenset({dict, list, tuple, set, frozenset})
+
+
 def _snapshot(value: Any, depth: int = 8) -> Any:
     # The caller may change a dict after the call returns; the writer reads it
     # later, so containers are copied at capture (leaves are shared).
@@ -82,20 +85,36 @@ def _snapshot(value: Any, depth: int = 8) -> Any:
         return value
     t = type(value)
     if t is dict:
+        if _CONTAINERS.isdisjoint(map(type, value.values())):
+            return value.copy()  # nothing below to copy: one copy in C
         return {k: _snapshot(v, depth - 1) for k, v in value.items()}
     if t is list or t is tuple or t is set or t is frozenset:
+        if _CONTAINERS.isdisjoint(map(type, value)):
+            return list(value)
         return [_snapshot(v, depth - 1) for v in value]
     return value
 
 
-_CONTAINERS: Final = frozenset({dict, list, tuple, set, frozenset})
-
-
 def _fields(fields: dict[str, Any]) -> dict[str, Any]:
+    if _CONTAINERS.isdisjoint(map(type, fields.values())):
+        return fields  # no container to copy (the common case), told in C
     for key, value in fields.items():
         if type(value) in _CONTAINERS:
             fields[key] = _snapshot(value)
     return fields
+
+
+def _named(fields: dict[str, Any], named: dict[str, Any], details: Any) -> dict[str, Any]:
+    # The caller's extra fields first, then the method's own, then ``details``,
+    # as ``fields.update(..., details=details)`` would order them, without its
+    # keyword dict; ``details``, most often the one container, is copied alone.
+    if fields:
+        fields.update(named)
+        named = fields
+    if not _CONTAINERS.isdisjoint(map(type, named.values())):
+        _fields(named)
+    named["details"] = None if details is None else _snapshot(details)
+    return named
 
 
 class EventMethods(Generic[R]):
@@ -169,10 +188,8 @@ class EventMethods(Generic[R]):
             ValueError: an unknown outcome.
         """
         validate_login_outcome(outcome)
-        fields.update(user_id=user_id, error_message=error_message, details=details)
-        return self._submit(
-            AUTH, "login_attempt", outcome, _fields(fields), _exception(exc_info), durable
-        )
+        fields = _named(fields, {"user_id": user_id, "error_message": error_message}, details)
+        return self._submit(AUTH, "login_attempt", outcome, fields, _exception(exc_info), durable)
 
     def logout(
         self,
@@ -184,8 +201,8 @@ class EventMethods(Generic[R]):
         **fields: Any,
     ) -> R:
         """A logout in ``auth-events.jsonl``."""
-        fields.update(user_id=user_id, details=details)
-        return self._submit(AUTH, "logout", outcome, _fields(fields), None, durable)
+        fields = _named(fields, {"user_id": user_id}, details)
+        return self._submit(AUTH, "logout", outcome, fields, None, durable)
 
     def session_event(
         self,
@@ -206,8 +223,8 @@ class EventMethods(Generic[R]):
         """
         if not event_type or not isinstance(event_type, str):
             raise ValueError(f"Invalid session event type: {event_type!r}")
-        fields.update(user_id=user_id, details=details)
-        return self._submit(AUTH, event_type, outcome, _fields(fields), None, durable)
+        fields = _named(fields, {"user_id": user_id}, details)
+        return self._submit(AUTH, event_type, outcome, fields, None, durable)
 
     def injection_attempt(
         self,
@@ -242,17 +259,20 @@ class EventMethods(Generic[R]):
         check_choice("injection_attempt", "outcome", outcome, INJECTION_OUTCOMES)
         if risk_score is None:
             risk_score = SEVERITY_RISK[severity]
-        fields.update(
-            agent_id=agent_id,
-            tool_name=tool_name,
-            rule_name=rule_name,
-            severity=severity,
-            risk_score=risk_score,
-            matched_text=matched_text,
-            raw_input=raw_input,
-            details=details,
+        fields = _named(
+            fields,
+            {
+                "agent_id": agent_id,
+                "tool_name": tool_name,
+                "rule_name": rule_name,
+                "severity": severity,
+                "risk_score": risk_score,
+                "matched_text": matched_text,
+                "raw_input": raw_input,
+            },
+            details,
         )
-        return self._submit(INJECTION, "injection_attempt", outcome, _fields(fields), None, durable)
+        return self._submit(INJECTION, "injection_attempt", outcome, fields, None, durable)
 
     def tool_blocked(
         self,
@@ -275,16 +295,17 @@ class EventMethods(Generic[R]):
             ValueError: any other outcome.
         """
         check_choice("tool_blocked", "outcome", outcome, TOOL_BLOCKED_OUTCOMES)
-        fields.update(
-            agent_id=agent_id,
-            tool_name=tool_name,
-            blocked_path=blocked_path,
-            blocked_reason=blocked_reason,
-            details=details,
+        fields = _named(
+            fields,
+            {
+                "agent_id": agent_id,
+                "tool_name": tool_name,
+                "blocked_path": blocked_path,
+                "blocked_reason": blocked_reason,
+            },
+            details,
         )
-        return self._submit(
-            TOOL_BLOCKS, "tool_path_blocked", outcome, _fields(fields), None, durable
-        )
+        return self._submit(TOOL_BLOCKS, "tool_path_blocked", outcome, fields, None, durable)
 
     def api_access(
         self,
@@ -305,14 +326,17 @@ class EventMethods(Generic[R]):
         """
         if outcome is None and status_code is not None:
             outcome = outcome_for_status(status_code)
-        fields.update(
-            method=method,
-            request_path=request_path,
-            status_code=status_code,
-            duration_ms=duration_ms,
-            details=details,
+        fields = _named(
+            fields,
+            {
+                "method": method,
+                "request_path": request_path,
+                "status_code": status_code,
+                "duration_ms": duration_ms,
+            },
+            details,
         )
-        return self._submit(API_AUDIT, "api_access", outcome, _fields(fields), None, durable)
+        return self._submit(API_AUDIT, "api_access", outcome, fields, None, durable)
 
     def emit(
         self,

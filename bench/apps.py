@@ -58,6 +58,7 @@ __all__ = (
     "CONTENDERS",
     "CONTENDER_ENV",
     "LOG_DIR_ENV",
+    "WORKERS_ENV",
     "Contender",
     "JsonlAuditStorage",
     "asgi_app",
@@ -78,6 +79,8 @@ CONTENDERS: Final = (
 CONTENDER_ENV: Final = "MIDDLEWARE_BENCH_CONTENDER"
 #: The environment variable naming the directory the audit files go to.
 LOG_DIR_ENV: Final = "MIDDLEWARE_BENCH_LOG_DIR"
+#: The environment variable holding the number of uvicorn workers serving the app.
+WORKERS_ENV: Final = "MIDDLEWARE_BENCH_WORKERS"
 #: The file :class:`JsonlAuditStorage` appends to, inside the log directory.
 AUDITLOG_FILE: Final = "auditlog-fastapi.jsonl"
 
@@ -122,6 +125,10 @@ class JsonlAuditStorage(AuditStorage):  # type: ignore[misc]
         self._file: IO[str] | None = None
 
     async def startup(self) -> None:
+        if int(os.environ.get(WORKERS_ENV, "1")) > 1:
+            # Several workers: a file each, as buffered appends from several
+            # processes without a lock would cut each other's lines.
+            self.path = self.path.with_name(f"{self.path.stem}.{os.getpid()}{self.path.suffix}")
         self._file = self.path.open("a", encoding="utf-8")
 
     async def shutdown(self) -> None:

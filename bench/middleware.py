@@ -9,16 +9,17 @@ repetition is checked: every response is 200 with the expected body, and the
 audit file holds exactly one parseable line per request, each path once. A
 contender that fails a check is reported, never timed.
 
-Part 2, over the network: each app is served by uvicorn (one worker) on
-127.0.0.1 and loaded by wrk (one thread, 32 connections) from a second process;
-after the server stops, the audit file must hold a line for every response wrk
-counted. See ``bench/middleware_wrk.py``.
+Part 2, over the network: each app is served by uvicorn on 127.0.0.1, with one
+worker and then with two (``--workers``), and loaded by wrk (one thread, 32
+connections) from a second process; after the server stops, the audit files must
+hold a line for every response wrk counted. See ``bench/middleware_wrk.py``.
 
 Contenders are interleaved: every round runs each one once, in an order rotated
 per round, and each figure is a ratio to the baseline measured in the same round
 (median, with min..max over the rounds).
 
-    .venv/bin/python bench/middleware.py [--rounds R] [--quick] [--no-wrk] [--json PATH]
+    .venv/bin/python bench/middleware.py [--rounds R] [--quick] [--no-wrk] [--workers 1,2]
+        [--json PATH]
 """
 
 from __future__ import annotations
@@ -42,6 +43,7 @@ from apps import CONTENDERS, Contender, expected_body, make_app
 from middleware_wrk import (
     PATH_FIELD,
     VerificationError,
+    WrkResult,
     WrkSettings,
     check_stopped_cleanly,
     read_records,
@@ -279,33 +281,60 @@ def in_process_table(seconds: dict[str, list[float]], requests: int) -> str:
 # ------------------------------------------------------------------ main
 
 
+def _worker_counts(text: str) -> tuple[int, ...]:
+    try:
+        counts = tuple(int(item) for item in text.split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a list of worker counts: {text!r}") from None
+    if not counts or min(counts) < 1:
+        raise argparse.ArgumentTypeError(f"worker counts must be at least 1: {text!r}")
+    return counts
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument(
-        "--rounds", type=int, help="rounds of each part (default 5 and 3; --quick 3 and 1)"
+        "--rounds",
+        type=int,
+        help="rounds of each part (default 5, and 2 per worker count; --quick 3 and 1)",
     )
     parser.add_argument("--quick", action="store_true", help="a short run, about 30 s")
     parser.add_argument("--no-wrk", action="store_true", help="skip the uvicorn + wrk part")
+    parser.add_argument(
+        "--workers",
+        type=_worker_counts,
+        default=(1, 2),
+        metavar="N[,N...]",
+        help="uvicorn worker counts of the wrk part, each run in turn (default 1,2)",
+    )
     parser.add_argument("--json", type=Path, metavar="PATH", help="write the raw numbers here")
     args = parser.parse_args(argv)
     if args.rounds is not None and args.rounds < 1:
         parser.error("--rounds must be at least 1")
     requests = 1_000 if args.quick else 5_000
     rounds = args.rounds or (3 if args.quick else 5)
-    wrk = WrkSettings(
-        rounds=args.rounds or (1 if args.quick else 3),
-        duration_s=3 if args.quick else 8,
-        warmup_s=0 if args.quick else 1,
-    )
+    wrk_settings = [
+        WrkSettings(
+            rounds=args.rounds or (1 if args.quick else 2),
+            duration_s=3 if args.quick else 8,
+            warmup_s=0 if args.quick else 1,
+            workers=workers,
+        )
+        for workers in args.workers
+    ]
     started = time.perf_counter()
     failures: dict[str, str] = {}
 
     log(f"in process: {rounds} rounds of {requests} requests per contender")
     seconds = run_in_process(rounds, requests, failures)
-    wrk_runs = None
+    wrk_parts: list[tuple[WrkSettings, dict[str, list[WrkResult]]]] = []
     if not args.no_wrk:
-        log(f"uvicorn + wrk: {wrk.rounds} rounds of {wrk.duration_s}s per contender")
-        wrk_runs = run_wrk_part(wrk, failures)
+        for wrk in wrk_settings:
+            log(
+                f"uvicorn ({wrk.workers} worker(s)) + wrk: {wrk.rounds} rounds of "
+                f"{wrk.duration_s}s per contender"
+            )
+            wrk_parts.append((wrk, run_wrk_part(wrk, failures)))
     runtime = time.perf_counter() - started
 
     print(machine())
@@ -316,11 +345,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     print()
     print(in_process_table(seconds, requests))
-    if wrk_runs is not None:
+    for wrk, wrk_runs in wrk_parts:
         warmup = f" after a {wrk.warmup_s}s warm-up" if wrk.warmup_s else ""
+        workers = "1 worker" if wrk.workers == 1 else f"{wrk.workers} workers"
         print()
         print(
-            f"## uvicorn (1 worker, h11) + wrk -t1 -c32 -d{wrk.duration_s}s on 127.0.0.1"
+            f"## uvicorn ({workers}, h11) + wrk -t1 -c32 -d{wrk.duration_s}s on 127.0.0.1"
             f"{warmup}, {plural(wrk.rounds, 'round')}; server and wrk share the machine's "
             f"{os.cpu_count()} cores, unpinned"
         )
@@ -330,7 +360,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if base:
             print()
             print(
-                f"Baseline (none): {statistics.median(base):.0f} req/s, "
+                f"Baseline (none, {workers}): {statistics.median(base):.0f} req/s, "
                 f"{min(base):.0f}..{max(base):.0f} over the rounds."
             )
     print()
@@ -343,12 +373,14 @@ def main(argv: Sequence[str] | None = None) -> int:
             "machine": machine(),
             "runtime_s": round(runtime, 1),
             "in_process": {"requests": requests, "rounds": rounds, "seconds": seconds},
-            "wrk": None
-            if wrk_runs is None
-            else {
-                "settings": vars(wrk),
-                "runs": {n: [vars(r) for r in runs] for n, runs in wrk_runs.items()},
-            },
+            # One entry per worker count, in the order run.
+            "wrk": [
+                {
+                    "settings": vars(wrk),
+                    "runs": {n: [vars(r) for r in runs] for n, runs in wrk_runs.items()},
+                }
+                for wrk, wrk_runs in wrk_parts
+            ],
             "failures": failures,
         }
         args.json.write_text(json.dumps(raw, indent=2) + "\n", encoding="utf-8")

@@ -1,9 +1,11 @@
 """Part 2 of ``bench/middleware.py``: each contender under uvicorn, loaded by wrk.
 
-For each contender a uvicorn server (one worker, ``--no-access-log``) serves
-``apps:asgi_app`` on a free port of 127.0.0.1, with a fresh temporary log
-directory. Once it accepts connections, wrk (``-t1 -c32``) runs a short warm-up,
-then the measured run; the metric is wrk's Requests/sec. The server is then
+For each contender a uvicorn server (``--workers N``, one by default,
+``--no-access-log``) serves ``apps:asgi_app`` on a free port of 127.0.0.1, with a
+fresh temporary log directory; with several workers each runs its own app and
+Auditor on the one log directory (auditlog-fastapi's storage writes one file per
+worker, since it takes no lock). Once it accepts connections, wrk (``-t1 -c32``)
+runs a short warm-up, then the measured run; the metric is wrk's Requests/sec. The server is then
 stopped with SIGTERM (its lifespan drains the audit writer) and, for the
 auditing contenders, the audit file must hold a parseable 200 record of
 ``/items/1`` for every response wrk counted in both runs. Requests still in
@@ -29,7 +31,7 @@ from pathlib import Path
 from typing import Any, Final
 
 from _report import markdown_table, ratio_summary
-from apps import AUDITLOG_FILE, CONTENDER_ENV, CONTENDERS, LOG_DIR_ENV
+from apps import AUDITLOG_FILE, CONTENDER_ENV, CONTENDERS, LOG_DIR_ENV, WORKERS_ENV
 
 from asgi_audit import category_filename
 
@@ -40,6 +42,7 @@ __all__ = (
     "WrkSettings",
     "check_stopped_cleanly",
     "read_records",
+    "record_files",
     "run_wrk_part",
     "wrk_table",
 )
@@ -66,6 +69,8 @@ class WrkSettings:
     duration_s: int
     #: Seconds of the untimed wrk run before the measured one (0: none).
     warmup_s: int
+    #: uvicorn worker processes.
+    workers: int = 1
 
 
 @dataclass
@@ -100,13 +105,24 @@ def read_records(path: Path, skip: int = 0) -> list[dict[str, Any]]:
     return records
 
 
-def check_stopped_cleanly(api_file: Path) -> None:
-    """asgi_audit's last self-audit record is ``audit_stopped``, nothing dropped or lost."""
+def check_stopped_cleanly(api_file: Path, workers: int = 1) -> None:
+    """asgi_audit's last self-audit record is ``audit_stopped``, nothing dropped or lost;
+    with several workers, each wrote one such record."""
     records = read_records(api_file.parent / category_filename("audit"))
     last = records[-1] if records else {}
-    details = last.get("details") or {}
-    if last.get("event_type") != "audit_stopped" or details.get("dropped") or details.get("lost"):
-        raise VerificationError(f"no clean audit_stopped record at shutdown: {last}")
+    stopped = [r for r in records if r.get("event_type") == "audit_stopped"]
+    unclean = [r for r in stopped if (r.get("details") or {}).get("dropped")]
+    unclean += [r for r in stopped if (r.get("details") or {}).get("lost")]
+    if last.get("event_type") != "audit_stopped" or len(stopped) != workers or unclean:
+        raise VerificationError(
+            f"not {workers} clean audit_stopped record(s) at shutdown: {unclean or last}"
+        )
+
+
+def record_files(log_dir: Path, name: str) -> list[Path]:
+    """The files holding contender ``name``'s records (one per worker for auditlog-fastapi)."""
+    path = log_dir / RECORD_FILES[name]
+    return sorted(path.parent.glob(f"{path.stem}*{path.suffix}"))
 
 
 def free_port() -> int:
@@ -182,7 +198,10 @@ def serve_and_load(name: str, settings: WrkSettings) -> WrkResult:
         command = [sys.executable, "-m", "uvicorn", "apps:asgi_app", "--factory"]
         command += ["--app-dir", str(BENCH_DIR), "--host", "127.0.0.1", "--port", str(port)]
         command += ["--log-level", "warning", "--no-access-log"]
+        if settings.workers > 1:
+            command += ["--workers", str(settings.workers)]
         env = {**os.environ, CONTENDER_ENV: name, LOG_DIR_ENV: str(log_dir)}
+        env[WORKERS_ENV] = str(settings.workers)
         with output.open("wb") as sink:
             server = subprocess.Popen(
                 command, cwd=BENCH_DIR.parent, env=env, stdout=sink, stderr=subprocess.STDOUT
@@ -203,10 +222,10 @@ def serve_and_load(name: str, settings: WrkSettings) -> WrkResult:
         if result.non_2xx:
             raise VerificationError(f"{result.non_2xx} non-2xx responses (warm-up included)")
         if name in RECORD_FILES:
-            records = read_records(log_dir / RECORD_FILES[name])
+            records = [r for path in record_files(log_dir, name) for r in read_records(path)]
             result.recorded = len(records)
             if name == "asgi_audit":
-                check_stopped_cleanly(log_dir / RECORD_FILES[name])
+                check_stopped_cleanly(log_dir / RECORD_FILES[name], settings.workers)
             wanted = result.responses + result.warmup_responses
             if result.recorded < wanted:
                 raise VerificationError(
@@ -234,7 +253,8 @@ def run_wrk_part(settings: WrkSettings, failures: dict[str, str]) -> dict[str, l
             try:
                 result = serve_and_load(name, settings)
             except Exception as exc:
-                failures[f"{name} (uvicorn + wrk)"] = f"{type(exc).__name__}: {exc}"
+                where = f"uvicorn {_workers(settings.workers)} + wrk"
+                failures[f"{name} ({where})"] = f"{type(exc).__name__}: {exc}"
                 del runs[name]
                 log(f"  round {round_no + 1}: {name} FAILED: {exc}")
                 continue
@@ -245,6 +265,10 @@ def run_wrk_part(settings: WrkSettings, failures: dict[str, str]) -> dict[str, l
                 f"({result.warmup_responses}+{result.responses} responses{recorded})"
             )
     return runs
+
+
+def _workers(count: int) -> str:
+    return "1 worker" if count == 1 else f"{count} workers"
 
 
 def _percent(values: Sequence[float], baseline: Sequence[float]) -> str:

@@ -10,15 +10,22 @@ below the request and into FastAPI's threadpool for ``def`` routes.
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable
 from contextvars import ContextVar, Token
 from dataclasses import dataclass
+from operator import attrgetter
+from typing import Final
 
 __all__ = (
     "ContextCell",
     "RequestContext",
+    "build_context",
     "current_cell",
     "current_context",
+    "get_cell",
+    "reset_cell",
     "reset_context",
+    "set_cell",
     "set_context",
 )
 
@@ -50,7 +57,69 @@ class RequestContext:
 
     def replace(self, **changes: str | None) -> RequestContext:
         """A copy with ``changes`` applied (unknown names raise ``TypeError``)."""
-        return dataclasses.replace(self, **changes)
+        if type(self) is not RequestContext or not changes.keys() <= _INDEX.keys():
+            # A subclass, or a name that is no field: dataclasses says what is wrong.
+            return dataclasses.replace(self, **changes)
+        values = list(_values(self))
+        for name, value in changes.items():
+            values[_INDEX[name]] = value
+        return build_context(*values)
+
+
+# A frozen dataclass sets each field through ``object.__setattr__`` with its
+# arguments passed by name; the request path builds one context per request (and
+# a new one per change), so it sets the slots directly instead, in field order.
+_NAMES: Final = tuple(field.name for field in dataclasses.fields(RequestContext))
+_INDEX: Final = {name: index for index, name in enumerate(_NAMES)}
+_values: Final = attrgetter(*_NAMES)
+_new: Final = object.__new__
+
+
+def _setter(name: str) -> Callable[[RequestContext, str | None], None]:
+    setter: Callable[[RequestContext, str | None], None] = getattr(RequestContext, name).__set__
+    return setter
+
+
+_set_ip = _setter("ip_address")
+_set_user_agent = _setter("user_agent")
+_set_session = _setter("session_id")
+_set_request_id = _setter("request_id")
+_set_path = _setter("request_path")
+_set_method = _setter("method")
+_set_agent = _setter("agent_id")
+_set_user = _setter("user_id")
+_set_trace = _setter("trace_id")
+_set_span = _setter("span_id")
+_set_rejected = _setter("ip_address_rejected")
+
+
+def build_context(
+    ip_address: str | None,
+    user_agent: str | None,
+    session_id: str | None,
+    request_id: str | None,
+    request_path: str | None,
+    method: str | None,
+    agent_id: str | None,
+    user_id: str | None,
+    trace_id: str | None,
+    span_id: str | None,
+    ip_address_rejected: str | None,
+) -> RequestContext:
+    """``RequestContext(...)`` with every field given, in the order of its fields."""
+    context: RequestContext = _new(RequestContext)
+    _set_ip(context, ip_address)
+    _set_user_agent(context, user_agent)
+    _set_session(context, session_id)
+    _set_request_id(context, request_id)
+    _set_path(context, request_path)
+    _set_method(context, method)
+    _set_agent(context, agent_id)
+    _set_user(context, user_id)
+    _set_trace(context, trace_id)
+    _set_span(context, span_id)
+    _set_rejected(context, ip_address_rejected)
+    return context
 
 
 class ContextCell:
@@ -71,6 +140,15 @@ class ContextCell:
 
 
 _current: ContextVar[ContextCell | None] = ContextVar("asgi_audit_context", default=None)
+
+
+#: :func:`set_context` for a :class:`ContextCell`, without the check of its type:
+#: the middleware's form, once per request; :func:`reset_cell` undoes it.
+set_cell: Final = _current.set
+#: :func:`reset_context`, as the middleware calls it.
+reset_cell: Final = _current.reset
+#: :func:`current_cell`, as the event methods call it.
+get_cell: Final = _current.get
 
 
 def current_context() -> RequestContext | None:

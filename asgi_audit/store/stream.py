@@ -117,11 +117,11 @@ class EventStream:
         with self._lock:
             if not self.accepting:
                 raise AuditorNotRunning(_NOT_RUNNING)
-            if len(self._items) + self.in_flight + self.held >= self.capacity:
+            items = self._items
+            if len(items) + self.in_flight + self.held >= self.capacity:
                 return 0
-            self._items.append(raw)
-            self.enqueued += 1
-            seq = self.enqueued
+            items.append(raw)
+            seq = self.enqueued = self.enqueued + 1
             if not self._writer_waiting:
                 return seq
             self._writer_waiting = False

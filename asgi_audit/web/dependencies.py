@@ -8,7 +8,6 @@ whose event methods fill in the IP, user agent, session and request id.
 from __future__ import annotations
 
 from collections.abc import Coroutine, Iterable
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Final
 
 from starlette.requests import HTTPConnection
@@ -27,17 +26,22 @@ __all__ = ("SCOPE_KEY", "AuditContext", "RequestAudit", "audit_context")
 SCOPE_KEY: Final = "asgi_audit"
 
 
-@dataclass(slots=True)
-class RequestAudit:
-    """What the middleware leaves in the scope for the dependency."""
+class RequestAudit(ContextCell):
+    """What the middleware leaves in the scope for the dependency: the request's
+    :class:`~asgi_audit.record.context.ContextCell` (the one object per request
+    that the ContextVar holds too), with the Auditor."""
 
-    auditor: Auditor
-    cell: ContextCell
+    __slots__ = ("auditor",)
+
+    def __init__(self, auditor: Auditor, context: RequestContext) -> None:
+        self.context = context
+        self.roles = ()
+        self.auditor = auditor
 
     @property
-    def context(self) -> RequestContext:
-        """The request's context as it stands now."""
-        return self.cell.context
+    def cell(self) -> ContextCell:
+        """The request's cell: this object."""
+        return self
 
 
 class AuditContext(EventMethods[Coroutine[Any, Any, None]]):

@@ -72,24 +72,30 @@ class HttpExchange:
 
     async def send(self, message: Message) -> None:
         kind = message["type"]
-        if kind == "http.response.start":
-            self.status = message["status"]
-            headers = list(message.get("headers", ()))
-            name = self._header_name
-            if not any(key.lower() == name for key, _ in headers):
-                headers.append(self._extra_header)
-            if self.response_body is not None:
-                for key, value in headers:
-                    if key.lower() == b"content-type":
-                        self.response_type = value.decode("latin-1")
-            message = {**message, "headers": headers}
-        elif kind == "http.response.body":
+        if kind == "http.response.body":
             body = message.get("body", b"")
             self.bytes_sent += len(body)
             if self.response_body is not None:
                 self.response_body.feed(body)
             if not message.get("more_body", False):
                 self.complete = True
+        elif kind == "http.response.start":
+            self.status = message["status"]
+            headers = message.get("headers", ())
+            if type(headers) is not list and type(headers) is not tuple:
+                headers = list(headers)  # any iterable, read once
+                message = {**message, "headers": headers}
+            name = self._header_name
+            for key, _ in headers:
+                if key.lower() == name:  # the app's own request id header stands
+                    break
+            else:
+                # A copy: the app may send the same headers (or message) again.
+                message = {**message, "headers": [*headers, self._extra_header]}
+            if self.response_body is not None:
+                for key, value in headers:
+                    if key.lower() == b"content-type":
+                        self.response_type = value.decode("latin-1")
         try:
             await self._send(message)
         except OSError:

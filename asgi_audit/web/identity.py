@@ -101,4 +101,11 @@ def resolve_identity(
             return found
         if found is not None:
             return Identity(_text(found))
-    return _from_user(scope) or _from_state(scope)
+    if scope.get("user") is not None:
+        authenticated = _from_user(scope)
+        if authenticated is not None:
+            return authenticated
+    state = scope.get("state")
+    if type(state) is dict and not ("user_id" in state or "user" in state or "roles" in state):
+        return None  # the common case, without the checks of _from_state
+    return _from_state(scope)

@@ -25,7 +25,13 @@ from typing import TYPE_CHECKING, Any, Final
 from starlette.requests import cookie_parser
 
 from ..methods import outcome_for_status
-from ..record.context import ContextCell, RequestContext, reset_context, set_context
+from ..record.context import (
+    ContextCell,
+    RequestContext,
+    build_context,
+    reset_cell,
+    set_cell,
+)
 from ..record.events import API_AUDIT, RawEvent
 from ..record.tracing import trace_ids
 from .bodies import render_body
@@ -33,7 +39,7 @@ from .dependencies import SCOPE_KEY, RequestAudit
 from .exchange import HttpExchange, header_value, route_template, send_internal_error
 from .identity import IdentityResolver, resolve_identity
 from .options import DEFAULT_EXCLUDE, STAGES, MiddlewareOptionError, check_options
-from .policy import AuditPolicy, Decision
+from .policy import REQUEST_LEVELS, AuditPolicy, Decision
 from .proxies import client_address
 from .startup import loud_options, refuse
 from .websocket import audit_websocket
@@ -56,10 +62,31 @@ __all__ = (
 _REQUEST_ID_RE: Final = re.compile(r"[A-Za-z0-9._:-]{8,128}\Z")
 
 
+# The most peers whose client address _context keeps (see there), and the
+# longest peer text kept (an address with a zone id fits; other text is no address).
+_PEERS_KEPT: Final = 4096
+_PEER_CHARS: Final = 100
+_perf_counter_ns: Final = time.perf_counter_ns
+_time_ns: Final = time.time_ns
+
+
+# New request ids made ahead, 64 at a time: one read of the system's random
+# source per 64 requests instead of one per request.
+_ID_BATCH: Final = 64
+_ids: list[str] = []
+# A child process must never hand out the ids its parent may also use.
+os.register_at_fork(after_in_child=_ids.clear)
+
+
 def _new_request_id() -> str:
     # 128 random bits as 32 hex characters, the form uuid4().hex gave, without
     # building a UUID object per request.
-    return os.urandom(16).hex()
+    try:
+        return _ids.pop()
+    except IndexError:
+        block = os.urandom(16 * _ID_BATCH).hex()
+        _ids.extend(block[start : start + 32] for start in range(0, len(block), 32))
+        return _ids.pop()
 
 
 def valid_request_id(value: str) -> bool:
@@ -168,12 +195,18 @@ class AuditMiddleware:
         # paths DEFAULT_POLICY sets to ``none``, so ``exclude=()`` records them.
         self.policy = options.policy or _EVERYTHING
         self._stages = options.stages
+        self._needs_identity = self.policy.needs_identity
+        # A policy without rules decides the same for every request.
+        self._fixed = None if self.policy.rules else self.policy.decide(path="/", method="GET")
         self._resolver: IdentityResolver | None = options.identity_resolver
         self._outcome = options.outcome_for_status
         self._include = options.include
         self._include_all = options.include_all
+        self._exclude_exact = options.exclude_exact
         self._exclude = options.exclude
         self._proxies = options.proxies
+        self._proxied = bool(options.proxies)
+        self._peers: dict[str | None, tuple[str | None, str | None]] = {}
         self._forwarded_name = options.forwarded_name
         self._rid_name = options.request_id_name
         self._session_cookie = options.session_cookie
@@ -183,6 +216,25 @@ class AuditMiddleware:
         self._new_id = options.request_id_factory or _new_request_id
         self._record_query = options.record_query
         self._record_headers = options.record_headers
+        # Worked out once for the request path.
+        self._on_arrival = "request_received" in self._stages
+        self._on_completion = "response_complete" in self._stages
+        self._extra_fields = self._record_query or bool(self._record_headers)
+        # Every path not excluded by name is selected: no pattern to try.
+        self._select_all = self._include_all and self._exclude is None
+        # The request headers _context reads; any other is passed over at once.
+        self._read_headers = frozenset(
+            name
+            for name in (
+                b"user-agent",
+                b"cookie",
+                self._rid_name,
+                self._forwarded_name,
+                self._session_name,
+                self._agent_name,
+            )
+            if name
+        )
 
     def _refuse(self, app: ASGIApp, error: MiddlewareOptionError) -> None:
         """Built with a wrong option inside Starlette's stack build: every call
@@ -191,16 +243,19 @@ class AuditMiddleware:
         self._refusal = error
 
     def _selected(self, path: str) -> bool:
-        if self._exclude is not None and self._exclude.match(path):
+        if path in self._exclude_exact or (self._exclude is not None and self._exclude.match(path)):
             return False
         return self._include_all or (self._include is not None and bool(self._include.match(path)))
 
     def _context(self, scope: Scope) -> RequestContext:  # the request's headers, once
         user_agent = request_id = cookie = session = agent = None
         forwarded: list[str] = []
+        read = self._read_headers
         rid_name, fwd_name = self._rid_name, self._forwarded_name
         session_name, agent_name = self._session_name, self._agent_name
         for name, value in scope["headers"]:
+            if name not in read:
+                continue
             if name == b"user-agent":
                 user_agent = value.decode("latin-1")
             elif name == rid_name:
@@ -217,30 +272,47 @@ class AuditMiddleware:
                 session = value.decode("latin-1")
             elif name == agent_name:
                 agent = value.decode("latin-1")
-        if request_id is None or not valid_request_id(request_id):
+        if request_id is None or _REQUEST_ID_RE.match(request_id) is None:
             request_id = self._new_id()
-        if session is None and cookie is not None and self._session_cookie:
-            session = cookie_parser(cookie).get(self._session_cookie)
+        if session is None and cookie is not None:
+            wanted = self._session_cookie
+            # Parsed only when the cookie's name is somewhere in the header.
+            if wanted and wanted in cookie:
+                session = cookie_parser(cookie).get(wanted)
         client = scope.get("client")
-        ip, rejected = client_address(self._proxies, client[0] if client else None, forwarded)
+        peer = client[0] if client else None
+        if self._proxied:
+            ip, rejected = client_address(self._proxies, peer, forwarded)
+        else:
+            # Without trusted proxies the address is the peer's alone: worked out
+            # once per peer (a bounded cache, emptied when full).
+            known = self._peers.get(peer)
+            if known is None:
+                known = client_address(self._proxies, peer, forwarded)
+                if peer is None or len(peer) <= _PEER_CHARS:
+                    if len(self._peers) >= _PEERS_KEPT:
+                        self._peers.clear()
+                    self._peers[peer] = known
+            ip, rejected = known
         trace_id, span_id = trace_ids()
-        return RequestContext(
-            ip_address=ip,
-            ip_address_rejected=rejected,
-            user_agent=user_agent,
-            session_id=session or None,
-            request_id=request_id,
-            request_path=scope.get("path"),
-            method=scope.get("method"),
-            agent_id=agent,
-            trace_id=trace_id,
-            span_id=span_id,
+        return build_context(
+            ip,
+            user_agent,
+            session or None,
+            request_id,
+            scope.get("path"),
+            scope.get("method"),
+            agent,
+            None,
+            trace_id,
+            span_id,
+            rejected,
         )
 
     def _request_fields(self, scope: Scope, decision: Decision) -> dict[str, Any]:
         # The query string and the allowed headers; the writer redacts them.
         fields: dict[str, Any] = {}
-        request_level = decision.at_least("request")
+        request_level = decision.level in REQUEST_LEVELS
         if self._record_query or request_level:
             query = scope.get("query_string", b"")
             if query:
@@ -281,44 +353,45 @@ class AuditMiddleware:
                 cell.roles = found.roles
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if self._refusal is not None:
-            await refuse(self._refusal, scope, receive, send)
+        if scope["type"] != "http" or self._refusal is not None:
+            if self._refusal is not None:
+                await refuse(self._refusal, scope, receive, send)
+            elif scope["type"] == "websocket":
+                await audit_websocket(self, scope, receive, send)
+            else:
+                await self.app(scope, receive, send)
             return
-        kind = scope["type"]
-        if kind == "http":
-            await self._http(scope, receive, send)
-        elif kind == "websocket":
-            await audit_websocket(self, scope, receive, send)
-        else:
-            await self.app(scope, receive, send)
-
-    async def _http(self, scope: Scope, receive: Receive, send: Send) -> None:
-        start = time.perf_counter()
-        cell = ContextCell(self._context(scope))
-        context = cell.context
-        assert context.request_id is not None
-        rid_header = (self._rid_name, context.request_id.encode("latin-1"))
-        scope[SCOPE_KEY] = RequestAudit(self.auditor, cell)
+        # An HTTP request: the hot path, kept in this one coroutine.
+        start = _perf_counter_ns()
+        context = self._context(scope)
+        request_id = context.request_id
+        assert request_id is not None
+        rid_header = (self._rid_name, request_id.encode("latin-1"))
+        # The request's cell, in the scope for Depends(audit_context) and, while
+        # the app runs, in the ContextVar.
+        cell = scope[SCOPE_KEY] = RequestAudit(self.auditor, context)
         path = scope.get("path", "")
-        selected = self._selected(path)
-        policy = self.policy
         # Before the app runs, only what the path and method say is known; a
         # policy with user or role rules decides again once the user is.
-        if not selected:
+        if path in self._exclude_exact or not (self._select_all or self._selected(path)):
             early = _NOT_RECORDED
-        elif policy.needs_identity:
-            early = policy.highest(path=path, method=scope.get("method", "GET"))
+        elif self._fixed is not None:
+            early = self._fixed
+        elif self._needs_identity:
+            early = self.policy.highest(path=path, method=scope.get("method", "GET"))
         else:
-            early = self._decide(scope, cell)
-        body_limit = early.max_body_bytes if early.at_least("request_response") else 0
+            early = self.policy.decide(path=path, method=scope.get("method", "GET"))
+        body_limit = early.max_body_bytes
+        if body_limit and early.level != "request_response":
+            body_limit = 0
         request_type = header_value(scope, b"content-type") if body_limit else None
         exchange = HttpExchange(receive, send, rid_header, body_limit, request_type)
         # With user or role rules the user is not known yet: the record as the
         # request arrives follows the highest level any rule could give it.
-        if early.records and "request_received" in self._stages:
+        if self._on_arrival and early.level != "none":
             fields = {"stage": "request_received", **self._request_fields(scope, early)}
             await self._put(scope, cell, "received", fields, None)
-        token = set_context(cell)
+        token = set_cell(cell)
         try:
             await self.app(scope, exchange.receive, exchange.send)
         except Exception as exc:
@@ -327,36 +400,47 @@ class AuditMiddleware:
                 if self._send_500:
                     await send_internal_error(send, rid_header)
                 exchange.status = 500
-            await self._finish(scope, cell, exchange, start, exc, early)
+            raw = self._record(scope, cell, exchange, start, exc, early)
+            if raw is not None:
+                await self.auditor._put(raw)
             raise
         finally:
-            reset_context(token)
-        await self._finish(scope, cell, exchange, start, None, early)
+            reset_cell(token)
+        raw = self._record(scope, cell, exchange, start, None, early)
+        if raw is not None:
+            # Enqueued at once when the stream has room, else waits as _put does.
+            auditor = self.auditor
+            if not auditor._offer(raw):
+                await auditor._put(raw)
 
-    async def _finish(
+    def _record(
         self,
         scope: Scope,
         cell: ContextCell,
         exchange: HttpExchange,
-        start: float,
+        start: int,
         exc: BaseException | None,
         early: Decision,
-    ) -> None:
+    ) -> RawEvent | None:
+        """The ``api_access`` record of a request that is over, if one is due."""
         if early is _NOT_RECORDED:
-            return
-        self._identify(scope, cell)
+            return None
+        if cell.context.user_id is None:
+            self._identify(scope, cell)
         # Without user or role rules the decision made at the start stands.
-        decision = self._decide(scope, cell) if self.policy.needs_identity else early
-        if not decision.records or ("response_complete" not in self._stages and exc is None):
-            return
+        decision = self._decide(scope, cell) if self._needs_identity else early
+        if decision.level == "none" or (exc is None and not self._on_completion):
+            return None
         status = exchange.status
+        # Whole microseconds, as milliseconds with three decimals.
+        elapsed = (_perf_counter_ns() - start + 500) // 1000
         fields: dict[str, Any] = {
             "status_code": status or None,
-            "duration_ms": round((time.perf_counter() - start) * 1000, 3),
+            "duration_ms": elapsed / 1000,
             "response_bytes": exchange.bytes_sent,
         }
         if exchange.disconnected or (exc is None and not exchange.complete):
-            stage, outcome = "disconnected", "disconnected"
+            stage = outcome = "disconnected"
         elif exc is not None:
             stage, outcome = "exception", "error"
             fields["exception_type"] = type(exc).__name__
@@ -364,13 +448,15 @@ class AuditMiddleware:
         else:
             stage, outcome = "response_complete", self._outcome(status)
         fields["stage"] = stage
-        if decision.level != "metadata":
-            fields["audit_level"] = decision.level
+        level = decision.level
+        if level != "metadata":
+            fields["audit_level"] = level
         template = route_template(scope)
         if template is not None:
             fields["resource"] = template
-        fields.update(self._request_fields(scope, decision))
-        if decision.at_least("request_response"):
+        if self._extra_fields or level in REQUEST_LEVELS:
+            fields.update(self._request_fields(scope, decision))
+        if level == "request_response":
             limit = decision.max_body_bytes
             if exchange.request_body is not None:
                 tap = exchange.request_body
@@ -382,7 +468,15 @@ class AuditMiddleware:
                 fields["response_body"] = render_body(
                     tap.data, tap.size, exchange.response_type, limit
                 )
-        await self._put(scope, cell, outcome, fields, exc if stage == "exception" else None)
+        return RawEvent(
+            API_AUDIT,
+            "api_access",
+            outcome,
+            _time_ns(),
+            cell.context,
+            fields,
+            exc if stage == "exception" else None,
+        )
 
     async def _put(
         self,
@@ -393,7 +487,7 @@ class AuditMiddleware:
         exc: BaseException | None,
         event_type: str = "api_access",
     ) -> None:
-        raw = RawEvent(API_AUDIT, event_type, outcome, time.time_ns(), cell.context, fields, exc)
+        raw = RawEvent(API_AUDIT, event_type, outcome, _time_ns(), cell.context, fields, exc)
         await self.auditor._put(raw)
 
 

@@ -53,6 +53,8 @@ DEFAULT_EXCLUDE: Final = (
 )
 
 _FORWARDED_HEADERS: Final = ("x-forwarded-for", "forwarded")
+# What makes a glob more than the one path it spells (see fnmatch).
+_WILDCARDS: Final = frozenset("*?[")
 _QUOTE_CHARS: Final = 200
 
 
@@ -98,6 +100,25 @@ def _items(option: str, value: object, expected: str) -> tuple[object, ...]:
 
 def _patterns(option: str, value: object) -> tuple[re.Pattern[str] | None, bool]:
     """One regex for the globs (None for none), and whether one glob is ``*``."""
+    globs = _globs(option, value)
+    if not globs:
+        return None, False
+    regex = re.compile("|".join(f"(?:{fnmatch.translate(glob)})" for glob in globs))
+    return regex, "*" in globs
+
+
+def _split_patterns(option: str, value: object) -> tuple[frozenset[str], re.Pattern[str] | None]:
+    """The globs without wildcards, which only match themselves, as a set; one
+    regex for the others (None for none)."""
+    globs = _globs(option, value)
+    exact = frozenset(glob for glob in globs if not _WILDCARDS.intersection(glob))
+    rest = [glob for glob in globs if glob not in exact]
+    if not rest:
+        return exact, None
+    return exact, re.compile("|".join(f"(?:{fnmatch.translate(glob)})" for glob in rest))
+
+
+def _globs(option: str, value: object) -> list[str]:
     globs: list[str] = []
     for pattern in _items(option, value, "a list of glob patterns such as ['/api/*']"):
         if not isinstance(pattern, str) or not pattern.startswith(("/", "*")):
@@ -107,10 +128,7 @@ def _patterns(option: str, value: object) -> tuple[re.Pattern[str] | None, bool]
                 " with '/' or '*', such as '/api/*')"
             )
         globs.append(pattern)
-    if not globs:
-        return None, False
-    regex = re.compile("|".join(f"(?:{fnmatch.translate(glob)})" for glob in globs))
-    return regex, "*" in globs
+    return globs
 
 
 def _stages(value: object) -> frozenset[str]:
@@ -199,6 +217,9 @@ class Options:
     outcome_for_status: Callable[[int], str]
     include: re.Pattern[str] | None
     include_all: bool
+    #: The exclude globs without wildcards: paths matched by equality.
+    exclude_exact: frozenset[str]
+    #: One regex for the other exclude globs, if any.
     exclude: re.Pattern[str] | None
     proxies: TrustedProxies
     forwarded_name: bytes
@@ -245,7 +266,7 @@ def check_options(
     if policy is not None and not isinstance(policy, AuditPolicy):
         raise _invalid("policy", policy, "an AuditPolicy such as AuditPolicy([Rule(...)]), or None")
     include_re, include_all = _patterns("include", include)
-    exclude_re, _ = _patterns("exclude", exclude)
+    exclude_exact, exclude_re = _split_patterns("exclude", exclude)
     cookie = session_cookie or None
     if cookie is not None and (not isinstance(cookie, str) or not HTTP_TOKEN.match(cookie)):
         raise _invalid("session_cookie", session_cookie, "a cookie name such as 'session', or None")
@@ -272,6 +293,7 @@ def check_options(
         ),
         include=include_re,
         include_all=include_all,
+        exclude_exact=exclude_exact,
         exclude=exclude_re,
         proxies=proxies,
         forwarded_name=str(forwarded_header).strip().lower().encode("latin-1"),

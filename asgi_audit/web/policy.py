@@ -46,6 +46,7 @@ __all__ = (
     "DEFAULT_POLICY",
     "HTTP_TOKEN",
     "LEVELS",
+    "REQUEST_LEVELS",
     "AuditPolicy",
     "Decision",
     "Level",
@@ -58,6 +59,8 @@ Level = Literal["none", "metadata", "request", "request_response"]
 #: The levels, from the least recorded to the most.
 LEVELS: Final[tuple[Level, ...]] = ("none", "metadata", "request", "request_response")
 _RANK: Final[Mapping[str, int]] = {level: rank for rank, level in enumerate(LEVELS)}
+#: The levels that record the request's query string and headers.
+REQUEST_LEVELS: Final[frozenset[str]] = frozenset({"request", "request_response"})
 _EXPECTED_LEVELS: Final = ", ".join(LEVELS)
 
 #: Request headers recorded at level ``request`` and above unless a rule or the
@@ -366,6 +369,8 @@ class AuditPolicy:
         """The decision of the first rule that matches the request, else the default."""
         if isinstance(roles, str):
             raise TypeError(f"roles takes a list of roles, not the string {roles!r}")
+        if not self._matchers:
+            return self._default
         method = method.upper()
         held: frozenset[str] | None = None
         for m in self._matchers:

@@ -164,8 +164,7 @@ _WS_ANSWERS: Final = frozenset(
 
 async def audit_websocket(mw: WebsocketHost, scope: Scope, receive: Receive, send: Send) -> None:
     """Run a websocket scope through the app, recording its session (see the module doc)."""
-    cell = ContextCell(mw._context(scope))
-    scope[SCOPE_KEY] = RequestAudit(mw.auditor, cell)
+    cell = scope[SCOPE_KEY] = RequestAudit(mw.auditor, mw._context(scope))
     if not mw._selected(scope.get("path", "")):
         # Not recorded (``exclude``), but the context is there for the app.
         token = set_context(cell)
