@@ -46,5 +46,8 @@ class Encoded:
 # its thread, where the core encodes them beside the loop (one in 256 calls: the
 # caller's p99 never sees it).
 HANDOFF: Final = 256
+# The most events the core copies at once (the writer's thread encodes a larger
+# batch chunk by chunk): the memory a stalled writer holds stays the queue's.
+CHUNK: Final = 1024
 # Events encoded between two checkpoints of the writer task (about a millisecond).
 SLICE = 32

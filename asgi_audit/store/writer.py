@@ -29,6 +29,7 @@ import anyio.lowlevel
 
 from ..proof.integrity import Chain, Sealed
 from ..record.events import RawEvent, dropped_events
+from .batches import CHUNK as _CHUNK
 from .batches import HANDOFF
 from .batches import SLICE as _SLICE
 from .batches import Encoded as _Encoded
@@ -216,11 +217,15 @@ class Writer:
     def _encode_and_store(
         self, batch: list[RawEvent], base: int, real: int
     ) -> tuple[int, bool, BaseException | None]:
-        # The batch on the compiled core, then written: in the worker thread.
+        # The batch on the compiled core, then written: in the worker thread. In
+        # chunks, so that the core's copy of the events is never more than a chunk's.
         encoded = _Encoded(base, real)
-        lines = self._pipeline.encode_batch(batch, self._chain)
-        for offset, (raw, line) in enumerate(zip(batch, lines, strict=True)):
-            self._place(encoded, offset, raw, line)
+        encode_batch, chain = self._pipeline.encode_batch, self._chain
+        for start in range(0, len(batch), _CHUNK):
+            chunk = batch[start : start + _CHUNK]
+            lines = encode_batch(chunk, chain)
+            for offset, (raw, line) in enumerate(zip(chunk, lines, strict=True), start):
+                self._place(encoded, offset, raw, line)
         self._close_batch(encoded)
         return self._store_batch(encoded)
 
