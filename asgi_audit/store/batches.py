@@ -6,10 +6,12 @@ IO level (the writer's), no I/O of its own.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Final
 
-from ..proof.integrity import Sealed
+from ..proof.integrity import Chain, Sealed
+from ..record.events import RawEvent
 
 __all__ = ("SLICE", "Encoded", "Held")
 
@@ -40,11 +42,31 @@ class Encoded:
     ends: dict[str, Sealed | None] = field(default_factory=dict)  # each chain after the batch
     durable: bool = False
 
+    def place(self, offset: int, raw: RawEvent, line: bytes) -> None:
+        """The line of the batch's event at ``offset`` into its category's lines."""
+        category = raw.category
+        chunk = self.lines.get(category)
+        if chunk is None:
+            chunk = self.lines[category] = []
+            self.first_seq[category] = self.base + offset
+            self.real_count[category] = 0
+        if offset < self.real:
+            self.real_count[category] += 1
+        chunk.append(line)
+        if raw.durable:
+            self.durable = True
+
+    def close(self, chains: Mapping[str, Chain] | None) -> None:
+        """Note where each category's chain stands after the batch (None: unsealed)."""
+        for category in self.lines:
+            chain = chains.get(category) if chains is not None else None
+            self.ends[category] = chain.end() if chain is not None else None
+
 
 # On the compiled core, a caller that never lets the event loop run lets it run
 # once every HANDOFF events it records, so the writer can take them as a batch to
-# its thread, where the core encodes them beside the loop (one in 256 calls: the
-# caller's p99 never sees it).
+# its thread, where the core encodes them beside the loop (see
+# EventStream.hands_off).
 HANDOFF: Final = 256
 # The most events the core copies at once (the writer's thread encodes a larger
 # batch chunk by chunk): the memory a stalled writer holds stays the queue's.

@@ -210,8 +210,8 @@ class Writer:
         for offset, raw in enumerate(batch):
             if offset and not offset % _SLICE:
                 await anyio.lowlevel.checkpoint()
-            self._place(encoded, offset, raw, encode(raw, self._chain(raw.category)))
-        self._close_batch(encoded)
+            encoded.place(offset, raw, encode(raw, self._chain(raw.category)))
+        encoded.close(self._proof.chains if self._proof is not None else None)
         return encoded
 
     def _encode_and_store(
@@ -225,30 +225,9 @@ class Writer:
             chunk = batch[start : start + _CHUNK]
             lines = encode_batch(chunk, chain)
             for offset, (raw, line) in enumerate(zip(chunk, lines, strict=True), start):
-                self._place(encoded, offset, raw, line)
-        self._close_batch(encoded)
+                encoded.place(offset, raw, line)
+        encoded.close(self._proof.chains if self._proof is not None else None)
         return self._store_batch(encoded)
-
-    def _place(self, encoded: _Encoded, offset: int, raw: RawEvent, line: bytes) -> None:
-        # One encoded event into its category's lines, with the batch's counts.
-        category = raw.category
-        chunk = encoded.lines.get(category)
-        if chunk is None:
-            chunk = encoded.lines[category] = []
-            encoded.first_seq[category] = encoded.base + offset
-            encoded.real_count[category] = 0
-        if offset < encoded.real:
-            encoded.real_count[category] += 1
-        chunk.append(line)
-        if raw.durable:
-            encoded.durable = True
-
-    def _close_batch(self, encoded: _Encoded) -> None:
-        # Where each category's chain stands after the batch.
-        proof = self._proof
-        for category in encoded.lines:
-            chain = proof.chains.get(category) if proof is not None else None
-            encoded.ends[category] = chain.end() if chain is not None else None
 
     def _store_batch(self, encoded: _Encoded) -> tuple[int, bool, BaseException | None]:
         """Write one encoded batch (in the thread); return (every event up to this

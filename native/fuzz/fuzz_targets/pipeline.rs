@@ -7,40 +7,42 @@
 
 use std::cell::RefCell;
 use std::collections::HashMap;
-use std::sync::OnceLock;
 
 use asgi_audit_native::event::{RawEvent, CONTEXT_FIELDS};
 use asgi_audit_native::json::{Map, Value};
-use asgi_audit_native::keys::Keys;
 use asgi_audit_native::pipeline::{Caches, Config, Pipeline, Redact, Session, Stamp};
 use asgi_audit_native::redact::Redaction;
-use asgi_audit_native::scan::{Engine, RuleSpec};
 use libfuzzer_sys::fuzz_target;
 
-fn parts() -> &'static (Engine, Keys) {
-    static PARTS: OnceLock<(Engine, Keys)> = OnceLock::new();
-    PARTS.get_or_init(|| {
-        let rules = [RuleSpec {
-            pattern: "ghp_[A-Za-z0-9]{36}".into(),
-            keywords: vec!["ghp_".into()],
-            entropy: 3.0,
-            boundary: true,
-        }];
-        let words = ["password", "token", "secret", "apikey", "auth", "session"];
-        (
-            Engine::new(&rules).expect("a valid rule"),
-            Keys::new(words.map(String::from)),
-        )
-    })
-}
+#[path = "parts.rs"]
+mod parts;
+use parts::parts;
 
 const KEYS: [&str; 16] = [
-    "password", "details", "session_id", "stack_trace", "status_code", "request_path",
-    "tool_name", "blocked_path", "user_id", "seq", "outcome", "truncated",
-    "truncated_fields", "resource", "event_action", "…",
+    "password",
+    "details",
+    "session_id",
+    "stack_trace",
+    "status_code",
+    "request_path",
+    "tool_name",
+    "blocked_path",
+    "user_id",
+    "seq",
+    "outcome",
+    "truncated",
+    "truncated_fields",
+    "resource",
+    "event_action",
+    "…",
 ];
 const TYPES: [&str; 6] = [
-    "login_attempt", "api_access", "tool_path_blocked", "injection_attempt", "logout", "x",
+    "login_attempt",
+    "api_access",
+    "tool_path_blocked",
+    "injection_attempt",
+    "logout",
+    "x",
 ];
 
 /// Reads values out of the fuzzer's bytes.
@@ -80,8 +82,14 @@ impl Input<'_> {
             1 => Value::Bool(self.byte() % 2 == 0),
             2 => Value::Int(i128::from(i64::from_le_bytes([self.byte(); 8])) * 3),
             3 => Value::Float(f64::from_bits(u64::from_le_bytes([
-                self.byte(), self.byte(), self.byte(), self.byte(),
-                self.byte(), self.byte(), self.byte(), self.byte(),
+                self.byte(),
+                self.byte(),
+                self.byte(),
+                self.byte(),
+                self.byte(),
+                self.byte(),
+                self.byte(),
+                self.byte(),
             ]))),
             4 if depth < 15 => {
                 let n = self.byte() % 6;
@@ -131,10 +139,12 @@ fuzz_target!(|data: &[u8]| {
         }),
     };
     let context = (flags & 8 == 0).then(|| {
-        std::sync::Arc::new(CONTEXT_FIELDS
-            .iter()
-            .map(|_| (input.byte() % 2 == 0).then(|| input.value(0)))
-            .collect())
+        std::sync::Arc::new(
+            CONTEXT_FIELDS
+                .iter()
+                .map(|_| (input.byte() % 2 == 0).then(|| input.value(0)))
+                .collect(),
+        )
     });
     let raw = RawEvent {
         category: "auth".into(),

@@ -5,28 +5,12 @@
 
 #![no_main]
 
-use asgi_audit_native::keys::Keys;
 use asgi_audit_native::redact::Redaction;
-use asgi_audit_native::scan::{Engine, RuleSpec};
 use libfuzzer_sys::fuzz_target;
-use std::sync::OnceLock;
 
-fn parts() -> &'static (Engine, Keys) {
-    static PARTS: OnceLock<(Engine, Keys)> = OnceLock::new();
-    PARTS.get_or_init(|| {
-        let rules = [RuleSpec {
-            pattern: "ghp_[A-Za-z0-9]{36}".into(),
-            keywords: vec!["ghp_".into()],
-            entropy: 3.0,
-            boundary: true,
-        }];
-        let words = ["password", "token", "secret", "apikey", "auth", "session"];
-        (
-            Engine::new(&rules).expect("a valid rule"),
-            Keys::new(words.map(String::from)),
-        )
-    })
-}
+#[path = "parts.rs"]
+mod parts;
+use parts::parts;
 
 fn is_token(b: u8) -> bool {
     b.is_ascii_alphanumeric() || b == b'_' || b == b'-'
