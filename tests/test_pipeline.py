@@ -231,3 +231,31 @@ def test_each_event_gets_a_new_time_ordered_id() -> None:
     assert len(set(ids)) == 50
     assert ids == sorted(ids)
     assert all(uuid.UUID(i).int >> 80 == T0 // 1_000_000 for i in ids)
+
+
+def test_a_core_from_before_the_pipeline_leaves_the_batch_to_the_reference(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # An installed core of the same ENGINE but without Pipeline (an older build):
+    # its scanner serves redaction, the batch and the ids stay the reference's.
+    from types import SimpleNamespace
+
+    from asgi_audit.record import pipeline as pipeline_module
+    from asgi_audit.record.events import Uuid7Generator
+
+    monkeypatch.setattr(pipeline_module, "compiled_module", lambda: SimpleNamespace(ENGINE=2))
+    p = Pipeline(redactor=Redactor(), caps=Caps(), session_ids="hash", session_key=b"k" * 32)
+    assert not p.native
+    assert type(p._ids) is Uuid7Generator
+    raw = RawEvent(
+        "auth",
+        "login_attempt",
+        "failed",
+        1_700_000_000_000_000_000,
+        None,
+        {"user_id": "u1", "password": "hunter2"},
+    )
+    (line,) = p.encode_batch([raw], lambda _: None)
+    event = json.loads(line)
+    assert event["user_id"] == "u1" and event["password"] == REDACTED
+    assert event["event_id"].startswith("018bcfe5-6800-7")

@@ -96,10 +96,12 @@ class Pipeline:
         # Session ids repeat from request to request: each is hashed once.
         self._session_hashes: dict[str, str] = {}
         module = compiled_module()
+        if module is not None and not hasattr(module, "Pipeline"):
+            module = None  # a core from before the pipeline: its scanner only
         # One generator for both paths, so a file's lines keep the order of their ids.
         self._ids: Any = Uuid7Generator() if module is None else module.Uuid7Generator()
         self._native: Any = None
-        if module is not None and not self._ecs and hasattr(module, "Pipeline"):
+        if module is not None and not self._ecs:
             core = None if redactor is None else _core_of(redactor)
             if redactor is None or core is not None:
                 self._native = module.Pipeline(
