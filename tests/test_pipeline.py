@@ -257,5 +257,6 @@ def test_a_core_from_before_the_pipeline_leaves_the_batch_to_the_reference(
     )
     (line,) = p.encode_batch([raw], lambda _: None)
     event = json.loads(line)
-    assert event["user_id"] == "u1" and event["password"] == REDACTED
+    assert event["user_id"] == "u1"
+    assert event["password"] == REDACTED
     assert event["event_id"].startswith("018bcfe5-6800-7")
