@@ -36,7 +36,7 @@ from .record.tracing import _get_current_span, trace_ids
 from .runtime import Runtime
 from .sinks.base import Sink
 from .store.housekeeping import recover_directory
-from .store.stream import AuditorNotRunning, EventStream, OverflowPolicy
+from .store.stream import AuditorNotRunning, EventStream, OverflowPolicy, hand_off
 from .store.writer import FsyncPolicy
 from .sync import SyncAuditor
 
@@ -49,14 +49,6 @@ _VERSION = "0.1.0"
 
 _time_ns = time.time_ns
 _tracing = _get_current_span is not None
-
-
-async def _handed_off() -> None:
-    # The event is in the stream; the loop runs once, so the writer can take the
-    # burst to its thread, and the GIL is let go once, so that thread can run
-    # (EventStream.hands_off).
-    await anyio.lowlevel.cancel_shielded_checkpoint()
-    time.sleep(0)  # noqa: ASYNC251 -- a zero sleep: the GIL let go, the loop not blocked
 
 
 async def _recorded() -> None:
@@ -80,6 +72,10 @@ class Auditor(EventMethods[Coroutine[Any, Any, None]]):
             ``AuditQueueFull`` is raised.
         fsync: ``"interval"`` (default), ``"always"`` or ``"never"``.
         fsync_interval_ms: the most time between fsyncs under ``"interval"`` (1,000).
+        batch_interval_ms: under steady load the writer takes a batch at most
+            this often (100): fewer, larger batches cost the serving loop less. A
+            flush, a ``durable=True`` event, a stream half full or a shutdown
+            does not wait for it; 0 takes each batch at once.
         rotate_max_mb: rotate a file before it would pass this size.
         rotate_interval: rotate at UTC period boundaries: ``"hourly"``,
             ``"daily"``, ``"weekly"``, ``"6h"`` or seconds.
@@ -155,6 +151,7 @@ class Auditor(EventMethods[Coroutine[Any, Any, None]]):
         output_format: OutputFormat = "native",
         sealing: Literal["forward-secure", "unkeyed"] = "forward-secure",
         key_dir: str | os.PathLike[str] | None = None,
+        batch_interval_ms: float = 100.0,
     ) -> None:
         settings = build_settings(
             log_dir=log_dir,
@@ -189,6 +186,7 @@ class Auditor(EventMethods[Coroutine[Any, Any, None]]):
             output_format=output_format,
             sealing=sealing,
             key_dir=key_dir,
+            batch_interval_ms=batch_interval_ms,
         )
         # The checked options, read through the properties below; the running
         # parts (Runtime) are built from them at each start.
@@ -423,17 +421,22 @@ class Auditor(EventMethods[Coroutine[Any, Any, None]]):
         if stream is not None and not durable and not self._taps:
             seq = stream.offer(raw)
             if seq:
-                return _handed_off() if stream.hands_off(seq) else _recorded()
+                return hand_off() if stream.hands_off(seq) else _recorded()
         return self._put(raw)
 
     def _deliver(self, raw: RawEvent) -> Coroutine[Any, Any, None]:
         return self._put(raw)
 
-    def _offer(self, raw: RawEvent) -> bool:
+    def _offer(self, raw: RawEvent) -> int:
         """Enqueue ``raw`` at once if nothing stands in the way: a running stream
-        with room, no test capture, not durable. False: ``await _put(raw)``."""
+        with room, no test capture, not durable. Its sequence number, negative
+        when the caller is to hand off (``await handed_off()``, see
+        :meth:`EventStream.hands_off`); 0: ``await _put(raw)``."""
         stream = self._stream
-        return stream is not None and not raw.durable and not self._taps and stream.offer(raw) != 0
+        if stream is None or raw.durable or self._taps:
+            return 0
+        seq = stream.offer(raw)
+        return -seq if seq and stream.hands_off(seq) else seq
 
     async def _put(self, raw: RawEvent) -> None:
         if self._taps:

@@ -56,6 +56,7 @@ class Settings:
     block_timeout: float | None
     fsync: FsyncPolicy
     fsync_interval: float
+    batch_interval: float
     shutdown_timeout: float
     self_audit: bool
     integrity: bool
@@ -105,6 +106,7 @@ def build_settings(
     sealing: str = "forward-secure",
     key_dir: str | os.PathLike[str] | None = None,
     output_format: OutputFormat = "native",
+    batch_interval_ms: float = 100.0,
 ) -> Settings:
     """Check every option of ``Auditor(...)`` and build its objects.
 
@@ -121,6 +123,12 @@ def build_settings(
         raise ValueError(f"fsync must be 'always', 'interval' or 'never', got {fsync!r}")
     if fsync_interval_ms <= 0:
         raise ValueError(f"fsync_interval_ms must be positive, got {fsync_interval_ms!r}")
+    if isinstance(batch_interval_ms, bool) or not (
+        isinstance(batch_interval_ms, int | float) and 0 <= batch_interval_ms <= 60_000
+    ):
+        raise ValueError(
+            f"batch_interval_ms must be from 0 to 60,000 (milliseconds), got {batch_interval_ms!r}"
+        )
     if session_ids not in ("hash", "raw", "omit"):
         raise ValueError(f"session_ids must be 'hash', 'raw' or 'omit', got {session_ids!r}")
     if checkpoint_interval_s is not None and checkpoint_interval_s <= 0:
@@ -175,6 +183,7 @@ def build_settings(
         "block_timeout": block_timeout,
         "fsync": fsync,
         "fsync_interval_ms": fsync_interval_ms,
+        "batch_interval_ms": batch_interval_ms,
         "rotate_max_mb": rotate_max_mb,
         "rotate_interval": rotate_interval,
         "retain_count": retain_count,
@@ -214,6 +223,7 @@ def build_settings(
         block_timeout=block_timeout,
         fsync=fsync,
         fsync_interval=fsync_interval_ms / 1000,
+        batch_interval=batch_interval_ms / 1000,
         shutdown_timeout=shutdown_timeout,
         self_audit=self_audit,
         integrity=integrity,

@@ -73,6 +73,7 @@ class Runtime:
             directory=settings.directory,
             fsync=settings.fsync,
             fsync_interval=settings.fsync_interval,
+            batch_interval=settings.batch_interval,
             rotation=settings.rotation,
             on_rotated=self._rotated,
             on_written=self.sinks.wake if self.sinks else None,

@@ -15,6 +15,7 @@ are expected; fewer is a failure.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
@@ -84,6 +85,12 @@ class WrkResult:
     socket_errors: dict[str, int] = field(default_factory=dict)
     #: Lines in the audit file after the server stopped (auditing contenders).
     recorded: int | None = None
+    #: The server's CPU over the measured run, per response, in µs: its processes'
+    #: main threads (the event loops) and their other threads (None: not Linux).
+    loop_cpu_us: float | None = None
+    other_cpu_us: float | None = None
+    #: Context switches per response of the other threads (waits, GIL hand-overs).
+    other_switches: float | None = None
 
 
 def log(message: str) -> None:
@@ -178,6 +185,57 @@ def wrk(port: int, duration_s: int) -> WrkResult:
     )
 
 
+_TICK: Final = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+
+
+def _descendants(pid: int) -> list[int]:
+    # The server and its worker processes (uvicorn --workers), from /proc.
+    found, todo = [], [pid]
+    while todo:
+        current = todo.pop()
+        found.append(current)
+        for task in Path(f"/proc/{current}/task").glob("*"):
+            with contextlib.suppress(OSError):
+                todo += [int(c) for c in (task / "children").read_text().split()]
+    return found
+
+
+def thread_usage(pid: int) -> dict[tuple[int, int], tuple[float, int]]:
+    """CPU seconds and voluntary context switches of every thread of the server's
+    processes, keyed (process, thread); empty where /proc is not there."""
+    usage: dict[tuple[int, int], tuple[float, int]] = {}
+    for process in _descendants(pid):
+        for task in Path(f"/proc/{process}/task").glob("*"):
+            with contextlib.suppress(OSError, ValueError, IndexError):
+                # The fields after the command name, which may hold spaces.
+                fields = (task / "stat").read_text().rpartition(")")[2].split()
+                cpu = (int(fields[11]) + int(fields[12])) / _TICK
+                status = (task / "status").read_text()
+                switches = int(status.split("voluntary_ctxt_switches:")[1].split()[0])
+                usage[(process, int(task.name))] = (cpu, switches)
+    return usage
+
+
+def cpu_per_response(
+    before: dict[tuple[int, int], tuple[float, int]],
+    after: dict[tuple[int, int], tuple[float, int]],
+    responses: int,
+) -> tuple[float, float, float] | None:
+    """µs of the main threads, µs of the other threads, and the other threads'
+    voluntary context switches, each per response; None without /proc."""
+    if not after or not responses:
+        return None
+    loop = other = switches = 0.0
+    for key, (cpu, count) in after.items():
+        cpu0, count0 = before.get(key, (0.0, 0))
+        if key[0] == key[1]:
+            loop += cpu - cpu0
+        else:
+            other += cpu - cpu0
+            switches += count - count0
+    return loop * 1e6 / responses, other * 1e6 / responses, switches / responses
+
+
 def stop(server: subprocess.Popen[bytes]) -> None:
     """SIGTERM, then wait for the lifespan shutdown to finish."""
     if server.poll() is None:
@@ -209,7 +267,11 @@ def serve_and_load(name: str, settings: WrkSettings) -> WrkResult:
         try:
             wait_ready(server, port, output)
             warmup = wrk(port, settings.warmup_s) if settings.warmup_s else None
+            before = thread_usage(server.pid)
             result = wrk(port, settings.duration_s)
+            usage = cpu_per_response(before, thread_usage(server.pid), result.responses)
+            if usage is not None:
+                result.loop_cpu_us, result.other_cpu_us, result.other_switches = usage
         finally:
             stop(server)
         # uvicorn re-raises the SIGTERM once its graceful shutdown is done.
@@ -276,13 +338,23 @@ def _percent(values: Sequence[float], baseline: Sequence[float]) -> str:
     return f"{med:.0%} ({lo:.0%}..{hi:.0%})"
 
 
+def _cpu(results: Sequence[WrkResult]) -> str:
+    loops = [r.loop_cpu_us for r in results if r.loop_cpu_us is not None]
+    others = [r.other_cpu_us for r in results if r.other_cpu_us is not None]
+    switches = [r.other_switches for r in results if r.other_switches is not None]
+    if not loops:
+        return "-"
+    text = f"{statistics.median(loops):.0f} / {statistics.median(others):.1f}"
+    return f"{text} ({statistics.median(switches):.2f})"
+
+
 def wrk_table(runs: dict[str, list[WrkResult]]) -> str:
     base = [r.requests_per_s for r in runs.get(BASELINE, [])]
     rows = []
     for name in CONTENDERS:
         results = runs.get(name)
         if not results:
-            rows.append([name, "failed verification", "-", "-", "-", "-"])
+            rows.append([name, "failed verification", "-", "-", "-", "-", "-"])
             continue
         rps = [r.requests_per_s for r in results]
         lo, hi = min(rps), max(rps)
@@ -299,11 +371,13 @@ def wrk_table(runs: dict[str, list[WrkResult]]) -> str:
                 name,
                 absolute,
                 _percent(rps, base) if base else "-",
+                _cpu(results),
                 str(sum(r.non_2xx for r in results)),
                 str(errors),
                 records,
             ]
         )
-    header = ["contender", "req/s (median, min..max)", "% of none's req/s", "non-2xx"]
+    header = ["contender", "req/s (median, min..max)", "% of none's req/s"]
+    header += ["server CPU µs/response: loops / other threads (switches)", "non-2xx"]
     header += ["socket errors", "records / responses (extra)"]
     return markdown_table(header, rows)

@@ -7,6 +7,12 @@ blocking for threads. When the stream is full a category's overflow policy
 decides: ``block`` waits for room (up to an optional deadline), ``drop`` never
 waits and counts the event, and the writer then records an ``events_dropped``
 event in that category's file with the count and the time range.
+
+Under steady load the writer takes a batch at most every ``batch_interval``
+(:meth:`EventStream.lingering`): each batch costs the serving loop a handful of
+GIL hand-overs to the writer's thread, whatever its size. Whoever waits for the
+writer (a flush, a durable event, a caller blocked on a full stream, the
+shutdown) or a stream half full hastens it (:meth:`EventStream.hasten`).
 """
 
 from __future__ import annotations
@@ -31,13 +37,24 @@ __all__ = (
     "AuditorNotRunning",
     "EventStream",
     "OverflowPolicy",
+    "hand_off",
 )
 
 OverflowPolicy = Literal["block", "drop"]
+#: The most queued events a lingering writer leaves waiting (see EventStream.urgent_at).
+URGENT_EVENTS: Final = 1024
 _NOT_RUNNING: Final = (
     "asgi_audit: the Auditor is not running; start it with "
     "`FastAPI(lifespan=auditor.lifespan)` or `async with auditor:`"
 )
+
+
+async def hand_off() -> None:
+    """What an awaited caller does after enqueueing an event whose sequence number
+    :meth:`EventStream.hands_off` names: the loop runs once, so the writer can take
+    the burst to its thread, and the GIL is let go once, so that thread can run."""
+    await anyio.lowlevel.cancel_shielded_checkpoint()
+    time.sleep(0)  # noqa: ASYNC251 -- a zero sleep: the GIL let go, the loop not blocked
 
 
 class AuditorNotRunning(RuntimeError):
@@ -97,6 +114,10 @@ class EventStream:
         self._durable_waiters: list[tuple[int, Callable[[BaseException | None], object]]] = []
         self._loop_thread = -1
         self._call_soon: Callable[[Callable[[], object]], object] | None = None
+        #: The queued events that hasten the writer (half the capacity, at most 1,024).
+        self.urgent_at = max(1, min(capacity // 2, URGENT_EVENTS))
+        self._urgent = False
+        self._hurry: anyio.Event | None = None
         #: Set by a writer that encodes beside the loop: the awaited forms let the
         #: loop run after every event whose sequence number is a multiple of
         #: ``handoff`` (0: never; see :meth:`hands_off`).
@@ -122,12 +143,19 @@ class EventStream:
                 return 0
             items.append(raw)
             seq = self.enqueued = self.enqueued + 1
-            if not self._writer_waiting:
+            if not self._writer_waiting and len(items) < self.urgent_at:
                 return seq
-            self._writer_waiting = False
-            wakeup = self._wakeup
+            wakeup = hurry = None
+            if self._writer_waiting:
+                self._writer_waiting = False
+                wakeup = self._wakeup
+            if len(items) >= self.urgent_at:
+                self._urgent = True
+                hurry, self._hurry = self._hurry, None
         if wakeup is not None:
             self._on_loop(wakeup.set)
+        if hurry is not None:
+            self._on_loop(hurry.set)
         return seq
 
     def hands_off(self, seq: int) -> bool:
@@ -152,6 +180,24 @@ class EventStream:
                 entry[2] = max(entry[2], raw.time_ns)
             self.dropped[raw.category] = self.dropped.get(raw.category, 0) + 1
 
+    def hasten(self) -> None:
+        """Someone waits for the writer: a lingering writer takes the next batch now."""
+        with self._lock:
+            self._urgent = True
+            hurry, self._hurry = self._hurry, None
+        if hurry is not None:
+            self._on_loop(hurry.set)
+
+    def lingering(self) -> anyio.Event | None:
+        """For the writer, between batches: an Event that is set when the next
+        batch should not wait for the interval, or None when it should not wait
+        at all (hastened since the last batch was taken, or closing)."""
+        with self._lock:
+            if self._urgent or self.closing or len(self._items) >= self.urgent_at:
+                return None
+            hurry = self._hurry = anyio.Event()
+            return hurry
+
     # ------------------------------------------------------------- waiting forms
 
     async def put(self, raw: RawEvent) -> int:
@@ -163,14 +209,14 @@ class EventStream:
         seq = self.offer(raw)
         if seq:
             if self.hands_off(seq):
-                await anyio.lowlevel.cancel_shielded_checkpoint()
-                time.sleep(0)  # noqa: ASYNC251 -- the GIL let go once: the writer can run
+                await hand_off()
             return seq
         if self.policy(raw.category) == "drop":
             self.drop(raw)
             return 0
         with anyio.move_on_after(self._block_timeout):
             while not (seq := self.offer(raw)):
+                self.hasten()  # a caller waits for room: no lingering
                 space = self._space
                 if space is None:
                     space = self._space = anyio.Event()
@@ -201,6 +247,7 @@ class EventStream:
                 "asgi_audit: the event stream is full and sync code on the event loop "
                 "cannot wait (use the async methods there); the event was counted as dropped"
             )
+        self.hasten()
         timeout = self._block_timeout
         deadline = None if timeout is None else time.monotonic() + timeout
         while not (seq := self.offer(raw)):
@@ -223,14 +270,17 @@ class EventStream:
         # True when the answer is already known (and given to notify).
         known: BaseException | None = None
         with self._lock:
-            if seq > self.synced:
+            waiting = seq > self.synced
+            if waiting:
                 for lo, hi, error in self._sync_failures:
                     if lo <= seq <= hi:
-                        known = error
+                        known, waiting = error, False
                         break
                 else:
                     self._durable_waiters.append((seq, notify))
-                    return False
+        if waiting:
+            self.hasten()  # a durable caller waits: no lingering
+            return False
         notify(known)
         return True
 
@@ -274,12 +324,17 @@ class EventStream:
                 return
         event = anyio.Event()
         self._flush_waiters.append((target, event))
+        self.hasten()
         await event.wait()
 
     def flush_blocking(self, timeout: float | None = None) -> bool:
         """:meth:`flush` for threads; False if ``timeout`` passed first."""
         with self._lock:
             target = self.enqueued
+            if self.completed >= target:
+                return True
+        self.hasten()
+        with self._lock:
             return self._done_cond.wait_for(lambda: self.completed >= target, timeout)
 
     # ------------------------------------------------------------ writer side
@@ -312,6 +367,8 @@ class EventStream:
             drops, self._drops = self._drops, {}
             base = self.taken + 1
             if batch or drops:
+                self._urgent = False
+                self._hurry = None
                 self._items.clear()
                 self.in_flight = len(batch)
                 self.taken += len(batch)
@@ -373,6 +430,7 @@ class EventStream:
             self.accepting = False
             self.closing = True
             self._space_cond.notify_all()
+        self.hasten()
         self.wake()
         space, self._space = self._space, None
         if space is not None:

@@ -60,6 +60,9 @@ class Writer:
         directory: where the category files live.
         fsync: the durability policy.
         fsync_interval: seconds between fsyncs under ``interval``.
+        batch_interval: the least time between two batches taken under steady
+            load, unless the stream hastens the writer (see
+            :meth:`EventStream.lingering`); 0 takes each batch at once.
         rotation: when files rotate and what happens to rotated files.
         on_rotated: called (in the worker thread) with each rotated file's path.
         on_written: called (in the worker thread) after each successful append.
@@ -77,6 +80,7 @@ class Writer:
         directory: LogDirectory,
         fsync: FsyncPolicy = "interval",
         fsync_interval: float = 1.0,
+        batch_interval: float = 0.0,
         rotation: RotationPolicy | None = None,
         on_rotated: Callable[[Path], object] | None = None,
         on_written: Callable[[], object] | None = None,
@@ -89,6 +93,7 @@ class Writer:
         self._directory = directory
         self._fsync = fsync
         self._fsync_interval = fsync_interval
+        self._batch_interval = batch_interval
         self._rotation = rotation if rotation is not None and rotation.rotates else None
         self._on_rotated = on_rotated
         self._on_written = on_written
@@ -136,6 +141,7 @@ class Writer:
                         await self._retry_held()
                     continue
                 batch, base, drops = taken
+                taken_at = time.monotonic()
                 real = len(batch)
                 batch.extend(dropped_events(drops))
                 if self._pipeline.native:
@@ -147,12 +153,27 @@ class Writer:
                 upto, synced, error = await job
                 self.batches += 1
                 stream.advance(upto, synced, error, self._held_count())
+                if self._batch_interval:
+                    await self._linger(taken_at + self._batch_interval)
             await self._worker.run(self.final_checkpoint)
             if self._dirty and self._fsync != "never":
                 await self._worker.run(self._sync_dirty)
         finally:
             self._worker.stop()
             self.done.set()
+
+    async def _linger(self, until: float) -> None:
+        # Under steady load, the next batch waits for the interval: each batch
+        # costs the loop a few GIL hand-overs to the worker thread, whatever
+        # its size. Whoever waits for the writer cuts the wait short.
+        delay = until - time.monotonic()
+        if delay <= 0:
+            return
+        hurry = self.stream.lingering()
+        if hurry is None:
+            return
+        with anyio.move_on_after(delay):
+            await hurry.wait()
 
     async def _retry_held(self) -> None:
         upto, synced, error = await self._worker.run(self._write_held)

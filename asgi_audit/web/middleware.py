@@ -34,6 +34,7 @@ from ..record.context import (
 )
 from ..record.events import API_AUDIT, RawEvent
 from ..record.tracing import trace_ids
+from ..store.stream import hand_off
 from .bodies import render_body
 from .dependencies import SCOPE_KEY, RequestAudit
 from .exchange import HttpExchange, header_value, route_template, send_internal_error
@@ -410,7 +411,10 @@ class AuditMiddleware:
         if raw is not None:
             # Enqueued at once when the stream has room, else waits as _put does.
             auditor = self.auditor
-            if not auditor._offer(raw):
+            seq = auditor._offer(raw)
+            if seq < 0:
+                await hand_off()
+            elif not seq:
                 await auditor._put(raw)
 
     def _record(

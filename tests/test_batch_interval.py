@@ -1,0 +1,198 @@
+"""The writer's batch interval: under steady load it takes a batch at most every
+``batch_interval_ms``; whoever waits for it does not wait for the interval.
+
+Real Auditors on real files. The interval is set to a minute where a test proves
+that something cuts it short: a wait that is not cut short runs into the test's
+own deadline (ten seconds) instead of passing.
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+import time
+from pathlib import Path
+
+import anyio
+import pytest
+
+from asgi_audit import Auditor
+from asgi_audit.record.events import CATEGORY_FILES
+
+from .helpers import read_events
+
+MINUTE_MS = 60_000
+DEADLINE_S = 10
+
+
+def _tool_file(directory: Path) -> Path:
+    return directory / CATEGORY_FILES["tool_blocks"]
+
+
+def _blocked_paths(directory: Path) -> list[str]:
+    path = _tool_file(directory)
+    if not path.exists():
+        return []
+    return [e["blocked_path"] for e in read_events(path) if e["category"] == "tool_blocks"]
+
+
+async def _until_written(directory: Path, count: int) -> list[str]:
+    # Polls the file, never flushes: only the writer on its own can end this.
+    with anyio.fail_after(DEADLINE_S):
+        while len(paths := _blocked_paths(directory)) < count:
+            await anyio.sleep(0.005)
+    return paths
+
+
+async def _block(auditor: Auditor, i: int, *, durable: bool = False) -> None:
+    await auditor.tool_blocked(
+        tool_name="read_file",
+        blocked_path=f"/etc/p{i}",
+        blocked_reason="denied",
+        durable=durable,
+    )
+
+
+async def _steady(auditor: Auditor, events: int) -> float:
+    # Events one at a time with the loop running between them, as requests come.
+    start = time.monotonic()
+    for i in range(events):
+        await _block(auditor, i)
+        await anyio.sleep(0.002)
+    await auditor.flush()
+    return time.monotonic() - start
+
+
+@pytest.mark.anyio
+async def test_under_steady_load_batches_are_taken_at_most_once_per_interval(
+    tmp_path: Path,
+) -> None:
+    auditor = Auditor(log_dir=tmp_path / "lingering", self_audit=False, batch_interval_ms=100)
+    async with auditor:
+        elapsed = await _steady(auditor, 200)
+        assert auditor._runtime is not None
+        batches = auditor._runtime.writer.batches
+    # One batch when the first event wakes the idle writer, then one per interval
+    # (the flush at the end may cut the last one short).
+    assert batches <= math.floor(elapsed / 0.1) + 2
+    assert _blocked_paths(tmp_path / "lingering") == [f"/etc/p{i}" for i in range(200)]
+
+    eager = Auditor(log_dir=tmp_path / "eager", self_audit=False, batch_interval_ms=0)
+    async with eager:
+        elapsed = await _steady(eager, 200)
+        assert eager._runtime is not None
+        eager_batches = eager._runtime.writer.batches
+    # Without the interval the writer takes what is there each time it is free.
+    assert eager_batches > math.floor(elapsed / 0.1) + 2
+    assert _blocked_paths(tmp_path / "eager") == [f"/etc/p{i}" for i in range(200)]
+
+
+@pytest.mark.anyio
+async def test_a_flush_does_not_wait_for_the_interval(tmp_path: Path) -> None:
+    auditor = Auditor(log_dir=tmp_path, self_audit=False, batch_interval_ms=MINUTE_MS)
+    async with auditor:
+        await _block(auditor, 0)
+        # The idle writer takes the first event at once, then lingers a minute.
+        await _until_written(tmp_path, 1)
+        await _block(auditor, 1)
+        with anyio.fail_after(DEADLINE_S):
+            await auditor.flush()
+        assert _blocked_paths(tmp_path) == ["/etc/p0", "/etc/p1"]
+
+
+@pytest.mark.anyio
+async def test_a_durable_event_does_not_wait_for_the_interval(tmp_path: Path) -> None:
+    auditor = Auditor(log_dir=tmp_path, self_audit=False, batch_interval_ms=MINUTE_MS)
+    async with auditor:
+        await _block(auditor, 0)
+        await _until_written(tmp_path, 1)
+        with anyio.fail_after(DEADLINE_S):
+            await _block(auditor, 1, durable=True)
+        assert _blocked_paths(tmp_path) == ["/etc/p0", "/etc/p1"]
+
+
+@pytest.mark.anyio
+async def test_a_stream_half_full_does_not_wait_for_the_interval(tmp_path: Path) -> None:
+    # Capacity 40: the writer is hastened once 20 events are queued.
+    auditor = Auditor(
+        log_dir=tmp_path, self_audit=False, batch_interval_ms=MINUTE_MS, queue_capacity=40
+    )
+    async with auditor:
+        await _block(auditor, 0)
+        await _until_written(tmp_path, 1)
+        for i in range(1, 20):
+            await _block(auditor, i)
+        await anyio.sleep(0.2)
+        # 19 queued: still lingering.
+        assert _blocked_paths(tmp_path) == ["/etc/p0"]
+        await _block(auditor, 20)
+        paths = await _until_written(tmp_path, 21)
+        assert paths == [f"/etc/p{i}" for i in range(21)]
+
+
+@pytest.mark.anyio
+async def test_a_full_stream_with_a_blocked_caller_does_not_wait_for_the_interval(
+    tmp_path: Path,
+) -> None:
+    # Capacity 1: every event after the first finds the stream full and waits.
+    auditor = Auditor(
+        log_dir=tmp_path, self_audit=False, batch_interval_ms=MINUTE_MS, queue_capacity=1
+    )
+    async with auditor:
+        with anyio.fail_after(DEADLINE_S):
+            for i in range(5):
+                await _block(auditor, i)
+        paths = await _until_written(tmp_path, 5)
+        assert paths == [f"/etc/p{i}" for i in range(5)]
+
+
+@pytest.mark.anyio
+async def test_the_shutdown_does_not_wait_for_the_interval(tmp_path: Path) -> None:
+    auditor = Auditor(log_dir=tmp_path, self_audit=False, batch_interval_ms=MINUTE_MS)
+    with anyio.fail_after(DEADLINE_S):
+        async with auditor:
+            await _block(auditor, 0)
+            await _until_written(tmp_path, 1)
+            await _block(auditor, 1)
+    assert _blocked_paths(tmp_path) == ["/etc/p0", "/etc/p1"]
+    assert auditor.lost == 0
+
+
+@pytest.mark.anyio
+async def test_a_flush_from_a_thread_does_not_wait_for_the_interval(tmp_path: Path) -> None:
+    auditor = Auditor(log_dir=tmp_path, self_audit=False, batch_interval_ms=MINUTE_MS)
+    async with auditor:
+        await _block(auditor, 0)
+        await _until_written(tmp_path, 1)
+        flushed: list[bool] = []
+
+        def from_a_thread() -> None:
+            auditor.sync.tool_blocked(
+                tool_name="read_file", blocked_path="/etc/p1", blocked_reason="x"
+            )
+            flushed.append(auditor.sync.flush(timeout=DEADLINE_S))
+
+        thread = threading.Thread(target=from_a_thread)
+        thread.start()
+        with anyio.fail_after(DEADLINE_S + 5):
+            while thread.is_alive():
+                await anyio.sleep(0.01)
+        assert flushed == [True]
+        assert _blocked_paths(tmp_path) == ["/etc/p0", "/etc/p1"]
+
+
+@pytest.mark.parametrize("value", [-1, -0.5, 60_001, math.nan, math.inf, True, "100", None])
+def test_a_wrong_batch_interval_is_refused(tmp_path: Path, value: object) -> None:
+    with pytest.raises(ValueError, match="batch_interval_ms"):
+        Auditor(log_dir=tmp_path, batch_interval_ms=value)  # type: ignore[arg-type]
+
+
+@pytest.mark.anyio
+async def test_the_batch_interval_is_in_the_recorded_configuration(tmp_path: Path) -> None:
+    async with Auditor(log_dir=tmp_path, batch_interval_ms=250):
+        pass
+    started = [
+        e for e in read_events(tmp_path / "audit.jsonl") if e["event_type"] == "audit_started"
+    ]
+    assert len(started) == 1
+    assert started[0]["details"]["configuration"]["batch_interval_ms"] == 250
