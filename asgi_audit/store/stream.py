@@ -80,6 +80,42 @@ class EventStream:
         block_timeout: the longest a ``block`` caller waits (None: no limit).
     """
 
+    # Slots: the hot path reads these on every event, and past 30 attributes an
+    # instance dict stops sharing its keys and those reads get slower.
+    __slots__ = (
+        "_block_timeout",
+        "_call_soon",
+        "_default",
+        "_done_cond",
+        "_drops",
+        "_durable_waiters",
+        "_flush_waiters",
+        "_hurry",
+        "_items",
+        "_lock",
+        "_loop_thread",
+        "_overflow",
+        "_quiet_below",
+        "_space",
+        "_space_cond",
+        "_sync_failures",
+        "_urgent",
+        "_wakeup",
+        "_writer_waiting",
+        "accepting",
+        "capacity",
+        "closing",
+        "completed",
+        "dropped",
+        "enqueued",
+        "handoff",
+        "held",
+        "in_flight",
+        "synced",
+        "taken",
+        "urgent_at",
+    )
+
     def __init__(
         self,
         *,
@@ -116,6 +152,9 @@ class EventStream:
         self._call_soon: Callable[[Callable[[], object]], object] | None = None
         #: The queued events that hasten the writer (half the capacity, at most 1,024).
         self.urgent_at = max(1, min(capacity // 2, URGENT_EVENTS))
+        # The queue length below which an offer has nobody to tell: urgent_at, or
+        # 0 while the writer waits for events (one comparison on the hot path).
+        self._quiet_below = self.urgent_at
         self._urgent = False
         self._hurry: anyio.Event | None = None
         #: Set by a writer that encodes beside the loop: the awaited forms let the
@@ -143,11 +182,12 @@ class EventStream:
                 return 0
             items.append(raw)
             seq = self.enqueued = self.enqueued + 1
-            if not self._writer_waiting and len(items) < self.urgent_at:
+            if len(items) < self._quiet_below:
                 return seq
             wakeup = hurry = None
             if self._writer_waiting:
                 self._writer_waiting = False
+                self._quiet_below = self.urgent_at
                 wakeup = self._wakeup
             if len(items) >= self.urgent_at:
                 self._urgent = True
@@ -377,6 +417,7 @@ class EventStream:
                 return None
             else:
                 self._writer_waiting = True
+                self._quiet_below = 0
                 wakeup = self._wakeup = anyio.Event()
                 return wakeup
         space, self._space = self._space, None
@@ -389,6 +430,7 @@ class EventStream:
         with self._lock:
             wakeup = self._wakeup if self._writer_waiting else None
             self._writer_waiting = False
+            self._quiet_below = self.urgent_at
         if wakeup is not None:
             wakeup.set()
 
