@@ -27,7 +27,7 @@ LEVELS: tuple[tuple[str, tuple[str, ...]], ...] = (
               "proof.schedule", "proof.keyformat", "proof.inclusion", "proof.placement")),
     ("file primitives", ("store.files", "store.rotation", "store.reporting", "store.reading",
                          "store.following", "store.stream", "store.worker", "store.listing",
-                         "store.opening")),
+                         "store.opening", "store.waiting")),
     ("proof files", ("proof.keydir", "proof.keyfiles", "proof.checkpoints",
                      "proof.verify", "proof.session", "proof.setup", "proof.sources",
                      "proof.readback", "proof")),

@@ -1,19 +1,26 @@
 """What the writer carries between its steps: an encoded batch, and lines held after a
-failed write.
+failed write; and the two ways a batch is encoded.
 
 IO level (the writer's), no I/O of its own.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Final
+from typing import TYPE_CHECKING, Final
+
+import anyio.lowlevel
 
 from ..proof.integrity import Chain, Sealed
 from ..record.events import RawEvent
 
-__all__ = ("SLICE", "Encoded", "Held")
+if TYPE_CHECKING:
+    from ..record.pipeline import Pipeline
+
+__all__ = ("CHUNK", "HANDOFF", "SLICE", "Encoded", "Held", "encode_in_thread", "encode_on_loop")
+
+ChainFor = Callable[[str], Chain | None]
 
 
 @dataclass(slots=True)
@@ -73,3 +80,50 @@ HANDOFF: Final = 256
 CHUNK: Final = 1024
 # Events encoded between two checkpoints of the writer task (about a millisecond).
 SLICE = 32
+
+
+async def encode_on_loop(
+    pipeline: Pipeline,
+    batch: list[RawEvent],
+    base: int,
+    real: int,
+    chain_for: ChainFor,
+    chains: Mapping[str, Chain] | None,
+) -> Encoded:
+    """Redact, cap, encode and seal a batch on the reference pipeline, on the loop.
+
+    The reference is pure Python: in the writer's thread it would only fight the
+    event loop for the GIL (each of the loop's system calls hands the GIL over, and
+    getting it back can take a switch interval). It runs on the loop instead, in
+    slices with a checkpoint between them, so that requests interleave with it and
+    the thread is left with what really blocks: write() and fsync().
+    """
+    encoded = Encoded(base, real)
+    encode = pipeline.encode
+    for offset, raw in enumerate(batch):
+        if offset and not offset % SLICE:
+            await anyio.lowlevel.checkpoint()
+        encoded.place(offset, raw, encode(raw, chain_for(raw.category)))
+    encoded.close(chains)
+    return encoded
+
+
+def encode_in_thread(
+    pipeline: Pipeline,
+    batch: list[RawEvent],
+    base: int,
+    real: int,
+    chain_for: ChainFor,
+    chains: Mapping[str, Chain] | None,
+) -> Encoded:
+    """The same on the compiled core (``Pipeline.native``), in the worker thread: the
+    core releases the GIL for a whole chunk, so it runs beside the event loop. In
+    chunks of CHUNK events, so that the core's copy of the events is never more."""
+    encoded = Encoded(base, real)
+    for start in range(0, len(batch), CHUNK):
+        chunk = batch[start : start + CHUNK]
+        lines = pipeline.encode_batch(chunk, chain_for)
+        for offset, (raw, line) in enumerate(zip(chunk, lines, strict=True), start):
+            encoded.place(offset, raw, line)
+    encoded.close(chains)
+    return encoded

@@ -25,13 +25,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 import anyio
-import anyio.lowlevel
 
 from ..proof.integrity import Chain, Sealed
 from ..record.events import RawEvent, dropped_events
-from .batches import CHUNK as _CHUNK
-from .batches import HANDOFF
-from .batches import SLICE as _SLICE
+from .batches import HANDOFF, encode_in_thread, encode_on_loop
 from .batches import Encoded as _Encoded
 from .batches import Held as _Held
 from .reporting import CategoryStats, report
@@ -148,7 +145,10 @@ class Writer:
                     # One trip to the thread: the core encodes without the GIL.
                     job = self._worker.run(self._encode_and_store, batch, base, real)
                 else:
-                    encoded = await self._encode_batch(batch, base, real)
+                    chains = self._proof.chains if self._proof is not None else None
+                    encoded = await encode_on_loop(
+                        self._pipeline, batch, base, real, self._chain, chains
+                    )
                     job = self._worker.run(self._store_batch, encoded)
                 upto, synced, error = await job
                 self.batches += 1
@@ -214,41 +214,14 @@ class Writer:
 
     # --------------------------------------------------------- the worker thread
 
-    async def _encode_batch(self, batch: list[RawEvent], base: int, real: int) -> _Encoded:
-        """Redact, cap, encode and seal a batch.
-
-        On the compiled core (``Pipeline.native``) the batch runs in the worker
-        thread: the core releases the GIL for the whole batch, so it runs beside
-        the event loop. The reference pipeline is pure Python: in the writer's
-        thread it would only fight the event loop for the GIL (each of the loop's
-        system calls hands the GIL over, and getting it back can take a switch
-        interval). It runs on the loop instead, in slices with a checkpoint between
-        them, so that requests interleave with it and the thread is left with what
-        really blocks: write() and fsync().
-        """
-        encoded = _Encoded(base, real)
-        encode = self._pipeline.encode
-        for offset, raw in enumerate(batch):
-            if offset and not offset % _SLICE:
-                await anyio.lowlevel.checkpoint()
-            encoded.place(offset, raw, encode(raw, self._chain(raw.category)))
-        encoded.close(self._proof.chains if self._proof is not None else None)
-        return encoded
-
     def _encode_and_store(
         self, batch: list[RawEvent], base: int, real: int
     ) -> tuple[int, bool, BaseException | None]:
-        # The batch on the compiled core, then written: in the worker thread. In
-        # chunks, so that the core's copy of the events is never more than a chunk's.
-        encoded = _Encoded(base, real)
-        encode_batch, chain = self._pipeline.encode_batch, self._chain
-        for start in range(0, len(batch), _CHUNK):
-            chunk = batch[start : start + _CHUNK]
-            lines = encode_batch(chunk, chain)
-            for offset, (raw, line) in enumerate(zip(chunk, lines, strict=True), start):
-                encoded.place(offset, raw, line)
-        encoded.close(self._proof.chains if self._proof is not None else None)
-        return self._store_batch(encoded)
+        # The batch on the compiled core, then written: in the worker thread.
+        chains = self._proof.chains if self._proof is not None else None
+        return self._store_batch(
+            encode_in_thread(self._pipeline, batch, base, real, self._chain, chains)
+        )
 
     def _store_batch(self, encoded: _Encoded) -> tuple[int, bool, BaseException | None]:
         """Write one encoded batch (in the thread); return (every event up to this
