@@ -17,7 +17,8 @@ import anyio
 import pytest
 
 from asgi_audit import Auditor
-from asgi_audit.record.events import CATEGORY_FILES
+from asgi_audit.record.events import CATEGORY_FILES, RawEvent
+from asgi_audit.store.stream import EventStream
 
 from .helpers import read_events
 
@@ -196,3 +197,63 @@ async def test_the_batch_interval_is_in_the_recorded_configuration(tmp_path: Pat
     ]
     assert len(started) == 1
     assert started[0]["details"]["configuration"]["batch_interval_ms"] == 250
+
+
+# ------------------------------------------------------------ the stream alone
+
+
+def _raw(i: int) -> RawEvent:
+    return RawEvent("tool_blocks", "tool_path_blocked", "blocked", i, None, {"n": i}, None)
+
+
+@pytest.mark.anyio
+async def test_lingering_waits_until_hastened_and_not_after() -> None:
+    stream = EventStream(capacity=10, overflow={})
+    stream.bind_loop()
+    hurry = stream.lingering()
+    assert hurry is not None
+    assert not hurry.is_set()
+    stream.hasten()
+    assert hurry.is_set()
+    # Hastened while nobody lingered: the next linger does not wait either.
+    assert stream.lingering() is None
+    stream.offer(_raw(1))
+    taken = stream.take()
+    assert taken is not None
+    assert not isinstance(taken, anyio.Event)
+    # A batch taken: the hurry is spent.
+    assert stream.lingering() is not None
+
+
+@pytest.mark.anyio
+async def test_lingering_ends_at_urgent_at_queued_events() -> None:
+    stream = EventStream(capacity=10, overflow={})
+    stream.bind_loop()
+    assert stream.urgent_at == 5
+    for i in range(4):
+        stream.offer(_raw(i))
+    hurry = stream.lingering()
+    assert hurry is not None
+    stream.offer(_raw(4))
+    assert hurry.is_set()
+    assert stream.lingering() is None
+
+
+@pytest.mark.anyio
+async def test_a_closing_stream_is_never_lingered_on() -> None:
+    stream = EventStream(capacity=10, overflow={})
+    stream.bind_loop()
+    hurry = stream.lingering()
+    assert hurry is not None
+    stream.close()
+    assert hurry.is_set()
+    assert stream.lingering() is None
+
+
+@pytest.mark.parametrize(
+    ("capacity", "urgent_at"), [(1, 1), (2, 1), (3, 1), (40, 20), (10**6, 1024)]
+)
+def test_urgent_at_is_half_the_capacity_at_most_1024(capacity: int, urgent_at: int) -> None:
+    stream = EventStream(capacity=capacity, overflow={})
+    assert stream.urgent_at == urgent_at
+    assert type(stream.urgent_at) is int

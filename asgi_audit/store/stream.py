@@ -173,7 +173,7 @@ class EventStream(WaitingForms):
                 self._quiet_below = self.urgent_at
                 wakeup = self._wakeup
             if len(items) >= self.urgent_at:
-                self._urgent = True
+                # A writer not lingering yet sees the length itself (lingering()).
                 hurry, self._hurry = self._hurry, None
         if wakeup is not None:
             self._on_loop(wakeup.set)
