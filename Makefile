@@ -10,8 +10,11 @@ STAMP_BENCH := $(VENV)/.installed-bench
 STAMP_DOCS := $(VENV)/.installed-docs
 STAMP_RELEASE := $(VENV)/.installed-release
 STAMP_MUTATION := $(VENV)/.installed-mutation
+# How many processes run the suite (pytest-xdist): one per core by default;
+# PYTEST_WORKERS=0 runs it in this one process.
+PYTEST_WORKERS ?= auto
 # What `make test-wheel` passes to pytest, e.g. PYTEST_ARGS="-q -m e2e".
-PYTEST_ARGS ?= -q
+PYTEST_ARGS ?= -q -n $(PYTEST_WORKERS) --dist worksteal
 RESULTS := bench/results
 
 .PHONY: demo serve test lint check build test-wheel bench docs docs-serve mutation native core clean
@@ -61,7 +64,7 @@ serve: $(STAMP_RUN)
 test: $(STAMP_DEV)
 	@if command -v cargo >/dev/null 2>&1; then $(MAKE) --no-print-directory native; \
 	else echo "make test: no cargo: the compiled scanner core is not built or tested"; fi
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q -n $(PYTEST_WORKERS) --dist worksteal
 
 lint: $(STAMP_DEV)
 	$(BIN)/ruff check .

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from .proof.integrity import derive_chain_key, key_id
-from .proof.keycheck import check_key
+from .proof.keycheck import KEY_ENV, check_key
 from .record.encoding import DEFAULT_FIELD_CAPS, Caps
 from .record.events import category_filename
 from .record.pipeline import OutputFormat, SessionIdMode
@@ -28,9 +28,6 @@ from .store.stream import OverflowPolicy
 from .store.writer import FsyncPolicy
 
 __all__ = ("KEY_ENV", "Settings", "build_settings")
-
-#: The environment variable holding the deployment's audit key.
-KEY_ENV = "ASGI_AUDIT_KEY"
 
 
 def _overflow(value: OverflowPolicy | Mapping[str, OverflowPolicy]) -> dict[str, OverflowPolicy]:

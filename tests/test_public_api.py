@@ -103,6 +103,36 @@ def test_star_import_gives_exactly_all() -> None:
     assert set(namespace) - {"__builtins__"} == set(EXPECTED_ALL)
 
 
+def test_every_lazy_name_is_the_object_its_module_defines() -> None:
+    # The package imports its public names on first use: the table that says where
+    # each comes from holds exactly the public names, each from its true module.
+    lazy = asgi_audit._LAZY
+    assert set(lazy) == set(EXPECTED_ALL) - {"__version__"}
+    for name, module in lazy.items():
+        assert getattr(asgi_audit, name) is getattr(
+            importlib.import_module(module, "asgi_audit"), name
+        )
+    assert set(EXPECTED_ALL) <= set(dir(asgi_audit))
+    with pytest.raises(AttributeError, match="has no attribute 'Nonexistent'"):
+        asgi_audit.Nonexistent  # noqa: B018
+
+
+def test_the_command_line_starts_without_the_web_stack() -> None:
+    # `asgi-audit` reads and checks files: importing it must not import the
+    # Auditor, the middleware, AnyIO or Starlette (a fresh interpreter, to see).
+    code = (
+        "import sys, asgi_audit.cli, asgi_audit\n"
+        "heavy = ('asgi_audit.auditor', 'asgi_audit.web.middleware', 'anyio', 'starlette')\n"
+        "print(sorted(m for m in heavy if m in sys.modules))\n"
+        "asgi_audit.Auditor\n"
+        "print('asgi_audit.auditor' in sys.modules)"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    ).stdout.split("\n")
+    assert out[:2] == ["[]", "True"]
+
+
 def test_version_is_a_release_string() -> None:
     assert re.fullmatch(r"\d+\.\d+\.\d+", asgi_audit.__version__)
 

@@ -22,10 +22,9 @@ from collections import Counter
 from pathlib import Path
 from typing import Final
 
-from ..auditor import KEY_ENV
 from ..proof.forward import VerificationKey
 from ..proof.integrity import CHECKPOINT_FILE
-from ..proof.keycheck import WeakKeyError, check_key
+from ..proof.keycheck import KEY_ENV, WeakKeyError, check_key
 from ..proof.keydir import default_key_dir
 from ..proof.keyfiles import PUBLIC_KEY_FILE, VERIFICATION_KEY_FILE, read_verification_key
 from ..proof.keymatch import KEY_MISMATCH, MISMATCH_CLASSES

@@ -25,8 +25,17 @@ from __future__ import annotations
 
 from typing import Final
 
-__all__ = ("GENERATE_HINT", "MIN_DISTINCT_BYTES", "MIN_KEY_BYTES", "WeakKeyError", "check_key")
+__all__ = (
+    "GENERATE_HINT",
+    "KEY_ENV",
+    "MIN_DISTINCT_BYTES",
+    "MIN_KEY_BYTES",
+    "WeakKeyError",
+    "check_key",
+)
 
+#: The environment variable an Auditor and ``asgi-audit verify`` read a static key from.
+KEY_ENV: Final = "ASGI_AUDIT_KEY"
 #: The fewest bytes a deployment key may have.
 MIN_KEY_BYTES: Final = 32
 #: The fewest different byte values a deployment key may have.
