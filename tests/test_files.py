@@ -6,6 +6,7 @@ Real files under tmp_path throughout; nothing is mocked.
 from __future__ import annotations
 
 import errno
+import fcntl
 import os
 import re
 import stat
@@ -153,6 +154,62 @@ def test_two_append_files_on_one_path_both_append(tmp_path: Path) -> None:
         one.close_all()
         two.close_all()
     assert path.read_bytes() == b"a\nb\nc\n"
+
+
+def test_a_replaced_lock_file_is_the_one_locked(tmp_path: Path) -> None:
+    # A lock on a deleted lock file excludes nobody: after the lock file is
+    # replaced, an append must hold the new one. The rotation check runs under the
+    # lock, so there another open of the lock file cannot take it.
+    path = tmp_path / "auth-events.jsonl"
+    lock = tmp_path / ".auth-events.jsonl.lock"
+    target = open_file(path)
+    held: list[bool] = []
+
+    def check(size: int, adding: int, mtime: float) -> bool:
+        fd = os.open(lock, os.O_RDWR)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            held.append(True)
+        else:
+            held.append(False)
+        finally:
+            os.close(fd)
+        return False
+
+    try:
+        target.append(b"first\n")
+        target.append(b"again\n", check)
+        lock.unlink()
+        lock.write_bytes(b"")
+        target.append(b"second\n", check)
+    finally:
+        target.close_all()
+    assert held == [True, True]
+    assert path.read_bytes() == b"first\nagain\nsecond\n"
+
+
+def test_the_rotation_check_gets_the_files_size_and_mtime_after_another_writer(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "auth-events.jsonl"
+    one, two = open_file(path), open_file(path)
+    seen: list[tuple[int, int, float]] = []
+
+    def check(size: int, adding: int, mtime: float) -> bool:
+        seen.append((size, adding, mtime))
+        return False
+
+    try:
+        one.append(b"a\n")
+        two.append(b"bbbb\n")
+        os.utime(path, (1_000_000.0, 1_000_000.0))
+        one.append(b"cc\n", check)
+    finally:
+        one.close_all()
+        two.close_all()
+    assert seen == [(7, 3, 1_000_000.0)]
+    assert path.read_bytes() == b"a\nbbbb\ncc\n"
 
 
 # --- LogDirectory ------------------------------------------------------------------------

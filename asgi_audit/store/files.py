@@ -145,7 +145,7 @@ RotateCheck = Callable[[int, int, float], bool]
 class AppendFile:
     """One category's file: locked appends, reopened after rotation or deletion."""
 
-    __slots__ = ("_fd", "_ident", "_lock_fd", "directory", "path", "sync_error")
+    __slots__ = ("_fd", "_ident", "_lock_fd", "_lock_ident", "directory", "path", "sync_error")
 
     def __init__(self, directory: LogDirectory, path: Path) -> None:
         self.directory = directory
@@ -153,12 +153,13 @@ class AppendFile:
         self._fd: int | None = None
         self._ident: tuple[int, int] | None = None
         self._lock_fd: int | None = None
+        self._lock_ident: tuple[int, int] | None = None
         #: An fsync that failed when the file was left for a rotated one.
         self.sync_error: OSError | None = None
 
     # ------------------------------------------------------------------ opening
 
-    def _open(self) -> int:
+    def _open(self) -> tuple[int, os.stat_result]:
         mode = self.directory.file_mode
         try:
             fd = os.open(self.path, _OPEN_FLAGS | os.O_EXCL, mode)
@@ -182,31 +183,32 @@ class AppendFile:
             raise
         self._fd = fd
         self._ident = (st.st_dev, st.st_ino)
-        return fd
+        return fd, st
 
-    def _current_fd(self) -> int:
+    def _current(self) -> tuple[int, os.stat_result]:
+        # The open file and its status, one system call when nothing changed: the
+        # path's stat() is the open file's own when it names the same inode.
         fd = self._fd
         if fd is None:
             return self._open()
         try:
             st = os.stat(self.path)
-            same = (st.st_dev, st.st_ino) == self._ident
+            if (st.st_dev, st.st_ino) == self._ident:
+                return fd, st
         except FileNotFoundError:
-            same = False
-        if not same:
-            # Rotated (here or in another process) or deleted: reopen, after making
-            # what this process wrote to the old file durable.
-            self._sync_before_close()
-            self.close()
-            return self._open()
-        return fd
+            pass
+        # Rotated (here or in another process) or deleted: reopen, after making
+        # what this process wrote to the old file durable.
+        self._sync_before_close()
+        self.close()
+        return self._open()
 
     def _lock(self) -> int:
         path = _lock_path(self.path)
         while True:
             if self._lock_fd is None:
                 try:
-                    self._lock_fd = os.open(
+                    fd = os.open(
                         path,
                         os.O_RDWR | os.O_CREAT | _CLOEXEC | os.O_NOFOLLOW,
                         self.directory.file_mode,
@@ -214,13 +216,16 @@ class AppendFile:
                 except FileNotFoundError:
                     self.directory.prepare()  # the directory was deleted: make it again
                     continue
+                self._lock_fd = fd
+                held = os.fstat(fd)
+                self._lock_ident = (held.st_dev, held.st_ino)
             fcntl.flock(self._lock_fd, fcntl.LOCK_EX)
             # The lock file may have been deleted (with its directory) meanwhile;
-            # a lock on an unlinked file excludes nobody, so take the new one.
+            # a lock on an unlinked file excludes nobody, so take the new one. An
+            # open file keeps its inode: its identity is the one read at open.
             try:
                 st = os.stat(path)
-                held = os.fstat(self._lock_fd)
-                if (st.st_dev, st.st_ino) == (held.st_dev, held.st_ino):
+                if (st.st_dev, st.st_ino) == self._lock_ident:
                     return self._lock_fd
             except FileNotFoundError:
                 pass
@@ -245,13 +250,15 @@ class AppendFile:
             self._drop_lock()
             raise
         try:
-            fd = self._current_fd()
-            st = os.fstat(fd)
+            # Five system calls when nothing changed (flock, the lock's stat, the
+            # file's stat, write, unlock); each lets the GIL go once, and the writer's
+            # thread may wait a switch interval to take it back from a busy loop.
+            fd, st = self._current()
             size = st.st_size
             rotated: Path | None = None
             if rotate is not None and size > 0 and rotate(size, len(data), st.st_mtime):
                 rotated = self._rotate_locked()
-                fd = self._open()
+                fd, _ = self._open()
                 size = 0
             view = memoryview(data)
             done = 0
@@ -290,7 +297,7 @@ class AppendFile:
             os.fsync(self._fd)
 
     def _drop_lock(self) -> None:
-        fd, self._lock_fd = self._lock_fd, None
+        fd, self._lock_fd, self._lock_ident = self._lock_fd, None, None
         if fd is not None:
             with contextlib.suppress(OSError):
                 os.close(fd)
