@@ -13,6 +13,10 @@ IO: blocking calls, run by the writer in its thread, never on the event loop.
   writes and reopens a rotated file.
 * Files are created ``0600`` in a ``0700`` directory, opened without following
   symlinks; new files fsync their directory.
+* With the compiled core, an append that finds everything as it left it (the
+  same lock file, the same file, no rotation due) runs its five system calls in
+  one call of the core without the GIL (``asgi_audit_native.append_locked``);
+  anything else is left to :meth:`AppendFile.append` here, which checks again.
 """
 
 from __future__ import annotations
@@ -25,8 +29,9 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Final
+from typing import Any, Final
 
+from ..record.engine import compiled_module
 from ..record.events import category_filename
 
 __all__ = (
@@ -139,17 +144,38 @@ def _lock_path(path: Path) -> Path:
 
 #: Decides, under the lock, whether the file is rotated before an append:
 #: called with the file's size, the size of the data to append and its mtime.
+#: One with a ``bounds(incoming)`` method (as
+#: :meth:`~asgi_audit.store.rotation.RotationPolicy.bounds`) lets the compiled
+#: core append without calling it when it cannot be due; any other is called.
 RotateCheck = Callable[[int, int, float], bool]
+
+
+def _native_append() -> Callable[..., tuple[int, int]] | None:
+    # The core's locked append, when the core is in use and has it.
+    module: Any = compiled_module()
+    return getattr(module, "append_locked", None) if module is not None else None
 
 
 class AppendFile:
     """One category's file: locked appends, reopened after rotation or deletion."""
 
-    __slots__ = ("_fd", "_ident", "_lock_fd", "_lock_ident", "directory", "path", "sync_error")
+    __slots__ = (
+        "_fd",
+        "_ident",
+        "_lock_fd",
+        "_lock_ident",
+        "_native",
+        "_paths",
+        "directory",
+        "path",
+        "sync_error",
+    )
 
     def __init__(self, directory: LogDirectory, path: Path) -> None:
         self.directory = directory
         self.path = path
+        self._native = _native_append()
+        self._paths = (os.fsencode(_lock_path(path)), os.fsencode(path))
         self._fd: int | None = None
         self._ident: tuple[int, int] | None = None
         self._lock_fd: int | None = None
@@ -244,6 +270,28 @@ class AppendFile:
         Raises:
             OSError: the write failed; the file was cut back to its size before it.
         """
+        native = self._native
+        if native is not None and self._fd is not None and self._lock_fd is not None:
+            bounds = None
+            if rotate is not None:
+                bounded = getattr(rotate, "bounds", None)
+                bounds = bounded(len(data)) if bounded is not None else False
+            if bounds is not False:
+                lock_path, path = self._paths
+                status, value = native(
+                    self._lock_fd,
+                    lock_path,
+                    self._lock_ident,
+                    self._fd,
+                    path,
+                    self._ident,
+                    data,
+                    bounds,
+                )
+                if status == 0:
+                    return value, None
+                if status == 2:
+                    raise OSError(value, os.strerror(value))
         try:
             self._lock()
         except OSError:

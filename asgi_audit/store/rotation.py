@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import gzip
+import math
 import os
 import re
 import shutil
@@ -38,6 +39,8 @@ __all__ = (
 )
 
 _CHUNK: Final = 1 << 20
+# How close to a period's boundary a mtime is left to RotationPolicy's own arithmetic.
+_MARGIN: Final = 0.001
 _INTERVALS: Final = {"hourly": 3600.0, "daily": 86400.0, "weekly": 7 * 86400.0}
 _DURATION: Final = re.compile(r"\s*(\d+(?:\.\d+)?)\s*(s|m|h|d)\s*\Z")
 _UNITS: Final = {"s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
@@ -105,6 +108,19 @@ class RotationPolicy:
     def maintains(self) -> bool:
         """Whether rotated files need compression or retention."""
         return self.compress or self.keep is not None or self.max_age is not None
+
+    def bounds(self, incoming: int) -> tuple[int, float, float]:
+        """When this check may be due for a batch of ``incoming`` bytes, for the
+        compiled core's append: ``(max_bytes or -1, low, high)``. A file that fits
+        in ``max_bytes`` and whose mtime is within ``[low, high)`` is not rotated
+        now; anything else is decided by calling the check. The window is the
+        current period, a millisecond narrower at each end: a mtime that close to
+        a boundary is left to the check's own arithmetic."""
+        max_bytes = -1 if self.max_bytes is None else self.max_bytes
+        if self.interval is None:
+            return max_bytes, -math.inf, math.inf
+        start = int(time.time() // self.interval) * self.interval
+        return max_bytes, start + _MARGIN, start + self.interval - _MARGIN
 
     def __call__(self, size: int, incoming: int, mtime: float) -> bool:
         if self.max_bytes is not None and size + incoming > self.max_bytes:

@@ -3,6 +3,7 @@
 //! The engine is [`scan`], plain Rust; the Python bindings are in this file,
 //! behind the `python` feature (on by default, what maturin builds).
 
+pub mod append;
 pub mod event;
 pub mod json;
 pub mod keys;
@@ -50,6 +51,10 @@ mod asgi_audit_native {
     /// Sealing lines, as `asgi_audit.proof.integrity.Chain.seal` (`seal.rs`).
     #[pymodule_export]
     use crate::seal::py::Sealer;
+
+    /// A batch appended to its file under the lock without the GIL (`append.rs`).
+    #[pymodule_export]
+    use crate::append::py::append_locked;
 
     /// The writer's per-event pipeline and the event ids (`pipeline.rs`, `py_pipeline.rs`).
     #[pymodule_export]
