@@ -107,3 +107,18 @@ class Pipeline:
         """Each event's stamped, unsealed line, or the id drawn for it where the
         reference must encode it; ``chains[i]`` indexes ``stamps`` (stream, last
         seq, first-line fields) for an event of a sealed stream."""
+
+def append_locked(
+    lock_fd: int,
+    lock_path: bytes,
+    lock_ident: tuple[int, int],
+    fd: int,
+    path: bytes,
+    ident: tuple[int, int],
+    data: bytes,
+    bounds: tuple[int, float, float] | None,
+) -> tuple[int, int]:
+    """``data`` appended to the held file under its lock, without the GIL:
+    ``(0, size after)``; ``(1, 0)`` where AppendFile.append must take it (nothing
+    written, the lock released); ``(2, errno)`` when the write failed (cut back).
+    ``bounds``: ``(max_bytes or -1, low, high)`` (RotationPolicy.bounds), or None."""

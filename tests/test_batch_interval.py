@@ -8,6 +8,7 @@ own deadline (ten seconds) instead of passing.
 
 from __future__ import annotations
 
+import gc
 import math
 import threading
 import time
@@ -86,6 +87,27 @@ async def test_under_steady_load_batches_are_taken_at_most_once_per_interval(
     # Without the interval the writer takes what is there each time it is free.
     assert eager_batches > math.floor(elapsed / 0.1) + 2
     assert _blocked_paths(tmp_path / "eager") == [f"/etc/p{i}" for i in range(200)]
+
+
+@pytest.mark.anyio
+async def test_a_written_batch_is_not_kept_alive_while_the_writer_lingers(
+    tmp_path: Path,
+) -> None:
+    # Events kept alive across the linger outlive the garbage collector's young
+    # generations (its full collections then walk them): once written, nothing
+    # of the writer (its loop, its thread's last job) may hold the batch.
+    async with Auditor(log_dir=tmp_path, batch_interval_ms=60_000) as auditor:
+        for i in range(50):
+            await _block(auditor, i)
+        await auditor.flush()
+        assert len(_blocked_paths(tmp_path)) == 50
+        # The writer now lingers for a minute after the batch it took; its thread
+        # lets go of its last job once it has handed the result back.
+        with anyio.fail_after(DEADLINE_S):
+            while any(type(o) is RawEvent for o in gc.get_objects()):
+                await anyio.sleep(0.01)
+        assert auditor._runtime is not None
+        assert auditor._runtime.writer.batches >= 1
 
 
 @pytest.mark.anyio

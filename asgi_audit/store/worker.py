@@ -68,8 +68,13 @@ class WorkerThread:
         return result
 
     def _work(self) -> None:
-        while (job := self._jobs.get()) is not None:
+        while True:
+            job = self._jobs.get()
+            if job is None:
+                return
             job()
+            # Not kept while waiting for the next: a job holds its arguments (a batch).
+            del job
 
     def stop(self) -> None:
         """Let the thread end once its current job is done."""

@@ -137,20 +137,12 @@ class Writer:
                     if self._held and not taken.is_set():
                         await self._retry_held()
                     continue
-                batch, base, drops = taken
                 taken_at = time.monotonic()
-                real = len(batch)
-                batch.extend(dropped_events(drops))
-                if self._pipeline.native:
-                    # One trip to the thread: the core encodes without the GIL.
-                    job = self._worker.run(self._encode_and_store, batch, base, real)
-                else:
-                    chains = self._proof.chains if self._proof is not None else None
-                    encoded = await encode_on_loop(
-                        self._pipeline, batch, base, real, self._chain, chains
-                    )
-                    job = self._worker.run(self._store_batch, encoded)
-                upto, synced, error = await job
+                upto, synced, error = await self._write(*taken)
+                # Nothing here holds the batch any more: events kept alive across
+                # the linger would outlive the garbage collector's young
+                # generations, and its full collections would walk them.
+                taken = None
                 self.batches += 1
                 stream.advance(upto, synced, error, self._held_count())
                 if self._batch_interval:
@@ -161,6 +153,19 @@ class Writer:
         finally:
             self._worker.stop()
             self.done.set()
+
+    async def _write(
+        self, batch: list[RawEvent], base: int, drops: dict[str, list[int]]
+    ) -> tuple[int, bool, BaseException | None]:
+        # One taken batch, encoded and stored; (written up to, synced, fsync error).
+        real = len(batch)
+        batch.extend(dropped_events(drops))
+        if self._pipeline.native:
+            # One trip to the thread: the core encodes without the GIL.
+            return await self._worker.run(self._encode_and_store, batch, base, real)
+        chains = self._proof.chains if self._proof is not None else None
+        encoded = await encode_on_loop(self._pipeline, batch, base, real, self._chain, chains)
+        return await self._worker.run(self._store_batch, encoded)
 
     async def _linger(self, until: float) -> None:
         # Under steady load, the next batch waits for the interval: each batch
