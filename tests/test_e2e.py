@@ -190,3 +190,32 @@ def test_a_500_for_an_unhandled_error_tells_the_client_to_close_the_connection(
             after = client.get("/api/items/1")  # the same client, so a closed connection shows
             assert after.status_code == 200
         server.stop(signal.SIGTERM)
+
+
+def test_a_finished_requests_audit_cell_is_not_kept_alive_by_the_servers_keep_alive_timer(
+    tmp_path: Path,
+) -> None:
+    # uvicorn schedules a keep-alive timer inside a response's last send; a timer
+    # keeps a copy of the context until its time (5 s), cancelled or not. With the
+    # cell in that copy, every request's cell and context would outlive it.
+    env = {LOG_DIR_ENV: str(tmp_path / "logs")}
+    with run_server(APP, env, extra_args=NO_PROXY_HEADERS) as server:
+        with http_client(server.url) as client:  # one keep-alive connection
+            for i in range(20):
+                assert client.get(f"/api/items/{i}").status_code == 200
+            alive = client.get("/debug/cells").json()["cells"]
+            # A background task after the last send still has the request's context.
+            later = client.post("/later/read_file", headers={RID: "e2e-later-00001"})
+            assert later.status_code == 202
+        server.stop(signal.SIGTERM)
+
+    assert alive == 1  # the /debug/cells request's own
+    [blocked] = read_events(tmp_path / "logs" / "tool-blocks.jsonl")
+    assert blocked["request_id"] == "e2e-later-00001"
+    assert blocked["request_path"] == "/later/read_file"
+    assert blocked["blocked_path"] == "/etc/shadow"
+    assert "encoding_error" not in blocked
+    paths = [e["request_path"] for e in read_events(tmp_path / "logs" / "api-audit.jsonl")]
+    assert sorted(paths) == sorted(
+        [f"/api/items/{i}" for i in range(20)] + ["/debug/cells", "/later/read_file"]
+    )

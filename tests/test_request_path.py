@@ -20,7 +20,7 @@ import pytest
 from starlette.types import Message
 
 from asgi_audit import AuditMiddleware, Auditor, RequestContext
-from asgi_audit.record.context import ContextCell, build_context
+from asgi_audit.record.context import ContextCell, build_context, current_cell
 from asgi_audit.record.engine import compiled_module
 from asgi_audit.store.batches import HANDOFF
 from asgi_audit.web import middleware
@@ -204,7 +204,9 @@ async def _start(headers: Any) -> list[Message]:
     async def receive() -> Message:  # pragma: no cover - not called
         raise AssertionError("not called")
 
-    exchange = HttpExchange(receive, send, (b"x-request-id", b"r" * 16), 0, None)
+    exchange = HttpExchange(
+        receive, send, (b"x-request-id", b"r" * 16), 0, None, ContextCell(RequestContext())
+    )
     await exchange.send({"type": "http.response.start", "status": 200, "headers": headers})
     assert exchange.status == 200
     return sent
@@ -221,12 +223,47 @@ async def test_the_request_id_header_is_added_to_a_copy_of_the_start_message() -
     async def receive() -> Message:  # pragma: no cover - not called
         raise AssertionError("not called")
 
-    exchange = HttpExchange(receive, send, (b"x-request-id", b"r" * 16), 0, None)
+    exchange = HttpExchange(
+        receive, send, (b"x-request-id", b"r" * 16), 0, None, ContextCell(RequestContext())
+    )
     await exchange.send(message)
     await exchange.send(message)  # the same message again, as an app may send it
     for out in sent:
         assert out["headers"] == [*headers, (b"x-request-id", b"r" * 16)]
     assert message["headers"] == [(b"content-type", b"text/plain")]
+
+
+async def test_the_last_message_is_sent_without_the_cell_and_the_cell_is_back_after() -> None:
+    # A server schedules its keep-alive timer inside the last send, and the timer
+    # keeps a copy of the context until its time: the cell must not be in it. A
+    # chunk before the last, and whatever runs after it (background tasks), see it.
+    cell = ContextCell(RequestContext(request_id="r" * 16))
+    seen: list[tuple[str, bool]] = []
+
+    async def send(message: Message) -> None:
+        seen.append((message["type"], current_cell() is cell))
+
+    async def receive() -> Message:  # pragma: no cover - not called
+        raise AssertionError("not called")
+
+    exchange = HttpExchange(receive, send, (b"x-request-id", b"r" * 16), 0, None, cell)
+    assert current_cell() is None
+    exchange.enter()
+    try:
+        await exchange.send({"type": "http.response.start", "status": 200, "headers": []})
+        await exchange.send({"type": "http.response.body", "body": b"a", "more_body": True})
+        await exchange.send({"type": "http.response.body", "body": b"b"})
+        assert current_cell() is cell
+    finally:
+        exchange.leave()
+    assert current_cell() is None
+    assert seen == [
+        ("http.response.start", True),
+        ("http.response.body", True),
+        ("http.response.body", False),
+    ]
+    assert exchange.complete
+    assert exchange.bytes_sent == 2
 
 
 @pytest.mark.parametrize("name", [b"x-request-id", b"X-Request-ID"])

@@ -10,8 +10,10 @@ the policy asks for bodies, keeps a capped copy of each body.
 
 from __future__ import annotations
 
+from contextvars import Token
 from typing import TYPE_CHECKING
 
+from ..record.context import ContextCell, reset_cell, set_cell
 from .bodies import BodyTap
 
 if TYPE_CHECKING:
@@ -24,6 +26,7 @@ class HttpExchange:
     """State of one exchange; ``receive`` and ``send`` are what the app gets."""
 
     __slots__ = (
+        "_cell",
         "_extra_header",
         "_header_name",
         "_receive",
@@ -36,6 +39,7 @@ class HttpExchange:
         "response_body",
         "response_type",
         "status",
+        "token",
     )
 
     def __init__(
@@ -45,6 +49,7 @@ class HttpExchange:
         header: tuple[bytes, bytes],
         body_limit: int,
         request_type: str | None,
+        cell: ContextCell,
     ) -> None:
         self._receive = receive
         self._send = send
@@ -58,6 +63,19 @@ class HttpExchange:
         self.response_type: str | None = None
         self.request_body = BodyTap(body_limit) if body_limit else None
         self.response_body = BodyTap(body_limit) if body_limit else None
+        self._cell = cell
+        #: The token of the request's cell in the ContextVar (:meth:`enter`).
+        self.token: Token[ContextCell | None] | None = None
+
+    def enter(self) -> None:
+        """Make the request's cell current (:meth:`leave` undoes it)."""
+        self.token = set_cell(self._cell)
+
+    def leave(self) -> None:
+        """Restore what was current before :meth:`enter`."""
+        token, self.token = self.token, None
+        if token is not None:
+            reset_cell(token)
 
     async def receive(self) -> Message:
         message = await self._receive()
@@ -79,6 +97,8 @@ class HttpExchange:
                 self.response_body.feed(body)
             if not message.get("more_body", False):
                 self.complete = True
+                await self._send_last(message)
+                return
         elif kind == "http.response.start":
             self.status = message["status"]
             headers = message.get("headers", ())
@@ -103,6 +123,29 @@ class HttpExchange:
             self.disconnected = True
             self.complete = False
             raise
+
+    async def _send_last(self, message: Message) -> None:
+        # The response's last message is sent with the request's cell out of the
+        # ContextVar: a server schedules its keep-alive timer inside this call, and
+        # a timer keeps a copy of the context until its time comes, cancelled or
+        # not (5 s by default in uvicorn), so the cell and its request context
+        # would outlive the request and reach the garbage collector's oldest
+        # generation. What runs after it (background tasks) has the cell again.
+        token = self.token
+        if token is not None:
+            try:
+                reset_cell(token)
+            except ValueError:  # sent from another context (a child task): left alone
+                token = None
+        try:
+            await self._send(message)
+        except OSError:
+            self.disconnected = True
+            self.complete = False
+            raise
+        finally:
+            if token is not None:
+                self.token = set_cell(self._cell)
 
 
 def route_template(scope: Scope) -> str | None:

@@ -29,8 +29,6 @@ from ..record.context import (
     ContextCell,
     RequestContext,
     build_context,
-    reset_cell,
-    set_cell,
 )
 from ..record.events import API_AUDIT, RawEvent
 from ..record.tracing import trace_ids
@@ -386,13 +384,13 @@ class AuditMiddleware:
         if body_limit and early.level != "request_response":
             body_limit = 0
         request_type = header_value(scope, b"content-type") if body_limit else None
-        exchange = HttpExchange(receive, send, rid_header, body_limit, request_type)
+        exchange = HttpExchange(receive, send, rid_header, body_limit, request_type, cell)
         # With user or role rules the user is not known yet: the record as the
         # request arrives follows the highest level any rule could give it.
         if self._on_arrival and early.level != "none":
             fields = {"stage": "request_received", **self._request_fields(scope, early)}
             await self._put(scope, cell, "received", fields, None)
-        token = set_cell(cell)
+        exchange.enter()
         try:
             await self.app(scope, exchange.receive, exchange.send)
         except Exception as exc:
@@ -406,7 +404,7 @@ class AuditMiddleware:
                 await self.auditor._put(raw)
             raise
         finally:
-            reset_cell(token)
+            exchange.leave()
         raw = self._record(scope, cell, exchange, start, None, early)
         if raw is not None:
             # Enqueued at once when the stream has room, else waits as _put does.

@@ -12,20 +12,24 @@ Routes:
     GET  /boom                    raises: a 500 carrying the request id
     GET  /healthz                 excluded from ``api_access`` by default
     GET  /stream/{token}          streams ``first`` then waits for ``POST /stream/{token}/release``
+    POST /later/{tool_name}       202 at once; a background task then records ``tool_path_blocked``
+    GET  /debug/cells             how many requests' audit cells are alive in this process
 """
 
 from __future__ import annotations
 
 import asyncio
+import gc
 import os
 from collections.abc import AsyncIterator
 from typing import Annotated, Final
 
-from fastapi import Depends, FastAPI
+from fastapi import BackgroundTasks, Depends, FastAPI
 from fastapi.responses import JSONResponse, StreamingResponse
 from pydantic import BaseModel
 
 from asgi_audit import AuditContext, AuditMiddleware, Auditor, audit_context
+from asgi_audit.web.dependencies import RequestAudit
 from tests.apps import LOG_DIR_ENV, PASSWORD, TRUSTED_PROXIES_ENV
 
 #: Paths the tool guard refuses, as the original file-access checker did.
@@ -115,3 +119,15 @@ async def stream(token: str) -> StreamingResponse:
 async def release_stream(token: str) -> dict[str, bool]:
     _releases.setdefault(token, asyncio.Event()).set()
     return {"released": True}
+
+
+@app.post("/later/{tool_name}", status_code=202)
+async def later(tool_name: str, tasks: BackgroundTasks) -> dict[str, bool]:
+    # Run after the response is sent, in the request's context.
+    tasks.add_task(guard_tool_access, tool_name, "/etc/shadow")
+    return {"accepted": True}
+
+
+@app.get("/debug/cells")
+async def cells() -> dict[str, int]:
+    return {"cells": sum(type(o) is RequestAudit for o in gc.get_objects())}
