@@ -30,6 +30,7 @@ import anyio
 import anyio.lowlevel
 
 from ..record.events import RawEvent
+from ..record.queued import CATEGORY, Queued, freeze
 from .waiting import (
     NOT_RUNNING,
     AuditorNotRunning,
@@ -114,7 +115,8 @@ class EventStream(WaitingForms):
         self._lock = threading.Lock()
         self._space_cond = threading.Condition(self._lock)
         self._done_cond = threading.Condition(self._lock)
-        self._items: deque[RawEvent] = deque()
+        # Frozen (record/queued.py): waiting events the garbage collector stops tracking.
+        self._items: deque[Queued] = deque()
         self.accepting = False
         self.closing = False
         self.enqueued = 0  # sequence number of the last enqueued event
@@ -157,13 +159,14 @@ class EventStream(WaitingForms):
         Raises:
             AuditorNotRunning: the stream is not accepting events.
         """
+        item = freeze(raw)
         with self._lock:
             if not self.accepting:
                 raise AuditorNotRunning(NOT_RUNNING)
             items = self._items
             if len(items) + self.in_flight + self.held >= self.capacity:
                 return 0
-            items.append(raw)
+            items.append(item)
             seq = self.enqueued = self.enqueued + 1
             if len(items) < self._quiet_below:
                 return seq
@@ -250,7 +253,7 @@ class EventStream(WaitingForms):
             with contextlib.suppress(RuntimeError):
                 self._call_soon(fn)
 
-    def take(self) -> tuple[list[RawEvent], int, dict[str, list[int]]] | anyio.Event | None:
+    def take(self) -> tuple[list[Queued], int, dict[str, list[int]]] | anyio.Event | None:
         """Everything queued, the sequence number of its first event, and the drops
         to report; or an Event to wait on when empty; or None when closed and drained."""
         with self._lock:
@@ -354,7 +357,7 @@ class EventStream(WaitingForms):
                 "enqueued": self.enqueued,
                 "completed": self.completed,
                 # Counted here, not on the request path: stats are rare, events not.
-                "queued_by_category": dict(Counter(raw.category for raw in self._items)),
+                "queued_by_category": dict(Counter(item[CATEGORY] for item in self._items)),
                 "dropped_by_category": dict(self.dropped),
             }
 
