@@ -31,6 +31,7 @@ from .record.context import RequestContext
 from .record.context import get_cell as _get_cell
 from .record.events import SCHEMA_VERSION, RawEvent
 from .record.pipeline import OutputFormat, SessionIdMode
+from .record.queued import frozen, thaw
 from .record.scanner import SecretRule
 from .record.tracing import _get_current_span, trace_ids
 from .runtime import Runtime
@@ -414,15 +415,18 @@ class Auditor(EventMethods[Coroutine[Any, Any, None]]):
             trace_id, span_id = trace_ids()
             if trace_id is not None:
                 context = RequestContext(trace_id=trace_id, span_id=span_id)
-        raw = RawEvent(
-            category, event_type, outcome, _time_ns(), context, fields, exception, durable
-        )
+        time_ns = _time_ns()
         stream = self._stream
         if stream is not None and not durable and not self._taps:
-            seq = stream.offer(raw)
+            # Frozen as the stream keeps it (record/queued.py), with no RawEvent made.
+            item = frozen(category, event_type, outcome, time_ns, context, fields, exception, False)
+            seq = stream.enqueue(item)
             if seq:
                 return hand_off() if stream.hands_off(seq) else _recorded()
-        return self._put(raw)
+            return self._put(thaw(item))
+        return self._put(
+            RawEvent(category, event_type, outcome, time_ns, context, fields, exception, durable)
+        )
 
     def _deliver(self, raw: RawEvent) -> Coroutine[Any, Any, None]:
         return self._put(raw)

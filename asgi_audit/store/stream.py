@@ -154,12 +154,15 @@ class EventStream(WaitingForms):
     # ----------------------------------------------------------------- the core
 
     def offer(self, raw: RawEvent) -> int:
-        """Enqueue ``raw`` if there is room: its sequence number, or 0 if full.
+        """:meth:`enqueue` of ``raw``'s frozen form."""
+        return self.enqueue(freeze(raw))
+
+    def enqueue(self, item: Queued) -> int:
+        """Enqueue a frozen event if there is room: its sequence number, or 0 if full.
 
         Raises:
             AuditorNotRunning: the stream is not accepting events.
         """
-        item = freeze(raw)
         with self._lock:
             if not self.accepting:
                 raise AuditorNotRunning(NOT_RUNNING)

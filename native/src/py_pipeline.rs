@@ -25,18 +25,19 @@ use crate::uuid7::{format_id, to_int, when_of, Uuid7};
 /// Containers nested deeper than this are the reference's (its limit is 12).
 const MAX_NESTING: u32 = 14;
 
-/// Where the frozen form of an event (`asgi_audit.record.queued.freeze`, one flat
-/// exact tuple) holds each field; the caller's fields start at `FIELDS`.
+/// Where the frozen form of an event (`asgi_audit.record.queued.freeze`, an exact
+/// tuple of `FROZEN_LEN`) holds each field.
 const CATEGORY: usize = 0;
 const EVENT_TYPE: usize = 1;
 const OUTCOME: usize = 2;
 const TIME_NS: usize = 3;
-const EXCEPTION: usize = 4;
-const MARKER: usize = 6;
-const FIELDS: usize = MARKER + 1 + 11;
+const CONTEXT: usize = 4;
+const KEYS: usize = 5;
+const VALUES: usize = 6;
+const EXCEPTION: usize = 7;
+const FROZEN_LEN: usize = 9;
 
-/// For each of [`CONTEXT_FIELDS`], its index among a frozen event's 11 context
-/// values: the fields of `asgi_audit.record.context.RequestContext` in their
+/// For each of [`CONTEXT_FIELDS`], its index in a frozen context: the fields of `asgi_audit.record.context.RequestContext` in their
 /// declared order (ip_address, user_agent, session_id, request_id, request_path,
 /// method, agent_id, user_id, trace_id, span_id, ip_address_rejected).
 const FROZEN_CONTEXT: [usize; 11] = [0, 10, 1, 2, 3, 6, 7, 4, 5, 8, 9];
@@ -224,24 +225,26 @@ impl<'py> Reader<'py> {
         )
     }
 
-    /// A frozen event: `(category, event_type, outcome, time_ns, exception,
-    /// durable, marker, *11 context values, *the fields' keys and values)`.
+    /// A frozen event: `(category, event_type, outcome, time_ns, context, keys,
+    /// values, exception, durable)`, the context as the tuple of its 11 fields.
     fn frozen(&mut self, t: &Bound<'py, PyTuple>) -> Option<RawEvent> {
-        let size = t.len();
-        if size < FIELDS || (size - FIELDS) % 2 != 0 {
+        if t.len() != FROZEN_LEN {
             return None;
         }
         let item = |index: usize| t.get_item(index).ok();
         if !item(EXCEPTION)?.is_none() {
             return None; // its stack trace is Python's to format
         }
-        let marker = item(MARKER)?;
-        let context = if marker.is_none() {
+        let ctx = item(CONTEXT)?;
+        let context = if ctx.is_none() {
             None
-        } else if marker.is_exact_instance_of::<PyBool>() && marker.is_truthy().ok()? {
+        } else if let Ok(frozen) = ctx.cast_exact::<PyTuple>() {
+            if frozen.len() != FROZEN_CONTEXT.len() {
+                return None;
+            }
             let mut values = Vec::with_capacity(CONTEXT_FIELDS.len());
             for &index in &FROZEN_CONTEXT {
-                let value = item(MARKER + 1 + index)?;
+                let value = frozen.get_item(index).ok()?;
                 values.push(if value.is_none() {
                     None
                 } else {
@@ -250,15 +253,19 @@ impl<'py> Reader<'py> {
             }
             Some(Arc::new(values))
         } else {
-            Some(self.context(&marker)?) // a context of another type, read by name
+            Some(self.context(&ctx)?) // a context of another type, read by name
         };
-        let mut fields = Map::with_capacity((size - FIELDS) / 2);
-        for index in (FIELDS..size).step_by(2) {
-            let key = item(index)?;
+        let keys = item(KEYS)?;
+        let keys = keys.cast_exact::<PyTuple>().ok()?;
+        let values = item(VALUES)?;
+        let values = values.cast_exact::<PyTuple>().ok()?;
+        if keys.len() != values.len() {
+            return None;
+        }
+        let mut fields = Map::with_capacity(keys.len());
+        for (key, value) in keys.iter().zip(values.iter()) {
             let key = key.cast_exact::<PyString>().ok()?.to_str().ok()?.to_owned();
-            fields
-                .0
-                .push((key, to_value(&item(index + 1)?, MAX_NESTING)?));
+            fields.0.push((key, to_value(&value, MAX_NESTING)?));
         }
         event(
             &item(CATEGORY)?,
