@@ -266,6 +266,32 @@ async def test_the_last_message_is_sent_without_the_cell_and_the_cell_is_back_af
     assert exchange.bytes_sent == 2
 
 
+@pytest.mark.parametrize("last", [False, True], ids=["a-chunk", "the-last-message"])
+async def test_a_client_gone_at_a_body_message_is_a_disconnect(last: bool) -> None:
+    # ASGI 2.4: a server's send raises OSError once the client is gone.
+    cell = ContextCell(RequestContext(request_id="r" * 16))
+
+    async def send(message: Message) -> None:
+        if message["type"] == "http.response.body":
+            raise OSError("the client is gone")
+
+    async def receive() -> Message:  # pragma: no cover - not called
+        raise AssertionError("not called")
+
+    exchange = HttpExchange(receive, send, (b"x-request-id", b"r" * 16), 0, None, cell)
+    exchange.enter()
+    try:
+        await exchange.send({"type": "http.response.start", "status": 200, "headers": []})
+        with pytest.raises(OSError, match="the client is gone"):
+            await exchange.send({"type": "http.response.body", "body": b"a", "more_body": not last})
+        assert current_cell() is cell
+    finally:
+        exchange.leave()
+    assert exchange.disconnected is True
+    assert exchange.complete is False
+    assert exchange.bytes_sent == 1
+
+
 @pytest.mark.parametrize("name", [b"x-request-id", b"X-Request-ID"])
 async def test_the_apps_own_request_id_header_stands(name: bytes) -> None:
     sent = await _start([(name, b"the-apps-own-id")])
