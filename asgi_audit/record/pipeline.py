@@ -220,7 +220,7 @@ class Pipeline:
         return line if chain is None else chain.seal(line)
 
     def encode_batch(
-        self, raws: Sequence[RawEvent | Queued], chain_for: Callable[[str], Chain | None]
+        self, raws: Sequence[Queued], chain_for: Callable[[str], Chain | None]
     ) -> list[bytes]:
         """The lines of a batch: ``[self.encode(raw, chain_for(raw.category)) for raw
         in raws]``, the same bytes and the chains left alike, on the compiled core
@@ -231,7 +231,7 @@ class Pipeline:
 
     def _encode_batch(
         self,
-        raws: Sequence[RawEvent | Queued],
+        raws: Sequence[Queued],
         chain_for: Callable[[str], Chain | None],
         ids: list[str] | None,
     ) -> list[bytes]:

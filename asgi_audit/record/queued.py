@@ -30,17 +30,19 @@ from typing import Any, Final
 from .context import RequestContext, build_context, context_values
 from .events import RawEvent
 
-__all__ = ("CATEGORY", "DURABLE", "Queued", "category_of", "freeze", "frozen", "thaw")
+__all__ = ("Queued", "category_of", "durable_of", "freeze", "frozen", "thaw")
 
-#: A frozen event: ``(category, event_type, outcome, time_ns, context, keys,
-#: values, exception, durable)``. ``context`` is the tuple of a ``RequestContext``'s
-#: fields in their declared order, None, or the context itself when it is of
-#: another type; ``keys`` and ``values`` are the tuples of the fields' keys and
-#: values, in order.
-Queued = tuple[Any, ...]
-#: Where a frozen event holds its category and its durable flag.
-CATEGORY: Final = 0
-DURABLE: Final = 8
+#: A waiting event: frozen, ``(category, event_type, outcome, time_ns, context,
+#: keys, values, exception, durable)``, where ``context`` is the tuple of a
+#: ``RequestContext``'s fields in their declared order, None, or the context itself
+#: when it is of another type, and ``keys`` and ``values`` are the tuples of the
+#: fields' keys and values, in order; or the ``RawEvent`` itself when a field's
+#: value is a container, or there is an exception: the collector would track the
+#: frozen form anyway, and it would only add objects for it to walk.
+Queued = tuple[Any, ...] | RawEvent
+_CATEGORY: Final = 0
+_DURABLE: Final = 8
+_CONTAINERS: Final = frozenset({dict, list, tuple, set, frozenset})
 
 
 def frozen(
@@ -53,26 +55,19 @@ def frozen(
     exception: BaseException | None,
     durable: bool,
 ) -> Queued:
-    """The frozen form of the ``RawEvent`` these would make, without making it
-    (the awaited event methods' path)."""
+    """The waiting form of the ``RawEvent`` these would make (the awaited event
+    methods' path: no ``RawEvent`` is made for a frozen one)."""
+    values = tuple(fields.values())
+    if exception is not None or not _CONTAINERS.isdisjoint(map(type, values)):
+        return RawEvent(category, event_type, outcome, time_ns, context, fields, exception, durable)
     if type(context) is RequestContext:
         context = context_values(context)
-    return (
-        category,
-        event_type,
-        outcome,
-        time_ns,
-        context,
-        tuple(fields),
-        tuple(fields.values()),
-        exception,
-        durable,
-    )
+    return (category, event_type, outcome, time_ns, context, tuple(fields), values, None, durable)
 
 
 def freeze(raw: RawEvent) -> Queued:
-    """``raw`` as the stream keeps it."""
-    return frozen(
+    """``raw`` as the stream keeps it (``raw`` itself when it is not frozen)."""
+    item = frozen(
         raw.category,
         raw.event_type,
         raw.outcome,
@@ -82,9 +77,10 @@ def freeze(raw: RawEvent) -> Queued:
         raw.exception,
         raw.durable,
     )
+    return raw if isinstance(item, RawEvent) else item
 
 
-def thaw(item: Queued | RawEvent) -> RawEvent:
+def thaw(item: Queued) -> RawEvent:
     """The ``RawEvent`` of a frozen event (a ``RawEvent`` as it is)."""
     if isinstance(item, RawEvent):
         return item
@@ -95,9 +91,17 @@ def thaw(item: Queued | RawEvent) -> RawEvent:
     return RawEvent(category, event_type, outcome, time_ns, context, fields, exception, durable)
 
 
-def category_of(item: Queued | RawEvent) -> str:
-    """The category of a frozen event or of a ``RawEvent``."""
+def category_of(item: Queued) -> str:
+    """The category of a waiting event."""
     if isinstance(item, RawEvent):
         return item.category
-    category: str = item[CATEGORY]
+    category: str = item[_CATEGORY]
     return category
+
+
+def durable_of(item: Queued) -> bool:
+    """Whether a waiting event is durable."""
+    if isinstance(item, RawEvent):
+        return item.durable
+    durable: bool = item[_DURABLE]
+    return durable

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Final
 import anyio.lowlevel
 
 from ..proof.integrity import Chain, Sealed
-from ..record.queued import CATEGORY, DURABLE, Queued, thaw
+from ..record.queued import Queued, category_of, durable_of, thaw
 
 if TYPE_CHECKING:
     from ..record.pipeline import Pipeline
@@ -51,7 +51,7 @@ class Encoded:
 
     def place(self, offset: int, item: Queued, line: bytes) -> None:
         """The line of the batch's event at ``offset`` (frozen) into its category's lines."""
-        category = item[CATEGORY]
+        category = category_of(item)
         chunk = self.lines.get(category)
         if chunk is None:
             chunk = self.lines[category] = []
@@ -60,7 +60,7 @@ class Encoded:
         if offset < self.real:
             self.real_count[category] += 1
         chunk.append(line)
-        if item[DURABLE]:
+        if durable_of(item):
             self.durable = True
 
     def close(self, chains: Mapping[str, Chain] | None) -> None:

@@ -30,7 +30,7 @@ import anyio
 import anyio.lowlevel
 
 from ..record.events import RawEvent
-from ..record.queued import CATEGORY, Queued, freeze
+from ..record.queued import Queued, category_of, freeze
 from .waiting import (
     NOT_RUNNING,
     AuditorNotRunning,
@@ -360,7 +360,7 @@ class EventStream(WaitingForms):
                 "enqueued": self.enqueued,
                 "completed": self.completed,
                 # Counted here, not on the request path: stats are rare, events not.
-                "queued_by_category": dict(Counter(item[CATEGORY] for item in self._items)),
+                "queued_by_category": dict(Counter(map(category_of, self._items))),
                 "dropped_by_category": dict(self.dropped),
             }
 
