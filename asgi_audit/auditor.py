@@ -31,7 +31,6 @@ from .record.context import RequestContext
 from .record.context import get_cell as _get_cell
 from .record.events import SCHEMA_VERSION, RawEvent
 from .record.pipeline import OutputFormat, SessionIdMode
-from .record.queued import frozen, thaw
 from .record.scanner import SecretRule
 from .record.tracing import _get_current_span, trace_ids
 from .runtime import Runtime
@@ -415,18 +414,15 @@ class Auditor(EventMethods[Coroutine[Any, Any, None]]):
             trace_id, span_id = trace_ids()
             if trace_id is not None:
                 context = RequestContext(trace_id=trace_id, span_id=span_id)
-        time_ns = _time_ns()
+        raw = RawEvent(
+            category, event_type, outcome, _time_ns(), context, fields, exception, durable
+        )
         stream = self._stream
         if stream is not None and not durable and not self._taps:
-            # Frozen as the stream keeps it (record/queued.py), with no RawEvent made.
-            item = frozen(category, event_type, outcome, time_ns, context, fields, exception, False)
-            seq = stream.enqueue(item)
+            seq = stream.offer(raw)
             if seq:
                 return hand_off() if stream.hands_off(seq) else _recorded()
-            return self._put(thaw(item))
-        return self._put(
-            RawEvent(category, event_type, outcome, time_ns, context, fields, exception, durable)
-        )
+        return self._put(raw)
 
     def _deliver(self, raw: RawEvent) -> Coroutine[Any, Any, None]:
         return self._put(raw)

@@ -6,13 +6,11 @@ captures on the calling thread and blocks while the stream is full.
 
 from __future__ import annotations
 
-import time
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from .methods import EventMethods
 from .record.context import ContextCell, RequestContext, current_context
 from .record.events import RawEvent
-from .record.queued import frozen, thaw
 
 if TYPE_CHECKING:
     from .auditor import Auditor
@@ -42,32 +40,6 @@ class SyncAuditor(EventMethods[None]):
         if context is None:
             return current_context()
         return context.context if isinstance(context, ContextCell) else context
-
-    def _submit(
-        self,
-        category: str,
-        event_type: str,
-        outcome: str | None,
-        fields: dict[str, Any],
-        exception: BaseException | None,
-        durable: bool,
-    ) -> None:
-        # As the Auditor's own: enqueued frozen at once when there is room, with no
-        # RawEvent made; anything else (full, durable, captured) takes the blocking form.
-        auditor = self._auditor
-        stream = auditor._stream
-        time_ns = time.time_ns()
-        context = self._bound_context()
-        if stream is not None and not durable and not auditor._taps:
-            item = frozen(category, event_type, outcome, time_ns, context, fields, exception, False)
-            if stream.enqueue(item):
-                return
-            raw = thaw(item)
-        else:
-            raw = RawEvent(
-                category, event_type, outcome, time_ns, context, fields, exception, durable
-            )
-        auditor._put_blocking(raw)
 
     def _deliver(self, raw: RawEvent) -> None:
         self._auditor._put_blocking(raw)

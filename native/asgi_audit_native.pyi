@@ -106,8 +106,7 @@ class Pipeline:
     ) -> list[bytes | str]:
         """Each event's stamped, unsealed line, or the id drawn for it where the
         reference must encode it; ``chains[i]`` indexes ``stamps`` (stream, last
-        seq, first-line fields) for an event of a sealed stream. An event is a
-        ``RawEvent`` or its frozen form (``asgi_audit.record.queued.freeze``)."""
+        seq, first-line fields) for an event of a sealed stream."""
 
 def append_locked(
     lock_fd: int,

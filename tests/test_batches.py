@@ -5,13 +5,11 @@ from __future__ import annotations
 
 from asgi_audit.proof.integrity import Chain
 from asgi_audit.record.events import RawEvent
-from asgi_audit.record.queued import Queued, freeze
 from asgi_audit.store.batches import Encoded
 
 
-def _raw(category: str, *, durable: bool = False) -> Queued:
-    # As the stream keeps it.
-    return freeze(RawEvent(category, "tick", None, 1, None, {}, None, durable))
+def _raw(category: str, *, durable: bool = False) -> RawEvent:
+    return RawEvent(category, "tick", None, 1, None, {}, None, durable)
 
 
 def test_lines_go_to_their_category_with_the_first_seq_and_the_real_count() -> None:

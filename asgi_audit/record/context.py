@@ -17,11 +17,9 @@ from operator import attrgetter
 from typing import Final
 
 __all__ = (
-    "CONTEXT_FIELDS",
     "ContextCell",
     "RequestContext",
     "build_context",
-    "context_values",
     "current_cell",
     "current_context",
     "get_cell",
@@ -74,10 +72,6 @@ class RequestContext:
 _NAMES: Final = tuple(field.name for field in dataclasses.fields(RequestContext))
 _INDEX: Final = {name: index for index, name in enumerate(_NAMES)}
 _values: Final = attrgetter(*_NAMES)
-#: The names of a context's fields, in their declared order.
-CONTEXT_FIELDS: Final = _NAMES
-#: A context's fields as a tuple, in that order (``build_context(*values)`` again).
-context_values: Final[Callable[[RequestContext], tuple[str | None, ...]]] = _values
 _new: Final = object.__new__
 
 

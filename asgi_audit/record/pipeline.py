@@ -36,7 +36,6 @@ from .encoding import (
 from .engine import compiled_module
 from .events import UNKNOWN_OUTCOME, RawEvent, Uuid7Generator, build_event, format_timestamp
 from .nested import NotPlain, redact_capped
-from .queued import Queued, category_of, thaw
 from .redaction import Redactor
 
 __all__ = ("OutputFormat", "Pipeline", "SessionIdMode")
@@ -220,34 +219,31 @@ class Pipeline:
         return line if chain is None else chain.seal(line)
 
     def encode_batch(
-        self, raws: Sequence[Queued], chain_for: Callable[[str], Chain | None]
+        self, raws: Sequence[RawEvent], chain_for: Callable[[str], Chain | None]
     ) -> list[bytes]:
         """The lines of a batch: ``[self.encode(raw, chain_for(raw.category)) for raw
         in raws]``, the same bytes and the chains left alike, on the compiled core
-        where it serves (without the GIL), else on the reference. Each event is a
-        ``RawEvent`` or its frozen form (:func:`~asgi_audit.record.queued.freeze`),
-        as the stream keeps it."""
+        where it serves (without the GIL), else on the reference."""
         return self._encode_batch(raws, chain_for, None)
 
     def _encode_batch(
         self,
-        raws: Sequence[Queued],
+        raws: Sequence[RawEvent],
         chain_for: Callable[[str], Chain | None],
         ids: list[str] | None,
     ) -> list[bytes]:
         # ``ids``: the event ids to use instead of drawing them (the tests).
         if self._native is None:
-            events = [thaw(item) for item in raws]
             return [
                 self.encode(raw, chain_for(raw.category), event_id=None if ids is None else ids[i])
-                for i, raw in enumerate(events)
+                for i, raw in enumerate(raws)
             ]
         by_category: dict[str, int | None] = {}
         chains: list[Chain] = []
         stamps: list[tuple[str, int, dict[str, Any]]] = []
         slots: list[int | None] = []
-        for event in raws:
-            category = category_of(event)
+        for raw in raws:
+            category = raw.category
             if category in by_category:
                 slots.append(by_category[category])
                 continue
@@ -269,12 +265,11 @@ class Pipeline:
             out = self._native.encode_batch(list(raws), slots, stamps, ids)
         except Exception:  # a bug in the core: the reference encodes the batch
             out = [
-                self._ids.new(thaw(event).time_ns) if ids is None else ids[i]
-                for i, event in enumerate(raws)
+                self._ids.new(raw.time_ns) if ids is None else ids[i] for i, raw in enumerate(raws)
             ]
         seqs = [chain.last.seq for chain in chains]
         lines: list[bytes] = []
-        for event, slot, item in zip(raws, slots, out, strict=True):
+        for raw, slot, item in zip(raws, slots, out, strict=True):
             chain = None
             seq = None
             if slot is not None:
@@ -282,7 +277,7 @@ class Pipeline:
                 seqs[slot] += 1
                 seq = seqs[slot]
             if type(item) is not bytes:  # the id drawn for it: the reference encodes it
-                item = self._unsealed(thaw(event), chain, item, seq)
+                item = self._unsealed(raw, chain, item, seq)
             lines.append(item)
         for slot, chain in enumerate(chains):
             at = [i for i, s in enumerate(slots) if s == slot]

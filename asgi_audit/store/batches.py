@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Final
 import anyio.lowlevel
 
 from ..proof.integrity import Chain, Sealed
-from ..record.queued import Queued, category_of, durable_of, thaw
+from ..record.events import RawEvent
 
 if TYPE_CHECKING:
     from ..record.pipeline import Pipeline
@@ -49,9 +49,9 @@ class Encoded:
     ends: dict[str, Sealed | None] = field(default_factory=dict)  # each chain after the batch
     durable: bool = False
 
-    def place(self, offset: int, item: Queued, line: bytes) -> None:
-        """The line of the batch's event at ``offset`` (frozen) into its category's lines."""
-        category = category_of(item)
+    def place(self, offset: int, raw: RawEvent, line: bytes) -> None:
+        """The line of the batch's event at ``offset`` into its category's lines."""
+        category = raw.category
         chunk = self.lines.get(category)
         if chunk is None:
             chunk = self.lines[category] = []
@@ -60,7 +60,7 @@ class Encoded:
         if offset < self.real:
             self.real_count[category] += 1
         chunk.append(line)
-        if durable_of(item):
+        if raw.durable:
             self.durable = True
 
     def close(self, chains: Mapping[str, Chain] | None) -> None:
@@ -84,7 +84,7 @@ SLICE = 32
 
 async def encode_on_loop(
     pipeline: Pipeline,
-    batch: list[Queued],
+    batch: list[RawEvent],
     base: int,
     real: int,
     chain_for: ChainFor,
@@ -100,18 +100,17 @@ async def encode_on_loop(
     """
     encoded = Encoded(base, real)
     encode = pipeline.encode
-    for offset, item in enumerate(batch):
+    for offset, raw in enumerate(batch):
         if offset and not offset % SLICE:
             await anyio.lowlevel.checkpoint()
-        raw = thaw(item)
-        encoded.place(offset, item, encode(raw, chain_for(raw.category)))
+        encoded.place(offset, raw, encode(raw, chain_for(raw.category)))
     encoded.close(chains)
     return encoded
 
 
 def encode_in_thread(
     pipeline: Pipeline,
-    batch: list[Queued],
+    batch: list[RawEvent],
     base: int,
     real: int,
     chain_for: ChainFor,
@@ -124,7 +123,7 @@ def encode_in_thread(
     for start in range(0, len(batch), CHUNK):
         chunk = batch[start : start + CHUNK]
         lines = pipeline.encode_batch(chunk, chain_for)
-        for offset, (item, line) in enumerate(zip(chunk, lines, strict=True), start):
-            encoded.place(offset, item, line)
+        for offset, (raw, line) in enumerate(zip(chunk, lines, strict=True), start):
+            encoded.place(offset, raw, line)
     encoded.close(chains)
     return encoded

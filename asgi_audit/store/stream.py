@@ -30,7 +30,6 @@ import anyio
 import anyio.lowlevel
 
 from ..record.events import RawEvent
-from ..record.queued import Queued, category_of, freeze
 from .waiting import (
     NOT_RUNNING,
     AuditorNotRunning,
@@ -115,8 +114,7 @@ class EventStream(WaitingForms):
         self._lock = threading.Lock()
         self._space_cond = threading.Condition(self._lock)
         self._done_cond = threading.Condition(self._lock)
-        # Frozen (record/queued.py): waiting events the garbage collector stops tracking.
-        self._items: deque[Queued] = deque()
+        self._items: deque[RawEvent] = deque()
         self.accepting = False
         self.closing = False
         self.enqueued = 0  # sequence number of the last enqueued event
@@ -154,11 +152,7 @@ class EventStream(WaitingForms):
     # ----------------------------------------------------------------- the core
 
     def offer(self, raw: RawEvent) -> int:
-        """:meth:`enqueue` of ``raw``'s frozen form."""
-        return self.enqueue(freeze(raw))
-
-    def enqueue(self, item: Queued) -> int:
-        """Enqueue a frozen event if there is room: its sequence number, or 0 if full.
+        """Enqueue ``raw`` if there is room: its sequence number, or 0 if full.
 
         Raises:
             AuditorNotRunning: the stream is not accepting events.
@@ -169,7 +163,7 @@ class EventStream(WaitingForms):
             items = self._items
             if len(items) + self.in_flight + self.held >= self.capacity:
                 return 0
-            items.append(item)
+            items.append(raw)
             seq = self.enqueued = self.enqueued + 1
             if len(items) < self._quiet_below:
                 return seq
@@ -256,7 +250,7 @@ class EventStream(WaitingForms):
             with contextlib.suppress(RuntimeError):
                 self._call_soon(fn)
 
-    def take(self) -> tuple[list[Queued], int, dict[str, list[int]]] | anyio.Event | None:
+    def take(self) -> tuple[list[RawEvent], int, dict[str, list[int]]] | anyio.Event | None:
         """Everything queued, the sequence number of its first event, and the drops
         to report; or an Event to wait on when empty; or None when closed and drained."""
         with self._lock:
@@ -360,7 +354,7 @@ class EventStream(WaitingForms):
                 "enqueued": self.enqueued,
                 "completed": self.completed,
                 # Counted here, not on the request path: stats are rare, events not.
-                "queued_by_category": dict(Counter(map(category_of, self._items))),
+                "queued_by_category": dict(Counter(raw.category for raw in self._items)),
                 "dropped_by_category": dict(self.dropped),
             }
 

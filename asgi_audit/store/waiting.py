@@ -19,7 +19,6 @@ import anyio
 import anyio.lowlevel
 
 from ..record.events import RawEvent
-from ..record.queued import Queued
 
 __all__ = (
     "AuditQueueFull",
@@ -75,7 +74,7 @@ class WaitingForms:
     _lock: threading.Lock
     _space_cond: threading.Condition
     _done_cond: threading.Condition
-    _items: deque[Queued]
+    _items: deque[RawEvent]
     _block_timeout: float | None
     _loop_thread: int
     _flush_waiters: list[tuple[int, anyio.Event]]

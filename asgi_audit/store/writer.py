@@ -27,8 +27,7 @@ from typing import TYPE_CHECKING, Any, Literal
 import anyio
 
 from ..proof.integrity import Chain, Sealed
-from ..record.events import dropped_events
-from ..record.queued import Queued, freeze
+from ..record.events import RawEvent, dropped_events
 from .batches import HANDOFF, encode_in_thread, encode_on_loop
 from .batches import Encoded as _Encoded
 from .batches import Held as _Held
@@ -156,11 +155,11 @@ class Writer:
             self.done.set()
 
     async def _write(
-        self, batch: list[Queued], base: int, drops: dict[str, list[int]]
+        self, batch: list[RawEvent], base: int, drops: dict[str, list[int]]
     ) -> tuple[int, bool, BaseException | None]:
         # One taken batch, encoded and stored; (written up to, synced, fsync error).
         real = len(batch)
-        batch.extend(freeze(raw) for raw in dropped_events(drops))
+        batch.extend(dropped_events(drops))
         if self._pipeline.native:
             # One trip to the thread: the core encodes without the GIL.
             return await self._worker.run(self._encode_and_store, batch, base, real)
@@ -221,7 +220,7 @@ class Writer:
     # --------------------------------------------------------- the worker thread
 
     def _encode_and_store(
-        self, batch: list[Queued], base: int, real: int
+        self, batch: list[RawEvent], base: int, real: int
     ) -> tuple[int, bool, BaseException | None]:
         # The batch on the compiled core, then written: in the worker thread.
         chains = self._proof.chains if self._proof is not None else None

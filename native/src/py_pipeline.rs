@@ -25,23 +25,6 @@ use crate::uuid7::{format_id, to_int, when_of, Uuid7};
 /// Containers nested deeper than this are the reference's (its limit is 12).
 const MAX_NESTING: u32 = 14;
 
-/// Where the frozen form of an event (`asgi_audit.record.queued.freeze`, an exact
-/// tuple of `FROZEN_LEN`) holds each field.
-const CATEGORY: usize = 0;
-const EVENT_TYPE: usize = 1;
-const OUTCOME: usize = 2;
-const TIME_NS: usize = 3;
-const CONTEXT: usize = 4;
-const KEYS: usize = 5;
-const VALUES: usize = 6;
-const EXCEPTION: usize = 7;
-const FROZEN_LEN: usize = 9;
-
-/// For each of [`CONTEXT_FIELDS`], its index in a frozen context: the fields of `asgi_audit.record.context.RequestContext` in their
-/// declared order (ip_address, user_agent, session_id, request_id, request_path,
-/// method, agent_id, user_id, trace_id, span_id, ip_address_rejected).
-const FROZEN_CONTEXT: [usize; 11] = [0, 10, 1, 2, 3, 6, 7, 4, 5, 8, 9];
-
 /// The event ids' generator: `asgi_audit.record.events.Uuid7Generator`, compiled;
 /// one is shared by a `Pipeline` and the Python code that draws ids beside it.
 #[pyclass(frozen, module = "asgi_audit_native")]
@@ -197,117 +180,42 @@ impl<'py> Reader<'py> {
         values
     }
 
-    /// A `RawEvent`, or its frozen form (a flat, exact tuple, `record/queued.py`),
-    /// as plain values; None where the reference must take it.
+    /// A `RawEvent` as plain values, or None where the reference must take it.
     fn raw(&mut self, raw: &Bound<'py, PyAny>) -> Option<RawEvent> {
-        if let Ok(frozen) = raw.cast_exact::<PyTuple>() {
-            return self.frozen(frozen);
-        }
         let py = raw.py();
-        let get = |name: &Bound<'py, PyString>| raw.getattr(name).ok();
-        if !get(intern!(py, "exception"))?.is_none() {
+        if !raw.getattr(intern!(py, "exception")).ok()?.is_none() {
             return None; // its stack trace is Python's to format
         }
-        let ctx = get(intern!(py, "context"))?;
+        let time_ns = raw.getattr(intern!(py, "time_ns")).ok()?;
+        if !time_ns.is_exact_instance_of::<PyInt>() {
+            return None;
+        }
+        let time_ns = i128::from(time_ns.extract::<i64>().ok()?);
+        if !(0..=MAX_TIME_NS).contains(&time_ns) {
+            return None;
+        }
+        let outcome = raw.getattr(intern!(py, "outcome")).ok()?;
+        let outcome = if outcome.is_none() {
+            None
+        } else {
+            Some(to_value(&outcome, MAX_NESTING)?)
+        };
+        let ctx = raw.getattr(intern!(py, "context")).ok()?;
         let context = if ctx.is_none() {
             None
         } else {
             Some(self.context(&ctx)?)
         };
-        let fields = get(intern!(py, "fields"))?;
-        event(
-            &get(intern!(py, "category"))?,
-            &get(intern!(py, "event_type"))?,
-            &get(intern!(py, "outcome"))?,
-            &get(intern!(py, "time_ns"))?,
+        let fields = raw.getattr(intern!(py, "fields")).ok()?;
+        Some(RawEvent {
+            category: exact_str(&raw.getattr(intern!(py, "category")).ok()?)?,
+            event_type: exact_str(&raw.getattr(intern!(py, "event_type")).ok()?)?,
+            outcome,
+            time_ns,
             context,
-            to_map(fields.cast_exact::<PyDict>().ok()?, MAX_NESTING)?,
-        )
+            fields: to_map(fields.cast_exact::<PyDict>().ok()?, MAX_NESTING)?,
+        })
     }
-
-    /// A frozen event: `(category, event_type, outcome, time_ns, context, keys,
-    /// values, exception, durable)`, the context as the tuple of its 11 fields.
-    fn frozen(&mut self, t: &Bound<'py, PyTuple>) -> Option<RawEvent> {
-        if t.len() != FROZEN_LEN {
-            return None;
-        }
-        let item = |index: usize| t.get_item(index).ok();
-        if !item(EXCEPTION)?.is_none() {
-            return None; // its stack trace is Python's to format
-        }
-        let ctx = item(CONTEXT)?;
-        let context = if ctx.is_none() {
-            None
-        } else if let Ok(frozen) = ctx.cast_exact::<PyTuple>() {
-            if frozen.len() != FROZEN_CONTEXT.len() {
-                return None;
-            }
-            let mut values = Vec::with_capacity(CONTEXT_FIELDS.len());
-            for &index in &FROZEN_CONTEXT {
-                let value = frozen.get_item(index).ok()?;
-                values.push(if value.is_none() {
-                    None
-                } else {
-                    Some(to_value(&value, MAX_NESTING)?)
-                });
-            }
-            Some(Arc::new(values))
-        } else {
-            Some(self.context(&ctx)?) // a context of another type, read by name
-        };
-        let keys = item(KEYS)?;
-        let keys = keys.cast_exact::<PyTuple>().ok()?;
-        let values = item(VALUES)?;
-        let values = values.cast_exact::<PyTuple>().ok()?;
-        if keys.len() != values.len() {
-            return None;
-        }
-        let mut fields = Map::with_capacity(keys.len());
-        for (key, value) in keys.iter().zip(values.iter()) {
-            let key = key.cast_exact::<PyString>().ok()?.to_str().ok()?.to_owned();
-            fields.0.push((key, to_value(&value, MAX_NESTING)?));
-        }
-        event(
-            &item(CATEGORY)?,
-            &item(EVENT_TYPE)?,
-            &item(OUTCOME)?,
-            &item(TIME_NS)?,
-            context,
-            fields,
-        )
-    }
-}
-
-/// A `RawEvent` of the core from its parts as Python gave them; None where the
-/// reference must take it.
-fn event(
-    category: &Bound<'_, PyAny>,
-    event_type: &Bound<'_, PyAny>,
-    outcome: &Bound<'_, PyAny>,
-    time_ns: &Bound<'_, PyAny>,
-    context: Option<Context>,
-    fields: Map,
-) -> Option<RawEvent> {
-    if !time_ns.is_exact_instance_of::<PyInt>() {
-        return None;
-    }
-    let time_ns = i128::from(time_ns.extract::<i64>().ok()?);
-    if !(0..=MAX_TIME_NS).contains(&time_ns) {
-        return None;
-    }
-    let outcome = if outcome.is_none() {
-        None
-    } else {
-        Some(to_value(outcome, MAX_NESTING)?)
-    };
-    Some(RawEvent {
-        category: exact_str(category)?,
-        event_type: exact_str(event_type)?,
-        outcome,
-        time_ns,
-        context,
-        fields,
-    })
 }
 
 /// The writer's per-event pipeline (native output format) for a whole batch:
@@ -384,11 +292,11 @@ impl Pipeline {
         let mut whens = Vec::with_capacity(size);
         let mut reader = Reader::new(py);
         for raw in raws.iter() {
-            let time_ns = match raw.cast_exact::<PyTuple>() {
-                Ok(frozen) => frozen.get_item(TIME_NS),
-                Err(_) => raw.getattr(intern!(py, "time_ns")),
-            };
-            whens.push(time_ns.and_then(|t| when_of_py(&t)).unwrap_or(0));
+            whens.push(
+                raw.getattr(intern!(py, "time_ns"))
+                    .and_then(|t| when_of_py(&t))
+                    .unwrap_or(0),
+            );
             events.push(reader.raw(&raw));
         }
         let mut table = Vec::with_capacity(stamps.len());
