@@ -89,6 +89,7 @@ class HttpExchange:
         return message
 
     async def send(self, message: Message) -> None:
+        stepped_out = False
         kind = message["type"]
         if kind == "http.response.body":
             body = message.get("body", b"")
@@ -97,8 +98,7 @@ class HttpExchange:
                 self.response_body.feed(body)
             if not message.get("more_body", False):
                 self.complete = True
-                await self._send_last(message)
-                return
+                stepped_out = self._step_out()
         elif kind == "http.response.start":
             self.status = message["status"]
             headers = message.get("headers", ())
@@ -123,29 +123,25 @@ class HttpExchange:
             self.disconnected = True
             self.complete = False
             raise
-
-    async def _send_last(self, message: Message) -> None:
-        # The response's last message is sent with the request's cell out of the
-        # ContextVar: a server schedules its keep-alive timer inside this call, and
-        # a timer keeps a copy of the context until its time comes, cancelled or
-        # not (5 s by default in uvicorn), so the cell and its request context
-        # would outlive the request and reach the garbage collector's oldest
-        # generation. What runs after it (background tasks) has the cell again.
-        token = self.token
-        if token is not None:
-            try:
-                reset_cell(token)
-            except ValueError:  # sent from another context (a child task): left alone
-                token = None
-        try:
-            await self._send(message)
-        except OSError:
-            self.disconnected = True
-            self.complete = False
-            raise
         finally:
-            if token is not None:
+            if stepped_out:
                 self.token = set_cell(self._cell)
+
+    def _step_out(self) -> bool:
+        # The response's last message is sent with the request's cell out of the
+        # ContextVar: a server schedules its keep-alive timer inside that send, and
+        # a timer keeps a copy of the context until its time comes (5 s in uvicorn)
+        # or, cancelled, until the loop purges its cancelled timers, so the cell and
+        # its request context would outlive the request and reach the garbage
+        # collector's oldest generation. What runs after it (background tasks) has the cell again.
+        token = self.token
+        if token is None:
+            return False
+        try:
+            reset_cell(token)
+        except ValueError:  # sent from another context (a child task): left alone
+            return False
+        return True
 
 
 def route_template(scope: Scope) -> str | None:
