@@ -228,13 +228,19 @@ def _raw(i: int) -> RawEvent:
     return RawEvent("tool_blocks", "tool_path_blocked", "blocked", i, None, {"n": i}, None)
 
 
-@pytest.mark.anyio
-async def test_lingering_waits_until_hastened_and_not_after() -> None:
+def _lingering_stream() -> tuple[EventStream, anyio.Event]:
+    # A stream of 10 on this loop, and the event its writer lingers on, not yet set.
     stream = EventStream(capacity=10, overflow={})
     stream.bind_loop()
     hurry = stream.lingering()
     assert hurry is not None
     assert not hurry.is_set()
+    return stream, hurry
+
+
+@pytest.mark.anyio
+async def test_lingering_waits_until_hastened_and_not_after() -> None:
+    stream, hurry = _lingering_stream()
     stream.hasten()
     assert hurry.is_set()
     # Hastened while nobody lingered: the next linger does not wait either.
@@ -249,13 +255,11 @@ async def test_lingering_waits_until_hastened_and_not_after() -> None:
 
 @pytest.mark.anyio
 async def test_lingering_ends_at_urgent_at_queued_events() -> None:
-    stream = EventStream(capacity=10, overflow={})
-    stream.bind_loop()
+    stream, hurry = _lingering_stream()
     assert stream.urgent_at == 5
     for i in range(4):
         stream.offer(_raw(i))
-    hurry = stream.lingering()
-    assert hurry is not None
+    assert not hurry.is_set()
     stream.offer(_raw(4))
     assert hurry.is_set()
     assert stream.lingering() is None
@@ -263,10 +267,7 @@ async def test_lingering_ends_at_urgent_at_queued_events() -> None:
 
 @pytest.mark.anyio
 async def test_a_closing_stream_is_never_lingered_on() -> None:
-    stream = EventStream(capacity=10, overflow={})
-    stream.bind_loop()
-    hurry = stream.lingering()
-    assert hurry is not None
+    stream, hurry = _lingering_stream()
     stream.close()
     assert hurry.is_set()
     assert stream.lingering() is None

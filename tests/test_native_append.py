@@ -234,7 +234,7 @@ def test_a_failed_write_is_an_oserror_with_its_errno_and_nothing_is_left(tmp_pat
 )
 def test_a_mtime_within_the_bounds_is_never_due(interval: float, where: float) -> None:
     policy = RotationPolicy(interval=interval)
-    max_bytes, low, high = policy.bounds(10)
+    max_bytes, low, high = policy.bounds()
     assert max_bytes == -1
     mtime = low + (high - low) * where
     assume(low <= mtime < high)  # the product may round up to ``high``
@@ -242,9 +242,9 @@ def test_a_mtime_within_the_bounds_is_never_due(interval: float, where: float) -
 
 
 def test_the_bounds_without_an_interval_are_open_and_carry_max_bytes() -> None:
-    assert RotationPolicy(max_bytes=4096).bounds(10) == (4096, -math.inf, math.inf)
-    assert RotationPolicy().bounds(10) == (-1, -math.inf, math.inf)
-    _, low, high = RotationPolicy(interval=60).bounds(10)
+    assert RotationPolicy(max_bytes=4096).bounds() == (4096, -math.inf, math.inf)
+    assert RotationPolicy().bounds() == (-1, -math.inf, math.inf)
+    _, low, high = RotationPolicy(interval=60).bounds()
     now = time.time()
     assert low - 0.001 <= now < high + 0.001
     assert math.isclose(high - low, 60 - 0.002, abs_tol=1e-5)

@@ -144,7 +144,7 @@ def _lock_path(path: Path) -> Path:
 
 #: Decides, under the lock, whether the file is rotated before an append:
 #: called with the file's size, the size of the data to append and its mtime.
-#: One with a ``bounds(incoming)`` method (as
+#: One with a ``bounds()`` method (as
 #: :meth:`~asgi_audit.store.rotation.RotationPolicy.bounds`) lets the compiled
 #: core append without calling it when it cannot be due; any other is called.
 RotateCheck = Callable[[int, int, float], bool]
@@ -271,27 +271,26 @@ class AppendFile:
             OSError: the write failed; the file was cut back to its size before it.
         """
         native = self._native
-        if native is not None and self._fd is not None and self._lock_fd is not None:
-            bounds = None
-            if rotate is not None:
-                bounded = getattr(rotate, "bounds", None)
-                bounds = bounded(len(data)) if bounded is not None else False
-            if bounds is not False:
-                lock_path, path = self._paths
-                status, value = native(
-                    self._lock_fd,
-                    lock_path,
-                    self._lock_ident,
-                    self._fd,
-                    path,
-                    self._ident,
-                    data,
-                    bounds,
-                )
-                if status == 0:
-                    return value, None
-                if status == 2:
-                    raise OSError(value, os.strerror(value))
+        bounded = None if rotate is None else getattr(rotate, "bounds", None)
+        held = self._fd is not None and self._lock_fd is not None
+        if native is not None and held and (rotate is None or bounded is not None):
+            # A check without bounds must be called: only the method below calls it.
+            bounds = None if bounded is None else bounded()
+            lock_path, path = self._paths
+            status, value = native(
+                self._lock_fd,
+                lock_path,
+                self._lock_ident,
+                self._fd,
+                path,
+                self._ident,
+                data,
+                bounds,
+            )
+            if status == 0:
+                return value, None
+            if status == 2:
+                raise OSError(value, os.strerror(value))
         try:
             self._lock()
         except OSError:

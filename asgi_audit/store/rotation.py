@@ -109,9 +109,9 @@ class RotationPolicy:
         """Whether rotated files need compression or retention."""
         return self.compress or self.keep is not None or self.max_age is not None
 
-    def bounds(self, incoming: int) -> tuple[int, float, float]:
-        """When this check may be due for a batch of ``incoming`` bytes, for the
-        compiled core's append: ``(max_bytes or -1, low, high)``. A file that fits
+    def bounds(self) -> tuple[int, float, float]:
+        """When this check may be due, for the compiled core's append:
+        ``(max_bytes or -1, low, high)``. A file that fits
         in ``max_bytes`` and whose mtime is within ``[low, high)`` is not rotated
         now; anything else is decided by calling the check. The window is the
         current period, a millisecond narrower at each end: a mtime that close to
