@@ -107,6 +107,20 @@ class Pipeline:
         """Each event's stamped, unsealed line, or the id drawn for it where the
         reference must encode it; ``chains[i]`` indexes ``stamps`` (stream, last
         seq, first-line fields) for an event of a sealed stream."""
+    def encode_grouped(
+        self,
+        raws: list[object],
+        chains: list[int | None],
+        stamps: list[tuple[str, int, dict[str, object]]],
+        seals: list[tuple[Sealer, bytes, int, list[bytes]]],
+        real: int,
+        ids: list[str] | None = None,
+    ) -> tuple[list[tuple[str, bytes, int, int, int]], list[bytes], bool] | list[bytes | str]:
+        """The batch sealed and grouped by category: ``(groups, macs, durable)``,
+        each group ``(category, lines joined, count, first index, real count)``,
+        ``macs`` each stream's last MAC (``seals[c]``: sealer, previous MAC, frontier
+        size and hashes, the hashes updated in place); where any event is the
+        reference's, ``encode_batch``'s result and nothing sealed."""
 
 def append_locked(
     lock_fd: int,

@@ -304,9 +304,10 @@ async def test_a_burst_that_never_yields_is_handed_to_the_writer_as_it_goes(log_
             await auditor.api_access(method="GET", request_path=f"/items/{i}", status_code=200)
         queued = auditor.stats()["queued"]
         # On the core the writer takes a batch to its thread at the HANDOFF-th event
-        # at the latest (more while it is busy); on the reference it encodes on the
-        # loop, so the burst waits for its end.
-        assert queued < 5_000 - HANDOFF if native else queued == 5_000
+        # (and more at later hand-offs, once its thread is done with the first: how
+        # many depends on the scheduler); on the reference it encodes on the loop,
+        # so the burst waits for its end.
+        assert queued <= 5_000 - HANDOFF if native else queued == 5_000
     events = read_events(log_dir / "api-audit.jsonl")
     assert [int(e["request_path"].rsplit("/", 1)[1]) for e in events] == list(range(5_000))
 

@@ -207,6 +207,7 @@ plain_event = st.builds(
     time_ns=st.integers(0, 2**63 - 1),
     context=st.none() | st.builds(RequestContext, session_id=ascii_text, user_agent=ascii_text),
     fields=st.dictionaries(st.sampled_from(KEYS[:26]) | ascii_text, plain_value, max_size=8),
+    durable=st.booleans(),
 )
 
 REDACTOR = Redactor()
@@ -239,6 +240,8 @@ def _chain(kind: str, category: str) -> Chain | None:
         return Chain(None, stream_id=stream)
     if kind == "prev":
         return Chain(KEY, stream_id=stream, prev=PREV)
+    if kind == "mixed":  # some categories sealed, others not, in one batch
+        return Chain(KEY, stream_id=stream) if category in ("auth", "custom") else None
     return Chain(KEY, stream_id=stream, label="fs-hmac-sha256:3")
 
 
@@ -272,13 +275,34 @@ def _both(pipeline: Pipeline, raws: list[RawEvent], kind: str, advance: int = 0)
     ]
     assert native == reference
     assert _state(a) == _state(b)
+    # The batch grouped by the core as the writer appends it, or given back
+    # line by line: the same lines, the chains left alike.
+    c: dict[str, Chain | None] = {}
+    real = len(raws) // 2
+    grouped = pipeline._encode_grouped(raws, maker(c), real, ids)
+    if isinstance(grouped, tuple):
+        assert grouped == (_grouped(raws, reference, real), any(raw.durable for raw in raws))
+    else:
+        assert grouped == reference
+    assert _state(c) == _state(b)
+
+
+def _grouped(raws: list[RawEvent], lines: list[bytes], real: int) -> list[Any]:
+    # The groups encode_grouped must give for these sealed lines.
+    groups: dict[str, list[Any]] = {}
+    for i, (raw, line) in enumerate(zip(raws, lines, strict=True)):
+        group = groups.setdefault(raw.category, [raw.category, b"", 0, i, 0])
+        group[1] += line
+        group[2] += 1
+        group[4] += i < real
+    return [tuple(group) for group in groups.values()]
 
 
 @SETTINGS
 @given(
     raws=st.lists(raw_event, max_size=6),
     which=st.sampled_from(range(len(PIPELINES))),
-    kind=st.sampled_from(["none", "hmac", "sha", "prev", "forward"]),
+    kind=st.sampled_from(["none", "hmac", "sha", "prev", "forward", "mixed"]),
     advance=st.sampled_from([0, 0, 2]),
 )
 def test_a_batch_is_the_reference_byte_for_byte(
@@ -291,7 +315,7 @@ def test_a_batch_is_the_reference_byte_for_byte(
 @given(
     raws=st.lists(plain_event, max_size=6),
     which=st.sampled_from(range(len(PIPELINES))),
-    kind=st.sampled_from(["none", "hmac", "prev", "forward"]),
+    kind=st.sampled_from(["none", "hmac", "prev", "forward", "mixed"]),
 )
 def test_plain_batches_are_the_reference_byte_for_byte(
     raws: list[RawEvent], which: int, kind: str
@@ -399,3 +423,48 @@ def test_the_line_is_encode_lines() -> None:
     raw = RawEvent("custom", "t", None, 0, None, event)
     line = PIPELINES[9]._encode_batch([raw], lambda c: None, ["i"])[0]
     assert encode_line({"a": event["a"], "b": event["b"]})[1:-2] in line
+
+
+def test_a_plain_batch_is_sealed_and_grouped_by_the_core() -> None:
+    pipeline = PIPELINES[0]
+    now = time.time_ns()
+    raws = [
+        RawEvent(category, "custom", None, now + i, None, {"i": i, "password": "hunter2"})
+        for i, category in enumerate(["auth", "api_audit", "auth", "custom", "api_audit"])
+    ]
+    raws[3] = RawEvent("custom", "custom", None, now, None, {"i": 3}, durable=True)
+    chains = {"auth": Chain(KEY), "custom": Chain(None)}  # api_audit unsealed
+    out = pipeline.encode_grouped(raws, chains.get, 4)
+    assert isinstance(out, tuple)
+    groups, durable = out
+    assert durable is True
+    assert [(g[0], g[2], g[3], g[4]) for g in groups] == [
+        ("auth", 2, 0, 2),
+        ("api_audit", 2, 1, 1),
+        ("custom", 1, 3, 1),
+    ]
+    auth = [orjson.loads(line) for line in groups[0][1].splitlines()]
+    assert [e["i"] for e in auth] == [0, 2]
+    assert [e["seq"] for e in auth] == [1, 2]
+    assert all(e["password"] == "***REDACTED***" for e in auth)
+    assert chains["auth"].last.seq == 2
+    assert chains["auth"].tree.size == 2
+    assert auth[1]["mac"] == f"hmac-sha256:{chains['auth'].last.mac.hex()}"
+    assert b'"mac"' not in groups[1][1]
+    assert orjson.loads(groups[2][1])["mac"].startswith("sha256:")
+
+
+def test_a_batch_with_an_event_for_the_reference_is_given_back_line_by_line() -> None:
+    pipeline = PIPELINES[0]
+    now = time.time_ns()
+    raws = [
+        RawEvent("auth", "x", None, now, None, {"note": "plain"}),
+        RawEvent("auth", "x", None, now, None, {"note": "café password=hunter2 and more"}),
+    ]
+    chain = Chain(KEY)
+    out = pipeline.encode_grouped(raws, lambda c: chain, 2)
+    assert isinstance(out, list)
+    assert len(out) == 2
+    assert b"hunter2" not in out[1]
+    assert chain.last.seq == 2
+    assert orjson.loads(out[1])["mac"] == f"hmac-sha256:{chain.last.mac.hex()}"

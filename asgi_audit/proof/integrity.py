@@ -285,6 +285,25 @@ class Chain:
         last.seq += len(lines)
         return sealed
 
+    def core_state(self) -> tuple[SealCore, bytes, int, list[bytes]] | None:
+        """What the compiled core needs to seal this chain's next lines within a
+        batch of its own (``Pipeline.encode_grouped``): the sealer, the last MAC,
+        and the frontier's size and hashes (the core updates the hashes in place;
+        :meth:`advanced` then does the rest). None when the reference seals."""
+        core = self._core
+        if core is None:
+            return None
+        return core, self.last.mac, self.tree._size, self.tree._hashes
+
+    def advanced(self, count: int, mac: bytes) -> None:
+        """The chain after the core sealed ``count`` more lines from
+        :meth:`core_state`, the last with ``mac``: where :meth:`seal_many` of the
+        same lines would leave it."""
+        if count:
+            self.tree._size += count
+            self.last.seq += count
+            self.last.mac = mac
+
     def end(self) -> Sealed:
         """A copy of where the stream stands, with its Merkle root."""
         last = self.last

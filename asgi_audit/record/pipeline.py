@@ -38,10 +38,13 @@ from .events import UNKNOWN_OUTCOME, RawEvent, Uuid7Generator, build_event, form
 from .nested import NotPlain, redact_capped
 from .redaction import Redactor
 
-__all__ = ("OutputFormat", "Pipeline", "SessionIdMode")
+__all__ = ("Group", "OutputFormat", "Pipeline", "SessionIdMode")
 
 SessionIdMode = Literal["hash", "raw", "omit"]
 OutputFormat = Literal["native", "ecs"]
+#: One category's lines of a batch (:meth:`Pipeline.encode_grouped`): the category,
+#: the lines joined, how many, the index of the first, how many of them are real.
+Group = tuple[str, bytes, int, int, int]
 
 # Top-level fields the library makes itself (or hashes, for ``session_id``):
 # nothing to redact in them.
@@ -238,35 +241,66 @@ class Pipeline:
                 self.encode(raw, chain_for(raw.category), event_id=None if ids is None else ids[i])
                 for i, raw in enumerate(raws)
             ]
-        by_category: dict[str, int | None] = {}
-        chains: list[Chain] = []
-        stamps: list[tuple[str, int, dict[str, Any]]] = []
-        slots: list[int | None] = []
-        for raw in raws:
-            category = raw.category
-            if category in by_category:
-                slots.append(by_category[category])
-                continue
-            chain = chain_for(category)
-            slot = None
-            if chain is not None:
-                slot = next((i for i, c in enumerate(chains) if c is chain), None)
-                if slot is None:
-                    slot = len(chains)
-                    chains.append(chain)
-                    # What Chain.stamp adds to a stream's first line besides stream and seq.
-                    first: dict[str, Any] = {}
-                    chain.stamp(first, 1)
-                    del first["stream"], first["seq"]
-                    stamps.append((chain.stream, chain.last.seq, first))
-            by_category[category] = slot
-            slots.append(slot)
+        slots, chains, stamps = _streams(raws, chain_for)
         try:
             out = self._native.encode_batch(list(raws), slots, stamps, ids)
         except Exception:  # a bug in the core: the reference encodes the batch
-            out = [
-                self._ids.new(raw.time_ns) if ids is None else ids[i] for i, raw in enumerate(raws)
-            ]
+            out = self._drawn(raws, ids)
+        return self._completed(raws, slots, chains, out)
+
+    def encode_grouped(
+        self, raws: Sequence[RawEvent], chain_for: Callable[[str], Chain | None], real: int
+    ) -> tuple[list[Group], bool] | list[bytes]:
+        """The batch's lines sealed and grouped by category as the writer appends
+        them, in one call to the compiled core that holds the GIL only to read
+        the events: ``(groups, durable)``, each group ``(category, data, count,
+        first, real)`` (its lines joined, how many, the index of its first event,
+        how many of them are among the first ``real`` events), in order of first
+        appearance; ``durable`` when any event is. The chains are left as
+        :meth:`encode_batch` leaves them.
+
+        Where the core cannot take the whole batch (no core, a chain the
+        reference seals, an event only the reference can encode), the lines of
+        :meth:`encode_batch` instead, each sealed.
+        """
+        return self._encode_grouped(raws, chain_for, real, None)
+
+    def _encode_grouped(
+        self,
+        raws: Sequence[RawEvent],
+        chain_for: Callable[[str], Chain | None],
+        real: int,
+        ids: list[str] | None,
+    ) -> tuple[list[Group], bool] | list[bytes]:
+        if self._native is None:
+            return self._encode_batch(raws, chain_for, ids)
+        slots, chains, stamps = _streams(raws, chain_for)
+        states = [chain.core_state() for chain in chains]
+        if None in states:
+            return self._encode_batch(raws, chain_for, ids)
+        try:
+            out = self._native.encode_grouped(list(raws), slots, stamps, states, max(real, 0), ids)
+        except Exception:  # a bug in the core: the reference encodes the batch
+            out = self._drawn(raws, ids)
+        if isinstance(out, tuple):
+            groups, macs, durable = out
+            for slot, (chain, mac) in enumerate(zip(chains, macs, strict=True)):
+                chain.advanced(slots.count(slot), mac)
+            return groups, durable
+        return self._completed(raws, slots, chains, out)
+
+    def _drawn(self, raws: Sequence[RawEvent], ids: list[str] | None) -> list[Any]:
+        # An id for each event, for the reference to encode them all.
+        return [self._ids.new(raw.time_ns) if ids is None else ids[i] for i, raw in enumerate(raws)]
+
+    def _completed(
+        self,
+        raws: Sequence[RawEvent],
+        slots: list[int | None],
+        chains: list[Chain],
+        out: list[Any],
+    ) -> list[bytes]:
+        # The core's lines (bytes), the reference's where it gave back an id, sealed.
         seqs = [chain.last.seq for chain in chains]
         lines: list[bytes] = []
         for raw, slot, item in zip(raws, slots, out, strict=True):
@@ -339,6 +373,37 @@ class Pipeline:
                 chain.stamp(doc, seq)  # stamping does not move the chain: the same seq again
             line = encode_line(doc)
         return line
+
+
+def _streams(
+    raws: Sequence[RawEvent], chain_for: Callable[[str], Chain | None]
+) -> tuple[list[int | None], list[Chain], list[tuple[str, int, dict[str, Any]]]]:
+    # For the core: each event's stream (an index in the chains, None: unsealed),
+    # the chains, and each chain's stamp (stream id, last seq, what Chain.stamp
+    # adds to a stream's first line besides stream and seq).
+    by_category: dict[str, int | None] = {}
+    chains: list[Chain] = []
+    stamps: list[tuple[str, int, dict[str, Any]]] = []
+    slots: list[int | None] = []
+    for raw in raws:
+        category = raw.category
+        if category in by_category:
+            slots.append(by_category[category])
+            continue
+        chain = chain_for(category)
+        slot = None
+        if chain is not None:
+            slot = next((i for i, c in enumerate(chains) if c is chain), None)
+            if slot is None:
+                slot = len(chains)
+                chains.append(chain)
+                first: dict[str, Any] = {}
+                chain.stamp(first, 1)
+                del first["stream"], first["seq"]
+                stamps.append((chain.stream, chain.last.seq, first))
+        by_category[category] = slot
+        slots.append(slot)
+    return slots, chains, stamps
 
 
 def _core_of(redactor: Redactor) -> Any:

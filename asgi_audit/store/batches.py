@@ -43,7 +43,8 @@ class Encoded:
 
     base: int  # sequence number of the batch's first event
     real: int  # how many of its events are the stream's (the rest are events_dropped)
-    lines: dict[str, list[bytes]] = field(default_factory=dict)
+    lines: dict[str, list[bytes]] = field(default_factory=dict)  # joined, they are the data
+    count: dict[str, int] = field(default_factory=dict)  # how many lines
     first_seq: dict[str, int] = field(default_factory=dict)
     real_count: dict[str, int] = field(default_factory=dict)
     ends: dict[str, Sealed | None] = field(default_factory=dict)  # each chain after the batch
@@ -51,17 +52,21 @@ class Encoded:
 
     def place(self, offset: int, raw: RawEvent, line: bytes) -> None:
         """The line of the batch's event at ``offset`` into its category's lines."""
-        category = raw.category
+        self.add(raw.category, line, 1, offset, int(offset < self.real))
+        if raw.durable:
+            self.durable = True
+
+    def add(self, category: str, data: bytes, count: int, first: int, real: int) -> None:
+        """``count`` lines of ``category`` (``data``, joined), the first of them the
+        batch's event at offset ``first``, ``real`` of them the stream's."""
         chunk = self.lines.get(category)
         if chunk is None:
             chunk = self.lines[category] = []
-            self.first_seq[category] = self.base + offset
-            self.real_count[category] = 0
-        if offset < self.real:
-            self.real_count[category] += 1
-        chunk.append(line)
-        if raw.durable:
-            self.durable = True
+            self.first_seq[category] = self.base + first
+            self.real_count[category] = self.count[category] = 0
+        chunk.append(data)
+        self.count[category] += count
+        self.real_count[category] += real
 
     def close(self, chains: Mapping[str, Chain] | None) -> None:
         """Note where each category's chain stands after the batch (None: unsealed)."""
@@ -117,13 +122,20 @@ def encode_in_thread(
     chains: Mapping[str, Chain] | None,
 ) -> Encoded:
     """The same on the compiled core (``Pipeline.native``), in the worker thread: the
-    core releases the GIL for a whole chunk, so it runs beside the event loop. In
-    chunks of CHUNK events, so that the core's copy of the events is never more."""
+    core holds the GIL only to read a chunk's events, then encodes, seals and joins
+    each category's lines without it, so it runs beside the event loop. In chunks
+    of CHUNK events, so that the core's copy of the events is never more."""
     encoded = Encoded(base, real)
     for start in range(0, len(batch), CHUNK):
         chunk = batch[start : start + CHUNK]
-        lines = pipeline.encode_batch(chunk, chain_for)
-        for offset, (raw, line) in enumerate(zip(chunk, lines, strict=True), start):
+        out = pipeline.encode_grouped(chunk, chain_for, real - start)
+        if isinstance(out, tuple):
+            groups, durable = out
+            for category, data, count, first, real_lines in groups:
+                encoded.add(category, data, count, start + first, real_lines)
+            encoded.durable = encoded.durable or durable
+            continue
+        for offset, (raw, line) in enumerate(zip(chunk, out, strict=True), start):
             encoded.place(offset, raw, line)
     encoded.close(chains)
     return encoded

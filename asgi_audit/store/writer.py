@@ -232,7 +232,8 @@ class Writer:
         """Write one encoded batch (in the thread); return (every event up to this
         sequence number is written, whether they are fsynced, the fsync error if any)."""
         base, real = encoded.base, encoded.real
-        lines, first_seq, real_count = encoded.lines, encoded.first_seq, encoded.real_count
+        lines, count, first_seq = encoded.lines, encoded.count, encoded.first_seq
+        real_count = encoded.real_count
         durable = encoded.durable
         self.batch_written = 0
         for category, chunk in lines.items():
@@ -244,14 +245,14 @@ class Writer:
                 # Keep the category's order: new lines go after the held ones,
                 # and the whole is retried when its backoff is over.
                 held.data += data
-                held.count += len(chunk)
+                held.count += count[category]
                 held.real += real_count[category]
                 if held.retry_at <= time.monotonic() and self._try_write(category, held):
                     del self._held[category]
                 continue
             held = _Held(
                 data,
-                len(chunk),
+                count[category],
                 real_count[category],
                 min(first_seq[category], base + real),
                 end,

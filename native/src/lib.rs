@@ -5,6 +5,7 @@
 
 pub mod append;
 pub mod event;
+pub mod group;
 pub mod json;
 pub mod keys;
 #[doc(hidden)]

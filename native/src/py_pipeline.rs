@@ -17,9 +17,12 @@ use pyo3::{intern, IntoPyObjectExt};
 
 use crate::asgi_audit_native::Redactor;
 use crate::event::{RawEvent, CONTEXT_FIELDS, MAX_TIME_NS};
+use crate::group::{group, Chained};
 use crate::json::{Map, Value, INT_MAX, INT_MIN};
 use crate::pipeline::{encode_batch, Caches, Config, Pipeline as Core, Redact, Session, Stamp};
 use crate::redact::Redaction;
+use crate::seal::py::{check, hash_at, Sealer as PySealer};
+use crate::seal::Frontier;
 use crate::uuid7::{format_id, to_int, when_of, Uuid7};
 
 /// Containers nested deeper than this are the reference's (its limit is 12).
@@ -281,71 +284,194 @@ impl Pipeline {
         stamps: Vec<(String, i64, Bound<'py, PyDict>)>,
         ids: Option<Vec<String>>,
     ) -> PyResult<Vec<Py<PyAny>>> {
-        let size = raws.len();
-        if chains.len() != size || ids.as_ref().is_some_and(|ids| ids.len() != size) {
-            return Err(PyValueError::new_err("one chain and one id per event"));
+        let batch = read_batch(py, raws, chains, &stamps, ids)?;
+        let (ids, lines) = py.detach(|| self.lines(&batch));
+        given_back(py, lines, ids)
+    }
+
+    /// The batch's lines sealed and grouped by category, as the writer appends
+    /// them: `(groups, macs, durable)`, where `groups` holds `(category, data,
+    /// count, first, real)` per category in order of first appearance (`data`
+    /// its lines joined, `first` the index of its first event, `real` how many
+    /// of its events are among the first `real` of the batch), `macs` each
+    /// stream's last MAC, and `durable` whether any event asked to be.
+    ///
+    /// `seals[c]` is stream `c`'s `(sealer, previous MAC, size, hashes)`; the
+    /// frontier's hashes are updated in place, as `Sealer.seal_many` does.
+    /// Where any event is the reference's, nothing is sealed and the result is
+    /// `encode_batch`'s.
+    #[pyo3(signature = (raws, chains, stamps, seals, real, ids=None))]
+    #[allow(clippy::too_many_arguments, clippy::type_complexity)]
+    fn encode_grouped<'py>(
+        &self,
+        py: Python<'py>,
+        raws: &Bound<'py, PyList>,
+        chains: Vec<Option<usize>>,
+        stamps: Vec<(String, i64, Bound<'py, PyDict>)>,
+        seals: Vec<(Bound<'py, PySealer>, Vec<u8>, u64, Bound<'py, PyList>)>,
+        real: usize,
+        ids: Option<Vec<String>>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        if seals.len() != stamps.len() {
+            return Err(PyValueError::new_err("one seal per stamp"));
         }
-        if chains.iter().flatten().any(|&c| c >= stamps.len()) {
-            return Err(PyValueError::new_err("a chain index past the stamps"));
+        let mut chained = Vec::with_capacity(seals.len());
+        for (sealer, previous, size, hashes) in &seals {
+            check(*size, hashes, raws.len())?;
+            let roots = (0..hashes.len())
+                .map(|i| hash_at(hashes, i))
+                .collect::<PyResult<Vec<_>>>()?;
+            chained.push(Chained {
+                sealer: &sealer.get().inner,
+                previous: previous.clone(),
+                tree: Frontier::new(*size, roots).expect("checked"),
+            });
         }
-        let mut events = Vec::with_capacity(size);
-        let mut whens = Vec::with_capacity(size);
-        let mut reader = Reader::new(py);
+        let mut durable = false;
         for raw in raws.iter() {
-            whens.push(
-                raw.getattr(intern!(py, "time_ns"))
-                    .and_then(|t| when_of_py(&t))
-                    .unwrap_or(0),
-            );
-            events.push(reader.raw(&raw));
+            durable |= raw.getattr(intern!(py, "durable"))?.is_truthy()?;
         }
-        let mut table = Vec::with_capacity(stamps.len());
-        for (stream, base_seq, first) in &stamps {
-            let first = to_map(first, MAX_NESTING)
-                .ok_or_else(|| PyValueError::new_err("the first line's fields are not plain"))?;
-            table.push(Stamp {
-                stream: stream.clone(),
-                base_seq: i128::from(*base_seq),
-                first,
-            });
-        }
-        let redactor = self.redactor.as_ref().map(Py::get);
-        let config = &self.config;
-        let state = &self.ids;
-        let caches = &self.caches;
-        let (ids, lines) = py.detach(move || {
-            let ids = ids.unwrap_or_else(|| {
-                let mut generator = lock(state);
-                whens
-                    .iter()
-                    .map(|&when| {
-                        let (when, rand) = generator.next_at(when);
-                        format_id(when, rand)
-                    })
-                    .collect()
-            });
-            let mut guard = caches.lock().unwrap_or_else(PoisonError::into_inner);
-            let core = Core {
-                config,
-                redact: redactor.map(|r| Redact {
-                    redaction: Redaction {
-                        engine: &r.scanner.get().engine,
-                        keys: &r.keys,
-                    },
-                    mask: r.mask.as_str(),
-                }),
-                caches: RefCell::new(&mut *guard),
-            };
-            let lines = encode_batch(&core, &events, &ids, &chains, &table);
-            (ids, lines)
+        let batch = read_batch(py, raws, chains, &stamps, ids)?;
+        let (ids, lines, groups) = py.detach(|| {
+            let (ids, lines) = self.lines(&batch);
+            if lines.iter().any(Option::is_none) {
+                return (ids, lines, None);
+            }
+            let lines: Vec<Vec<u8>> = lines.into_iter().flatten().collect();
+            let categories: Vec<&str> = batch
+                .events
+                .iter()
+                .map(|raw| raw.as_ref().map_or("", |raw| raw.category.as_str()))
+                .collect();
+            let groups = group(&categories, &lines, &batch.chains, &mut chained, real);
+            (ids, Vec::new(), Some(groups))
         });
-        let mut out = Vec::with_capacity(size);
-        for (line, id) in lines.into_iter().zip(ids) {
-            out.push(match line {
-                Some(line) => PyBytes::new(py, &line).into_any().unbind(),
-                None => id.into_py_any(py)?,
-            });
+        let Some(groups) = groups else {
+            return Ok(PyList::new(py, given_back(py, lines, ids)?)?.into_any());
+        };
+        for ((_, _, _, hashes), chain) in seals.iter().zip(&chained) {
+            let roots = PyList::new(py, chain.tree.hashes().iter().map(|h| PyBytes::new(py, h)))?;
+            hashes.set_slice(0, hashes.len(), roots.as_any())?;
         }
-        Ok(out)
+        let mut out = Vec::with_capacity(groups.len());
+        for group in groups {
+            let category = batch.events[group.first]
+                .as_ref()
+                .map_or("", |raw| raw.category.as_str());
+            out.push((
+                category,
+                PyBytes::new(py, &group.data),
+                group.count,
+                group.first,
+                group.real,
+            ));
+        }
+        let macs: Vec<Bound<'py, PyBytes>> = chained
+            .iter()
+            .map(|chain| PyBytes::new(py, &chain.previous))
+            .collect();
+        (out, macs, durable).into_bound_py_any(py)
+    }
+}
+
+/// A batch read with the GIL held: what the core needs of it.
+struct Batch {
+    events: Vec<Option<RawEvent>>,
+    whens: Vec<u64>,
+    chains: Vec<Option<usize>>,
+    table: Vec<Stamp>,
+    ids: Option<Vec<String>>,
+}
+
+fn read_batch<'py>(
+    py: Python<'py>,
+    raws: &Bound<'py, PyList>,
+    chains: Vec<Option<usize>>,
+    stamps: &[(String, i64, Bound<'py, PyDict>)],
+    ids: Option<Vec<String>>,
+) -> PyResult<Batch> {
+    let size = raws.len();
+    if chains.len() != size || ids.as_ref().is_some_and(|ids| ids.len() != size) {
+        return Err(PyValueError::new_err("one chain and one id per event"));
+    }
+    if chains.iter().flatten().any(|&c| c >= stamps.len()) {
+        return Err(PyValueError::new_err("a chain index past the stamps"));
+    }
+    let mut events = Vec::with_capacity(size);
+    let mut whens = Vec::with_capacity(size);
+    let mut reader = Reader::new(py);
+    for raw in raws.iter() {
+        whens.push(
+            raw.getattr(intern!(py, "time_ns"))
+                .and_then(|t| when_of_py(&t))
+                .unwrap_or(0),
+        );
+        events.push(reader.raw(&raw));
+    }
+    let mut table = Vec::with_capacity(stamps.len());
+    for (stream, base_seq, first) in stamps {
+        let first = to_map(first, MAX_NESTING)
+            .ok_or_else(|| PyValueError::new_err("the first line's fields are not plain"))?;
+        table.push(Stamp {
+            stream: stream.clone(),
+            base_seq: i128::from(*base_seq),
+            first,
+        });
+    }
+    Ok(Batch {
+        events,
+        whens,
+        chains,
+        table,
+        ids,
+    })
+}
+
+/// Each line as bytes, or its event's id (str) where the reference must encode it.
+fn given_back(
+    py: Python<'_>,
+    lines: Vec<Option<Vec<u8>>>,
+    ids: Vec<String>,
+) -> PyResult<Vec<Py<PyAny>>> {
+    let mut out = Vec::with_capacity(lines.len());
+    for (line, id) in lines.into_iter().zip(ids) {
+        out.push(match line {
+            Some(line) => PyBytes::new(py, &line).into_any().unbind(),
+            None => id.into_py_any(py)?,
+        });
+    }
+    Ok(out)
+}
+
+impl Pipeline {
+    /// The event ids and the unsealed lines of a batch (None: the reference's);
+    /// without the GIL.
+    fn lines(&self, batch: &Batch) -> (Vec<String>, Vec<Option<Vec<u8>>>) {
+        let ids = batch.ids.clone().unwrap_or_else(|| {
+            let mut generator = lock(&self.ids);
+            batch
+                .whens
+                .iter()
+                .map(|&when| {
+                    let (when, rand) = generator.next_at(when);
+                    format_id(when, rand)
+                })
+                .collect()
+        });
+        let redactor = self.redactor.as_ref().map(Py::get);
+        let mut guard = self.caches.lock().unwrap_or_else(PoisonError::into_inner);
+        let core = Core {
+            config: &self.config,
+            redact: redactor.map(|r| Redact {
+                redaction: Redaction {
+                    engine: &r.scanner.get().engine,
+                    keys: &r.keys,
+                },
+                mask: r.mask.as_str(),
+            }),
+            caches: RefCell::new(&mut *guard),
+        };
+        let lines = encode_batch(&core, &batch.events, &ids, &batch.chains, &batch.table);
+        (ids, lines)
     }
 }

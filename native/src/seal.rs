@@ -245,7 +245,7 @@ pub mod py {
     /// A line at least this long is hashed without the GIL by `seal` too.
     const DETACH_AT: usize = 16 * 1024;
 
-    fn hash_at(hashes: &Bound<'_, PyList>, index: usize) -> PyResult<Hash> {
+    pub(crate) fn hash_at(hashes: &Bound<'_, PyList>, index: usize) -> PyResult<Hash> {
         let item = hashes.get_item(index)?;
         let value = item.cast::<PyBytes>()?.as_bytes();
         value
@@ -253,7 +253,7 @@ pub mod py {
             .map_err(|_| PyValueError::new_err("a frontier hash is 32 bytes"))
     }
 
-    fn check(size: u64, hashes: &Bound<'_, PyList>, adding: usize) -> PyResult<()> {
+    pub(crate) fn check(size: u64, hashes: &Bound<'_, PyList>, adding: usize) -> PyResult<()> {
         if hashes.len() != size.count_ones() as usize {
             return Err(PyValueError::new_err(format!(
                 "{} hashes cannot be a frontier of size {size}",
@@ -274,7 +274,7 @@ pub mod py {
     /// list of subtree roots, which each call updates in place.
     #[pyclass(frozen, module = "asgi_audit_native", name = "Sealer")]
     pub struct Sealer {
-        inner: super::Sealer,
+        pub(crate) inner: super::Sealer,
     }
 
     #[pymethods]
