@@ -43,26 +43,27 @@ pub const MAX_TIME_NS: i128 = i64::MAX as i128;
 
 /// What the request path captured (`RawEvent`), made of plain values.
 #[derive(Clone, Debug)]
-pub struct RawEvent {
-    pub category: String,
-    pub event_type: String,
+pub struct RawEvent<'a> {
+    pub category: &'a str,
+    pub event_type: &'a str,
     /// `raw.outcome`: None when the caller gave none.
-    pub outcome: Option<Value>,
+    pub outcome: Option<Value<'a>>,
     /// Nanoseconds since the epoch, `0..=MAX_TIME_NS`.
     pub time_ns: i128,
     /// The context's values in [`CONTEXT_FIELDS`] order (None where None), or no context.
     /// Shared by the events of one request (read once per batch).
-    pub context: Option<std::sync::Arc<Vec<Option<Value>>>>,
+    pub context: Option<std::sync::Arc<Vec<Option<Value<'a>>>>>,
     /// The caller's fields, in order; `Value::Null` where the value is None.
-    pub fields: Map,
+    pub fields: Map<'a>,
 }
 
 /// ISO 8601 UTC with microseconds: `format_timestamp(time_ns)`.
 pub fn format_timestamp(time_ns: i128) -> String {
+    // The days fit an i64 (i128::MAX ns is under 2**61 days): 64-bit division.
     let seconds = time_ns.div_euclid(1_000_000_000);
-    let micros = time_ns.rem_euclid(1_000_000_000) / 1000;
-    let days = seconds.div_euclid(86_400);
-    let secs = seconds.rem_euclid(86_400);
+    let micros = (time_ns.rem_euclid(1_000_000_000) / 1000) as i64;
+    let days = seconds.div_euclid(86_400) as i64;
+    let secs = seconds.rem_euclid(86_400) as i64;
     let (y, m, d) = civil_from_days(days);
     if !(0..=9999).contains(&y) {
         return format!(
@@ -78,7 +79,7 @@ pub fn format_timestamp(time_ns: i128) -> String {
     }
     // YYYY-MM-DDTHH:MM:SS.ffffff+00:00, written digit by digit.
     let mut out = *b"0000-00-00T00:00:00.000000+00:00";
-    let mut put = |at: usize, width: usize, mut n: i128| {
+    let mut put = |at: usize, width: usize, mut n: i64| {
         for i in (at..at + width).rev() {
             out[i] = b'0' + (n % 10) as u8;
             n /= 10;
@@ -91,11 +92,11 @@ pub fn format_timestamp(time_ns: i128) -> String {
     put(14, 2, secs / 60 % 60);
     put(17, 2, secs % 60);
     put(20, 6, micros);
-    out.iter().map(|&b| char::from(b)).collect()
+    std::str::from_utf8(&out).expect("ASCII").to_owned()
 }
 
 // Howard Hinnant's days_from_civil, inverted: the proleptic Gregorian date.
-fn civil_from_days(days: i128) -> (i128, i128, i128) {
+fn civil_from_days(days: i64) -> (i64, i64, i64) {
     let z = days + 719_468;
     let era = z.div_euclid(146_097);
     let doe = z - era * 146_097;
@@ -104,7 +105,7 @@ fn civil_from_days(days: i128) -> (i128, i128, i128) {
     let mp = (5 * doy + 2) / 153;
     let d = doy - (153 * mp + 2) / 5 + 1;
     let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = yoe + era * 400 + i128::from(m <= 2);
+    let y = yoe + era * 400 + i64::from(m <= 2);
     (y, m, d)
 }
 
@@ -116,31 +117,29 @@ fn py_isspace(c: char) -> bool {
 /// `build_event(raw, event_id)`: the header, the context, the caller's fields
 /// (reserved names under `details`), the stack-trace rule, `event_action` and
 /// `resource`.
-pub fn build_event(raw: &RawEvent, event_id: &str) -> Map {
+pub fn build_event<'a>(raw: &RawEvent<'a>, event_id: &'a str) -> Map<'a> {
     let mut event = Map::with_capacity(8 + raw.fields.len() + 8);
     let header = [
-        ("timestamp", Value::Str(format_timestamp(raw.time_ns))),
+        ("timestamp", Value::str(format_timestamp(raw.time_ns))),
         ("epoch_ms", Value::Int(raw.time_ns.div_euclid(1_000_000))),
-        ("event_id", Value::Str(event_id.to_owned())),
-        ("event_type", Value::Str(raw.event_type.clone())),
-        ("category", Value::Str(raw.category.clone())),
+        ("event_id", Value::str(event_id)),
+        ("event_type", Value::str(raw.event_type)),
+        ("category", Value::str(raw.category)),
         (
             "outcome",
-            raw.outcome
-                .clone()
-                .unwrap_or_else(|| Value::Str("unknown".into())),
+            raw.outcome.clone().unwrap_or(Value::str("unknown")),
         ),
         ("schema_version", Value::Int(1)),
     ];
     for (key, value) in header {
-        event.0.push((key.to_owned(), value));
+        event.0.push((key.into(), value));
     }
     let fields = &raw.fields;
     if let Some(context) = &raw.context {
         for (name, value) in CONTEXT_FIELDS.iter().zip(context.iter()) {
             if matches!(fields.get(name), None | Some(Value::Null)) {
                 if let Some(value) = value {
-                    event.set(name, value.clone());
+                    event.set(*name, value.clone());
                 }
             }
         }
@@ -150,10 +149,10 @@ pub fn build_event(raw: &RawEvent, event_id: &str) -> Map {
         if *value == Value::Null {
             continue;
         }
-        if RESERVED.contains(&name.as_str()) {
-            extra.set(name, value.clone());
+        if RESERVED.contains(&name.as_ref()) {
+            extra.set(name.clone(), value.clone());
         } else {
-            event.set(name, value.clone());
+            event.set(name.clone(), value.clone());
         }
     }
     if let Some(Value::Str(trace)) = event.get("stack_trace") {
@@ -167,16 +166,16 @@ pub fn build_event(raw: &RawEvent, event_id: &str) -> Map {
             Some(Value::Dict(details)) => {
                 let mut merged = details.clone();
                 for (k, v) in extra.0 {
-                    merged.set(&k, v);
+                    merged.set(k, v);
                 }
                 merged
             }
             None => extra,
             Some(other) => {
                 let mut wrapped = Map::with_capacity(1 + extra.len());
-                wrapped.0.push(("value".to_owned(), other.clone()));
+                wrapped.0.push(("value".into(), other.clone()));
                 for (k, v) in extra.0 {
-                    wrapped.set(&k, v);
+                    wrapped.set(k, v);
                 }
                 wrapped
             }
@@ -184,12 +183,12 @@ pub fn build_event(raw: &RawEvent, event_id: &str) -> Map {
         event.set("details", Value::Dict(details));
     }
     if !event.contains("event_action") {
-        if let Some(action) = event_action(&raw.event_type, raw.outcome.as_ref(), &event) {
-            event.set("event_action", Value::Str(action.to_owned()));
+        if let Some(action) = event_action(raw.event_type, raw.outcome.as_ref(), &event) {
+            event.set("event_action", Value::str(action));
         }
     }
     if !event.contains("resource") {
-        if let Some(affected) = resource(&raw.event_type, &event) {
+        if let Some(affected) = resource(raw.event_type, &event) {
             event.set("resource", affected);
         }
     }
@@ -201,12 +200,12 @@ const HTTP_TYPES: [&str; 3] = ["api_access", "websocket_connect", "websocket_clo
 /// `vocabulary.event_action`: the OWASP name of an event, where one fits.
 pub fn event_action(
     event_type: &str,
-    outcome: Option<&Value>,
-    event: &Map,
+    outcome: Option<&Value<'_>>,
+    event: &Map<'_>,
 ) -> Option<&'static str> {
     if event_type == "login_attempt" {
         return match outcome {
-            Some(Value::Str(outcome)) => match outcome.as_str() {
+            Some(Value::Str(outcome)) => match outcome.as_ref() {
                 "success" => Some("authn_login_success"),
                 "failed" => Some("authn_login_fail"),
                 "rate_limited" => Some("excess_rate_limit_exceeded"),
@@ -243,7 +242,7 @@ pub fn event_action(
 }
 
 /// `vocabulary.resource`: what the event acted on, where it names it.
-pub fn resource(event_type: &str, event: &Map) -> Option<Value> {
+pub fn resource<'a>(event_type: &str, event: &Map<'a>) -> Option<Value<'a>> {
     let found = if HTTP_TYPES.contains(&event_type) {
         event.get("request_path")
     } else if event_type == "tool_path_blocked" {
@@ -281,8 +280,8 @@ mod tests {
     #[test]
     fn reserved_fields_go_under_details() {
         let raw = RawEvent {
-            category: "auth".into(),
-            event_type: "login_attempt".into(),
+            category: "auth",
+            event_type: "login_attempt",
             outcome: Some(Value::Str("failed".into())),
             time_ns: 0,
             context: None,
@@ -294,7 +293,7 @@ mod tests {
             ]),
         };
         let event = build_event(&raw, "id");
-        let keys: Vec<&str> = event.0.iter().map(|(k, _)| k.as_str()).collect();
+        let keys: Vec<&str> = event.0.iter().map(|(k, _)| k.as_ref()).collect();
         assert_eq!(
             keys,
             [

@@ -8,16 +8,29 @@
 //! in their shortest form, NaN and the infinities as `null`), with U+2028, U+2029
 //! and U+0085 escaped as `encode_line` does afterwards, and one `\n` at the end.
 
+use std::borrow::Cow;
+
 /// One JSON value. `Int` holds the reference's range (`-2**63` to `2**64 - 1`).
+///
+/// Text is borrowed where it can be (the caller's strings, read from Python
+/// without a copy, and the library's own names), owned where the pipeline
+/// makes it (a timestamp, a mask, a cut).
 #[derive(Clone, Debug, PartialEq)]
-pub enum Value {
+pub enum Value<'a> {
     Null,
     Bool(bool),
     Int(i128),
     Float(f64),
-    Str(String),
-    List(Vec<Value>),
-    Dict(Map),
+    Str(Cow<'a, str>),
+    List(Vec<Value<'a>>),
+    Dict(Map<'a>),
+}
+
+impl<'a> Value<'a> {
+    /// A string value.
+    pub fn str(text: impl Into<Cow<'a, str>>) -> Self {
+        Value::Str(text.into())
+    }
 }
 
 /// The smallest and largest integers orjson writes as numbers.
@@ -26,9 +39,9 @@ pub const INT_MAX: i128 = u64::MAX as i128;
 
 /// An object: keys in insertion order, each once.
 #[derive(Clone, Debug, Default, PartialEq)]
-pub struct Map(pub Vec<(String, Value)>);
+pub struct Map<'a>(pub Vec<(Cow<'a, str>, Value<'a>)>);
 
-impl Map {
+impl<'a> Map<'a> {
     pub fn new() -> Self {
         Map(Vec::new())
     }
@@ -49,7 +62,7 @@ impl Map {
         self.0.iter().position(|(k, _)| k == key)
     }
 
-    pub fn get(&self, key: &str) -> Option<&Value> {
+    pub fn get(&self, key: &str) -> Option<&Value<'a>> {
         self.0.iter().find(|(k, _)| k == key).map(|(_, v)| v)
     }
 
@@ -58,21 +71,21 @@ impl Map {
     }
 
     /// `d[key] = value`: in place when the key is there, else at the end.
-    pub fn set(&mut self, key: &str, value: Value) {
-        match self.position(key) {
+    pub fn set(&mut self, key: impl Into<Cow<'a, str>> + AsRef<str>, value: Value<'a>) {
+        match self.position(key.as_ref()) {
             Some(i) => self.0[i].1 = value,
-            None => self.0.push((key.to_owned(), value)),
+            None => self.0.push((key.into(), value)),
         }
     }
 
     /// `d.pop(key, None)`.
-    pub fn remove(&mut self, key: &str) -> Option<Value> {
+    pub fn remove(&mut self, key: &str) -> Option<Value<'a>> {
         self.position(key).map(|i| self.0.remove(i).1)
     }
 }
 
 /// Python's truth value of a JSON value.
-pub fn truthy(value: &Value) -> bool {
+pub fn truthy(value: &Value<'_>) -> bool {
     match value {
         Value::Null => false,
         Value::Bool(b) => *b,
@@ -85,7 +98,7 @@ pub fn truthy(value: &Value) -> bool {
 }
 
 /// `encode_line(event)`: one JSON object and its `\n`.
-pub fn encode_line(event: &Map) -> Vec<u8> {
+pub fn encode_line(event: &Map<'_>) -> Vec<u8> {
     let mut out = Vec::with_capacity(1024);
     write_map(&mut out, event);
     out.push(b'\n');
@@ -94,7 +107,7 @@ pub fn encode_line(event: &Map) -> Vec<u8> {
 
 /// The JSON of one value, as orjson writes it (without the line's escapes'
 /// difference: U+2028, U+2029 and U+0085 are escaped here too).
-pub fn write_value(out: &mut Vec<u8>, value: &Value) {
+pub fn write_value(out: &mut Vec<u8>, value: &Value<'_>) {
     match value {
         Value::Null => out.extend_from_slice(b"null"),
         Value::Bool(true) => out.extend_from_slice(b"true"),
@@ -118,6 +131,9 @@ pub fn write_value(out: &mut Vec<u8>, value: &Value) {
 
 /// An integer in decimal, without an allocation.
 fn write_int(out: &mut Vec<u8>, value: i128) {
+    if let Ok(small) = u64::try_from(value.unsigned_abs()) {
+        return write_u64(out, value < 0, small); // 64-bit division
+    }
     let mut digits = [0u8; 40];
     let mut at = digits.len();
     let mut n = value.unsigned_abs();
@@ -135,7 +151,7 @@ fn write_int(out: &mut Vec<u8>, value: i128) {
     out.extend_from_slice(&digits[at..]);
 }
 
-fn write_map(out: &mut Vec<u8>, map: &Map) {
+fn write_map(out: &mut Vec<u8>, map: &Map<'_>) {
     out.push(b'{');
     for (i, (key, value)) in map.0.iter().enumerate() {
         if i > 0 {
@@ -146,6 +162,23 @@ fn write_map(out: &mut Vec<u8>, map: &Map) {
         write_value(out, value);
     }
     out.push(b'}');
+}
+
+fn write_u64(out: &mut Vec<u8>, negative: bool, mut n: u64) {
+    let mut digits = [0u8; 20];
+    let mut at = digits.len();
+    loop {
+        at -= 1;
+        digits[at] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    if negative {
+        out.push(b'-');
+    }
+    out.extend_from_slice(&digits[at..]);
 }
 
 /// orjson's float: the shortest form that reads back alike; `null` when not finite.
@@ -238,7 +271,7 @@ pub fn write_str(out: &mut Vec<u8>, text: &str) {
 mod tests {
     use super::*;
 
-    fn json(value: &Value) -> String {
+    fn json(value: &Value<'_>) -> String {
         let mut out = Vec::new();
         write_value(&mut out, value);
         String::from_utf8(out).unwrap()

@@ -10,6 +10,7 @@
 //! core refuses, nesting past the depth limit, a line over the size cap, which
 //! the reference shrinks) the event is given back as [`Fallback`].
 
+use std::borrow::Cow;
 use std::cell::RefCell;
 use std::collections::{HashMap, HashSet};
 
@@ -60,11 +61,11 @@ impl Redact<'_> {
 
 /// What `Chain.stamp` adds to a stream's lines: the stream id, and on its
 /// first line the fields naming the previous stream and the key.
-pub struct Stamp {
-    pub stream: String,
+pub struct Stamp<'a> {
+    pub stream: &'a str,
     /// The stream's last `seq` before the batch.
     pub base_seq: i128,
-    pub first: Map,
+    pub first: Map<'a>,
 }
 
 const GENERATED: [&str; 6] = [
@@ -149,21 +150,21 @@ impl Pipeline<'_> {
     }
 
     /// The unsealed line of one event, stamped with `stamp` at `seq`.
-    pub fn encode(
+    pub fn encode<'a>(
         &self,
-        raw: &RawEvent,
-        event_id: &str,
-        stamp: Option<(&Stamp, i128)>,
+        raw: &RawEvent<'a>,
+        event_id: &'a str,
+        stamp: Option<(&Stamp<'a>, i128)>,
     ) -> Step<Vec<u8>> {
         let mut event = self.build(raw, event_id)?;
         let mut limit = self.config.max_event_bytes;
         if let Some((stamp, seq)) = stamp {
             if seq == 1 {
                 for (key, value) in &stamp.first.0 {
-                    event.set(key, value.clone());
+                    event.set(key.clone(), value.clone());
                 }
             }
-            event.set("stream", Value::Str(stamp.stream.clone()));
+            event.set("stream", Value::str(stamp.stream));
             event.set("seq", Value::Int(seq));
             limit = limit.saturating_sub(self.config.seal_bytes);
         }
@@ -175,7 +176,7 @@ impl Pipeline<'_> {
     }
 
     /// `Pipeline.build`: the redacted, capped event map.
-    pub fn build(&self, raw: &RawEvent, event_id: &str) -> Step<Map> {
+    pub fn build<'a>(&self, raw: &RawEvent<'a>, event_id: &'a str) -> Step<Map<'a>> {
         let mut event = build_event(raw, event_id);
         if let Some(sid) = event.get("session_id") {
             match &self.config.session {
@@ -184,7 +185,7 @@ impl Pipeline<'_> {
                         return Err(Fallback); // str() of another type: the reference
                     };
                     let hashed = self.session_hash(key, sid);
-                    event.set("session_id", Value::Str(hashed));
+                    event.set("session_id", Value::str(hashed));
                 }
                 Session::Omit => {
                     event.remove("session_id");
@@ -192,9 +193,9 @@ impl Pipeline<'_> {
                 Session::Raw => {}
             }
         }
-        let mut cut: Vec<(String, i128)> = Vec::new();
+        let mut cut: Vec<(Cow<'a, str>, i128)> = Vec::new();
         for i in 0..event.0.len() {
-            let key = event.0[i].0.as_str();
+            let key = event.0[i].0.as_ref();
             if GENERATED.contains(&key) {
                 continue;
             }
@@ -202,10 +203,10 @@ impl Pipeline<'_> {
                 return Err(Fallback); // the key decision outside ASCII is the reference's
             }
             let value = std::mem::replace(&mut event.0[i].1, Value::Null);
-            let key = event.0[i].0.as_str();
+            let key = event.0[i].0.as_ref();
             let (value, size) = self.field(key, value)?;
             if let Some(size) = size {
-                cut.push((key.to_owned(), size));
+                cut.push((event.0[i].0.clone(), size));
             }
             event.0[i].1 = value;
         }
@@ -216,23 +217,23 @@ impl Pipeline<'_> {
     }
 
     /// One top-level field: the value, and the cut to mark (a length, or -1).
-    fn field(&self, key: &str, value: Value) -> Step<(Value, Option<i128>)> {
+    fn field<'a>(&self, key: &str, value: Value<'a>) -> Step<(Value<'a>, Option<i128>)> {
         let secret = |r: &Redact| !TEXT_ONLY.contains(&key) && self.is_secret(r, key);
         let text = match value {
             Value::Bool(_) | Value::Int(_) | Value::Float(_) => {
                 return Ok(match &self.redact {
-                    Some(r) if secret(r) => (Value::Str(r.mask.to_owned()), None),
+                    Some(r) if secret(r) => (Value::str(r.mask.to_owned()), None),
                     _ => (value, None),
                 });
             }
             Value::Null => return Ok((Value::Null, None)),
             Value::Str(text) => match &self.redact {
-                Some(r) if secret(r) => r.mask.to_owned(),
+                Some(r) if secret(r) => Cow::Owned(r.mask.to_owned()),
                 Some(_) => self.text(text)?,
                 None => text,
             },
             Value::List(_) | Value::Dict(_) => match &self.redact {
-                Some(r) if self.is_secret(r, key) => r.mask.to_owned(),
+                Some(r) if self.is_secret(r, key) => Cow::Owned(r.mask.to_owned()),
                 _ => {
                     let (value, changed) = self.walk(value, DEPTH)?;
                     return Ok((value, changed.then_some(-1)));
@@ -247,13 +248,13 @@ impl Pipeline<'_> {
             .unwrap_or(self.config.default_chars);
         let size = chars(&text);
         if size > cap {
-            return Ok((Value::Str(truncate(&text, cap)), Some(size as i128)));
+            return Ok((Value::str(truncate(&text, cap)), Some(size as i128)));
         }
         Ok((Value::Str(text), None))
     }
 
     /// `Redactor.redact_text`, for text the core can decide.
-    fn text(&self, text: String) -> Step<String> {
+    fn text<'a>(&self, text: Cow<'a, str>) -> Step<Cow<'a, str>> {
         let Some(r) = &self.redact else {
             return Ok(text);
         };
@@ -263,7 +264,7 @@ impl Pipeline<'_> {
         if !text.is_ascii() {
             return Err(Fallback);
         }
-        if self.caches.borrow().clean.contains(&text) {
+        if self.caches.borrow().clean.contains(text.as_ref()) {
             return Ok(text);
         }
         match r.redaction.redact(&text, r.mask) {
@@ -274,25 +275,25 @@ impl Pipeline<'_> {
                     if clean.len() >= CACHE_SIZE {
                         clean.clear();
                     }
-                    clean.insert(text.clone());
+                    clean.insert(text.clone().into_owned());
                 }
                 Ok(text)
             }
-            Some(Some(masked)) => Ok(masked),
+            Some(Some(masked)) => Ok(Cow::Owned(masked)),
         }
     }
 
-    fn capped(&self, text: String) -> (Value, bool) {
+    fn capped<'a>(&self, text: Cow<'a, str>) -> (Value<'a>, bool) {
         let cap = self.config.default_chars;
         if chars(&text) > cap {
-            (Value::Str(truncate(&text, cap)), true)
+            (Value::str(truncate(&text, cap)), true)
         } else {
             (Value::Str(text), false)
         }
     }
 
     /// `record.nested.redact_capped` (with a redactor) or `Caps.nested` (without).
-    fn walk(&self, value: Value, depth: i32) -> Step<(Value, bool)> {
+    fn walk<'a>(&self, value: Value<'a>, depth: i32) -> Step<(Value<'a>, bool)> {
         match value {
             Value::Str(text) => Ok(self.capped(self.text(text)?)),
             Value::List(_) | Value::Dict(_) if depth <= 0 => Err(Fallback),
@@ -307,7 +308,7 @@ impl Pipeline<'_> {
                     changed |= c;
                 }
                 if size > limit {
-                    out.push(Value::Str(format!("[{} more items]", size - limit)));
+                    out.push(Value::str(format!("[{} more items]", size - limit)));
                 }
                 Ok((Value::List(out), changed))
             }
@@ -319,9 +320,9 @@ impl Pipeline<'_> {
         }
     }
 
-    fn redacted_dict(&self, r: &Redact, map: Map, depth: i32) -> Step<(Value, bool)> {
-        let mut out: Vec<(String, Value, bool)> = Vec::with_capacity(map.len());
-        let mut index: HashMap<String, usize> = HashMap::new();
+    fn redacted_dict<'a>(&self, r: &Redact, map: Map<'a>, depth: i32) -> Step<(Value<'a>, bool)> {
+        let mut out: Vec<(Cow<'a, str>, Value<'a>, bool)> = Vec::with_capacity(map.len());
+        let mut index: HashMap<Cow<'a, str>, usize> = HashMap::new();
         for (key, value) in map.0 {
             if !key.is_ascii() {
                 return Err(Fallback);
@@ -329,7 +330,7 @@ impl Pipeline<'_> {
             let (item, c) = if self.is_secret(r, &key) {
                 match value {
                     Value::Null => (Value::Null, false),
-                    _ => self.capped(r.mask.to_owned()),
+                    _ => self.capped(Cow::Owned(r.mask.to_owned())),
                 }
             } else {
                 self.walk(value, depth - 1)?
@@ -359,11 +360,11 @@ impl Pipeline<'_> {
             .take(limit)
             .map(|(k, v, _)| (k, v))
             .collect());
-        kept.set("…", Value::Str(format!("[{} more items]", size - limit)));
+        kept.set("…", Value::str(format!("[{} more items]", size - limit)));
         Ok((Value::Dict(kept), true))
     }
 
-    fn capped_dict(&self, map: Map, depth: i32) -> Step<(Value, bool)> {
+    fn capped_dict<'a>(&self, map: Map<'a>, depth: i32) -> Step<(Value<'a>, bool)> {
         let limit = self.config.max_items;
         let size = map.len();
         let mut changed = size > limit;
@@ -374,16 +375,16 @@ impl Pipeline<'_> {
             changed |= c;
         }
         if size > limit {
-            out.set("…", Value::Str(format!("[{} more items]", size - limit)));
+            out.set("…", Value::str(format!("[{} more items]", size - limit)));
         }
         Ok((Value::Dict(out), changed))
     }
 }
 
 /// `encoding.mark_cuts`.
-fn mark_cuts(event: &mut Map, cut: &[(String, i128)]) {
+fn mark_cuts<'a>(event: &mut Map<'a>, cut: &[(Cow<'a, str>, i128)]) {
     event.set("truncated", Value::Bool(true));
-    let sizes: Vec<(String, Value)> = cut
+    let sizes: Vec<(Cow<'a, str>, Value<'a>)> = cut
         .iter()
         .filter(|(_, size)| *size >= 0)
         .map(|(k, size)| (k.clone(), Value::Int(*size)))
@@ -414,10 +415,10 @@ pub fn hash_session_id(key: &[u8], session_id: &str) -> String {
 /// `base_seq` in batch order, the reference's events counted too.
 pub fn encode_batch(
     pipeline: &Pipeline,
-    events: &[Option<RawEvent>],
+    events: &[Option<RawEvent<'_>>],
     ids: &[String],
     chains: &[Option<usize>],
-    stamps: &[Stamp],
+    stamps: &[Stamp<'_>],
 ) -> Vec<Option<Vec<u8>>> {
     let mut seqs: Vec<i128> = stamps.iter().map(|s| s.base_seq).collect();
     let mut lines = Vec::with_capacity(events.len());

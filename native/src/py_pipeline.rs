@@ -79,79 +79,108 @@ impl Uuid7Generator {
     }
 }
 
-/// A plain value, or None where the reference must take it.
-fn to_value(obj: &Bound<'_, PyAny>, depth: u32) -> Option<Value> {
-    if obj.is_none() {
-        return Some(Value::Null);
-    }
-    if let Ok(s) = obj.cast_exact::<PyString>() {
-        return s.to_str().ok().map(|s| Value::Str(s.to_owned()));
-    }
-    if let Ok(b) = obj.cast_exact::<PyBool>() {
-        return Some(Value::Bool(b.is_true()));
-    }
-    if obj.is_exact_instance_of::<PyInt>() {
-        let int = match obj.extract::<i64>() {
-            Ok(i) => i128::from(i),
-            Err(_) => i128::from(obj.extract::<u64>().ok()?),
-        };
-        return (INT_MIN..=INT_MAX)
-            .contains(&int)
-            .then_some(Value::Int(int));
-    }
-    if let Ok(f) = obj.cast_exact::<PyFloat>() {
-        return Some(Value::Float(f.value()));
-    }
-    if depth == 0 {
-        return None;
-    }
-    if let Ok(d) = obj.cast_exact::<PyDict>() {
-        return to_map(d, depth - 1).map(Value::Dict);
-    }
-    if let Ok(l) = obj.cast_exact::<PyList>() {
-        let mut items = Vec::with_capacity(l.len());
-        for item in l.iter() {
-            items.push(to_value(&item, depth - 1)?);
-        }
-        return Some(Value::List(items));
-    }
-    if let Ok(t) = obj.cast_exact::<PyTuple>() {
-        let mut items = Vec::with_capacity(t.len());
-        for item in t.iter() {
-            items.push(to_value(&item, depth - 1)?);
-        }
-        return Some(Value::List(items));
-    }
-    None
+/// Strong references to every Python string a batch's values borrow.
+///
+/// A `str` is immutable, and the UTF-8 bytes `to_str` gives (its own data, or
+/// the UTF-8 form it caches) live as long as the object; the arena keeps each
+/// object alive until it is dropped, and a text borrowed through it cannot
+/// outlive it. So the caller's strings are read without a copy, and a caller
+/// that changes its dict meanwhile (from another thread) changes nothing here.
+struct Arena<'py> {
+    strings: RefCell<Vec<Bound<'py, PyString>>>,
 }
 
-fn to_map(d: &Bound<'_, PyDict>, depth: u32) -> Option<Map> {
-    let mut map = Map::with_capacity(d.len());
-    for (k, v) in d.iter() {
-        let key = k.cast_exact::<PyString>().ok()?.to_str().ok()?.to_owned();
-        map.0.push((key, to_value(&v, depth)?));
+impl<'py> Arena<'py> {
+    fn new() -> Self {
+        Arena {
+            strings: RefCell::new(Vec::with_capacity(4096)),
+        }
     }
-    Some(map)
-}
 
-fn exact_str(obj: &Bound<'_, PyAny>) -> Option<String> {
-    Some(obj.cast_exact::<PyString>().ok()?.to_str().ok()?.to_owned())
+    /// The text of an exact `str` (None: a subclass, or not UTF-8: a lone surrogate).
+    fn text<'a>(&'a self, obj: &Bound<'py, PyAny>) -> Option<&'a str> {
+        let string = obj.cast_exact::<PyString>().ok()?;
+        let text = string.to_str().ok()?;
+        let (ptr, len) = (text.as_ptr(), text.len());
+        self.strings.borrow_mut().push(string.clone());
+        // SAFETY: the bytes belong to the str object (see the type), which the
+        // arena now holds a strong reference to until it is dropped; `'a`
+        // borrows the arena, so the text cannot outlive that reference.
+        Some(unsafe { std::str::from_utf8_unchecked(std::slice::from_raw_parts(ptr, len)) })
+    }
+
+    /// A plain value, or None where the reference must take it.
+    fn value<'a>(&'a self, obj: &Bound<'py, PyAny>, depth: u32) -> Option<Value<'a>> {
+        if obj.is_none() {
+            return Some(Value::Null);
+        }
+        if obj.is_exact_instance_of::<PyString>() {
+            return self.text(obj).map(Value::str);
+        }
+        if let Ok(b) = obj.cast_exact::<PyBool>() {
+            return Some(Value::Bool(b.is_true()));
+        }
+        if obj.is_exact_instance_of::<PyInt>() {
+            let int = match obj.extract::<i64>() {
+                Ok(i) => i128::from(i),
+                Err(_) => i128::from(obj.extract::<u64>().ok()?),
+            };
+            return (INT_MIN..=INT_MAX)
+                .contains(&int)
+                .then_some(Value::Int(int));
+        }
+        if let Ok(f) = obj.cast_exact::<PyFloat>() {
+            return Some(Value::Float(f.value()));
+        }
+        if depth == 0 {
+            return None;
+        }
+        if let Ok(d) = obj.cast_exact::<PyDict>() {
+            return self.map(d, depth - 1).map(Value::Dict);
+        }
+        if let Ok(l) = obj.cast_exact::<PyList>() {
+            let mut items = Vec::with_capacity(l.len());
+            for item in l.iter() {
+                items.push(self.value(&item, depth - 1)?);
+            }
+            return Some(Value::List(items));
+        }
+        if let Ok(t) = obj.cast_exact::<PyTuple>() {
+            let mut items = Vec::with_capacity(t.len());
+            for item in t.iter() {
+                items.push(self.value(&item, depth - 1)?);
+            }
+            return Some(Value::List(items));
+        }
+        None
+    }
+
+    fn map<'a>(&'a self, d: &Bound<'py, PyDict>, depth: u32) -> Option<Map<'a>> {
+        let mut map = Map::with_capacity(d.len());
+        for (k, v) in d.iter() {
+            let key = self.text(&k)?;
+            map.0.push((key.into(), self.value(&v, depth)?));
+        }
+        Some(map)
+    }
 }
 
 /// A request context's values in [`CONTEXT_FIELDS`] order, or None where the
 /// reference must take them.
-type Context = Arc<Vec<Option<Value>>>;
+type Context<'a> = Arc<Vec<Option<Value<'a>>>>;
 
 /// Reads a batch's events; the context of consecutive events of one request
 /// is read once.
-struct Reader<'py> {
+struct Reader<'a, 'py> {
+    arena: &'a Arena<'py>,
     names: Vec<Bound<'py, PyString>>,
-    last: Option<(Bound<'py, PyAny>, Option<Context>)>,
+    last: Option<(Bound<'py, PyAny>, Option<Context<'a>>)>,
 }
 
-impl<'py> Reader<'py> {
-    fn new(py: Python<'py>) -> Self {
+impl<'a, 'py> Reader<'a, 'py> {
+    fn new(py: Python<'py>, arena: &'a Arena<'py>) -> Self {
         Reader {
+            arena,
             names: CONTEXT_FIELDS
                 .iter()
                 .map(|n| PyString::intern(py, n))
@@ -160,20 +189,21 @@ impl<'py> Reader<'py> {
         }
     }
 
-    fn context(&mut self, ctx: &Bound<'py, PyAny>) -> Option<Context> {
+    fn context(&mut self, ctx: &Bound<'py, PyAny>) -> Option<Context<'a>> {
         if let Some((seen, values)) = &self.last {
             if seen.is(ctx) {
                 return values.clone();
             }
         }
-        let read = || -> Option<Context> {
+        let arena = self.arena;
+        let read = || -> Option<Context<'a>> {
             let mut values = Vec::with_capacity(CONTEXT_FIELDS.len());
             for name in &self.names {
                 let value = ctx.getattr(name).ok()?;
                 values.push(if value.is_none() {
                     None
                 } else {
-                    Some(to_value(&value, MAX_NESTING)?)
+                    Some(arena.value(&value, MAX_NESTING)?)
                 });
             }
             Some(Arc::new(values))
@@ -184,7 +214,7 @@ impl<'py> Reader<'py> {
     }
 
     /// A `RawEvent` as plain values, or None where the reference must take it.
-    fn raw(&mut self, raw: &Bound<'py, PyAny>) -> Option<RawEvent> {
+    fn raw(&mut self, raw: &Bound<'py, PyAny>) -> Option<RawEvent<'a>> {
         let py = raw.py();
         if !raw.getattr(intern!(py, "exception")).ok()?.is_none() {
             return None; // its stack trace is Python's to format
@@ -197,11 +227,12 @@ impl<'py> Reader<'py> {
         if !(0..=MAX_TIME_NS).contains(&time_ns) {
             return None;
         }
+        let arena = self.arena;
         let outcome = raw.getattr(intern!(py, "outcome")).ok()?;
         let outcome = if outcome.is_none() {
             None
         } else {
-            Some(to_value(&outcome, MAX_NESTING)?)
+            Some(arena.value(&outcome, MAX_NESTING)?)
         };
         let ctx = raw.getattr(intern!(py, "context")).ok()?;
         let context = if ctx.is_none() {
@@ -211,12 +242,12 @@ impl<'py> Reader<'py> {
         };
         let fields = raw.getattr(intern!(py, "fields")).ok()?;
         Some(RawEvent {
-            category: exact_str(&raw.getattr(intern!(py, "category")).ok()?)?,
-            event_type: exact_str(&raw.getattr(intern!(py, "event_type")).ok()?)?,
+            category: arena.text(&raw.getattr(intern!(py, "category")).ok()?)?,
+            event_type: arena.text(&raw.getattr(intern!(py, "event_type")).ok()?)?,
             outcome,
             time_ns,
             context,
-            fields: to_map(fields.cast_exact::<PyDict>().ok()?, MAX_NESTING)?,
+            fields: arena.map(fields.cast_exact::<PyDict>().ok()?, MAX_NESTING)?,
         })
     }
 }
@@ -284,7 +315,8 @@ impl Pipeline {
         stamps: Vec<(String, i64, Bound<'py, PyDict>)>,
         ids: Option<Vec<String>>,
     ) -> PyResult<Vec<Py<PyAny>>> {
-        let batch = read_batch(py, raws, chains, &stamps, ids)?;
+        let arena = Arena::new();
+        let batch = read_batch(py, &arena, raws, chains, &stamps, ids)?;
         let (ids, lines) = py.detach(|| self.lines(&batch));
         given_back(py, lines, ids)
     }
@@ -331,7 +363,8 @@ impl Pipeline {
         for raw in raws.iter() {
             durable |= raw.getattr(intern!(py, "durable"))?.is_truthy()?;
         }
-        let batch = read_batch(py, raws, chains, &stamps, ids)?;
+        let arena = Arena::new();
+        let batch = read_batch(py, &arena, raws, chains, &stamps, ids)?;
         let (ids, lines, groups) = py.detach(|| {
             let (ids, lines) = self.lines(&batch);
             if lines.iter().any(Option::is_none) {
@@ -341,7 +374,7 @@ impl Pipeline {
             let categories: Vec<&str> = batch
                 .events
                 .iter()
-                .map(|raw| raw.as_ref().map_or("", |raw| raw.category.as_str()))
+                .map(|raw| raw.as_ref().map_or("", |raw| raw.category))
                 .collect();
             let groups = group(&categories, &lines, &batch.chains, &mut chained, real);
             (ids, Vec::new(), Some(groups))
@@ -357,7 +390,7 @@ impl Pipeline {
         for group in groups {
             let category = batch.events[group.first]
                 .as_ref()
-                .map_or("", |raw| raw.category.as_str());
+                .map_or("", |raw| raw.category);
             out.push((
                 category,
                 PyBytes::new(py, &group.data),
@@ -375,21 +408,22 @@ impl Pipeline {
 }
 
 /// A batch read with the GIL held: what the core needs of it.
-struct Batch {
-    events: Vec<Option<RawEvent>>,
+struct Batch<'a> {
+    events: Vec<Option<RawEvent<'a>>>,
     whens: Vec<u64>,
     chains: Vec<Option<usize>>,
-    table: Vec<Stamp>,
+    table: Vec<Stamp<'a>>,
     ids: Option<Vec<String>>,
 }
 
-fn read_batch<'py>(
+fn read_batch<'a, 'py>(
     py: Python<'py>,
+    arena: &'a Arena<'py>,
     raws: &Bound<'py, PyList>,
     chains: Vec<Option<usize>>,
-    stamps: &[(String, i64, Bound<'py, PyDict>)],
+    stamps: &'a [(String, i64, Bound<'py, PyDict>)],
     ids: Option<Vec<String>>,
-) -> PyResult<Batch> {
+) -> PyResult<Batch<'a>> {
     let size = raws.len();
     if chains.len() != size || ids.as_ref().is_some_and(|ids| ids.len() != size) {
         return Err(PyValueError::new_err("one chain and one id per event"));
@@ -399,7 +433,7 @@ fn read_batch<'py>(
     }
     let mut events = Vec::with_capacity(size);
     let mut whens = Vec::with_capacity(size);
-    let mut reader = Reader::new(py);
+    let mut reader = Reader::new(py, arena);
     for raw in raws.iter() {
         whens.push(
             raw.getattr(intern!(py, "time_ns"))
@@ -410,10 +444,11 @@ fn read_batch<'py>(
     }
     let mut table = Vec::with_capacity(stamps.len());
     for (stream, base_seq, first) in stamps {
-        let first = to_map(first, MAX_NESTING)
+        let first = arena
+            .map(first, MAX_NESTING)
             .ok_or_else(|| PyValueError::new_err("the first line's fields are not plain"))?;
         table.push(Stamp {
-            stream: stream.clone(),
+            stream,
             base_seq: i128::from(*base_seq),
             first,
         });
@@ -446,7 +481,7 @@ fn given_back(
 impl Pipeline {
     /// The event ids and the unsealed lines of a batch (None: the reference's);
     /// without the GIL.
-    fn lines(&self, batch: &Batch) -> (Vec<String>, Vec<Option<Vec<u8>>>) {
+    fn lines(&self, batch: &Batch<'_>) -> (Vec<String>, Vec<Option<Vec<u8>>>) {
         let ids = batch.ids.clone().unwrap_or_else(|| {
             let mut generator = lock(&self.ids);
             batch

@@ -119,7 +119,7 @@ pub fn format_id(when: u64, rand: u64) -> String {
         out[at] = HEX[((value >> (i * 4)) & 0xF) as usize];
         at += 1;
     }
-    out.iter().map(|&b| char::from(b)).collect()
+    std::str::from_utf8(&out).expect("ASCII").to_owned()
 }
 
 #[cfg(test)]
