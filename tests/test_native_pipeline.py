@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import itertools
 import os
+import subprocess
+import sys
 import time
 import uuid
 from typing import Any
@@ -468,3 +470,59 @@ def test_a_batch_with_an_event_for_the_reference_is_given_back_line_by_line() ->
     assert b"hunter2" not in out[1]
     assert chain.last.seq == 2
     assert orjson.loads(out[1])["mac"] == f"hmac-sha256:{chain.last.mac.hex()}"
+
+
+_CHANGED_MEANWHILE = """
+import sys, threading, time
+from asgi_audit.record.encoding import Caps
+from asgi_audit.record.events import RawEvent
+from asgi_audit.record.pipeline import Pipeline
+
+pipeline = Pipeline(redactor=None, caps=Caps(), session_ids="raw", session_key=b"k" * 32)
+def note(i):
+    return ("n%05d-" % i) * 300  # made at run time: the dict holds the only reference
+
+changed = 0
+for round in range(20):
+    raws = [RawEvent("custom", "x", None, time.time_ns(), None, {"note": note(i)})
+            for i in range(1024)]
+    go, stop = threading.Event(), threading.Event()
+    def change():
+        go.wait()  # then waits for the GIL, which the core lets go once it has read
+        while not stop.is_set():
+            for raw in raws:
+                raw.fields["note"] = "z"  # frees the caller's string
+    thread = threading.Thread(target=change)
+    thread.start()
+    try:
+        go.set()
+        out = pipeline.encode_grouped(raws, lambda c: None, 1024)
+    finally:
+        stop.set()
+        thread.join()
+    data = out[0][0][1] if isinstance(out, tuple) else b"".join(out)
+    for i, line in enumerate(data.splitlines()):
+        text = line.decode("utf-8")
+        assert ('"note":"%s"' % note(i)) in text or '"note":"z"' in text, (round, i, text[:200])
+        changed += '"note":"z"' in text
+print("ok" if changed < 20 * 1024 else "changed before it was read")
+"""
+
+
+def test_a_caller_that_changes_its_fields_meanwhile_changes_nothing_read() -> None:
+    # The core reads the caller's strings without copying them and encodes them
+    # without the GIL, while another thread may replace them in the dict. Under
+    # Python's debug allocator a freed string's memory is overwritten at once:
+    # were the core not holding its own reference to each string it read, its
+    # lines would hold that garbage.
+    env = {**os.environ, "PYTHONMALLOC": "debug"}
+    done = subprocess.run(
+        [sys.executable, "-c", _CHANGED_MEANWHILE],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.strip() == "ok"
