@@ -29,7 +29,7 @@ from .proof.readback import checked_end
 from .proof.setup import SealingSetup, prepare_sealing
 from .record.context import RequestContext
 from .record.context import get_cell as _get_cell
-from .record.events import SCHEMA_VERSION, RawEvent
+from .record.events import SCHEMA_VERSION, RawEvent, new_raw
 from .record.pipeline import OutputFormat, SessionIdMode
 from .record.scanner import SecretRule
 from .record.tracing import _get_current_span, trace_ids
@@ -414,8 +414,9 @@ class Auditor(EventMethods[Coroutine[Any, Any, None]]):
             trace_id, span_id = trace_ids()
             if trace_id is not None:
                 context = RequestContext(trace_id=trace_id, span_id=span_id)
-        raw = RawEvent(
-            category, event_type, outcome, _time_ns(), context, fields, exception, durable
+        raw = new_raw(
+            RawEvent,
+            (category, event_type, outcome, _time_ns(), context, fields, exception, durable),
         )
         stream = self._stream
         if stream is not None and not durable and not self._taps:

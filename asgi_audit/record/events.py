@@ -13,9 +13,8 @@ import threading
 import time
 import traceback
 from collections.abc import Mapping
-from dataclasses import dataclass
 from datetime import datetime, timezone
-from typing import TYPE_CHECKING, Any, Final
+from typing import TYPE_CHECKING, Any, Final, NamedTuple
 
 from .vocabulary import event_action, resource
 
@@ -44,6 +43,7 @@ __all__ = (
     "check_choice",
     "dropped_events",
     "format_timestamp",
+    "new_raw",
     "validate_category",
     "validate_login_outcome",
 )
@@ -271,11 +271,12 @@ class Uuid7Generator:
         return f"{t[:8]}-{t[8:]}-7{when & 0xFFF:03x}-{r[:4]}-{r[4:]}"
 
 
-@dataclass(slots=True)
-class RawEvent:
+class RawEvent(NamedTuple):
     """What the request path captures: one clock read, the context, the raw fields.
 
     Nothing here is redacted, capped or encoded yet; that is the writer's work.
+    A named tuple: the compiled core reads its fields by index, without an
+    attribute lookup each (see :func:`new_raw` for the fastest way to make one).
     """
 
     category: str
@@ -286,6 +287,12 @@ class RawEvent:
     fields: dict[str, Any]
     exception: BaseException | None = None
     durable: bool = False
+
+
+#: ``new_raw(RawEvent, (category, event_type, outcome, time_ns, context, fields,
+#: exception, durable))``: a :class:`RawEvent` with every field given, without
+#: the keyword handling of its constructor (the request path's form).
+new_raw: Final = tuple.__new__
 
 
 def _stack_trace(exc: BaseException) -> str:

@@ -30,7 +30,7 @@ from ..record.context import (
     RequestContext,
     build_context,
 )
-from ..record.events import API_AUDIT, RawEvent
+from ..record.events import API_AUDIT, RawEvent, new_raw
 from ..record.tracing import trace_ids
 from ..store.stream import hand_off
 from .bodies import render_body
@@ -470,14 +470,18 @@ class AuditMiddleware:
                 fields["response_body"] = render_body(
                     tap.data, tap.size, exchange.response_type, limit
                 )
-        return RawEvent(
-            API_AUDIT,
-            "api_access",
-            outcome,
-            _time_ns(),
-            cell.context,
-            fields,
-            exc if stage == "exception" else None,
+        return new_raw(
+            RawEvent,
+            (
+                API_AUDIT,
+                "api_access",
+                outcome,
+                _time_ns(),
+                cell.context,
+                fields,
+                exc if stage == "exception" else None,
+                False,
+            ),
         )
 
     async def _put(

@@ -8,12 +8,13 @@
 
 use std::cell::RefCell;
 use std::collections::HashMap;
+use std::rc::Rc;
 use std::sync::{Arc, Mutex, PoisonError};
 
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 use pyo3::types::{PyBool, PyBytes, PyDict, PyFloat, PyInt, PyList, PyString, PyTuple};
-use pyo3::{intern, IntoPyObjectExt};
+use pyo3::IntoPyObjectExt;
 
 use crate::asgi_audit_native::Redactor;
 use crate::event::{RawEvent, CONTEXT_FIELDS, MAX_TIME_NS};
@@ -214,12 +215,11 @@ impl<'a, 'py> Reader<'a, 'py> {
     }
 
     /// A `RawEvent` as plain values, or None where the reference must take it.
-    fn raw(&mut self, raw: &Bound<'py, PyAny>) -> Option<RawEvent<'a>> {
-        let py = raw.py();
-        if !raw.getattr(intern!(py, "exception")).ok()?.is_none() {
+    fn raw(&mut self, raw: &Slots<'py>) -> Option<RawEvent<'a>> {
+        if !raw.get(EXCEPTION).ok()?.is_none() {
             return None; // its stack trace is Python's to format
         }
-        let time_ns = raw.getattr(intern!(py, "time_ns")).ok()?;
+        let time_ns = raw.get(TIME_NS).ok()?;
         if !time_ns.is_exact_instance_of::<PyInt>() {
             return None;
         }
@@ -228,27 +228,78 @@ impl<'a, 'py> Reader<'a, 'py> {
             return None;
         }
         let arena = self.arena;
-        let outcome = raw.getattr(intern!(py, "outcome")).ok()?;
+        let outcome = raw.get(OUTCOME).ok()?;
         let outcome = if outcome.is_none() {
             None
         } else {
             Some(arena.value(&outcome, MAX_NESTING)?)
         };
-        let ctx = raw.getattr(intern!(py, "context")).ok()?;
+        let ctx = raw.get(CONTEXT).ok()?;
         let context = if ctx.is_none() {
             None
         } else {
             Some(self.context(&ctx)?)
         };
-        let fields = raw.getattr(intern!(py, "fields")).ok()?;
+        let fields = raw.get(FIELDS).ok()?;
         Some(RawEvent {
-            category: arena.text(&raw.getattr(intern!(py, "category")).ok()?)?,
-            event_type: arena.text(&raw.getattr(intern!(py, "event_type")).ok()?)?,
+            category: arena.text(&raw.get(CATEGORY).ok()?)?,
+            event_type: arena.text(&raw.get(EVENT_TYPE).ok()?)?,
             outcome,
             time_ns,
             context,
             fields: arena.map(fields.cast_exact::<PyDict>().ok()?, MAX_NESTING)?,
         })
+    }
+}
+
+/// `RawEvent`'s fields in their order.
+const NAMES: [&str; 8] = [
+    "category",
+    "event_type",
+    "outcome",
+    "time_ns",
+    "context",
+    "fields",
+    "exception",
+    "durable",
+];
+const CATEGORY: usize = 0;
+const EVENT_TYPE: usize = 1;
+const OUTCOME: usize = 2;
+const TIME_NS: usize = 3;
+const CONTEXT: usize = 4;
+const FIELDS: usize = 5;
+const EXCEPTION: usize = 6;
+const DURABLE: usize = 7;
+
+/// One `RawEvent`'s fields: by index, as the named tuple it is (no attribute
+/// lookup), or by name for any other object.
+struct Slots<'py> {
+    object: Bound<'py, PyAny>,
+    tuple: Option<Bound<'py, PyTuple>>,
+    /// [`NAMES`], interned.
+    names: Rc<Vec<Bound<'py, PyString>>>,
+}
+
+impl<'py> Slots<'py> {
+    fn new(object: Bound<'py, PyAny>, names: &Rc<Vec<Bound<'py, PyString>>>) -> Self {
+        let tuple = object
+            .cast::<PyTuple>()
+            .ok()
+            .filter(|t| t.len() == NAMES.len())
+            .cloned();
+        Slots {
+            object,
+            tuple,
+            names: Rc::clone(names),
+        }
+    }
+
+    fn get(&self, index: usize) -> PyResult<Bound<'py, PyAny>> {
+        match &self.tuple {
+            Some(tuple) => tuple.get_item(index),
+            None => self.object.getattr(&self.names[index]),
+        }
     }
 }
 
@@ -359,10 +410,6 @@ impl Pipeline {
                 tree: Frontier::new(*size, roots).expect("checked"),
             });
         }
-        let mut durable = false;
-        for raw in raws.iter() {
-            durable |= raw.getattr(intern!(py, "durable"))?.is_truthy()?;
-        }
         let arena = Arena::new();
         let batch = read_batch(py, &arena, raws, chains, &stamps, ids)?;
         let (ids, lines, groups) = py.detach(|| {
@@ -403,13 +450,15 @@ impl Pipeline {
             .iter()
             .map(|chain| PyBytes::new(py, &chain.previous))
             .collect();
-        (out, macs, durable).into_bound_py_any(py)
+        (out, macs, batch.durable).into_bound_py_any(py)
     }
 }
 
 /// A batch read with the GIL held: what the core needs of it.
 struct Batch<'a> {
     events: Vec<Option<RawEvent<'a>>>,
+    /// Whether any event asked to be durable.
+    durable: bool,
     whens: Vec<u64>,
     chains: Vec<Option<usize>>,
     table: Vec<Stamp<'a>>,
@@ -433,13 +482,18 @@ fn read_batch<'a, 'py>(
     }
     let mut events = Vec::with_capacity(size);
     let mut whens = Vec::with_capacity(size);
+    let mut durable = false;
+    let names = Rc::new(
+        NAMES
+            .iter()
+            .map(|n| PyString::intern(py, n))
+            .collect::<Vec<_>>(),
+    );
     let mut reader = Reader::new(py, arena);
     for raw in raws.iter() {
-        whens.push(
-            raw.getattr(intern!(py, "time_ns"))
-                .and_then(|t| when_of_py(&t))
-                .unwrap_or(0),
-        );
+        let raw = Slots::new(raw, &names);
+        whens.push(raw.get(TIME_NS).and_then(|t| when_of_py(&t)).unwrap_or(0));
+        durable |= raw.get(DURABLE)?.is_truthy()?;
         events.push(reader.raw(&raw));
     }
     let mut table = Vec::with_capacity(stamps.len());
@@ -455,6 +509,7 @@ fn read_batch<'a, 'py>(
     }
     Ok(Batch {
         events,
+        durable,
         whens,
         chains,
         table,
