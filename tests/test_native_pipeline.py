@@ -526,3 +526,30 @@ def test_a_caller_that_changes_its_fields_meanwhile_changes_nothing_read() -> No
     )
     assert done.returncode == 0, done.stderr[-2000:]
     assert done.stdout.strip() == "ok"
+
+
+def test_a_forked_child_draws_its_own_ids_in_a_batch() -> None:
+    # The core checks once per batch that it is still the process that filled
+    # its pool of random bytes: a child made by fork() (a server's workers) must
+    # draw fresh ones, or parent and child would make the same ids in one tick.
+    pipeline = Pipeline(redactor=None, caps=Caps(), session_ids="raw", session_key=KEY)
+    now = time.time_ns()
+    raws = [RawEvent("custom", "x", None, now, None, {"i": i}) for i in range(50)]
+
+    def ids() -> set[str]:
+        lines = pipeline.encode_batch(raws, lambda c: None)
+        return {orjson.loads(line)["event_id"][-12:] for line in lines}
+
+    ids()  # the pool is filled in the parent
+    read_end, write_end = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # pragma: no cover - the child
+        os.write(write_end, ",".join(ids()).encode())
+        os._exit(0)
+    os.close(write_end)
+    with os.fdopen(read_end, "rb") as pipe:
+        child = set(pipe.read().decode().split(","))
+    os.waitpid(pid, 0)
+    parent = ids()
+    assert len(child) == 50
+    assert not child & parent

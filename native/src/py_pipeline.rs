@@ -538,14 +538,10 @@ impl Pipeline {
     /// without the GIL.
     fn lines(&self, batch: &Batch<'_>) -> (Vec<String>, Vec<Option<Vec<u8>>>) {
         let ids = batch.ids.clone().unwrap_or_else(|| {
-            let mut generator = lock(&self.ids);
-            batch
-                .whens
-                .iter()
-                .map(|&when| {
-                    let (when, rand) = generator.next_at(when);
-                    format_id(when, rand)
-                })
+            let drawn = lock(&self.ids).next_many(&batch.whens);
+            drawn
+                .into_iter()
+                .map(|(when, rand)| format_id(when, rand))
                 .collect()
         });
         let redactor = self.redactor.as_ref().map(Py::get);

@@ -42,17 +42,34 @@ impl Uuid7 {
     }
 
     /// `(when, rand)` of the next id for the 60 time bits `when` ([`when_of`]).
-    pub fn next_at(&mut self, mut when: u64) -> (u64, u64) {
+    pub fn next_at(&mut self, when: u64) -> (u64, u64) {
+        self.after_fork();
+        self.draw(when)
+    }
+
+    /// [`Uuid7::next_at`] for each of `whens` in order, the process checked
+    /// once (a system call) rather than once per id.
+    pub fn next_many(&mut self, whens: &[u64]) -> Vec<(u64, u64)> {
+        self.after_fork();
+        whens.iter().map(|&when| self.draw(when)).collect()
+    }
+
+    /// A forked child starts its own order and its own random bytes.
+    fn after_fork(&mut self) {
         let pid = std::process::id();
-        if self.pos >= self.pool.len() || pid != self.pid {
-            if pid != self.pid {
-                // A forked child starts its own order.
-                self.last = (0, 0);
-            }
+        if pid != self.pid {
+            self.last = (0, 0);
+            self.pool.clear();
+            self.pos = 0;
+            self.pid = pid;
+        }
+    }
+
+    fn draw(&mut self, mut when: u64) -> (u64, u64) {
+        if self.pos >= self.pool.len() {
             self.pool = vec![0; POOL_BYTES];
             getrandom::fill(&mut self.pool).expect("the system's random source");
             self.pos = 0;
-            self.pid = pid;
         }
         let bytes: [u8; 8] = self.pool[self.pos..self.pos + 8].try_into().unwrap();
         self.pos += 8;
