@@ -60,24 +60,38 @@ pub fn group(
         }
         macs.push(made);
     }
-    let mut next = vec![0usize; chains.len()];
+    // Each event's group, and each group's exact size: its buffer is allocated
+    // once (a buffer grown by doubling would hold up to twice the lines' size).
     let mut names: Vec<&str> = Vec::new();
-    let mut groups: Vec<Group> = Vec::new();
+    let mut sizes: Vec<usize> = Vec::new();
+    let mut firsts: Vec<usize> = Vec::new();
+    let mut owner: Vec<usize> = Vec::with_capacity(lines.len());
     for (i, ((category, line), slot)) in categories.iter().zip(lines).zip(slots).enumerate() {
-        let at = match names.iter().position(|name| name == category) {
-            Some(at) => at,
-            None => {
-                names.push(category);
-                groups.push(Group {
-                    first: i,
-                    data: Vec::new(),
-                    count: 0,
-                    real: 0,
-                });
-                groups.len() - 1
-            }
+        let at = names.iter().position(|name| name == category).unwrap_or_else(|| {
+            names.push(category);
+            sizes.push(0);
+            firsts.push(i);
+            names.len() - 1
+        });
+        sizes[at] += match slot {
+            Some(c) => chains[*c].sealer.sealed_len(line),
+            None => line.len(),
         };
-        let out = &mut groups[at];
+        owner.push(at);
+    }
+    let mut groups: Vec<Group> = sizes
+        .iter()
+        .zip(&firsts)
+        .map(|(&size, &first)| Group {
+            first,
+            data: Vec::with_capacity(size),
+            count: 0,
+            real: 0,
+        })
+        .collect();
+    let mut next = vec![0usize; chains.len()];
+    for (i, (line, slot)) in lines.iter().zip(slots).enumerate() {
+        let out = &mut groups[owner[i]];
         match slot {
             Some(c) => {
                 let sealer = chains[*c].sealer;
