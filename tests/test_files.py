@@ -15,9 +15,11 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from asgi_audit import get_audit_stats, rotate_audit_logs
-from asgi_audit.store.files import AppendFile, LogDirectory, rotate_file
+from asgi_audit.store.files import _IOV_MAX, AppendFile, LogDirectory, _rest, rotate_file
 from asgi_audit.store.rotation import count_lines
 
 BUILTIN_FILES = {
@@ -444,3 +446,26 @@ def test_rotate_with_a_negative_size_raises_value_error(tmp_path: Path, size: fl
 def test_rotate_file_of_a_missing_file_raises(tmp_path: Path) -> None:
     with pytest.raises(FileNotFoundError):
         rotate_file(tmp_path / "auth-events.jsonl")
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    pieces=st.lists(st.binary(max_size=40), max_size=30),
+    cut=st.integers(0, 2000),
+)
+def test_what_is_left_to_write_is_the_batch_past_what_was_written(
+    pieces: list[bytes], cut: int
+) -> None:
+    # After a short writev, the next one starts exactly where the file stopped.
+    whole = b"".join(pieces)
+    done = min(cut, len(whole))
+    rest = _rest(pieces, done)
+    assert b"".join(rest) == whole[done:]
+    assert all(rest)  # no empty buffer is passed on
+
+
+def test_one_writev_is_given_at_most_iov_max_buffers() -> None:
+    pieces = [bytes([i % 256]) for i in range(2500)]
+    rest = _rest(pieces, 3)
+    assert len(rest) == _IOV_MAX
+    assert b"".join(rest) == b"".join(pieces)[3 : 3 + _IOV_MAX]

@@ -62,6 +62,7 @@ Step = tuple[str, int]
 steps = st.lists(
     st.one_of(
         st.tuples(st.just("append"), st.integers(1, 700)),
+        st.tuples(st.just("pieces"), st.integers(1, 700)),
         st.tuples(st.sampled_from(["rename", "delete", "replace_lock", "close"]), st.just(0)),
     ),
     min_size=1,
@@ -80,6 +81,9 @@ def run(directory: Path, plan: list[Step], core: bool) -> Counted | None:
             if kind == "append":
                 line = (f"{number:04d}:".encode() + b"x" * size)[:size] + b"\n"
                 file.append(line, policy)
+            elif kind == "pieces":  # one batch in pieces, as the writer gives the core's
+                lines = [f"{number:04d}-{i}\n".encode() for i in range(size % 7 + 1)]
+                file.append([b"", *lines[:-1], lines[-1] + b"x" * size, b""], policy)
             elif kind == "rename" and path.exists():
                 moved += 1
                 path.rename(directory / f"moved-{moved}")
@@ -248,3 +252,21 @@ def test_the_bounds_without_an_interval_are_open_and_carry_max_bytes() -> None:
     now = time.time()
     assert low - 0.001 <= now < high + 0.001
     assert math.isclose(high - low, 60 - 0.002, abs_tol=1e-5)
+
+
+def test_a_batch_in_more_pieces_than_one_writev_takes_is_written_whole(tmp_path: Path) -> None:
+    # 2,500 pieces: three writev calls, under one hold of the lock, by the core
+    # and by Python alike.
+    lines = [f"{i}\n".encode() for i in range(2500)]
+    for core in (True, False):
+        directory = tmp_path / str(core)
+        directory.mkdir(mode=0o700)
+        file, counted = append_file(directory, core=core)
+        try:
+            file.append(b"first\n")  # opens the file: the next append can be the core's
+            size, _ = file.append(lines, RotationPolicy(max_bytes=1 << 20))
+        finally:
+            file.close_all()
+        assert size == 6 + sum(map(len, lines))
+        assert (directory / NAME).read_bytes() == b"first\n" + b"".join(lines)
+        assert counted is None or counted.statuses == [0]

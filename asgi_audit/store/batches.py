@@ -27,7 +27,7 @@ ChainFor = Callable[[str], Chain | None]
 class Held:
     """A category's lines whose write failed, with its retry schedule."""
 
-    data: bytes
+    data: list[bytes]  # the lines, in pieces written in order (AppendFile.append)
     count: int
     real: int  # how many of them are the stream's events (not events_dropped lines)
     first_seq: int  # sequence number of its oldest event

@@ -156,6 +156,25 @@ def _native_append() -> Callable[..., tuple[int, int]] | None:
     return getattr(module, "append_locked", None) if module is not None else None
 
 
+#: The most buffers one ``writev`` takes (``IOV_MAX`` on Linux).
+_IOV_MAX: Final = 1024
+
+
+def _rest(pieces: list[bytes], done: int) -> list[memoryview]:
+    """What is left of ``pieces`` once ``done`` bytes of them are written: at most
+    ``_IOV_MAX`` buffers, the first cut where the write stopped."""
+    rest: list[memoryview] = []
+    for piece in pieces:
+        if done >= len(piece):
+            done -= len(piece)
+            continue
+        rest.append(memoryview(piece)[done:])
+        done = 0
+        if len(rest) == _IOV_MAX:
+            break
+    return rest
+
+
 class AppendFile:
     """One category's file: locked appends, reopened after rotation or deletion."""
 
@@ -263,9 +282,12 @@ class AppendFile:
 
     # ------------------------------------------------------------------ writing
 
-    def append(self, data: bytes, rotate: RotateCheck | None = None) -> tuple[int, Path | None]:
-        """Append ``data`` whole, or not at all; return the file size after it and
-        the rotated file's path if ``rotate`` asked for a rotation first.
+    def append(
+        self, data: bytes | list[bytes], rotate: RotateCheck | None = None
+    ) -> tuple[int, Path | None]:
+        """Append ``data`` (one batch: bytes, or pieces written in order with
+        ``writev``, never joined) whole, or not at all; return the file size after
+        it and the rotated file's path if ``rotate`` asked for a rotation first.
 
         Raises:
             OSError: the write failed; the file was cut back to its size before it.
@@ -302,16 +324,17 @@ class AppendFile:
             # thread may wait a switch interval to take it back from a busy loop.
             fd, st = self._current()
             size = st.st_size
+            pieces = [data] if isinstance(data, bytes) else data
+            length = sum(map(len, pieces))
             rotated: Path | None = None
-            if rotate is not None and size > 0 and rotate(size, len(data), st.st_mtime):
+            if rotate is not None and size > 0 and rotate(size, length, st.st_mtime):
                 rotated = self._rotate_locked()
                 fd, _ = self._open()
                 size = 0
-            view = memoryview(data)
             done = 0
             try:
-                while done < len(view):
-                    done += os.write(fd, view[done:])
+                while done < length:
+                    done += os.writev(fd, _rest(pieces, done))
             except OSError:
                 if done:
                     # Never leave half a batch: under the lock nobody wrote after us.

@@ -67,12 +67,15 @@ pub fn group(
     let mut firsts: Vec<usize> = Vec::new();
     let mut owner: Vec<usize> = Vec::with_capacity(lines.len());
     for (i, ((category, line), slot)) in categories.iter().zip(lines).zip(slots).enumerate() {
-        let at = names.iter().position(|name| name == category).unwrap_or_else(|| {
-            names.push(category);
-            sizes.push(0);
-            firsts.push(i);
-            names.len() - 1
-        });
+        let at = names
+            .iter()
+            .position(|name| name == category)
+            .unwrap_or_else(|| {
+                names.push(category);
+                sizes.push(0);
+                firsts.push(i);
+                names.len() - 1
+            });
         sizes[at] += match slot {
             Some(c) => chains[*c].sealer.sealed_len(line),
             None => line.len(),
