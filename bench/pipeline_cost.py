@@ -9,8 +9,8 @@ median microseconds per event and the differences.
     .venv/bin/python bench/pipeline_cost.py [N] [ROUNDS]
 
 Also an ``api_access`` event as the middleware records a plain request, and the
-same events through ``Pipeline.encode_batch`` as the writer runs it (BATCH events a
-call): on the compiled core's pipeline when it is installed, else the reference. Redaction
+same events through ``Pipeline.encode_grouped`` as the writer runs it (BATCH events a
+call, sealed and joined per category): on the compiled core's pipeline when it is installed, else the reference. Redaction
 runs on the compiled scanner core when it is installed (``make native``), else on the
 pure-Python reference (``ASGI_AUDIT_PURE=1`` forces it); the last line says which.
 """
@@ -92,9 +92,11 @@ BATCH = 256
 
 
 def measure_batch(pipeline: Pipeline, events: list[RawEvent], chain: Chain | None = None) -> float:
+    # As the writer's thread calls the core: each chunk encoded, sealed and its
+    # lines joined per category in one call (encode_grouped).
     start = time.perf_counter()
     for i in range(0, len(events), BATCH):
-        pipeline.encode_batch(events[i : i + BATCH], lambda _: chain)
+        pipeline.encode_grouped(events[i : i + BATCH], lambda _: chain, BATCH)
     return (time.perf_counter() - start) / len(events) * 1e6
 
 
@@ -108,7 +110,7 @@ def batches(on: Pipeline, off: Pipeline, events: list[RawEvent], rounds: int) ->
         runs[3].append(measure_batch(on, accesses))
         runs[4].append(measure_batch(on, accesses, Chain(b"f" * 32, label="fs-hmac-sha256:12")))
     a, b, c, d, e = (statistics.median(r) for r in runs)
-    print(f"encode_batch ({BATCH} a call), on the core's pipeline: {on.native}")
+    print(f"encode_grouped ({BATCH} a call), on the core's pipeline: {on.native}")
     print(f"  with redaction:                      {a:.1f} us/event")
     print(f"  without redaction:                   {b:.1f} us/event")
     print(f"  with redaction and forward-secure sealing: {c:.1f} us/event")

@@ -2,7 +2,7 @@
 
 IO. One task per Auditor. It takes everything queued as one batch and hands it
 to one worker thread, which runs the pure pipeline for each event and appends
-each category's lines with one ``write()`` per file (under the file's lock,
+each category's lines with one ``writev()`` per file (under the file's lock,
 rotating first when the policy says so). Then, by the durability policy, it
 fsyncs: every batch (``always``), at most every N ms (``interval``, also in quiet
 periods), never (``never``); a batch with a ``durable=True`` event is always
