@@ -10,9 +10,10 @@ median microseconds per event and the differences.
 
 Also an ``api_access`` event as the middleware records a plain request, and the
 same events through ``Pipeline.encode_grouped`` as the writer runs it (BATCH events a
-call, sealed and joined per category): on the compiled core's pipeline when it is installed, else the reference. Redaction
-runs on the compiled scanner core when it is installed (``make native``), else on the
-pure-Python reference (``ASGI_AUDIT_PURE=1`` forces it); the last line says which.
+call, sealed and joined per category): on the compiled core's pipeline when it is
+installed, else the reference. Redaction runs on the compiled scanner core when it
+is installed (``make native``), else on the pure-Python reference
+(``ASGI_AUDIT_PURE=1`` forces it); the last line says which.
 """
 
 from __future__ import annotations

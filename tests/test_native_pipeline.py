@@ -27,7 +27,7 @@ from hypothesis import strategies as st
 from asgi_audit.proof.integrity import Chain, Sealed
 from asgi_audit.record.context import RequestContext
 from asgi_audit.record.encoding import Caps, encode_line
-from asgi_audit.record.engine import compiled_module
+from asgi_audit.record.engine import PURE_VARIABLE, compiled_module
 from asgi_audit.record.events import RawEvent
 from asgi_audit.record.pipeline import Pipeline
 from asgi_audit.record.redaction import Redactor
@@ -553,3 +553,86 @@ def test_a_forked_child_draws_its_own_ids_in_a_batch() -> None:
     parent = ids()
     assert len(child) == 50
     assert not child & parent
+
+
+def _plain_batch() -> list[RawEvent]:
+    now = time.time_ns()
+    return [
+        RawEvent(c, "x", None, now + i, None, {"i": i, "password": "hunter2"})
+        for i, c in enumerate(["auth", "custom", "auth", "api_audit"])
+    ]
+
+
+def _reference_lines(pipeline: Pipeline, raws: list[RawEvent], ids: list[str]) -> list[bytes]:
+    chains: dict[str, Chain] = {}
+    return [
+        pipeline.encode(
+            raw,
+            chains.setdefault(raw.category, Chain(KEY, stream_id=raw.category)),
+            event_id=ids[i],
+        )
+        for i, raw in enumerate(raws)
+    ]
+
+
+def _grouped_or_lines(pipeline: Pipeline, raws: list[RawEvent], ids: list[str]) -> Any:
+    chains: dict[str, Chain] = {}
+
+    def chain_for(category: str) -> Chain:
+        return chains.setdefault(category, Chain(KEY, stream_id=category))
+
+    return pipeline._encode_grouped(raws, chain_for, len(raws), ids)
+
+
+def test_without_the_core_a_batch_is_the_references_line_by_line(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv(PURE_VARIABLE, "1")
+    pipeline = Pipeline(redactor=REDACTOR, caps=Caps(), session_ids="hash", session_key=KEY)
+    assert not pipeline.native
+    raws = _plain_batch()
+    ids = [f"id-{i}" for i in range(len(raws))]
+    assert _grouped_or_lines(pipeline, raws, ids) == _reference_lines(pipeline, raws, ids)
+
+
+def test_a_chain_the_reference_seals_leaves_the_batch_to_the_reference(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    pipeline = PIPELINES[0]
+    raws = _plain_batch()
+    ids = [f"id-{i}" for i in range(len(raws))]
+    monkeypatch.setenv(PURE_VARIABLE, "1")  # the chains made now seal in Python
+    out = _grouped_or_lines(pipeline, raws, ids)
+    assert out == _reference_lines(pipeline, raws, ids)
+
+
+def test_a_failure_of_the_core_leaves_the_batch_to_the_reference() -> None:
+    pipeline = Pipeline(redactor=REDACTOR, caps=Caps(), session_ids="hash", session_key=KEY)
+
+    class Broken:
+        def encode_grouped(self, *args: Any) -> Any:
+            raise RuntimeError("a bug in the core")
+
+    pipeline._native = Broken()
+    raws = _plain_batch()
+    ids = [f"id-{i}" for i in range(len(raws))]
+    assert _grouped_or_lines(pipeline, raws, ids) == _reference_lines(pipeline, raws, ids)
+    # Without given ids the reference draws them, in order.
+    lines = pipeline.encode_grouped(raws, lambda c: None, len(raws))
+    assert isinstance(lines, list)
+    drawn = [uuid.UUID(orjson.loads(line)["event_id"]).int for line in lines]
+    assert drawn == sorted(drawn)
+
+
+def test_two_categories_sealed_into_one_stream_are_numbered_in_batch_order() -> None:
+    pipeline = PIPELINES[0]
+    raws = _plain_batch()
+    ids = [f"id-{i}" for i in range(len(raws))]
+    shared = Chain(KEY, stream_id="shared")
+    out = pipeline._encode_grouped(raws, lambda c: shared, len(raws), ids)
+    assert isinstance(out, tuple)
+    reference = Chain(KEY, stream_id="shared")
+    expected = [pipeline.encode(raw, reference, event_id=ids[i]) for i, raw in enumerate(raws)]
+    assert out[0] == _grouped(raws, expected, len(raws))
+    assert shared.last.seq == reference.last.seq == 4
+    assert shared.last.mac == reference.last.mac
