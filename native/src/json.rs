@@ -129,26 +129,13 @@ pub fn write_value(out: &mut Vec<u8>, value: &Value<'_>) {
     }
 }
 
-/// An integer in decimal, without an allocation.
+/// An integer in decimal, without an allocation (in `u64` arithmetic: every
+/// integer of the reference's range has a magnitude that fits).
 fn write_int(out: &mut Vec<u8>, value: i128) {
-    if let Ok(small) = u64::try_from(value.unsigned_abs()) {
-        return write_u64(out, value < 0, small); // 64-bit division
+    match u64::try_from(value.unsigned_abs()) {
+        Ok(magnitude) => write_u64(out, value < 0, magnitude),
+        Err(_) => out.extend_from_slice(value.to_string().as_bytes()),
     }
-    let mut digits = [0u8; 40];
-    let mut at = digits.len();
-    let mut n = value.unsigned_abs();
-    loop {
-        at -= 1;
-        digits[at] = b'0' + (n % 10) as u8;
-        n /= 10;
-        if n == 0 {
-            break;
-        }
-    }
-    if value < 0 {
-        out.push(b'-');
-    }
-    out.extend_from_slice(&digits[at..]);
 }
 
 fn write_map(out: &mut Vec<u8>, map: &Map<'_>) {
