@@ -3,7 +3,10 @@ counts, and where each category's chain stands once the batch is encoded."""
 
 from __future__ import annotations
 
+from typing import Any
+
 import anyio
+import anyio.lowlevel
 import orjson
 
 from asgi_audit.proof.integrity import Chain
@@ -11,7 +14,7 @@ from asgi_audit.record.encoding import Caps
 from asgi_audit.record.events import RawEvent
 from asgi_audit.record.pipeline import Pipeline
 from asgi_audit.record.redaction import Redactor
-from asgi_audit.store.batches import Encoded, encode_in_thread, encode_on_loop
+from asgi_audit.store.batches import SLICE, Encoded, encode_in_thread, encode_on_loop
 
 
 def _raw(category: str, *, durable: bool = False) -> RawEvent:
@@ -130,3 +133,21 @@ def _without_ids(encoded: Encoded) -> dict[str, list[dict[str, object]]]:
 
 def _at(encoded: Encoded) -> dict[str, tuple[str, int] | None]:
     return {c: None if end is None else (end.stream, end.seq) for c, end in encoded.ends.items()}
+
+
+def test_the_reference_lets_the_loop_run_between_slices(monkeypatch: Any) -> None:
+    # On the loop, the reference encodes SLICE events between two checkpoints,
+    # so that requests interleave with a large batch.
+    calls: list[None] = []
+
+    async def checkpoint() -> None:
+        calls.append(None)
+
+    monkeypatch.setattr(anyio.lowlevel, "checkpoint", checkpoint)
+    pipeline = Pipeline(redactor=None, caps=Caps(), session_ids="raw", session_key=b"k" * 32)
+    for size, checkpoints in ((SLICE, 0), (SLICE + 1, 1), (3 * SLICE + 5, 3)):
+        calls.clear()
+        batch = [_raw("auth") for _ in range(size)]
+        encoded = anyio.run(encode_on_loop, pipeline, batch, 1, size, lambda c: None, None)
+        assert encoded.count == {"auth": size}
+        assert len(calls) == checkpoints
