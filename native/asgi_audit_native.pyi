@@ -129,10 +129,11 @@ def append_locked(
     fd: int,
     path: bytes,
     ident: tuple[int, int],
-    data: bytes,
+    data: bytes | list[bytes],
     bounds: tuple[int, float, float] | None,
 ) -> tuple[int, int]:
-    """``data`` appended to the held file under its lock, without the GIL:
+    """``data`` (bytes, or one batch's pieces, written in order with ``writev``)
+    appended to the held file under its lock, without the GIL:
     ``(0, size after)``; ``(1, 0)`` where AppendFile.append must take it (nothing
     written, the lock released); ``(2, errno)`` when the write failed (cut back).
     ``bounds``: ``(max_bytes or -1, low, high)`` (RotationPolicy.bounds), or None."""
