@@ -281,9 +281,13 @@ def native_hits(compiled: Any, text: str) -> list[Hit]:
 
 # --- The properties -----------------------------------------------------------------------
 
-PROPERTY = settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+# A rule table is drawn rule by rule and a pattern outside the subset is thrown
+# away (assume), so some seeds filter many draws: that is the strategy's cost, not a
+# fault of the code under test, and the health check must not fail the run for it.
+_CHECKS = [HealthCheck.too_slow, HealthCheck.filter_too_much]
+PROPERTY = settings(max_examples=400, deadline=None, suppress_health_check=_CHECKS)
 #: The wrapper adds only the fallback and the Hit tuples: fewer tables prove it.
-WRAPPER = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+WRAPPER = settings(max_examples=60, deadline=None, suppress_health_check=_CHECKS)
 
 
 @PROPERTY
