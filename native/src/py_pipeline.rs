@@ -22,8 +22,7 @@ use crate::group::{group, Chained};
 use crate::json::{Map, Value, INT_MAX, INT_MIN};
 use crate::pipeline::{encode_batch, Caches, Config, Pipeline as Core, Redact, Session, Stamp};
 use crate::redact::Redaction;
-use crate::seal::py::{check, hash_at, Sealer as PySealer};
-use crate::seal::Frontier;
+use crate::seal::py::{frontier, store, Sealer as PySealer};
 use crate::uuid7::{format_id, to_int, when_of, Uuid7};
 
 /// Containers nested deeper than this are the reference's (its limit is 12).
@@ -400,14 +399,10 @@ impl Pipeline {
         }
         let mut chained = Vec::with_capacity(seals.len());
         for (sealer, previous, size, hashes) in &seals {
-            check(*size, hashes, raws.len())?;
-            let roots = (0..hashes.len())
-                .map(|i| hash_at(hashes, i))
-                .collect::<PyResult<Vec<_>>>()?;
             chained.push(Chained {
                 sealer: &sealer.get().inner,
                 previous: previous.clone(),
-                tree: Frontier::new(*size, roots).expect("checked"),
+                tree: frontier(*size, hashes, raws.len())?,
             });
         }
         let arena = Arena::new();
@@ -430,8 +425,7 @@ impl Pipeline {
             return Ok(PyList::new(py, given_back(py, lines, ids)?)?.into_any());
         };
         for ((_, _, _, hashes), chain) in seals.iter().zip(&chained) {
-            let roots = PyList::new(py, chain.tree.hashes().iter().map(|h| PyBytes::new(py, h)))?;
-            hashes.set_slice(0, hashes.len(), roots.as_any())?;
+            store(&chain.tree, hashes)?;
         }
         let mut out = Vec::with_capacity(groups.len());
         for group in groups {

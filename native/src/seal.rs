@@ -245,7 +245,7 @@ pub mod py {
     /// A line at least this long is hashed without the GIL by `seal` too.
     const DETACH_AT: usize = 16 * 1024;
 
-    pub(crate) fn hash_at(hashes: &Bound<'_, PyList>, index: usize) -> PyResult<Hash> {
+    fn hash_at(hashes: &Bound<'_, PyList>, index: usize) -> PyResult<Hash> {
         let item = hashes.get_item(index)?;
         let value = item.cast::<PyBytes>()?.as_bytes();
         value
@@ -253,7 +253,7 @@ pub mod py {
             .map_err(|_| PyValueError::new_err("a frontier hash is 32 bytes"))
     }
 
-    pub(crate) fn check(size: u64, hashes: &Bound<'_, PyList>, adding: usize) -> PyResult<()> {
+    fn check(size: u64, hashes: &Bound<'_, PyList>, adding: usize) -> PyResult<()> {
         if hashes.len() != size.count_ones() as usize {
             return Err(PyValueError::new_err(format!(
                 "{} hashes cannot be a frontier of size {size}",
@@ -264,6 +264,27 @@ pub mod py {
             Some(end) if end <= MAX_SIZE => Ok(()),
             _ => Err(PyValueError::new_err("the frontier is full")),
         }
+    }
+
+    /// The Python `Frontier`'s state (`size` leaves, `hashes`) as a [`Frontier`]
+    /// that `adding` more leaves will fit.
+    pub(crate) fn frontier(
+        size: u64,
+        hashes: &Bound<'_, PyList>,
+        adding: usize,
+    ) -> PyResult<Frontier> {
+        check(size, hashes, adding)?;
+        let roots = (0..hashes.len())
+            .map(|i| hash_at(hashes, i))
+            .collect::<PyResult<Vec<Hash>>>()?;
+        Ok(Frontier::new(size, roots).expect("checked"))
+    }
+
+    /// `tree`'s subtree roots into the Python `Frontier`'s list, in place.
+    pub(crate) fn store(tree: &Frontier, hashes: &Bound<'_, PyList>) -> PyResult<()> {
+        let py = hashes.py();
+        let roots = PyList::new(py, tree.hashes().iter().map(|h| PyBytes::new(py, h)))?;
+        hashes.set_slice(0, hashes.len(), roots.as_any())
     }
 
     /// The sealing of one stream under one key and label: the same function as
@@ -333,11 +354,7 @@ pub mod py {
             hashes: &Bound<'py, PyList>,
             lines: Vec<Bound<'py, PyBytes>>,
         ) -> PyResult<(Bound<'py, PyList>, Bound<'py, PyBytes>)> {
-            check(size, hashes, lines.len())?;
-            let roots = (0..hashes.len())
-                .map(|i| hash_at(hashes, i))
-                .collect::<PyResult<Vec<Hash>>>()?;
-            let mut tree = Frontier::new(size, roots).expect("checked");
+            let mut tree = frontier(size, hashes, lines.len())?;
             // The bytes objects are immutable and held by `lines` meanwhile.
             let views: Vec<&[u8]> = lines.iter().map(|line| line.as_bytes()).collect();
             let inner = &self.inner;
@@ -355,8 +372,7 @@ pub mod py {
                     })
                 })
                 .collect::<PyResult<Vec<_>>>()?;
-            let roots = PyList::new(py, tree.hashes().iter().map(|h| PyBytes::new(py, h)))?;
-            hashes.set_slice(0, hashes.len(), roots.as_any())?;
+            store(&tree, hashes)?;
             let last = macs.last().map_or(previous, |mac| mac.as_slice());
             Ok((PyList::new(py, sealed)?, PyBytes::new(py, last)))
         }
