@@ -11,8 +11,9 @@ from __future__ import annotations
 import sys
 import time
 from collections.abc import Mapping
-from typing import Any, Final, Generic, Literal, TypeVar
+from typing import Any, Generic, Literal, TypeVar
 
+from .record.capture import named_fields, own_fields
 from .record.context import RequestContext, current_context
 from .record.events import (
     API_AUDIT,
@@ -73,48 +74,6 @@ def _exception(exc_info: ExcInfo) -> BaseException | None:
     if isinstance(exc_info, BaseException):
         return exc_info
     return None
-
-
-_CONTAINERS: Final = frozenset({dict, list, tuple, set, frozenset})
-
-
-def _snapshot(value: Any, depth: int = 8) -> Any:
-    # The caller may change a dict after the call returns; the writer reads it
-    # later, so containers are copied at capture (leaves are shared).
-    if depth <= 0:
-        return value
-    t = type(value)
-    if t is dict:
-        if _CONTAINERS.isdisjoint(map(type, value.values())):
-            return value.copy()  # nothing below to copy: one copy in C
-        return {k: _snapshot(v, depth - 1) for k, v in value.items()}
-    if t is list or t is tuple or t is set or t is frozenset:
-        if _CONTAINERS.isdisjoint(map(type, value)):
-            return list(value)
-        return [_snapshot(v, depth - 1) for v in value]
-    return value
-
-
-def _fields(fields: dict[str, Any]) -> dict[str, Any]:
-    if _CONTAINERS.isdisjoint(map(type, fields.values())):
-        return fields  # no container to copy (the common case), told in C
-    for key, value in fields.items():
-        if type(value) in _CONTAINERS:
-            fields[key] = _snapshot(value)
-    return fields
-
-
-def _named(fields: dict[str, Any], named: dict[str, Any], details: Any) -> dict[str, Any]:
-    # The caller's extra fields first, then the method's own, then ``details``,
-    # as ``fields.update(..., details=details)`` would order them, without its
-    # keyword dict; ``details``, most often the one container, is copied alone.
-    if fields:
-        fields.update(named)
-        named = fields
-    if not _CONTAINERS.isdisjoint(map(type, named.values())):
-        _fields(named)
-    named["details"] = None if details is None else _snapshot(details)
-    return named
 
 
 class EventMethods(Generic[R]):
@@ -188,7 +147,7 @@ class EventMethods(Generic[R]):
             ValueError: an unknown outcome.
         """
         validate_login_outcome(outcome)
-        fields = _named(fields, {"user_id": user_id, "error_message": error_message}, details)
+        fields = named_fields(fields, {"user_id": user_id, "error_message": error_message}, details)
         return self._submit(AUTH, "login_attempt", outcome, fields, _exception(exc_info), durable)
 
     def logout(
@@ -201,7 +160,7 @@ class EventMethods(Generic[R]):
         **fields: Any,
     ) -> R:
         """A logout in ``auth-events.jsonl``."""
-        fields = _named(fields, {"user_id": user_id}, details)
+        fields = named_fields(fields, {"user_id": user_id}, details)
         return self._submit(AUTH, "logout", outcome, fields, None, durable)
 
     def session_event(
@@ -223,7 +182,7 @@ class EventMethods(Generic[R]):
         """
         if not event_type or not isinstance(event_type, str):
             raise ValueError(f"Invalid session event type: {event_type!r}")
-        fields = _named(fields, {"user_id": user_id}, details)
+        fields = named_fields(fields, {"user_id": user_id}, details)
         return self._submit(AUTH, event_type, outcome, fields, None, durable)
 
     def injection_attempt(
@@ -259,7 +218,7 @@ class EventMethods(Generic[R]):
         check_choice("injection_attempt", "outcome", outcome, INJECTION_OUTCOMES)
         if risk_score is None:
             risk_score = SEVERITY_RISK[severity]
-        fields = _named(
+        fields = named_fields(
             fields,
             {
                 "agent_id": agent_id,
@@ -295,7 +254,7 @@ class EventMethods(Generic[R]):
             ValueError: any other outcome.
         """
         check_choice("tool_blocked", "outcome", outcome, TOOL_BLOCKED_OUTCOMES)
-        fields = _named(
+        fields = named_fields(
             fields,
             {
                 "agent_id": agent_id,
@@ -326,7 +285,7 @@ class EventMethods(Generic[R]):
         """
         if outcome is None and status_code is not None:
             outcome = outcome_for_status(status_code)
-        fields = _named(
+        fields = named_fields(
             fields,
             {
                 "method": method,
@@ -360,5 +319,5 @@ class EventMethods(Generic[R]):
         if not event_type or not isinstance(event_type, str):
             raise ValueError(f"Invalid event type: {event_type!r}")
         return self._submit(
-            category, event_type, outcome, _fields(fields), _exception(exc_info), durable
+            category, event_type, outcome, own_fields(fields), _exception(exc_info), durable
         )

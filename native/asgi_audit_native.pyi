@@ -1,6 +1,6 @@
 """The compiled core of asgi_audit's secret scanner (see native/README.md)."""
 
-from typing import Final
+from typing import Any, Final
 
 __version__: Final[str]
 #: The version of the semantics; asgi_audit.record.engine uses the module only when it is 1.
@@ -137,3 +137,12 @@ def append_locked(
     ``(0, size after)``; ``(1, 0)`` where AppendFile.append must take it (nothing
     written, the lock released); ``(2, errno)`` when the write failed (cut back).
     ``bounds``: ``(max_bytes or -1, low, high)`` (RotationPolicy.bounds), or None."""
+
+def named_fields(fields: dict[str, Any], named: dict[str, Any], details: Any) -> dict[str, Any]:
+    """``asgi_audit.record.capture.named_fields``: the caller's extra ``fields``
+    first, then the method's own ``named``, then ``details``, in one of the two
+    dicts (``fields`` when it has any), every container copied to a depth of 8."""
+
+def own_fields(fields: dict[str, Any]) -> dict[str, Any]:
+    """``asgi_audit.record.capture.own_fields``: ``fields`` itself, each container
+    value replaced by its copy."""

@@ -340,9 +340,9 @@ def _nested(depth: int) -> Any:
     ],
 )
 def test_the_snapshot_copies_as_the_plain_form_does(value: Any) -> None:
-    from asgi_audit.methods import _snapshot
+    from asgi_audit.record.capture import snapshot
 
-    copied = _snapshot(value)
+    copied = snapshot(value)
     assert copied == _reference_snapshot(value)
     # Copies at every level the plain form copies, shared leaves below it.
     if type(value) in (dict, list, tuple, set, frozenset):

@@ -4,6 +4,8 @@
 //! behind the `python` feature (on by default, what maturin builds).
 
 pub mod append;
+#[cfg(feature = "python")]
+mod capture;
 pub mod event;
 pub mod group;
 pub mod json;
@@ -56,6 +58,10 @@ mod asgi_audit_native {
     /// A batch appended to its file under the lock without the GIL (`append.rs`).
     #[pymodule_export]
     use crate::append::py::append_locked;
+
+    /// The capture of a method's fields on the caller's side (`capture.rs`).
+    #[pymodule_export]
+    use crate::capture::py::{named_fields, own_fields};
 
     /// The writer's per-event pipeline and the event ids (`pipeline.rs`, `py_pipeline.rs`).
     #[pymodule_export]
