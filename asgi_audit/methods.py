@@ -27,6 +27,7 @@ from .record.events import (
     UNKNOWN_OUTCOME,
     RawEvent,
     check_choice,
+    new_raw,
     validate_category,
     validate_login_outcome,
 )
@@ -102,15 +103,18 @@ class EventMethods(Generic[R]):
     ) -> R:
         # The capture: one clock read and the request context, now.
         return self._deliver(
-            RawEvent(
-                category,
-                event_type,
-                outcome,
-                time.time_ns(),
-                self._bound_context(),
-                fields,
-                exception,
-                durable,
+            new_raw(
+                RawEvent,
+                (
+                    category,
+                    event_type,
+                    outcome,
+                    time.time_ns(),
+                    self._bound_context(),
+                    fields,
+                    exception,
+                    durable,
+                ),
             )
         )
 

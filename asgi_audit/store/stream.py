@@ -157,7 +157,10 @@ class EventStream(WaitingForms):
         Raises:
             AuditorNotRunning: the stream is not accepting events.
         """
-        with self._lock:
+        # acquire and release, not ``with``, which costs about 150 ns more on every event.
+        lock = self._lock
+        lock.acquire()
+        try:
             if not self.accepting:
                 raise AuditorNotRunning(NOT_RUNNING)
             items = self._items
@@ -175,6 +178,8 @@ class EventStream(WaitingForms):
             if len(items) >= self.urgent_at:
                 # A writer not lingering yet sees the length itself (lingering()).
                 hurry, self._hurry = self._hurry, None
+        finally:
+            lock.release()
         if wakeup is not None:
             self._on_loop(wakeup.set)
         if hurry is not None:
