@@ -12,12 +12,14 @@ from __future__ import annotations
 import importlib
 import os
 from collections import OrderedDict
+from pathlib import Path
 from typing import Any
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from asgi_audit import Auditor
 from asgi_audit.record import capture
 from asgi_audit.record.capture import (
     DEPTH,
@@ -25,6 +27,7 @@ from asgi_audit.record.capture import (
     reference_own_fields,
     snapshot,
 )
+from tests.helpers import read_events
 
 native: Any
 try:
@@ -251,3 +254,55 @@ def test_the_event_methods_use_the_core_when_it_is_installed() -> None:
     else:
         assert capture.named_fields is native.named_fields
         assert capture.own_fields is native.own_fields
+
+
+# ------------------------------------------- through every method, to the files
+
+# (method, its file, its arguments, the event type it records)
+_CALLS: list[tuple[str, str, dict[str, Any], str]] = [
+    ("login_attempt", "auth-events.jsonl", {"outcome": "failed"}, "login_attempt"),
+    ("logout", "auth-events.jsonl", {}, "logout"),
+    ("session_event", "auth-events.jsonl", {"event_type": "session_created"}, "session_created"),
+    (
+        "injection_attempt",
+        "injection-events.jsonl",
+        {"rule_name": "r", "severity": "HIGH"},
+        "injection_attempt",
+    ),
+    ("tool_blocked", "tool-blocks.jsonl", {"tool_name": "read_file"}, "tool_path_blocked"),
+    ("api_access", "api-audit.jsonl", {"method": "GET"}, "api_access"),
+    ("emit", "custom.jsonl", {"category": "custom", "event_type": "thing"}, "thing"),
+]
+
+
+@pytest.mark.parametrize("front", ["awaited", "sync"])
+async def test_every_method_records_the_caller_s_fields_as_they_were_at_the_call(
+    tmp_path: Path, front: str
+) -> None:
+    async with Auditor(log_dir=tmp_path, self_audit=False) as auditor:
+        for method, _, arguments, _ in _CALLS:
+            tags: list[Any] = ["a", {"k": [1]}]
+            details: dict[str, Any] = {"n": [1]}
+            kwargs: dict[str, Any] = dict(arguments, tags=tags, zone="eu")
+            if method == "emit":
+                kwargs["exc_info"] = ValueError("boom")
+            else:
+                kwargs["details"] = details
+            if front == "awaited":
+                await getattr(auditor, method)(**kwargs)
+            else:
+                getattr(auditor.sync, method)(**kwargs)
+            # Changed once the call has returned: the record must not see it.
+            tags.append("later")
+            tags[1]["k"].append(2)
+            details["n"].append(2)
+            details["added"] = True
+    for method, filename, _, event_type in _CALLS:
+        (event,) = [e for e in read_events(tmp_path / filename) if e["event_type"] == event_type]
+        assert "encoding_error" not in event, method
+        assert event["tags"] == ["a", {"k": [1]}], method
+        assert event["zone"] == "eu", method
+        if method == "emit":
+            assert "ValueError: boom" in event["stack_trace"]
+        else:
+            assert event["details"] == {"n": [1]}, method

@@ -12,9 +12,10 @@ This runs on every event, on the caller. :data:`named_fields` and
 :data:`own_fields` are the compiled core's when it is installed (and
 ``ASGI_AUDIT_PURE`` was unset or empty at import), else this module's
 functions, which are the reference: ``tests/test_capture.py`` holds the two
-alike. The one difference: a dict whose size a key's ``__hash__`` changes while
-it is copied is copied from its items as they were by the core, where the
-reference raises ``RuntimeError``.
+alike. The one difference: a dict changed while it is copied (by a key's
+``__hash__``, or by another thread between two steps of the reference) is copied
+by the core from its items as they were, where the reference may raise
+``RuntimeError``.
 """
 
 from __future__ import annotations

@@ -10,9 +10,11 @@
 //! `__hash__` (as the reference does when it builds a dict).
 //!
 //! One difference from the reference, in a case no caller makes on purpose: a
-//! dict whose size changes while it is copied (a key's `__hash__` that changes
-//! it) is copied from its items as they were, where the reference raises
-//! `RuntimeError`.
+//! dict changed while it is copied (by a key's `__hash__`, or by another thread
+//! between two steps of the reference) is copied from its items as they were,
+//! where the reference may raise `RuntimeError`. Each container is copied in
+//! one C call (`PyDict_Copy`, `PySequence_List`) that no other thread can
+//! interleave with.
 
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyFrozenSet, PyList, PySet, PyTuple};
