@@ -318,6 +318,7 @@ async def test_one_api_access_line_per_request_with_exactly_the_request_fields(
         (201, "success"),
         (204, "success"),
         (302, "success"),
+        (400, "failed"),
         (401, "denied"),
         (403, "denied"),
         (404, "failed"),
