@@ -46,11 +46,8 @@ fn snapshot<'py>(value: &Bound<'py, PyAny>, depth: u32) -> PyResult<Bound<'py, P
         }
         return Ok(copy.into_any());
     }
-    if value.is_exact_instance_of::<PyList>()
-        || value.is_exact_instance_of::<PyTuple>()
-        || value.is_exact_instance_of::<PySet>()
-        || value.is_exact_instance_of::<PyFrozenSet>()
-    {
+    // Any other container (a list, tuple, set or frozenset) becomes a list.
+    if is_container(value) {
         let py = value.py();
         // SAFETY: `value` is a live object while the GIL is held; PySequence_List
         // returns a new reference or NULL with an exception set.
