@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import importlib
 import os
+import sys
+import threading
 from collections import OrderedDict
 from pathlib import Path
 from typing import Any
@@ -306,3 +308,40 @@ async def test_every_method_records_the_caller_s_fields_as_they_were_at_the_call
             assert "ValueError: boom" in event["stack_trace"]
         else:
             assert event["details"] == {"n": [1]}, method
+
+
+def _torn_copies(named_fields: Any, rounds: int) -> int:
+    """How many of ``rounds`` copies of ``details`` saw a state the source never
+    had, while another thread updates it: ``a`` before ``b`` each time, so in
+    the source ``a`` is never older than ``b``."""
+    details: dict[str, Any] = {"a": [0], "b": [0]}
+    stop = threading.Event()
+
+    def update() -> None:
+        i = 0
+        while not stop.is_set():
+            i += 1
+            details["a"] = [i]
+            details["b"] = [i]
+
+    thread = threading.Thread(target=update)
+    interval = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)
+    thread.start()
+    torn = 0
+    try:
+        for _ in range(rounds):
+            copy = named_fields({}, {}, details)["details"]
+            torn += copy["a"][0] < copy["b"][0]
+    finally:
+        stop.set()
+        thread.join()
+        sys.setswitchinterval(interval)
+    return torn
+
+
+@needs_core
+def test_another_thread_changing_the_details_meanwhile_never_tears_the_core_s_copy() -> None:
+    # The core copies with the GIL held and runs no Python code for string keys:
+    # no other thread runs between two of its steps.
+    assert _torn_copies(native.named_fields, 20_000) == 0

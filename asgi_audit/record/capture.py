@@ -15,7 +15,7 @@ functions, which are the reference: ``tests/test_capture.py`` holds the two
 alike. The one difference: a dict changed while it is copied (by a key's
 ``__hash__``, or by another thread between two steps of the reference) is copied
 by the core from its items as they were, where the reference may raise
-``RuntimeError``.
+``RuntimeError`` or copy one container before the change and the next after it.
 """
 
 from __future__ import annotations

@@ -12,7 +12,8 @@
 //! One difference from the reference, in a case no caller makes on purpose: a
 //! dict changed while it is copied (by a key's `__hash__`, or by another thread
 //! between two steps of the reference) is copied from its items as they were,
-//! where the reference may raise `RuntimeError`. Each container is copied in
+//! where the reference may raise `RuntimeError` or copy one container before
+//! the change and the next after it. Each container is copied in
 //! one C call (`PyDict_Copy`, `PySequence_List`) that no other thread can
 //! interleave with.
 
