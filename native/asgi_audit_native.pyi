@@ -121,6 +121,52 @@ class Pipeline:
         ``macs`` each stream's last MAC (``seals[c]``: sealer, previous MAC, frontier
         size and hashes, the hashes updated in place); where any event is the
         reference's, ``encode_batch``'s result and nothing sealed."""
+    def start_grouped(
+        self,
+        lane: Lane,
+        raws: list[object],
+        chains: list[int | None],
+        stamps: list[tuple[str, int, dict[str, object]]],
+        seals: list[tuple[Sealer, bytes, int, list[bytes]]],
+        real: int,
+        files: list[tuple[object, ...]],
+        ids: list[str] | None = None,
+    ) -> Job:
+        """``encode_grouped``'s batch, read now, then encoded, sealed and appended
+        on ``lane``'s thread, which never takes the GIL: each category's lines to
+        its file in ``files`` (``(category, *AppendFile.core_args())``), under the
+        file's lock. The descriptors must stay open and the chains untouched until
+        the job is done."""
+
+class Lane:
+    """A thread of the core's that runs jobs one at a time without the GIL, and
+    the pipe it writes one byte to as each is done."""
+
+    def __init__(self) -> None: ...
+    def fileno(self) -> int:
+        """The pipe's read end: readable once a job is done."""
+    def drain(self) -> None:
+        """Read what the thread wrote (call once readable)."""
+    def close(self) -> None:
+        """Let the thread end once its jobs are done."""
+
+class Job:
+    """A batch on a Lane."""
+
+    def done(self) -> bool:
+        """Whether the thread is done with it."""
+    def finish(
+        self,
+    ) -> (
+        tuple[list[tuple[str, bytes | None, int, int, int, int, int, int]], list[bytes], bool]
+        | list[bytes | str]
+    ):
+        """Once: ``(groups, macs, durable)``, each group ``(category, data, size,
+        count, first, real, status, value)``, ``status`` 0 written (``data`` None,
+        ``value`` the size after), 1 for the Python append, 2 failed (``value`` the
+        errno), 3 no file given; the frontiers' hashes stored back. Or, where an
+        event is the reference's, ``encode_batch``'s result, nothing sealed or
+        written. RuntimeError when the core failed, before ``done()``, or twice."""
 
 def append_locked(
     lock_fd: int,

@@ -101,6 +101,11 @@ class ProofSession:
             tx.write([("start", {"interval_s": self.interval})])
         self._persist()
 
+    def announced(self, category: str) -> bool:
+        """Whether ``category``'s stream is in the ledger (its lines may be written)."""
+        chain = self.chains.get(category)
+        return chain is not None and chain.stream in self._announced
+
     def announce(self, category: str, file_name: str) -> None:
         """Announce ``category``'s stream before its first line (once).
 
@@ -234,13 +239,17 @@ class ProofSession:
             chain.rekey(sealer.line_key(), sealer.line_label())
         self._persist()
 
+    def roll_due(self) -> bool:
+        """Whether :meth:`roll_if_due` has a key to move now."""
+        sealer = self.sealer
+        if not isinstance(sealer, ForwardSealer):
+            return False
+        return sealer.state.deployment.epoch_at(time.time()) > sealer.state.epoch
+
     def roll_if_due(self, ends: dict[str, tuple[Sealed, str]]) -> None:
         """At an epoch's end: record where the streams stand (``ends``: what is
         written), certify the next key, erase the old one."""
-        sealer = self.sealer
-        if not isinstance(sealer, ForwardSealer):
-            return
-        if sealer.state.deployment.epoch_at(time.time()) <= sealer.state.epoch:
+        if not self.roll_due():
             return
         try:
             heads = {end.stream: head(end, file_name) for end, file_name in ends.values()}

@@ -37,14 +37,20 @@ from .engine import compiled_module
 from .events import UNKNOWN_OUTCOME, RawEvent, Uuid7Generator, build_event, format_timestamp
 from .nested import NotPlain, redact_capped
 from .redaction import Redactor
+from .streams import batch_streams
 
-__all__ = ("Group", "OutputFormat", "Pipeline", "SessionIdMode")
+__all__ = ("ChainFor", "Group", "OutputFormat", "Pipeline", "Prepared", "SessionIdMode")
 
 SessionIdMode = Literal["hash", "raw", "omit"]
 OutputFormat = Literal["native", "ecs"]
 #: One category's lines of a batch (:meth:`Pipeline.encode_grouped`): the category,
 #: the lines joined, how many, the index of the first, how many of them are real.
 Group = tuple[str, bytes, int, int, int]
+ChainFor = Callable[[str], Chain | None]
+#: What the core takes with a batch (:meth:`Pipeline.prepare_core`).
+Prepared = tuple[
+    Any, list[int | None], list[Chain], list[tuple[str, int, dict[str, Any]]], list[Any]
+]
 
 # Top-level fields the library makes itself (or hashes, for ``session_id``):
 # nothing to redact in them.
@@ -241,12 +247,12 @@ class Pipeline:
                 self.encode(raw, chain_for(raw.category), event_id=None if ids is None else ids[i])
                 for i, raw in enumerate(raws)
             ]
-        slots, chains, stamps = _streams(raws, chain_for)
+        slots, chains, stamps = batch_streams(raws, chain_for)
         try:
             out = self._native.encode_batch(list(raws), slots, stamps, ids)
         except Exception:  # a bug in the core: the reference encodes the batch
-            out = self._drawn(raws, ids)
-        return self._completed(raws, slots, chains, out)
+            out = self.draw_ids(raws, ids)
+        return self.complete_core(raws, slots, chains, out)
 
     def encode_grouped(
         self, raws: Sequence[RawEvent], chain_for: Callable[[str], Chain | None], real: int
@@ -272,35 +278,53 @@ class Pipeline:
         real: int,
         ids: list[str] | None,
     ) -> tuple[list[Group], bool] | list[bytes]:
-        if self._native is None:
+        prepared = self.prepare_core(raws, chain_for)
+        if prepared is None:
             return self._encode_batch(raws, chain_for, ids)
-        slots, chains, stamps = _streams(raws, chain_for)
-        states = [chain.core_state() for chain in chains]
-        if None in states:
-            return self._encode_batch(raws, chain_for, ids)
+        core, slots, chains, stamps, states = prepared
         try:
-            out = self._native.encode_grouped(list(raws), slots, stamps, states, max(real, 0), ids)
+            out = core.encode_grouped(list(raws), slots, stamps, states, max(real, 0), ids)
         except Exception:  # a bug in the core: the reference encodes the batch
-            out = self._drawn(raws, ids)
+            out = self.draw_ids(raws, ids)
         if isinstance(out, tuple):
             groups, macs, durable = out
             for slot, (chain, mac) in enumerate(zip(chains, macs, strict=True)):
                 chain.advanced(slots.count(slot), mac)
             return groups, durable
-        return self._completed(raws, slots, chains, out)
+        return self.complete_core(raws, slots, chains, out)
 
-    def _drawn(self, raws: Sequence[RawEvent], ids: list[str] | None) -> list[Any]:
-        # An id for each event, for the reference to encode them all.
+    @property
+    def core(self) -> Any:
+        """The compiled core's pipeline (None: the reference encodes every batch)."""
+        return self._native
+
+    @property
+    def core_module(self) -> Any:
+        """The compiled module of the core's pipeline (None without one)."""
+        return None if self._native is None else sys.modules.get(type(self._native).__module__)
+
+    def prepare_core(self, raws: Sequence[RawEvent], chain_for: ChainFor) -> Prepared | None:
+        """What the core takes with a batch: ``(core, slots, chains, stamps,
+        states)``: each event's stream (an index in the chains, None: unsealed),
+        the chains, their stamps and their sealing states. None when there is no
+        core, or a chain is the reference's to seal."""
+        if self._native is None:
+            return None
+        slots, chains, stamps = batch_streams(raws, chain_for)
+        states = [chain.core_state() for chain in chains]
+        if None in states:
+            return None
+        return self._native, slots, chains, stamps, states
+
+    def draw_ids(self, raws: Sequence[RawEvent], ids: list[str] | None = None) -> list[Any]:
+        """An id for each event (``ids`` where given), for the reference to encode them all."""
         return [self._ids.new(raw.time_ns) if ids is None else ids[i] for i, raw in enumerate(raws)]
 
-    def _completed(
-        self,
-        raws: Sequence[RawEvent],
-        slots: list[int | None],
-        chains: list[Chain],
-        out: list[Any],
+    def complete_core(
+        self, raws: Sequence[RawEvent], slots: list[int | None], chains: list[Chain], out: list[Any]
     ) -> list[bytes]:
-        # The core's lines (bytes), the reference's where it gave back an id, sealed.
+        """The lines of a batch the core gave back (its lines as bytes, an id where
+        the reference must encode the event), each sealed in turn."""
         seqs = [chain.last.seq for chain in chains]
         lines: list[bytes] = []
         for raw, slot, item in zip(raws, slots, out, strict=True):
@@ -373,37 +397,6 @@ class Pipeline:
                 chain.stamp(doc, seq)  # stamping does not move the chain: the same seq again
             line = encode_line(doc)
         return line
-
-
-def _streams(
-    raws: Sequence[RawEvent], chain_for: Callable[[str], Chain | None]
-) -> tuple[list[int | None], list[Chain], list[tuple[str, int, dict[str, Any]]]]:
-    # For the core: each event's stream (an index in the chains, None: unsealed),
-    # the chains, and each chain's stamp (stream id, last seq, what Chain.stamp
-    # adds to a stream's first line besides stream and seq).
-    by_category: dict[str, int | None] = {}
-    chains: list[Chain] = []
-    stamps: list[tuple[str, int, dict[str, Any]]] = []
-    slots: list[int | None] = []
-    for raw in raws:
-        category = raw.category
-        if category in by_category:
-            slots.append(by_category[category])
-            continue
-        chain = chain_for(category)
-        slot = None
-        if chain is not None:
-            slot = next((i for i, c in enumerate(chains) if c is chain), None)
-            if slot is None:
-                slot = len(chains)
-                chains.append(chain)
-                first: dict[str, Any] = {}
-                chain.stamp(first, 1)
-                del first["stream"], first["seq"]
-                stamps.append((chain.stream, chain.last.seq, first))
-        by_category[category] = slot
-        slots.append(slot)
-    return slots, chains, stamps
 
 
 def _core_of(redactor: Redactor) -> Any:

@@ -282,6 +282,18 @@ class AppendFile:
 
     # ------------------------------------------------------------------ writing
 
+    def core_args(self, rotate: RotateCheck | None) -> tuple[Any, ...] | None:
+        """What the compiled core's append takes for this file (its descriptors,
+        paths and identities, and ``rotate``'s bounds), as :meth:`append` passes
+        them; None when only :meth:`append` can write it now (not open yet, or a
+        rotation check without bounds)."""
+        bounded = None if rotate is None else getattr(rotate, "bounds", None)
+        if self._fd is None or self._lock_fd is None or (rotate is not None and bounded is None):
+            return None
+        lock_path, path = self._paths
+        bounds = None if bounded is None else bounded()
+        return self._lock_fd, lock_path, self._lock_ident, self._fd, path, self._ident, bounds
+
     def append(
         self, data: bytes | list[bytes], rotate: RotateCheck | None = None
     ) -> tuple[int, Path | None]:

@@ -16,6 +16,8 @@ pub mod pairs;
 pub mod pipeline;
 mod plan;
 #[cfg(feature = "python")]
+mod py_lane;
+#[cfg(feature = "python")]
 mod py_pipeline;
 pub mod redact;
 pub mod scan;
@@ -66,6 +68,10 @@ mod asgi_audit_native {
     /// The writer's per-event pipeline and the event ids (`pipeline.rs`, `py_pipeline.rs`).
     #[pymodule_export]
     use crate::py_pipeline::{Pipeline, Uuid7Generator};
+
+    /// The writer's lane: batches appended by a thread that never takes the GIL (`py_lane.rs`).
+    #[pymodule_export]
+    use crate::py_lane::{Job, Lane};
 
     /// `asgi_audit.record.shapes.shape_spans(text, random)` as spans without
     /// names, sorted and without repeats; None where only the reference can

@@ -420,7 +420,20 @@ pub fn encode_batch(
     chains: &[Option<usize>],
     stamps: &[Stamp<'_>],
 ) -> Vec<Option<Vec<u8>>> {
-    let mut seqs: Vec<i128> = stamps.iter().map(|s| s.base_seq).collect();
+    let seqs = stamps.iter().map(|s| s.base_seq).collect();
+    encode_from(pipeline, events, ids, chains, stamps, seqs)
+}
+
+/// [`encode_batch`] of a part of a batch whose streams stand at `seqs` before it
+/// ([`seqs_after`] of the part before).
+pub fn encode_from(
+    pipeline: &Pipeline,
+    events: &[Option<RawEvent<'_>>],
+    ids: &[String],
+    chains: &[Option<usize>],
+    stamps: &[Stamp<'_>],
+    mut seqs: Vec<i128>,
+) -> Vec<Option<Vec<u8>>> {
     let mut lines = Vec::with_capacity(events.len());
     for (i, raw) in events.iter().enumerate() {
         let stamp = chains[i].map(|c| {
@@ -437,6 +450,16 @@ pub fn encode_batch(
         lines.push(line);
     }
     lines
+}
+
+/// Where each stream stands after the events of `chains` (from `base_seq`).
+#[must_use]
+pub fn seqs_after(stamps: &[Stamp<'_>], chains: &[Option<usize>]) -> Vec<i128> {
+    let mut seqs: Vec<i128> = stamps.iter().map(|s| s.base_seq).collect();
+    for c in chains.iter().flatten() {
+        seqs[*c] += 1;
+    }
+    seqs
 }
 
 #[cfg(test)]

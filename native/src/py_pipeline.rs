@@ -9,7 +9,7 @@
 use std::cell::RefCell;
 use std::collections::HashMap;
 use std::rc::Rc;
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
@@ -18,9 +18,12 @@ use pyo3::IntoPyObjectExt;
 
 use crate::asgi_audit_native::Redactor;
 use crate::event::{RawEvent, CONTEXT_FIELDS, MAX_TIME_NS};
-use crate::group::{group, Chained};
+use crate::group::{group, Chained, Group};
 use crate::json::{Map, Value, INT_MAX, INT_MIN};
-use crate::pipeline::{encode_batch, Caches, Config, Pipeline as Core, Redact, Session, Stamp};
+use crate::pipeline::{
+    encode_batch, encode_from, seqs_after, Caches, Config, Pipeline as Core, Redact, Session, Stamp,
+};
+use crate::py_lane::{FileArgs, Job, Lane};
 use crate::redact::Redaction;
 use crate::seal::py::{frontier, store, Sealer as PySealer};
 use crate::uuid7::{format_id, to_int, when_of, Uuid7};
@@ -86,12 +89,12 @@ impl Uuid7Generator {
 /// object alive until it is dropped, and a text borrowed through it cannot
 /// outlive it. So the caller's strings are read without a copy, and a caller
 /// that changes its dict meanwhile (from another thread) changes nothing here.
-struct Arena<'py> {
-    strings: RefCell<Vec<Bound<'py, PyString>>>,
+pub(crate) struct Arena<'py> {
+    pub(crate) strings: RefCell<Vec<Bound<'py, PyString>>>,
 }
 
 impl<'py> Arena<'py> {
-    fn new() -> Self {
+    pub(crate) fn new() -> Self {
         Arena {
             strings: RefCell::new(Vec::with_capacity(4096)),
         }
@@ -310,6 +313,8 @@ pub struct Pipeline {
     config: Config,
     ids: Arc<Mutex<Uuid7>>,
     caches: Mutex<Caches>,
+    /// The second half's, when a batch is encoded in two.
+    helper_caches: Mutex<Caches>,
 }
 
 #[pymethods]
@@ -348,6 +353,7 @@ impl Pipeline {
             },
             ids: ids.get().state.clone(),
             caches: Mutex::new(Caches::default()),
+            helper_caches: Mutex::new(Caches::default()),
         })
     }
 
@@ -407,20 +413,7 @@ impl Pipeline {
         }
         let arena = Arena::new();
         let batch = read_batch(py, &arena, raws, chains, &stamps, ids)?;
-        let (ids, lines, groups) = py.detach(|| {
-            let (ids, lines) = self.lines(&batch);
-            if lines.iter().any(Option::is_none) {
-                return (ids, lines, None);
-            }
-            let lines: Vec<Vec<u8>> = lines.into_iter().flatten().collect();
-            let categories: Vec<&str> = batch
-                .events
-                .iter()
-                .map(|raw| raw.as_ref().map_or("", |raw| raw.category))
-                .collect();
-            let groups = group(&categories, &lines, &batch.chains, &mut chained, real);
-            (ids, Vec::new(), Some(groups))
-        });
+        let (ids, lines, groups) = py.detach(|| self.grouped(&batch, &mut chained, real));
         let Some(groups) = groups else {
             return Ok(PyList::new(py, given_back(py, lines, ids)?)?.into_any());
         };
@@ -446,20 +439,43 @@ impl Pipeline {
             .collect();
         (out, macs, batch.durable).into_bound_py_any(py)
     }
+
+    /// `encode_grouped`'s batch, read now, then encoded, sealed and appended on
+    /// `lane`'s thread, which never takes the GIL (`py_lane.rs`): each
+    /// category's lines to its file in `files` (`(category, lock fd, lock path,
+    /// lock ident, fd, path, ident, bounds)`, as `append_locked` takes them),
+    /// under the file's lock. The file descriptors must stay open, and the
+    /// chains untouched, until the job is done; `Job.finish` then gives the
+    /// outcome. `ids` replaces the drawn ids (for the tests).
+    #[pyo3(signature = (lane, raws, chains, stamps, seals, real, files, ids=None))]
+    #[allow(clippy::too_many_arguments, clippy::type_complexity)]
+    fn start_grouped<'py>(
+        slf: &Bound<'py, Self>,
+        lane: &Bound<'py, Lane>,
+        raws: &Bound<'py, PyList>,
+        chains: Vec<Option<usize>>,
+        stamps: Vec<(String, i64, Bound<'py, PyDict>)>,
+        seals: Vec<(Bound<'py, PySealer>, Vec<u8>, u64, Bound<'py, PyList>)>,
+        real: usize,
+        files: Vec<FileArgs>,
+        ids: Option<Vec<String>>,
+    ) -> PyResult<Job> {
+        crate::py_lane::start_grouped(slf, lane, raws, chains, stamps, seals, real, files, ids)
+    }
 }
 
 /// A batch read with the GIL held: what the core needs of it.
-struct Batch<'a> {
-    events: Vec<Option<RawEvent<'a>>>,
+pub(crate) struct Batch<'a> {
+    pub(crate) events: Vec<Option<RawEvent<'a>>>,
     /// Whether any event asked to be durable.
-    durable: bool,
+    pub(crate) durable: bool,
     whens: Vec<u64>,
     chains: Vec<Option<usize>>,
     table: Vec<Stamp<'a>>,
     ids: Option<Vec<String>>,
 }
 
-fn read_batch<'a, 'py>(
+pub(crate) fn read_batch<'a, 'py>(
     py: Python<'py>,
     arena: &'a Arena<'py>,
     raws: &Bound<'py, PyList>,
@@ -512,7 +528,7 @@ fn read_batch<'a, 'py>(
 }
 
 /// Each line as bytes, or its event's id (str) where the reference must encode it.
-fn given_back(
+pub(crate) fn given_back(
     py: Python<'_>,
     lines: Vec<Option<Vec<u8>>>,
     ids: Vec<String>,
@@ -527,9 +543,37 @@ fn given_back(
     Ok(out)
 }
 
+/// The ids, the lines given back (when any event is the reference's) and the groups.
+type Grouped = (Vec<String>, Vec<Option<Vec<u8>>>, Option<Vec<Group>>);
+
 impl Pipeline {
+    /// `encode_grouped`'s work without the GIL: the ids and, where every event
+    /// is the core's, the groups (sealed into `chained`); else the lines as
+    /// [`Pipeline::lines`] gives them and no groups.
+    pub(crate) fn grouped(
+        &self,
+        batch: &Batch<'_>,
+        chained: &mut [Chained<'_>],
+        real: usize,
+    ) -> Grouped {
+        let (ids, lines) = self.lines(batch);
+        if lines.iter().any(Option::is_none) {
+            return (ids, lines, None);
+        }
+        let lines: Vec<Vec<u8>> = lines.into_iter().flatten().collect();
+        let categories: Vec<&str> = batch
+            .events
+            .iter()
+            .map(|raw| raw.as_ref().map_or("", |raw| raw.category))
+            .collect();
+        let groups = group(&categories, &lines, &batch.chains, chained, real);
+        (ids, Vec::new(), Some(groups))
+    }
+
     /// The event ids and the unsealed lines of a batch (None: the reference's);
-    /// without the GIL.
+    /// without the GIL. A large batch (a writer catching up after a burst) is
+    /// encoded in two halves at once, where the machine has two cores or more;
+    /// each half with caches of its own, the lines the same.
     fn lines(&self, batch: &Batch<'_>) -> (Vec<String>, Vec<Option<Vec<u8>>>) {
         let ids = batch.ids.clone().unwrap_or_else(|| {
             let drawn = lock(&self.ids).next_many(&batch.whens);
@@ -538,9 +582,49 @@ impl Pipeline {
                 .map(|(when, rand)| format_id(when, rand))
                 .collect()
         });
+        let events = &batch.events;
+        let (chains, table) = (&batch.chains, &batch.table);
+        if events.len() < PARALLEL_FROM || !two_cores() {
+            let mut guard = self.caches.lock().unwrap_or_else(PoisonError::into_inner);
+            let lines = encode_batch(&self.core(&mut guard), events, &ids, chains, table);
+            return (ids, lines);
+        }
+        let mid = events.len() / 2;
+        let seqs = seqs_after(table, &chains[..mid]);
+        let lines = std::thread::scope(|scope| {
+            let second = scope.spawn(|| {
+                let mut guard = self
+                    .helper_caches
+                    .lock()
+                    .unwrap_or_else(PoisonError::into_inner);
+                let core = self.core(&mut guard);
+                encode_from(
+                    &core,
+                    &events[mid..],
+                    &ids[mid..],
+                    &chains[mid..],
+                    table,
+                    seqs,
+                )
+            });
+            let mut guard = self.caches.lock().unwrap_or_else(PoisonError::into_inner);
+            let core = self.core(&mut guard);
+            let mut lines = encode_batch(&core, &events[..mid], &ids[..mid], &chains[..mid], table);
+            // A panic outside an event's own guard: the reference takes that half.
+            lines.extend(
+                second
+                    .join()
+                    .unwrap_or_else(|_| vec![None; events.len() - mid]),
+            );
+            lines
+        });
+        (ids, lines)
+    }
+
+    /// The batch's work over `caches`.
+    fn core<'a>(&'a self, caches: &'a mut Caches) -> Core<'a> {
         let redactor = self.redactor.as_ref().map(Py::get);
-        let mut guard = self.caches.lock().unwrap_or_else(PoisonError::into_inner);
-        let core = Core {
+        Core {
             config: &self.config,
             redact: redactor.map(|r| Redact {
                 redaction: Redaction {
@@ -549,9 +633,17 @@ impl Pipeline {
                 },
                 mask: r.mask.as_str(),
             }),
-            caches: RefCell::new(&mut *guard),
-        };
-        let lines = encode_batch(&core, &batch.events, &ids, &batch.chains, &batch.table);
-        (ids, lines)
+            caches: RefCell::new(caches),
+        }
     }
+}
+
+/// The smallest batch encoded in two halves at once: below it, a thread costs
+/// more than it saves.
+const PARALLEL_FROM: usize = 256;
+
+/// Whether the machine runs two threads at once (asked once).
+fn two_cores() -> bool {
+    static TWO: OnceLock<bool> = OnceLock::new();
+    *TWO.get_or_init(|| std::thread::available_parallelism().is_ok_and(|n| n.get() >= 2))
 }

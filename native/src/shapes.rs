@@ -575,7 +575,7 @@ fn luhn_valid(number: &[u8]) -> bool {
         }
         total += d;
     }
-    total % 10 == 0
+    total.is_multiple_of(10)
 }
 
 /// `_HEX`: `(?<![A-Za-z0-9_-])[0-9a-fA-F]{40,}(?![A-Za-z0-9_-])`: a whole hex run

@@ -1,0 +1,205 @@
+"""The writer's lane: a thread of the compiled core's that encodes, seals and
+appends batches without ever taking the GIL.
+
+Skipped where the compiled core is not installed or ``ASGI_AUDIT_PURE`` is set.
+The lines it gives are the reference's (``test_native_pipeline`` holds every batch
+of its properties to that, through the lane too); here: that its thread never
+needs the GIL, that it appends to the real files once they are open, that what it
+cannot take comes back to the writer's Python code, and that a job dropped
+before it is done still reads only live strings.
+"""
+
+from __future__ import annotations
+
+import os
+import select
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import orjson
+import pytest
+
+from asgi_audit import Auditor
+from asgi_audit.cli import main as cli_main
+from asgi_audit.record.encoding import Caps
+from asgi_audit.record.engine import compiled_module
+from asgi_audit.record.events import RawEvent
+from asgi_audit.record.pipeline import Pipeline
+from asgi_audit.store.files import AppendFile
+
+_module = compiled_module()
+pytestmark = pytest.mark.skipif(
+    _module is None or not hasattr(_module, "Lane"),
+    reason="the compiled core is not installed (make native), or ASGI_AUDIT_PURE is set",
+)
+
+KEY = b"k" * 32
+
+
+@pytest.fixture
+def log_dir(tmp_path: Path) -> Path:
+    return tmp_path / "log"
+
+
+def _raws(n: int, note: str = "n") -> list[RawEvent]:
+    return [
+        RawEvent("custom", "tick", None, time.time_ns(), None, {"i": i, "note": f"{note}{i}"})
+        for i in range(n)
+    ]
+
+
+def _start(pipeline: Pipeline, lane: Any, raws: list[RawEvent], files: list[Any]) -> Any:
+    prepared = pipeline.prepare_core(raws, lambda category: None)
+    assert prepared is not None
+    core, slots, _, stamps, states = prepared
+    return core.start_grouped(lane, list(raws), slots, stamps, states, len(raws), files)
+
+
+def _wait(lane: Any) -> None:
+    readable, _, _ = select.select([lane.fileno()], [], [], 60)
+    assert readable, "the lane's thread never signalled"
+    lane.drain()
+
+
+def test_the_lane_s_thread_never_takes_the_gil() -> None:
+    # With a switch interval of 1,000 s, a thread that waits for the GIL while
+    # this one spins in Python would wait all that time. The lane's job is done
+    # while the spin holds it: its thread never asked for it.
+    assert _module is not None
+    pipeline = Pipeline(redactor=None, caps=Caps(), session_ids="raw", session_key=KEY)
+    lane = _module.Lane()
+    job = _start(pipeline, lane, _raws(2048), [])
+    interval = sys.getswitchinterval()
+    sys.setswitchinterval(1000.0)
+    try:
+        deadline = time.monotonic() + 60
+        while not job.done() and time.monotonic() < deadline:
+            pass
+        done = job.done()
+    finally:
+        sys.setswitchinterval(interval)
+    assert done
+    _wait(lane)
+    groups, _, _ = job.finish()
+    ((category, data, _, count, first, real, status, _),) = groups
+    assert (category, count, first, real, status) == ("custom", 2048, 0, 2048, 3)
+    assert [orjson.loads(line)["i"] for line in data.splitlines()] == list(range(2048))
+    with pytest.raises(RuntimeError, match="taken"):
+        job.finish()
+
+
+async def test_once_a_category_s_file_is_open_the_lane_appends_to_it(
+    log_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The first batch of a category opens its file and announces its stream in
+    # the writer's Python thread; from then on the core's thread appends, and
+    # the Python append is never called.
+    async with Auditor(log_dir=log_dir) as auditor:
+        await auditor.login_attempt("success", user_id="alice", ip_address="203.0.113.7")
+        await auditor.flush()
+        calls: list[str] = []
+        python_append = AppendFile.append
+
+        def spy(self: AppendFile, *args: Any, **kwargs: Any) -> Any:
+            calls.append(self.path.name)
+            return python_append(self, *args, **kwargs)
+
+        monkeypatch.setattr(AppendFile, "append", spy)
+        for i in range(3000):
+            await auditor.login_attempt("failed", user_id=f"user{i}", ip_address="203.0.113.8")
+        await auditor.flush()
+        assert "auth-events.jsonl" not in calls
+        stats = auditor.stats()
+    lines = (log_dir / "auth-events.jsonl").read_bytes().splitlines()
+    events = [orjson.loads(line) for line in lines]
+    assert [e["user_id"] for e in events] == ["alice", *(f"user{i}" for i in range(3000))]
+    assert [e["seq"] for e in events] == list(range(1, 3002))
+    assert not any("encoding_error" in e for e in events)
+    assert stats["categories"]["auth"]["written"] == 3001
+    assert cli_main(["verify", str(log_dir)]) == 0
+
+
+async def test_a_file_moved_away_is_left_to_the_python_append(log_dir: Path) -> None:
+    # Another process rotates the file between two batches: the core's append
+    # sees the path name another file and gives the batch back, and the Python
+    # append opens the new file, as it always did. Nothing is lost or doubled.
+    async with Auditor(log_dir=log_dir) as auditor:
+        for i in range(10):
+            await auditor.tool_blocked(
+                tool_name="shell", blocked_path=f"/etc/shadow{i}", blocked_reason="denied"
+            )
+        await auditor.flush()
+        (log_dir / "tool-blocks.jsonl").rename(log_dir / "tool-blocks.jsonl.moved")
+        for i in range(10, 20):
+            await auditor.tool_blocked(
+                tool_name="shell", blocked_path=f"/etc/shadow{i}", blocked_reason="denied"
+            )
+        await auditor.flush()
+
+    def paths(name: str) -> list[str]:
+        lines = (log_dir / name).read_bytes().splitlines()
+        return [orjson.loads(line)["blocked_path"] for line in lines]
+
+    assert paths("tool-blocks.jsonl.moved") == [f"/etc/shadow{i}" for i in range(10)]
+    assert paths("tool-blocks.jsonl") == [f"/etc/shadow{i}" for i in range(10, 20)]
+
+
+_DROPPED = r"""
+import gc, os, select, sys, time
+from asgi_audit.record.encoding import Caps
+from asgi_audit.record.engine import compiled_module
+from asgi_audit.record.events import RawEvent
+from asgi_audit.record.pipeline import Pipeline
+from asgi_audit.store.files import AppendFile, LogDirectory
+
+module = compiled_module()
+pipeline = Pipeline(redactor=None, caps=Caps(), session_ids="raw", session_key=b"k" * 32)
+lane = module.Lane()
+from pathlib import Path
+directory = LogDirectory(Path(sys.argv[1]))
+directory.prepare()
+file = AppendFile(directory, directory.path / "custom.jsonl")
+file.append(b"")  # opens the file and its lock, as the writer's first batch does
+
+def note(i):
+    return ("n%05d-" % i) * 300  # made at run time: the event holds the only reference
+
+expected = []
+for round in range(20):
+    raws = [RawEvent("custom", "x", None, time.time_ns(), None, {"note": note(i)})
+            for i in range(512)]
+    expected += [note(i) for i in range(512)]
+    prepared = pipeline.prepare_core(raws, lambda c: None)
+    core, slots, _, stamps, states = prepared
+    files = [("custom", *file.core_args(None))]
+    job = core.start_grouped(lane, raws, slots, stamps, states, 512, files)
+    del job, raws, prepared  # the only references to the strings, but the job's
+    gc.collect()
+    select.select([lane.fileno()], [], [], 60)
+    lane.drain()
+import orjson
+notes = [orjson.loads(line)["note"] for line in file.path.read_bytes().splitlines()]
+print("ok" if notes == expected else "garbage")
+"""
+
+
+def test_a_job_dropped_before_it_is_done_reads_only_live_strings(tmp_path: Path) -> None:
+    # The writer's task may be cancelled while its job runs (at a shutdown
+    # deadline); the job object is then dropped on the loop while the core's
+    # thread still reads the batch's strings. Under Python's debug allocator a
+    # freed string's memory is overwritten at once: the lines appended would hold
+    # that garbage if the thread did not keep its own references to the end.
+    env = {**os.environ, "PYTHONMALLOC": "debug"}
+    done = subprocess.run(
+        [sys.executable, "-c", _DROPPED, str(tmp_path / "log")],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.strip() == "ok"
