@@ -5,7 +5,10 @@ from __future__ import annotations
 import gzip
 import json
 import multiprocessing.process
+import os
 import re
+import subprocess
+import sys
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -91,3 +94,19 @@ def reports(stderr: str) -> list[str]:
         for line in stderr.splitlines()
         if line.startswith("--- asgi_audit:") and KEY_MADE not in line
     ]
+
+
+def debug_allocator_output(script: str, *args: str) -> str:
+    """``script`` run by ``python -c`` under Python's debug allocator (which
+    overwrites freed memory at once): its standard output, stripped; the test
+    fails if it exits with an error."""
+    done = subprocess.run(
+        [sys.executable, "-c", script, *args],
+        env={**os.environ, "PYTHONMALLOC": "debug"},
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    return done.stdout.strip()

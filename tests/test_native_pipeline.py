@@ -13,8 +13,6 @@ from __future__ import annotations
 
 import itertools
 import os
-import subprocess
-import sys
 import time
 import uuid
 from typing import Any
@@ -33,6 +31,7 @@ from asgi_audit.record.events import RawEvent
 from asgi_audit.record.pipeline import Pipeline
 from asgi_audit.record.redaction import Redactor
 from asgi_audit.store.lane import CoreLane
+from tests.helpers import debug_allocator_output
 from tests.secret_corpus.formats import samples
 
 _module = compiled_module()
@@ -555,17 +554,7 @@ def test_a_caller_that_changes_its_fields_meanwhile_changes_nothing_read() -> No
     # Python's debug allocator a freed string's memory is overwritten at once:
     # were the core not holding its own reference to each string it read, its
     # lines would hold that garbage.
-    env = {**os.environ, "PYTHONMALLOC": "debug"}
-    done = subprocess.run(
-        [sys.executable, "-c", _CHANGED_MEANWHILE],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
-    assert done.returncode == 0, done.stderr[-2000:]
-    assert done.stdout.strip() == "ok"
+    assert debug_allocator_output(_CHANGED_MEANWHILE) == "ok"
 
 
 def test_a_forked_child_draws_its_own_ids_in_a_batch() -> None:

@@ -43,18 +43,13 @@ class Writer:
         stream: where captured events wait.
         pipeline: turns a captured event into a line.
         directory: where the category files live.
-        fsync: the durability policy.
-        fsync_interval: seconds between fsyncs under ``interval``.
         batch_interval: the least time between two batches taken under steady
             load, unless the stream hastens the writer (see
             :meth:`EventStream.lingering`); 0 takes each batch at once.
-        rotation: when files rotate and what happens to rotated files.
-        on_rotated: called (in the worker thread) with each rotated file's path.
-        on_written: called after each successful append (thread-safe).
-        proof: seals lines into per-category chains and writes the ledger
-            (None: no integrity).
-        retry_initial: first backoff after a failed write, in seconds.
-        retry_max: the longest backoff.
+
+    The other arguments are :class:`~.appending.Appender`'s: the durability
+    policy, rotation and its callback, ``on_written``, the integrity session and
+    the retry backoff.
     """
 
     def __init__(

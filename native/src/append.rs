@@ -42,6 +42,18 @@ pub struct Bounds {
     pub high: f64,
 }
 
+impl Bounds {
+    /// From `RotationPolicy.bounds()`: `(max_bytes or -1, low, high)`.
+    #[must_use]
+    pub fn from_tuple((max_bytes, low, high): (i64, f64, f64)) -> Self {
+        Bounds {
+            max_bytes: u64::try_from(max_bytes).ok(),
+            low,
+            high,
+        }
+    }
+}
+
 /// The open file descriptors and what they were when opened.
 #[derive(Clone, Copy, Debug)]
 pub struct Held<'a> {
@@ -232,11 +244,7 @@ pub mod py {
             path: Path::new(OsStr::from_bytes(path)),
             ident,
         };
-        let bounds = bounds.map(|(max_bytes, low, high)| Bounds {
-            max_bytes: u64::try_from(max_bytes).ok(),
-            low,
-            high,
-        });
+        let bounds = bounds.map(Bounds::from_tuple);
         Ok(match py.detach(|| append(held, &views, bounds)) {
             Appended::Written(size) => (0, size),
             Appended::Ask => (1, 0),

@@ -77,11 +77,7 @@ impl File {
             fd,
             path: PathBuf::from(OsString::from_vec(path)),
             ident,
-            bounds: bounds.map(|(max_bytes, low, high)| Bounds {
-                max_bytes: u64::try_from(max_bytes).ok(),
-                low,
-                high,
-            }),
+            bounds: bounds.map(Bounds::from_tuple),
         }
     }
 
