@@ -11,12 +11,15 @@ before it is done still reads only live strings.
 
 from __future__ import annotations
 
+import fcntl
+import os
 import select
 import sys
 import time
 from pathlib import Path
 from typing import Any
 
+import anyio
 import orjson
 import pytest
 
@@ -144,6 +147,49 @@ async def test_a_file_moved_away_is_left_to_the_python_append(log_dir: Path) -> 
 
     assert paths("tool-blocks.jsonl.moved") == [f"/etc/shadow{i}" for i in range(10)]
     assert paths("tool-blocks.jsonl") == [f"/etc/shadow{i}" for i in range(10, 20)]
+
+
+async def test_a_batch_given_up_at_the_deadline_is_never_written_to_another_file(
+    log_dir: Path, capfd: pytest.CaptureFixture[str]
+) -> None:
+    # The lane's thread writes to the category file by descriptor number. A batch
+    # stuck behind another holder of the file's lock outlives the shutdown
+    # deadline; were its descriptors closed at the stop, the numbers could go to
+    # the next files this process opens, and the thread, once the lock is free,
+    # would write the batch there.
+    path = log_dir / "custom.jsonl"
+    auditor = Auditor(log_dir=log_dir, shutdown_timeout=0.5, fsync="never", self_audit=False)
+    holder = None
+    decoys: list[Any] = []
+    try:
+        async with auditor:
+            await auditor.emit("custom", "x", n=0)
+            await auditor.flush()  # the file and its lock open
+            holder = os.open(log_dir / ".custom.jsonl.lock", os.O_RDWR)
+            fcntl.flock(holder, fcntl.LOCK_EX)
+            for i in range(1, 21):
+                await auditor.emit("custom", "x", n=i)
+            with anyio.fail_after(30):
+                while auditor.stats()["in_flight"] != 20:
+                    await anyio.sleep(0.005)
+        assert auditor.lost == 20
+        assert "the category files stay open" in capfd.readouterr().err
+        decoys = [(log_dir.parent / f"decoy{i}").open("wb") for i in range(32)]
+        fcntl.flock(holder, fcntl.LOCK_UN)
+        with anyio.fail_after(30):
+            while path.read_bytes().count(b"\n") < 21:
+                await anyio.sleep(0.005)
+        assert [orjson.loads(line)["n"] for line in path.read_bytes().splitlines()] == list(
+            range(21)
+        )
+        for decoy in decoys:
+            decoy.flush()
+            assert Path(decoy.name).read_bytes() == b""
+    finally:
+        for decoy in decoys:
+            decoy.close()
+        if holder is not None:
+            os.close(holder)
 
 
 _DROPPED = r"""

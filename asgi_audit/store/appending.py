@@ -330,11 +330,14 @@ class Appender:
         if self.proof is not None:
             self.proof.try_checkpoint("shutdown", dict(self._written_end))
 
-    def close_files(self) -> None:
-        """Close every descriptor and lock (blocking)."""
+    def close_files(self, *, keep_open: bool = False) -> None:
+        """Close every descriptor and lock (blocking); ``keep_open``: the ledger's
+        only, the category files' left open."""
         if self.proof is not None:
             with contextlib.suppress(OSError):
                 self.proof.close()
+        if keep_open:
+            return
         for file in self.files.values():
             try:
                 file.close_all()

@@ -57,11 +57,12 @@ class CoreLane:
         lane: the core's ``Lane``.
     """
 
-    __slots__ = ("_lane", "_pipeline")
+    __slots__ = ("_job", "_lane", "_pipeline")
 
     def __init__(self, pipeline: Pipeline, lane: Any) -> None:
         self._pipeline = pipeline
         self._lane = lane
+        self._job: Any = None
 
     @classmethod
     def open(cls, pipeline: Pipeline) -> CoreLane | None:
@@ -94,12 +95,14 @@ class CoreLane:
         job = core.start_grouped(
             self._lane, list(chunk), slots, stamps, states, max(real, 0), files, ids
         )
+        self._job = job
         lane = self._lane
         fd = lane.fileno()
         # A byte may be left from a job whose waiter was cancelled: wait until this one.
         while not job.done():
             await anyio.wait_readable(fd)
             lane.drain()
+        self._job = None
         try:
             out = job.finish()
         except RuntimeError:  # a bug in the core: nothing written, the reference encodes
@@ -113,6 +116,13 @@ class CoreLane:
             LaneGroup(category, data, size, count, first, real_lines)
             for category, data, size, count, first, real_lines, _, _ in groups
         ], durable
+
+    def busy(self) -> bool:
+        """Whether the core's thread still runs a job whose waiter was cancelled (a
+        writer given up at the shutdown deadline): its files' descriptors must stay
+        open, since it writes to them by number."""
+        job = self._job
+        return job is not None and not job.done()
 
     def close(self) -> None:
         """Let the core's thread end once its jobs are done."""

@@ -22,6 +22,7 @@ from ..record.events import RawEvent, dropped_events
 from .appending import Appender, FsyncPolicy, Outcome
 from .batches import CHUNK, HANDOFF, Encoded, encode_in_thread, encode_on_loop
 from .lane import CoreLane, LaneGroup
+from .reporting import report
 from .worker import WorkerThread
 
 if TYPE_CHECKING:
@@ -253,5 +254,16 @@ class Writer:
         self._files.final_checkpoint()
 
     def close_files(self) -> None:
-        """Close every descriptor and lock (blocking; call from a thread)."""
+        """Close every descriptor and lock (blocking; call from a thread). Where the
+        core's thread still writes a batch given up at the shutdown deadline, the
+        category files stay open: closed, their numbers could be given to another
+        file of the process, which that thread would then write to."""
+        lane = self._lane
+        if lane is not None and lane.busy():
+            report(
+                "the compiled core's thread still writes a batch given up at the shutdown "
+                "deadline: the category files stay open until the process exits"
+            )
+            self._files.close_files(keep_open=True)
+            return
         self._files.close_files()
