@@ -21,6 +21,8 @@ from asgi_audit import (
     get_audit_stats,
     rotate_audit_logs,
 )
+from asgi_audit.cli import main as cli_main
+from asgi_audit.proof.checkpoints import Ledger
 from asgi_audit.record.context import reset_context, set_context
 from asgi_audit.record.engine import compiled_module
 from asgi_audit.store.batches import HANDOFF
@@ -217,6 +219,43 @@ async def test_emit_rejects_a_category_that_cannot_name_a_file(
     records = [json.loads(line) for line in (log_dir / "checkpoints.log").read_bytes().splitlines()]
     assert [r["type"] for r in records] == ["genesis", "start", "checkpoint", "stop"]
     assert records[2]["streams"] == {}  # no stream was announced, none checkpointed
+
+
+async def test_a_batch_s_new_streams_are_announced_in_one_ledger_append(
+    log_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A category's first batch announces its stream before its first line; the four
+    # of one batch go to the ledger in one append (its lock, write and fsync once,
+    # each of which waits for the GIL in the writer's thread during a burst).
+    appends: list[list[str]] = []
+    ledger_append = Ledger.append
+
+    def spy(self: Ledger, records: Any) -> None:
+        appends.append([kind for kind, _ in records])
+        ledger_append(self, records)
+
+    monkeypatch.setattr(Ledger, "append", spy)
+    async with Auditor(log_dir=log_dir, self_audit=False) as auditor:
+        await auditor.login_attempt("success", user_id="alice")
+        await auditor.injection_attempt(rule_name="r", severity="HIGH", raw_input="ignore all")
+        await auditor.tool_blocked(tool_name="shell", blocked_path="/etc/shadow")
+        await auditor.api_access(method="GET", request_path="/x", status_code=200)
+        await auditor.flush()
+        await auditor.login_attempt("failed", user_id="bob")
+        await auditor.flush()
+    assert [kinds for kinds in appends if "stream" in kinds] == [["stream"] * 4]
+    records = [json.loads(line) for line in (log_dir / "checkpoints.log").read_bytes().splitlines()]
+    streams = [r for r in records if r["type"] == "stream"]
+    assert sorted(r["category"] for r in streams) == [
+        "api_audit",
+        "auth",
+        "injection",
+        "tool_blocks",
+    ]
+    assert len({r["stream"] for r in streams}) == 4
+    auth = read_events(log_dir / "auth-events.jsonl")
+    assert [e["user_id"] for e in auth] == ["alice", "bob"]
+    assert cli_main(["verify", str(log_dir)]) == 0
 
 
 async def test_stack_trace_only_from_a_real_exception(log_dir: Path) -> None:

@@ -112,29 +112,37 @@ class ProofSession:
         Raises:
             OSError: the ledger could not be written (the lines must wait).
         """
-        chain = self.chains[category]
-        if chain.stream in self._announced:
-            return
-        prev = chain.prev
-        follows = (
-            None
-            if prev is None
-            else {"stream": prev.stream, "seq": prev.seq, "mac": f"{prev.label}:{prev.mac.hex()}"}
-        )
-        self.ledger.append(
-            [
-                (
-                    "stream",
-                    {
-                        "stream": chain.stream,
-                        "category": category,
-                        "file": file_name,
-                        "follows": follows,
-                    },
-                )
-            ]
-        )
-        self._announced.add(chain.stream)
+        self.announce_all([(category, file_name)])
+
+    def announce_all(self, files: list[tuple[str, str]]) -> None:
+        """:meth:`announce` for each ``(category, file name)`` whose stream is not
+        announced yet, in one append to the ledger (its lock, write and fsync once).
+
+        Raises:
+            OSError: the ledger could not be written (none of them is announced).
+        """
+        records: list[tuple[str, dict[str, Any]]] = []
+        streams: list[str] = []
+        for category, file_name in files:
+            chain = self.chains[category]
+            if chain.stream in self._announced or chain.stream in streams:
+                continue
+            prev = chain.prev
+            follows = (
+                None
+                if prev is None
+                else {
+                    "stream": prev.stream,
+                    "seq": prev.seq,
+                    "mac": f"{prev.label}:{prev.mac.hex()}",
+                }
+            )
+            record = {"stream": chain.stream, "category": category, "file": file_name}
+            records.append(("stream", {**record, "follows": follows}))
+            streams.append(chain.stream)
+        if records:
+            self.ledger.append(records)
+            self._announced.update(streams)
 
     def checkpoint(self, reason: str, ends: dict[str, tuple[Sealed, str]]) -> None:
         """Where each stream stands (also with none: a heartbeat); moves the epoch on

@@ -180,6 +180,7 @@ class Appender:
         base, real = encoded.base, encoded.real
         lines, count, first_seq = encoded.lines, encoded.count, encoded.first_seq
         real_count = encoded.real_count
+        self._announce_all(encoded)
         for category, chunk in lines.items():
             held = self.held.get(category)
             # The core's pieces (one per chunk of the batch) are written as they
@@ -211,6 +212,22 @@ class Appender:
         # Sequence numbers are the stream's: the events_dropped lines after the
         # ``real`` events have none of their own.
         return self.finish(base + real - 1, encoded.durable)
+
+    def _announce_all(self, encoded: Encoded) -> None:
+        # The batch's new streams in the ledger in one append (a category's first
+        # batch announces four streams at once); where that fails, each category's
+        # own announce below fails again and its lines are held, as before.
+        proof = self.proof
+        if proof is None:
+            return
+        files = [
+            (category, self._file(category).path.name)
+            for category, end in encoded.ends.items()
+            if end is not None and category not in self.held and not proof.announced(category)
+        ]
+        if len(files) > 1:
+            with contextlib.suppress(OSError):
+                proof.announce_all(files)
 
     def write_held(self, taken: int) -> Outcome:
         """Retry the held lines whose backoff is over (in the thread)."""
