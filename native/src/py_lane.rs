@@ -180,11 +180,17 @@ impl Task {
                     let category = work.batch.events[group.first]
                         .as_ref()
                         .map_or("", |raw| raw.category);
+                    // A panic in one append (a bug) gives that group back to the
+                    // Python append, not the whole batch to the reference, which would
+                    // seal and write again what the other appends wrote.
                     let appended = work
                         .files
                         .iter()
                         .find(|file| file.category == category)
-                        .map(|file| file.append(&group.data));
+                        .map(|file| {
+                            std::panic::catch_unwind(AssertUnwindSafe(|| file.append(&group.data)))
+                                .unwrap_or(Appended::Ask)
+                        });
                     Outcome {
                         category: category.to_owned(),
                         group,
