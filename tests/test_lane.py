@@ -192,6 +192,31 @@ async def test_a_batch_given_up_at_the_deadline_is_never_written_to_another_file
             os.close(holder)
 
 
+async def test_without_a_lane_the_writer_s_thread_writes_everything(
+    log_dir: Path, monkeypatch: pytest.MonkeyPatch, capfd: pytest.CaptureFixture[str]
+) -> None:
+    # A process out of descriptors or threads cannot start the lane: the writer
+    # says so and writes through its own thread, as without the lane.
+    assert _module is not None
+
+    class NoLane:
+        def __init__(self) -> None:
+            raise OSError(24, "Too many open files")
+
+    class Module:
+        Lane = NoLane
+
+    monkeypatch.setattr(Pipeline, "core_module", property(lambda self: Module))
+    async with Auditor(log_dir=log_dir, self_audit=False) as auditor:
+        for i in range(300):
+            await auditor.tool_blocked(tool_name="shell", blocked_path=f"/etc/shadow{i}")
+    assert "writer lane could not start" in capfd.readouterr().err
+    lines = (log_dir / "tool-blocks.jsonl").read_bytes().splitlines()
+    assert [orjson.loads(line)["blocked_path"] for line in lines] == [
+        f"/etc/shadow{i}" for i in range(300)
+    ]
+
+
 _DROPPED = r"""
 import gc, os, select, sys, time
 from asgi_audit.record.encoding import Caps

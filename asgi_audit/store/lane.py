@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Any
 import anyio
 
 from ..record.events import RawEvent
+from .reporting import report
 
 if TYPE_CHECKING:
     from ..proof.integrity import Chain
@@ -73,7 +74,12 @@ class CoreLane:
         module = pipeline.core_module
         if lane_type is None or module is None or not hasattr(module, "Lane"):
             return None
-        return cls(pipeline, module.Lane())
+        try:
+            lane = module.Lane()
+        except OSError as exc:  # no thread or no pipe to be had: the writer's thread does it all
+            report(f"the compiled core's writer lane could not start ({exc}); writing without it")
+            return None
+        return cls(pipeline, lane)
 
     async def run(
         self,
