@@ -16,6 +16,7 @@ import os
 import select
 import sys
 import time
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -91,6 +92,30 @@ def test_the_lane_s_thread_never_takes_the_gil() -> None:
     assert [orjson.loads(line)["i"] for line in data.splitlines()] == list(range(2048))
     with pytest.raises(RuntimeError, match="taken"):
         job.finish()
+
+
+def test_a_forked_child_cannot_send_a_job_to_its_parent_s_lane() -> None:
+    # A forked child has the lane but not its thread: a job sent there would never
+    # be done, and its writer would wait for it forever. It is refused instead.
+    assert _module is not None
+    pipeline = Pipeline(redactor=None, caps=Caps(), session_ids="raw", session_key=KEY)
+    lane = _module.Lane()
+    with warnings.catch_warnings():  # 3.12+: a fork of a process with threads warns
+        warnings.simplefilter("ignore", DeprecationWarning)
+        pid = os.fork()
+    if pid == 0:  # the child: exit 0 only if the job is refused
+        code = 1
+        try:
+            _start(pipeline, lane, _raws(4), [])
+        except RuntimeError as exc:
+            code = 0 if "forked" in str(exc) else 2
+        finally:
+            os._exit(code)
+    _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0
+    job = _start(pipeline, lane, _raws(4), [])  # the parent's lane still works
+    _wait(lane)
+    assert job.done()
 
 
 async def test_once_a_category_s_file_is_open_the_lane_appends_to_it(

@@ -294,14 +294,24 @@ def _both(pipeline: Pipeline, raws: list[RawEvent], kind: str, advance: int = 0)
     assert _state(d) == _state(b)
 
 
-LANE = None if _module is None or not hasattr(_module, "Lane") else _module.Lane()
+_LANES: dict[int, Any] = {}
+
+
+def _lane() -> Any:
+    # One lane per process: a forked child (a test runner that forks) has its
+    # parent's lane but not its thread.
+    assert _module is not None
+    lane = _LANES.get(os.getpid())
+    if lane is None:
+        lane = _LANES[os.getpid()] = _module.Lane()
+    return lane
 
 
 def _on_lane(
     pipeline: Pipeline, raws: list[RawEvent], chain_for: Any, real: int, ids: list[str]
 ) -> Any:
     # The batch through CoreLane.run, in the form encode_grouped gives.
-    lane = CoreLane(pipeline, LANE)
+    lane = CoreLane(pipeline, _lane())
     out = anyio.run(lane.run, raws, chain_for, real, [], ids)
     if isinstance(out, list):
         return out

@@ -222,6 +222,9 @@ pub struct Lane {
     sender: Mutex<Option<Sender<Task>>>,
     reader: Mutex<std::io::PipeReader>,
     fd: i32,
+    /// The process that started the thread: a forked child has the lane but not
+    /// its thread, and a job sent there would never be done.
+    pid: u32,
 }
 
 #[pymethods]
@@ -242,6 +245,7 @@ impl Lane {
             sender: Mutex::new(Some(sender)),
             reader: Mutex::new(reader),
             fd,
+            pid: std::process::id(),
         })
     }
 
@@ -367,6 +371,11 @@ pub(crate) fn start_grouped<'py>(
     ids: Option<Vec<String>>,
 ) -> PyResult<Job> {
     let py = slf.py();
+    if lane.get().pid != std::process::id() {
+        return Err(PyRuntimeError::new_err(
+            "the lane's thread belongs to the process this one was forked from",
+        ));
+    }
     if seals.len() != stamps.len() {
         return Err(PyValueError::new_err("one seal per stamp"));
     }
