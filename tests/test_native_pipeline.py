@@ -663,6 +663,85 @@ def test_a_failure_of_the_core_leaves_the_batch_to_the_reference() -> None:
     assert drawn == sorted(drawn)
 
 
+def _lane_lines(pipeline: Pipeline, raws: list[RawEvent], ids: list[str]) -> Any:
+    # The batch through CoreLane.run, each category sealed into a chain of its own.
+    chains: dict[str, Chain] = {}
+
+    def chain_for(category: str) -> Chain:
+        return chains.setdefault(category, Chain(KEY, stream_id=category))
+
+    return anyio.run(CoreLane(pipeline, _lane()).run, raws, chain_for, len(raws), [], ids)
+
+
+def test_a_failure_of_the_core_on_the_lane_leaves_the_chunk_to_the_reference() -> None:
+    # The lane's job reports that the core failed (a panic it caught): nothing was
+    # sealed or written, and the reference encodes the chunk with the same ids.
+    pipeline = Pipeline(redactor=REDACTOR, caps=Caps(), session_ids="hash", session_key=KEY)
+
+    class FailedJob:
+        def done(self) -> bool:
+            return True
+
+        def finish(self) -> Any:
+            raise RuntimeError("the core failed on this batch")
+
+    class Failing:
+        def start_grouped(self, *args: Any) -> FailedJob:
+            return FailedJob()
+
+    pipeline._native = Failing()
+    raws = _plain_batch()
+    ids = [f"id-{i}" for i in range(len(raws))]
+    assert _lane_lines(pipeline, raws, ids) == _reference_lines(pipeline, raws, ids)
+
+
+def test_a_chain_the_reference_seals_leaves_the_chunk_to_the_reference_on_the_lane(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    pipeline = Pipeline(redactor=REDACTOR, caps=Caps(), session_ids="hash", session_key=KEY)
+    raws = _plain_batch()
+    ids = [f"id-{i}" for i in range(len(raws))]
+    expected = _lane_lines(pipeline, raws, ids)
+    monkeypatch.setattr(Pipeline, "prepare_core", lambda self, raws, chain_for: None)
+    lines = _lane_lines(pipeline, raws, ids)
+    assert isinstance(lines, list)
+    assert [orjson.loads(line)["i"] for line in lines] == [0, 1, 2, 3]
+    assert isinstance(expected, tuple)
+    assert len(expected[0]) == 3  # the core's: one group per category
+
+
+def test_a_core_without_the_lane_leaves_the_writer_to_its_thread(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    pipeline = Pipeline(redactor=REDACTOR, caps=Caps(), session_ids="hash", session_key=KEY)
+    lane = CoreLane.open(pipeline)
+    assert lane is not None
+    lane.close()
+
+    class OldCore:  # a core built before the lane: no start_grouped
+        pass
+
+    class OldModule:  # nor Lane
+        pass
+
+    class Module:
+        Lane = _module.Lane if _module is not None else None
+
+    monkeypatch.setattr(Pipeline, "core", property(lambda self: OldCore()))
+    assert CoreLane.open(pipeline) is None
+    monkeypatch.setattr(Pipeline, "core", property(lambda self: None))
+    assert CoreLane.open(pipeline) is None
+    monkeypatch.undo()
+    monkeypatch.setattr(Pipeline, "core_module", property(lambda self: OldModule))
+    assert CoreLane.open(pipeline) is None
+    monkeypatch.setattr(Pipeline, "core_module", property(lambda self: None))
+    assert CoreLane.open(pipeline) is None
+    monkeypatch.setattr(Pipeline, "core_module", property(lambda self: Module))
+    opened = CoreLane.open(pipeline)
+    assert opened is not None
+    opened.close()
+
+
 def test_two_categories_sealed_into_one_stream_are_numbered_in_batch_order() -> None:
     pipeline = PIPELINES[0]
     raws = _plain_batch()

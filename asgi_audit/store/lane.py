@@ -96,7 +96,7 @@ class CoreLane:
         pipeline = self._pipeline
         prepared = pipeline.prepare_core(chunk, chain_for)
         if prepared is None:  # a chain the reference seals (a core without Sealer)
-            return pipeline.encode_batch(chunk, chain_for)  # pragma: no cover
+            return pipeline.encode_batch(chunk, chain_for)
         core, slots, chains, stamps, states = prepared
         job = core.start_grouped(
             self._lane, list(chunk), slots, stamps, states, max(real, 0), files, ids
