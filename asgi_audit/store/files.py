@@ -305,22 +305,11 @@ class AppendFile:
             OSError: the write failed; the file was cut back to its size before it.
         """
         native = self._native
-        bounded = None if rotate is None else getattr(rotate, "bounds", None)
-        held = self._fd is not None and self._lock_fd is not None
-        if native is not None and held and (rotate is None or bounded is not None):
-            # A check without bounds must be called: only the method below calls it.
-            bounds = None if bounded is None else bounded()
-            lock_path, path = self._paths
-            status, value = native(
-                self._lock_fd,
-                lock_path,
-                self._lock_ident,
-                self._fd,
-                path,
-                self._ident,
-                data,
-                bounds,
-            )
+        # A check without bounds must be called: only the method below calls it.
+        args = None if native is None else self.core_args(rotate)
+        if native is not None and args is not None:
+            lock_fd, lock_path, lock_ident, fd, path, ident, bounds = args
+            status, value = native(lock_fd, lock_path, lock_ident, fd, path, ident, data, bounds)
             if status == 0:
                 return value, None
             if status == 2:
