@@ -27,6 +27,7 @@ class _Proof:
         self.interval = interval
         self.rolls = rolls
         self.silent = silent  # a category whose stream is not announced yet
+        self.checkpoints: list[str] = []
 
     def roll_due(self) -> bool:
         return self.rolls
@@ -38,7 +39,7 @@ class _Proof:
         pass
 
     def try_checkpoint(self, reason: str, ends: Any) -> None:
-        pass
+        self.checkpoints.append(reason)
 
 
 def _appender(
@@ -195,3 +196,36 @@ def test_the_lane_gets_only_the_open_announced_files_with_nothing_left_behind(
     assert files == [("open", *args)]
     assert files[0][1] is not None  # the lock's descriptor, as the core takes it
     assert appender.upto(9) == 1  # the held line's event is 2
+
+
+def test_batches_stored_together_land_in_order_and_end_as_the_last(tmp_path: Path) -> None:
+    # The trip that writes the batches the lane sealed while the thread's last
+    # trip was under way: each in order, one fsync if any of them is durable.
+    appender = _appender(tmp_path, fsync="never")
+    first = _batch(1, 2, [("one", b"a\n"), ("two", b"b\n")])
+    second = _batch(3, 2, [("one", b"c\n"), ("one", b"d\n")])
+    third = _batch(5, 1, [("two", b"e\n")])
+    second.durable = True
+    assert appender.store_all([first, second, third]) == (5, True, None)
+    log = tmp_path / "log"
+    assert (log / "one.jsonl").read_bytes() == b"a\nc\nd\n"
+    assert (log / "two.jsonl").read_bytes() == b"b\ne\n"
+    assert appender.batch_written == 5
+    assert not appender.dirty
+
+
+def test_a_trip_beside_the_lane_s_sealing_takes_no_checkpoint(tmp_path: Path) -> None:
+    # A checkpoint may move the key to its next epoch; while the loop seals the
+    # next batches with the current key, the trip beside it must not take one.
+    proof = _Proof(interval=0.5)
+    appender = _appender(tmp_path, proof=proof)
+    appender.last_checkpoint = time.monotonic() - 10
+    assert appender.checkpoint_due()
+    appender.store_all([_batch(1, 1, [("auth", b"a\n")])], False)
+    assert proof.checkpoints == []
+    assert appender.checkpoint_due()  # still due: the next trip takes it
+    appender.store_all([_batch(2, 1, [("auth", b"b\n")])])
+    assert proof.checkpoints == ["interval"]
+    assert not appender.checkpoint_due()
+    proof.rolls = True  # a key to move is due as a checkpoint is
+    assert appender.checkpoint_due()

@@ -30,6 +30,7 @@ from asgi_audit.record.encoding import Caps
 from asgi_audit.record.engine import compiled_module
 from asgi_audit.record.events import RawEvent
 from asgi_audit.record.pipeline import Pipeline
+from asgi_audit.store.batches import GATHER_FROM
 from asgi_audit.store.files import AppendFile
 from tests.helpers import debug_allocator_output
 
@@ -215,6 +216,72 @@ async def test_a_batch_given_up_at_the_deadline_is_never_written_to_another_file
             decoy.close()
         if holder is not None:
             os.close(holder)
+
+
+async def _burst_behind_a_stuck_trip(
+    log_dir: Path, checkpoint_interval_s: float | None
+) -> tuple[dict[str, Any], bytes]:
+    # A category's first batch goes to the writer's Python thread (its file to
+    # open, its stream to announce); another holder of the file's lock keeps that
+    # trip stuck while a caller records a burst. Returns the stream's counters
+    # once the burst is over, and what the file held then; the lock is then
+    # released and every line must land.
+    auditor = Auditor(
+        log_dir=log_dir,
+        self_audit=False,
+        queue_capacity=10_000,
+        checkpoint_interval_s=checkpoint_interval_s,
+    )
+    path = log_dir / "custom.jsonl"
+    async with auditor:
+        holder = os.open(log_dir / ".custom.jsonl.lock", os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            fcntl.flock(holder, fcntl.LOCK_EX)
+            await auditor.emit("custom", "x", n=0)
+            with anyio.fail_after(30):
+                while auditor.stats()["in_flight"] != 1:
+                    await anyio.sleep(0.005)
+            for i in range(1, 3073):  # hands the loop over every 1,024 events
+                await auditor.emit("custom", "x", n=i)
+            # The writer takes what waits once a burst's worth does (GATHER_FROM).
+            with anyio.fail_after(10):
+                while checkpoint_interval_s is None and auditor.stats()["queued"] >= GATHER_FROM:
+                    await anyio.sleep(0.005)
+            for _ in range(20):  # the loop's turns in which a writer could take more
+                await anyio.sleep(0.005)
+            during = auditor.stats()
+            held_back = path.read_bytes() if path.exists() else b""
+        finally:
+            fcntl.flock(holder, fcntl.LOCK_UN)
+            os.close(holder)
+        await auditor.flush()
+    events = [orjson.loads(line) for line in path.read_bytes().splitlines()]
+    assert [e["n"] for e in events] == list(range(3073))
+    assert [e["seq"] for e in events] == list(range(1, 3074))
+    assert not any("encoding_error" in e for e in events)
+    assert cli_main(["verify", str(log_dir)]) == 0
+    return during, held_back
+
+
+async def test_the_lane_goes_on_with_a_burst_while_the_thread_s_trip_is_stuck(
+    log_dir: Path,
+) -> None:
+    # The loop takes the burst's batches and the lane seals them while the trip
+    # is stuck; nothing of them is appended before the trip's own lines are.
+    during, held_back = await _burst_behind_a_stuck_trip(log_dir, None)
+    assert during["queued"] < GATHER_FROM
+    assert during["in_flight"] == 3073 - during["queued"]
+    assert held_back == b""
+
+
+async def test_a_checkpoint_due_keeps_the_lane_from_sealing_beside_the_trip(
+    log_dir: Path,
+) -> None:
+    # A checkpoint may move the key to its next epoch: the trip that takes it has
+    # nothing sealed beside it, so the burst waits in the stream.
+    during, held_back = await _burst_behind_a_stuck_trip(log_dir, 0.001)
+    assert (during["queued"], during["in_flight"]) == (3072, 1)
+    assert held_back == b""
 
 
 async def test_without_a_lane_the_writer_s_thread_writes_everything(

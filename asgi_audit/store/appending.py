@@ -122,16 +122,20 @@ class Appender:
     def due(self, durable: bool) -> bool:
         """Whether the end of a batch needs the thread: an fsync, a checkpoint, or a
         key to move to its next epoch."""
-        now = time.monotonic()
         if self.fsync == "always" or durable:
             return True
-        if self.fsync == "interval" and self.dirty and now - self.last_sync >= self.fsync_interval:
+        overdue = time.monotonic() - self.last_sync >= self.fsync_interval
+        if self.fsync == "interval" and self.dirty and overdue:
             return True
+        return self.checkpoint_due()
+
+    def checkpoint_due(self) -> bool:
+        """Whether a checkpoint, or the key's move to its next epoch, is due."""
         proof = self.proof
         if proof is None:
             return False
         interval = self.checkpoint_interval
-        if interval is not None and now - self.last_checkpoint >= interval:
+        if interval is not None and time.monotonic() - self.last_checkpoint >= interval:
             return True
         return proof.roll_due()
 
@@ -177,6 +181,23 @@ class Appender:
 
     def store(self, encoded: Encoded) -> Outcome:
         """Write one encoded batch (in the thread), then fsync and checkpoint as due."""
+        return self.store_all([encoded])
+
+    def store_all(self, batches: list[Encoded], checkpoint: bool = True) -> Outcome:
+        """Write encoded batches in order (in the thread), then fsync as due, and
+        checkpoint as due unless ``checkpoint`` is False: while the loop seals the
+        next batches meanwhile, a checkpoint could move the key to its next epoch
+        before lines sealed with the old key are written (see
+        ``Writer._overlapped``)."""
+        for encoded in batches:
+            self._write_batch(encoded)
+        last = batches[-1]
+        durable = any(encoded.durable for encoded in batches)
+        # Sequence numbers are the stream's: the events_dropped lines after the
+        # ``real`` events have none of their own.
+        return self.finish(last.base + last.real - 1, durable, checkpoint=checkpoint)
+
+    def _write_batch(self, encoded: Encoded) -> None:
         base, real = encoded.base, encoded.real
         lines, count, first_seq = encoded.lines, encoded.count, encoded.first_seq
         real_count = encoded.real_count
@@ -209,9 +230,6 @@ class Appender:
                 self.batch_written += held.real
             else:
                 self.held[category] = held
-        # Sequence numbers are the stream's: the events_dropped lines after the
-        # ``real`` events have none of their own.
-        return self.finish(base + real - 1, encoded.durable)
 
     def _announce_all(self, encoded: Encoded) -> None:
         # The batch's new streams in the ledger in one append (a category's first
@@ -237,9 +255,11 @@ class Appender:
                 del self.held[category]
         return self.finish(taken, False)
 
-    def finish(self, last: int, durable: bool) -> Outcome:
-        """A batch's end (in the thread): the checkpoint and fsync that are due."""
-        self.checkpoint_if_due()
+    def finish(self, last: int, durable: bool, *, checkpoint: bool = True) -> Outcome:
+        """A batch's end (in the thread): the checkpoint (unless ``checkpoint`` is
+        False) and fsync that are due."""
+        if checkpoint:
+            self.checkpoint_if_due()
         upto = self.upto(last)
         if self.fsync == "always" or durable:
             synced, error = self.sync_dirty()

@@ -18,7 +18,17 @@ from ..record.events import RawEvent
 if TYPE_CHECKING:
     from ..record.pipeline import Pipeline
 
-__all__ = ("CHUNK", "HANDOFF", "SLICE", "Encoded", "Held", "encode_in_thread", "encode_on_loop")
+__all__ = (
+    "CHUNK",
+    "GATHER_CHUNK",
+    "GATHER_FROM",
+    "HANDOFF",
+    "SLICE",
+    "Encoded",
+    "Held",
+    "encode_in_thread",
+    "encode_on_loop",
+)
 
 ChainFor = Callable[[str], Chain | None]
 
@@ -84,6 +94,15 @@ HANDOFF: Final = 1024
 # The most events the core copies at once (the writer's thread encodes a larger
 # batch chunk by chunk): the memory a stalled writer holds stays the queue's.
 CHUNK: Final = 1024
+# While the writer's thread writes lines the lane gave back, the writer takes the
+# next batch for the lane only once this many events wait: a burst, whose lines
+# then follow in the thread's next trip. Fewer, and it waits for the thread (the
+# trip is short when the loop lets the GIL go) and the lane appends again.
+GATHER_FROM: Final = CHUNK // 4
+# Meanwhile the lane takes chunks this large: the loop hears of a chunk's end only
+# when the burst's caller lets it run, so a small chunk leaves the lane idle
+# between two (its copy is still bounded: the events are out of the queue already).
+GATHER_CHUNK: Final = 4 * CHUNK
 # Events encoded between two checkpoints of the writer task (about a millisecond).
 SLICE = 32
 

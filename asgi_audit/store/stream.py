@@ -266,7 +266,9 @@ class EventStream(WaitingForms):
                 self._urgent = False
                 self._hurry = None
                 self._items.clear()
-                self.in_flight = len(batch)
+                # Added: a writer may take the next batch while the last is still
+                # being written (see Writer._overlapped); advance() says what is left.
+                self.in_flight += len(batch)
                 self.taken += len(batch)
                 self._space_cond.notify_all()
             elif self.closing:
@@ -281,6 +283,10 @@ class EventStream(WaitingForms):
             space.set()
         return batch, base, drops
 
+    def queued(self) -> int:
+        """How many events wait to be taken (a snapshot; no lock: one read)."""
+        return len(self._items)
+
     def wake(self) -> None:
         """Wake the writer if it waits (from the loop thread)."""
         with self._lock:
@@ -290,10 +296,18 @@ class EventStream(WaitingForms):
         if wakeup is not None:
             wakeup.set()
 
-    def advance(self, upto: int, synced: bool, error: BaseException | None, held: int) -> None:
+    def advance(
+        self,
+        upto: int,
+        synced: bool,
+        error: BaseException | None,
+        held: int,
+        in_flight: int = 0,
+    ) -> None:
         """Every event up to sequence number ``upto`` is written (``synced``: and
         fsynced; ``error``: its fsync failed or it was given up); ``held`` events
-        wait for a failing write. Releases flush and durable waiters."""
+        wait for a failing write; ``in_flight`` events taken after them are not
+        written yet. Releases flush and durable waiters."""
         with self._lock:
             first = self.completed + 1
             done = self.completed = max(self.completed, upto)
@@ -303,7 +317,7 @@ class EventStream(WaitingForms):
             elif synced:
                 self.synced = done
             self.held = held
-            self.in_flight = 0
+            self.in_flight = in_flight
             self._done_cond.notify_all()
             self._space_cond.notify_all()
             ready = [(s, n) for s, n in self._durable_waiters if s <= done]

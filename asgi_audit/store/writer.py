@@ -4,7 +4,9 @@ IO. One task per Auditor. It takes everything queued as one batch. On the
 compiled core's lane (:mod:`.lane`) the loop reads each chunk of it and a thread
 of the core's encodes, seals and appends it without the GIL; what the lane gives
 back, and the fsync and checkpoint that are due, go to the writer's own thread
-(:mod:`.appending`). Without the lane, the core encodes the batch in that thread,
+(:mod:`.appending`); while that thread's trip lasts, the next batches of a burst go
+through the lane with nothing to append, and their lines follow in its next trip.
+Without the lane, the core encodes the batch in that thread,
 or the pure-Python reference encodes it on the loop in slices, and the thread
 writes it.
 """
@@ -20,7 +22,15 @@ import anyio
 
 from ..record.events import RawEvent, dropped_events
 from .appending import Appender, FsyncPolicy, Outcome
-from .batches import CHUNK, HANDOFF, Encoded, encode_in_thread, encode_on_loop
+from .batches import (
+    CHUNK,
+    GATHER_CHUNK,
+    GATHER_FROM,
+    HANDOFF,
+    Encoded,
+    encode_in_thread,
+    encode_on_loop,
+)
 from .lane import CoreLane, LaneGroup
 from .reporting import report
 from .worker import WorkerThread
@@ -85,6 +95,7 @@ class Writer:
         )
         self._worker = WorkerThread(stream.call_on_loop)
         self._lane: CoreLane | None = None
+        self._wake: anyio.Event | None = None  # what _overlapped waits on beside a trip
         self.batches = 0
         self.done = anyio.Event()
 
@@ -162,10 +173,25 @@ class Writer:
         # every later line of the same category, to keep the order) is written
         # by the thread after it, with the fsync and checkpoint that are due.
         files = self._files
+        rest = await self._on_lane(lane, batch, base, real, direct=True)
+        if rest.lines:
+            return await self._overlapped(lane, rest)
+        if files.due(rest.durable):
+            return await self._worker.run(files.store, rest)
+        return files.upto(base + real - 1), False, None
+
+    async def _on_lane(
+        self, lane: CoreLane, batch: list[RawEvent], base: int, real: int, *, direct: bool
+    ) -> Encoded:
+        # One batch through the lane; ``direct``: the lane appends what it may,
+        # else it appends nothing and every line comes back.
+        files = self._files
         rest = Encoded(base, real)
-        for start in range(0, len(batch), CHUNK):
-            chunk = batch[start : start + CHUNK]
-            out = await lane.run(chunk, files.chain, real - start, files.core_files(rest))
+        step = CHUNK if direct else GATHER_CHUNK
+        for start in range(0, len(batch), step):
+            chunk = batch[start : start + step]
+            targets = files.core_files(rest) if direct else []
+            out = await lane.run(chunk, files.chain, real - start, targets)
             if isinstance(out, list):
                 for offset, (raw, line) in enumerate(zip(chunk, out, strict=True), start):
                     rest.place(offset, raw, line)
@@ -175,9 +201,71 @@ class Writer:
             for group in groups:
                 self._lane_group(rest, group, start)
         rest.close(files.proof.chains if files.proof is not None else None)
-        if rest.lines or files.due(rest.durable):
-            return await self._worker.run(files.store, rest)
-        return files.upto(base + real - 1), False, None
+        return rest
+
+    async def _overlapped(self, lane: CoreLane, rest: Encoded) -> Outcome:
+        # Lines for the writer's thread: a category's first batch (its file to
+        # open, its stream to announce), held lines, a rotation, a failed write.
+        # That thread needs the GIL after each system call; a caller that keeps
+        # the loop busy lets it have it only at the switch interval, so its trip
+        # can last the whole burst. Meanwhile the lane goes on with the batches
+        # the burst queues, appending nothing itself: their lines go to the
+        # thread's next trip, after these, so each file keeps its order. No
+        # checkpoint is taken in such a trip (it could move the key to its next
+        # epoch while the loop seals with the old one): one that is due waits
+        # for a trip with nothing sealed beside it.
+        files, stream = self._files, self.stream
+        pending = [rest]
+        while True:
+            if files.checkpoint_due():
+                return await self._worker.run(files.store_all, pending)
+            stored = anyio.Event()
+            box: list[Outcome | Exception] = []
+            gathered: list[Encoded] = []
+            async with anyio.create_task_group() as group:
+                group.start_soon(self._store_beside, pending, box, stored)
+                while not stored.is_set():
+                    if stream.queued() < GATHER_FROM:
+                        # Until a burst's worth waits (or someone waits for the
+                        # writer), or the trip is over: _store_beside wakes it.
+                        wake = self._wake = stream.lingering()
+                        if wake is not None:
+                            await wake.wait()
+                            continue
+                    taken = stream.take()
+                    if not isinstance(taken, tuple):
+                        break
+                    batch, base, drops = taken
+                    real = len(batch)
+                    batch.extend(dropped_events(drops))
+                    self.batches += 1
+                    gathered.append(await self._on_lane(lane, batch, base, real, direct=False))
+                await stored.wait()
+            outcome = box[0]
+            if isinstance(outcome, BaseException):
+                raise outcome
+            if not gathered:
+                return outcome
+            upto, synced, error = outcome
+            taken_after = stream.taken - (pending[-1].base + pending[-1].real - 1)
+            stream.advance(upto, synced, error, files.held_count(), taken_after)
+            files.batch_written = 0
+            pending = gathered
+
+    async def _store_beside(
+        self, batches: list[Encoded], box: list[Outcome | Exception], stored: anyio.Event
+    ) -> None:
+        # The thread's trip of _overlapped, without a checkpoint; its outcome or
+        # its error into ``box`` (re-raised there, not as an exception group).
+        try:
+            box.append(await self._worker.run(self._files.store_all, batches, False))
+        except Exception as exc:
+            box.append(exc)
+        finally:
+            stored.set()
+            wake, self._wake = self._wake, None
+            if wake is not None:
+                wake.set()
 
     def _lane_group(self, rest: Encoded, group: LaneGroup, start: int) -> None:
         # One category's lines of a chunk: counted if the lane wrote them, else
