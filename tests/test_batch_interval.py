@@ -96,17 +96,27 @@ async def test_a_written_batch_is_not_kept_alive_while_the_writer_lingers(
     # Events kept alive across the linger outlive the garbage collector's young
     # generations (its full collections then walk them): once written, nothing
     # of the writer (its loop, its thread's last job) may hold the batch.
+    # Only this test's events count: a writer another test gave up at its
+    # shutdown deadline may still hold its own batch in its thread.
+    marker = str(tmp_path)
+
+    def ours_alive() -> bool:
+        return any(
+            type(o) is RawEvent and o.fields.get("marker") == marker for o in gc.get_objects()
+        )
+
     async with Auditor(log_dir=tmp_path, batch_interval_ms=60_000) as auditor:
         for i in range(50):
             # A container in the details keeps each event tracked by the garbage
             # collector (a tuple of untracked values can be untracked, and then
             # gc.get_objects() would not find it alive).
-            await auditor.tool_blocked(tool_name="read_file", details={"n": [i]})
+            await auditor.tool_blocked(tool_name="read_file", details={"n": [i]}, marker=marker)
+        assert ours_alive()  # the check sees them while they wait
         await auditor.flush()
         # The writer now lingers for a minute after the batch it took; its thread
         # lets go of its last job once it has handed the result back.
         with anyio.fail_after(DEADLINE_S):
-            while any(type(o) is RawEvent for o in gc.get_objects()):
+            while ours_alive():
                 await anyio.sleep(0.01)
         assert auditor._runtime is not None
         assert auditor._runtime.writer.batches >= 1

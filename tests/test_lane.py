@@ -26,12 +26,14 @@ import pytest
 
 from asgi_audit import Auditor
 from asgi_audit.cli import main as cli_main
+from asgi_audit.proof.keyfiles import DEFAULT_EPOCH_SECONDS
 from asgi_audit.record.encoding import Caps
 from asgi_audit.record.engine import compiled_module
 from asgi_audit.record.events import RawEvent
 from asgi_audit.record.pipeline import Pipeline
 from asgi_audit.store.batches import GATHER_FROM
 from asgi_audit.store.files import AppendFile
+from tests.attack_log import writer_clock
 from tests.helpers import debug_allocator_output
 
 _module = compiled_module()
@@ -282,6 +284,125 @@ async def test_a_checkpoint_due_keeps_the_lane_from_sealing_beside_the_trip(
     during, held_back = await _burst_behind_a_stuck_trip(log_dir, 0.001)
     assert (during["queued"], during["in_flight"]) == (3072, 1)
     assert held_back == b""
+
+
+async def test_what_a_trip_wrote_is_complete_while_the_burst_beside_it_is_in_flight(
+    log_dir: Path,
+) -> None:
+    # Two categories' first trips, each stuck in turn on another holder of its
+    # file's lock: the first trip holds one "first" event; the burst of "second"
+    # events the lane seals beside it goes to the next trip. Once the first trip
+    # is over, its event is complete and the burst's are still in flight.
+    auditor = Auditor(log_dir=log_dir, self_audit=False, queue_capacity=10_000)
+    holders = {}
+    async with auditor:
+        try:
+            for name in ("first", "second"):
+                holder = os.open(log_dir / f".{name}.jsonl.lock", os.O_RDWR | os.O_CREAT, 0o600)
+                fcntl.flock(holder, fcntl.LOCK_EX)
+                holders[name] = holder
+            await auditor.emit("first", "x", n=0)
+            with anyio.fail_after(30):
+                while auditor.stats()["in_flight"] != 1:
+                    await anyio.sleep(0.005)
+            for i in range(2048):
+                await auditor.emit("second", "x", n=i)
+            with anyio.fail_after(30):
+                while auditor.stats()["queued"] >= GATHER_FROM:
+                    await anyio.sleep(0.005)
+            taken = auditor.stats()["in_flight"] - 1
+            assert taken > 2048 - GATHER_FROM
+            fcntl.flock(holders.pop("first"), fcntl.LOCK_UN)
+            with anyio.fail_after(30):
+                while auditor.stats()["completed"] != 1:
+                    await anyio.sleep(0.005)
+            stats = auditor.stats()
+            assert (stats["in_flight"], stats["held"]) == (taken, 0)
+            assert (log_dir / "first.jsonl").read_bytes().count(b"\n") == 1
+            assert not (log_dir / "second.jsonl").exists()
+        finally:
+            for holder in holders.values():
+                fcntl.flock(holder, fcntl.LOCK_UN)
+                os.close(holder)
+        await auditor.flush()
+        assert auditor.stats()["in_flight"] == 0
+    second = [
+        orjson.loads(line)["n"] for line in (log_dir / "second.jsonl").read_bytes().splitlines()
+    ]
+    assert second == list(range(2048))
+    assert cli_main(["verify", str(log_dir)]) == 0
+
+
+@pytest.mark.parametrize("integrity", [True, False])
+async def test_a_chunk_only_the_reference_encodes_leaves_the_rest_of_its_batch_whole(
+    log_dir: Path, integrity: bool
+) -> None:
+    # One batch of three chunks (sync calls on the loop never let the writer in
+    # before the flush): the first chunk goes to the lane, an event of the second
+    # only the reference encodes (non-ASCII text with a secret), so that chunk
+    # and every later line of its category come back to the writer's thread.
+    secret = "café password=hunter2 and more"
+    async with Auditor(
+        log_dir=log_dir, self_audit=False, queue_capacity=10_000, integrity=integrity
+    ) as auditor:
+        await auditor.emit("custom", "x", n=-1)
+        await auditor.flush()  # the file is open: the lane appends from now on
+        for i in range(3000):
+            auditor.sync.emit("custom", "x", n=i, note=secret if i == 1500 else "plain")
+        assert auditor.stats()["queued"] == 3000
+        await auditor.flush()
+    data = (log_dir / "custom.jsonl").read_bytes()
+    assert b"hunter2" not in data
+    events = [orjson.loads(line) for line in data.splitlines()]
+    assert [e["n"] for e in events] == list(range(-1, 3000))
+    assert not any("encoding_error" in e for e in events)
+    assert events[1501]["note"] != "plain"  # the reference's line, redacted
+    if integrity:
+        assert [e["seq"] for e in events] == list(range(1, 3002))
+        assert cli_main(["verify", str(log_dir)]) == 0
+
+
+async def test_an_epoch_ending_beside_a_stuck_trip_moves_the_key_after_what_it_sealed(
+    log_dir: Path,
+) -> None:
+    # The key's epoch ends while the first trip is stuck and the lane seals a
+    # burst beside it with that epoch's key. The key may move on only once those
+    # lines are written: a trip beside the sealing takes no checkpoint, the next
+    # one does (the epoch's last checkpoint then covers every line of its key).
+    with writer_clock(0.0) as clock:
+        auditor = Auditor(log_dir=log_dir, self_audit=False, queue_capacity=10_000)
+        async with auditor:
+            holder = os.open(log_dir / ".custom.jsonl.lock", os.O_RDWR | os.O_CREAT, 0o600)
+            try:
+                fcntl.flock(holder, fcntl.LOCK_EX)
+                await auditor.emit("custom", "x", n=0)
+                with anyio.fail_after(30):
+                    while auditor.stats()["in_flight"] != 1:
+                        await anyio.sleep(0.005)
+                clock.offset += DEFAULT_EPOCH_SECONDS  # the epoch ends during the trip
+                for i in range(1, 2049):
+                    await auditor.emit("custom", "x", n=i)
+                with anyio.fail_after(30):
+                    while auditor.stats()["queued"] >= GATHER_FROM:
+                        await anyio.sleep(0.005)
+                assert auditor.stats()["in_flight"] > 2049 - GATHER_FROM
+            finally:
+                fcntl.flock(holder, fcntl.LOCK_UN)
+                os.close(holder)
+            await auditor.flush()
+    records = [
+        orjson.loads(line) for line in (log_dir / "checkpoints.log").read_bytes().splitlines()
+    ]
+    (last,) = [r for r in records if r["type"] == "checkpoint" and r["reason"] == "epoch"]
+    assert any(r["type"] == "key" for r in records)  # the key did move on
+    events = [orjson.loads(line) for line in (log_dir / "custom.jsonl").read_bytes().splitlines()]
+    assert [e["n"] for e in events] == list(range(2049))
+    # Every line sealed with the ended epoch's key is under its last checkpoint.
+    (head,) = last["streams"].values()
+    sealed_then = [e["seq"] for e in events if e["mac"].split(":")[1] == "0"]
+    assert len(sealed_then) > 1
+    assert max(sealed_then) <= head["seq"]
+    assert cli_main(["verify", str(log_dir)]) == 0
 
 
 async def test_without_a_lane_the_writer_s_thread_writes_everything(

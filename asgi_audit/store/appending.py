@@ -122,12 +122,17 @@ class Appender:
     def due(self, durable: bool) -> bool:
         """Whether the end of a batch needs the thread: an fsync, a checkpoint, or a
         key to move to its next epoch."""
-        if self.fsync == "always" or durable:
-            return True
-        overdue = time.monotonic() - self.last_sync >= self.fsync_interval
-        if self.fsync == "interval" and self.dirty and overdue:
+        if self._sync_waited(durable) or (self.dirty and self.interval_over()):
             return True
         return self.checkpoint_due()
+
+    def _sync_waited(self, durable: bool) -> bool:
+        # An fsync the batch's callers wait for: every batch's, or a durable event's.
+        return self.fsync == "always" or durable
+
+    def interval_over(self) -> bool:
+        """Under ``interval``, whether the interval since the last fsync is over."""
+        return self.fsync == "interval" and time.monotonic() - self.last_sync >= self.fsync_interval
 
     def checkpoint_due(self) -> bool:
         """Whether a checkpoint, or the key's move to its next epoch, is due."""
@@ -261,10 +266,10 @@ class Appender:
         if checkpoint:
             self.checkpoint_if_due()
         upto = self.upto(last)
-        if self.fsync == "always" or durable:
+        if self._sync_waited(durable):
             synced, error = self.sync_dirty()
             return upto, synced, error
-        if self.fsync == "interval" and time.monotonic() - self.last_sync >= self.fsync_interval:
+        if self.interval_over():
             self.sync_dirty()
         return upto, False, None
 

@@ -322,8 +322,7 @@ class Writer:
             await wakeup.wait()
         if wakeup.is_set():
             return
-        overdue = time.monotonic() - files.last_sync >= files.fsync_interval
-        if files.dirty and files.fsync == "interval" and overdue:
+        if files.dirty and files.interval_over():
             await self._worker.run(files.sync_dirty)
         # A quiet period still gets its checkpoint: it proves nothing was written.
         await self._worker.run(files.checkpoint_if_due)
