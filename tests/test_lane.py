@@ -220,6 +220,39 @@ async def test_a_batch_given_up_at_the_deadline_is_never_written_to_another_file
             os.close(holder)
 
 
+def _locked(path: Path) -> int:
+    """Another holder of a category's lock (a descriptor of its own): the writer's
+    ``flock`` on it waits until this one lets go."""
+    holder = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    fcntl.flock(holder, fcntl.LOCK_EX)
+    return holder
+
+
+def _release(holder: int) -> None:
+    fcntl.flock(holder, fcntl.LOCK_UN)
+    os.close(holder)
+
+
+async def _stuck_first_trip(auditor: Auditor, log_dir: Path) -> int:
+    """A "custom" event whose first trip (its file to open) is stuck on the lock;
+    the holder's descriptor."""
+    holder = _locked(log_dir / ".custom.jsonl.lock")
+    await auditor.emit("custom", "x", n=0)
+    with anyio.fail_after(30):
+        while auditor.stats()["in_flight"] != 1:
+            await anyio.sleep(0.005)
+    return holder
+
+
+async def _taken_beside(auditor: Auditor) -> dict[str, Any]:
+    """The stream's counters once the writer took what a burst left (it takes a
+    batch once a burst's worth waits: GATHER_FROM)."""
+    with anyio.fail_after(30):
+        while auditor.stats()["queued"] >= GATHER_FROM:
+            await anyio.sleep(0.005)
+    return auditor.stats()
+
+
 async def _burst_behind_a_stuck_trip(
     log_dir: Path, checkpoint_interval_s: float | None
 ) -> tuple[dict[str, Any], bytes]:
@@ -236,26 +269,18 @@ async def _burst_behind_a_stuck_trip(
     )
     path = log_dir / "custom.jsonl"
     async with auditor:
-        holder = os.open(log_dir / ".custom.jsonl.lock", os.O_RDWR | os.O_CREAT, 0o600)
+        holder = await _stuck_first_trip(auditor, log_dir)
         try:
-            fcntl.flock(holder, fcntl.LOCK_EX)
-            await auditor.emit("custom", "x", n=0)
-            with anyio.fail_after(30):
-                while auditor.stats()["in_flight"] != 1:
-                    await anyio.sleep(0.005)
             for i in range(1, 3073):  # hands the loop over every 1,024 events
                 await auditor.emit("custom", "x", n=i)
-            # The writer takes what waits once a burst's worth does (GATHER_FROM).
-            with anyio.fail_after(10):
-                while checkpoint_interval_s is None and auditor.stats()["queued"] >= GATHER_FROM:
-                    await anyio.sleep(0.005)
+            if checkpoint_interval_s is None:
+                await _taken_beside(auditor)
             for _ in range(20):  # the loop's turns in which a writer could take more
                 await anyio.sleep(0.005)
             during = auditor.stats()
             held_back = path.read_bytes() if path.exists() else b""
         finally:
-            fcntl.flock(holder, fcntl.LOCK_UN)
-            os.close(holder)
+            _release(holder)
         await auditor.flush()
     events = [orjson.loads(line) for line in path.read_bytes().splitlines()]
     assert [e["n"] for e in events] == list(range(3073))
@@ -298,21 +323,16 @@ async def test_what_a_trip_wrote_is_complete_while_the_burst_beside_it_is_in_fli
     async with auditor:
         try:
             for name in ("first", "second"):
-                holder = os.open(log_dir / f".{name}.jsonl.lock", os.O_RDWR | os.O_CREAT, 0o600)
-                fcntl.flock(holder, fcntl.LOCK_EX)
-                holders[name] = holder
+                holders[name] = _locked(log_dir / f".{name}.jsonl.lock")
             await auditor.emit("first", "x", n=0)
             with anyio.fail_after(30):
                 while auditor.stats()["in_flight"] != 1:
                     await anyio.sleep(0.005)
             for i in range(2048):
                 await auditor.emit("second", "x", n=i)
-            with anyio.fail_after(30):
-                while auditor.stats()["queued"] >= GATHER_FROM:
-                    await anyio.sleep(0.005)
-            taken = auditor.stats()["in_flight"] - 1
+            taken = (await _taken_beside(auditor))["in_flight"] - 1
             assert taken > 2048 - GATHER_FROM
-            fcntl.flock(holders.pop("first"), fcntl.LOCK_UN)
+            _release(holders.pop("first"))
             with anyio.fail_after(30):
                 while auditor.stats()["completed"] != 1:
                     await anyio.sleep(0.005)
@@ -322,8 +342,7 @@ async def test_what_a_trip_wrote_is_complete_while_the_burst_beside_it_is_in_fli
             assert not (log_dir / "second.jsonl").exists()
         finally:
             for holder in holders.values():
-                fcntl.flock(holder, fcntl.LOCK_UN)
-                os.close(holder)
+                _release(holder)
         await auditor.flush()
         assert auditor.stats()["in_flight"] == 0
     second = [
@@ -372,23 +391,14 @@ async def test_an_epoch_ending_beside_a_stuck_trip_moves_the_key_after_what_it_s
     with writer_clock(0.0) as clock:
         auditor = Auditor(log_dir=log_dir, self_audit=False, queue_capacity=10_000)
         async with auditor:
-            holder = os.open(log_dir / ".custom.jsonl.lock", os.O_RDWR | os.O_CREAT, 0o600)
+            holder = await _stuck_first_trip(auditor, log_dir)
             try:
-                fcntl.flock(holder, fcntl.LOCK_EX)
-                await auditor.emit("custom", "x", n=0)
-                with anyio.fail_after(30):
-                    while auditor.stats()["in_flight"] != 1:
-                        await anyio.sleep(0.005)
                 clock.offset += DEFAULT_EPOCH_SECONDS  # the epoch ends during the trip
                 for i in range(1, 2049):
                     await auditor.emit("custom", "x", n=i)
-                with anyio.fail_after(30):
-                    while auditor.stats()["queued"] >= GATHER_FROM:
-                        await anyio.sleep(0.005)
-                assert auditor.stats()["in_flight"] > 2049 - GATHER_FROM
+                assert (await _taken_beside(auditor))["in_flight"] > 2049 - GATHER_FROM
             finally:
-                fcntl.flock(holder, fcntl.LOCK_UN)
-                os.close(holder)
+                _release(holder)
             await auditor.flush()
     records = [
         orjson.loads(line) for line in (log_dir / "checkpoints.log").read_bytes().splitlines()
