@@ -191,9 +191,9 @@ class Appender:
     def store_all(self, batches: list[Encoded], checkpoint: bool = True) -> Outcome:
         """Write encoded batches in order (in the thread), then fsync as due, and
         checkpoint as due unless ``checkpoint`` is False: while the loop seals the
-        next batches meanwhile, a checkpoint could move the key to its next epoch
-        before lines sealed with the old key are written (see
-        ``Writer._overlapped``)."""
+        next batches meanwhile, a checkpoint could end the key's epoch before lines
+        sealed with its key are written, and its last checkpoint would not cover
+        them (see ``Writer._overlapped``)."""
         for encoded in batches:
             self._write_batch(encoded)
         last = batches[-1]

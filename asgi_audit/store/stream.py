@@ -266,8 +266,9 @@ class EventStream(WaitingForms):
                 self._urgent = False
                 self._hurry = None
                 self._items.clear()
-                # Added: a writer may take the next batch while the last is still
-                # being written (see Writer._overlapped); advance() says what is left.
+                # Added to what is in flight: a writer may take the next batch
+                # while the last is still being written (Writer._overlapped);
+                # advance() says what is left.
                 self.in_flight += len(batch)
                 self.taken += len(batch)
                 self._space_cond.notify_all()

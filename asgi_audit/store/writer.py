@@ -211,9 +211,10 @@ class Writer:
         # can last the whole burst. Meanwhile the lane goes on with the batches
         # the burst queues, appending nothing itself: their lines go to the
         # thread's next trip, after these, so each file keeps its order. No
-        # checkpoint is taken in such a trip (it could move the key to its next
-        # epoch while the loop seals with the old one): one that is due waits
-        # for a trip with nothing sealed beside it.
+        # checkpoint is taken in such a trip: it may end the key's epoch, whose
+        # last checkpoint must cover every line sealed with its key, and the
+        # loop is sealing more with it. One that is due waits for a trip with
+        # nothing sealed beside it.
         files, stream = self._files, self.stream
         pending = [rest]
         while True:
