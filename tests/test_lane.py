@@ -313,6 +313,37 @@ async def test_a_checkpoint_due_keeps_the_lane_from_sealing_beside_the_trip(
     assert held_back == b""
 
 
+async def test_a_burst_beside_a_stuck_trip_stays_within_the_queue_s_capacity(
+    log_dir: Path,
+) -> None:
+    # The lines the lane seals beside a stuck trip count against queue_capacity
+    # as queued events do: with overflow="drop", what does not fit is dropped and
+    # counted, and once the trip is over every event is written or counted.
+    auditor = Auditor(log_dir=log_dir, self_audit=False, queue_capacity=1_500, overflow="drop")
+    async with auditor:
+        holder = await _stuck_first_trip(auditor, log_dir)
+        try:
+            for i in range(1, 4001):
+                await auditor.emit("custom", "x", n=i)
+                if not i % 100:
+                    await anyio.sleep(0)  # the writer's turns: it takes what waits
+            during = await _taken_beside(auditor)
+            assert during["in_flight"] > 1  # the lane took some beside the trip
+            assert during["queued"] + during["in_flight"] + during["held"] <= 1_500
+            dropped = during["dropped"]
+            assert dropped >= 4001 - 1_500
+        finally:
+            _release(holder)
+        await auditor.flush()
+    events = [orjson.loads(line) for line in (log_dir / "custom.jsonl").read_bytes().splitlines()]
+    reported = sum(e["dropped_count"] for e in events if e["event_type"] == "events_dropped")
+    written = [e["n"] for e in events if e["event_type"] == "x"]
+    assert written == sorted(written)
+    assert len(written) + reported == 4001
+    assert reported == dropped
+    assert cli_main(["verify", str(log_dir)]) == 0
+
+
 async def test_what_a_trip_wrote_is_complete_while_the_burst_beside_it_is_in_flight(
     log_dir: Path,
 ) -> None:
