@@ -623,14 +623,19 @@ def _grouped_or_lines(pipeline: Pipeline, raws: list[RawEvent], ids: list[str]) 
     return pipeline._encode_grouped(raws, chain_for, len(raws), ids)
 
 
+def _plain_batch_and_ids() -> tuple[list[RawEvent], list[str]]:
+    """:func:`_plain_batch` and an id of its own for each event."""
+    raws = _plain_batch()
+    return raws, [f"id-{i}" for i in range(len(raws))]
+
+
 def test_without_the_core_a_batch_is_the_references_line_by_line(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.setenv(PURE_VARIABLE, "1")
     pipeline = Pipeline(redactor=REDACTOR, caps=Caps(), session_ids="hash", session_key=KEY)
     assert not pipeline.native
-    raws = _plain_batch()
-    ids = [f"id-{i}" for i in range(len(raws))]
+    raws, ids = _plain_batch_and_ids()
     assert _grouped_or_lines(pipeline, raws, ids) == _reference_lines(pipeline, raws, ids)
 
 
@@ -638,8 +643,7 @@ def test_a_chain_the_reference_seals_leaves_the_batch_to_the_reference(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     pipeline = PIPELINES[0]
-    raws = _plain_batch()
-    ids = [f"id-{i}" for i in range(len(raws))]
+    raws, ids = _plain_batch_and_ids()
     monkeypatch.setenv(PURE_VARIABLE, "1")  # the chains made now seal in Python
     out = _grouped_or_lines(pipeline, raws, ids)
     assert out == _reference_lines(pipeline, raws, ids)
@@ -653,8 +657,7 @@ def test_a_failure_of_the_core_leaves_the_batch_to_the_reference() -> None:
             raise RuntimeError("a bug in the core")
 
     pipeline._native = Broken()
-    raws = _plain_batch()
-    ids = [f"id-{i}" for i in range(len(raws))]
+    raws, ids = _plain_batch_and_ids()
     assert _grouped_or_lines(pipeline, raws, ids) == _reference_lines(pipeline, raws, ids)
     # Without given ids the reference draws them, in order.
     lines = pipeline.encode_grouped(raws, lambda c: None, len(raws))
@@ -690,8 +693,7 @@ def test_a_failure_of_the_core_on_the_lane_leaves_the_chunk_to_the_reference() -
             return FailedJob()
 
     pipeline._native = Failing()
-    raws = _plain_batch()
-    ids = [f"id-{i}" for i in range(len(raws))]
+    raws, ids = _plain_batch_and_ids()
     assert _lane_lines(pipeline, raws, ids) == _reference_lines(pipeline, raws, ids)
 
 
@@ -699,8 +701,7 @@ def test_a_chain_the_reference_seals_leaves_the_chunk_to_the_reference_on_the_la
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     pipeline = Pipeline(redactor=REDACTOR, caps=Caps(), session_ids="hash", session_key=KEY)
-    raws = _plain_batch()
-    ids = [f"id-{i}" for i in range(len(raws))]
+    raws, ids = _plain_batch_and_ids()
     expected = _lane_lines(pipeline, raws, ids)
     monkeypatch.setattr(Pipeline, "prepare_core", lambda self, raws, chain_for: None)
     lines = _lane_lines(pipeline, raws, ids)
@@ -744,8 +745,7 @@ def test_a_core_without_the_lane_leaves_the_writer_to_its_thread(
 
 def test_two_categories_sealed_into_one_stream_are_numbered_in_batch_order() -> None:
     pipeline = PIPELINES[0]
-    raws = _plain_batch()
-    ids = [f"id-{i}" for i in range(len(raws))]
+    raws, ids = _plain_batch_and_ids()
     shared = Chain(KEY, stream_id="shared")
     out = pipeline._encode_grouped(raws, lambda c: shared, len(raws), ids)
     assert isinstance(out, tuple)
