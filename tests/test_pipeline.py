@@ -117,6 +117,41 @@ def test_raw_session_ids_are_stored_as_sent() -> None:
     assert event["session_id"] == "sess-abc-123"
 
 
+@pytest.mark.parametrize(
+    ("given", "stored"),
+    [
+        ([2**64, "a"], [str(2**64), "a"]),
+        ("s\ud800id", "s\ufffdid"),
+        ({"k": b"v"}, {"k": "v"}),
+    ],
+)
+def test_raw_session_ids_that_json_cannot_hold_are_made_plain(given: Any, stored: Any) -> None:
+    # A caller's session_id field, under session_ids="raw": a huge int or a lone
+    # surrogate made orjson refuse the whole event.
+    raw = make_raw({"session_id": given}, event_type="x\ud800")._replace(outcome="\udc00")
+    event = parse(make_pipeline(session_ids="raw").encode(raw))
+    assert "encoding_error" not in event
+    assert event["session_id"] == stored
+    assert (event["event_type"], event["outcome"]) == ("x\ufffd", "\ufffd")
+
+
+def test_the_line_of_an_event_that_failed_holds_only_what_json_can(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Whatever fails in building the event (a bug), its line still encodes: the
+    # event type and outcome the caller gave are made plain as well.
+    def broken(self: Pipeline, raw: RawEvent, event_id: str | None = None) -> dict[str, Any]:
+        raise RuntimeError("a bug")
+
+    monkeypatch.setattr(Pipeline, "build", broken)
+    raw = make_raw(event_type="x\ud800")._replace(outcome=Unrepresentable())  # type: ignore[arg-type]
+    event = parse(make_pipeline().encode(raw))
+    assert event["encoding_error"] == "RuntimeError"
+    assert event["event_type"] == "x\ufffd"
+    assert event["outcome"].startswith("[unrepresentable Unrepresentable")
+    assert "a bug" in capsys.readouterr().err
+
+
 def test_omitted_session_ids_leave_no_trace() -> None:
     context = RequestContext(session_id="sess-abc-123", ip_address="10.0.0.1")
     line = make_pipeline(session_ids="omit").encode(make_raw(context=context))

@@ -158,6 +158,8 @@ class Pipeline:
                 event["session_id"] = self.hash_session_id(sid if type(sid) is str else str(sid))
             elif self._session_ids == "omit":
                 del event["session_id"]
+            else:  # stored as given, but as JSON can hold it (a lone surrogate, a huge int)
+                event["session_id"] = clean_str(sid) if type(sid) is str else to_jsonable(sid)
         redactor = self._redactor
         caps = self._caps
         field_caps = caps.fields
@@ -359,18 +361,22 @@ class Pipeline:
                 if len(line) > limit:
                     line = self._caps.fit(event, line, limit)
         except Exception as exc:  # a bug here must not lose the event's existence
+            # The caller's text, and the error's, may hold what stderr cannot write.
             print(
-                f"asgi_audit: could not encode a {raw.category}/{raw.event_type} event: "
-                f"{type(exc).__name__}: {exc}",
+                clean_str(
+                    f"asgi_audit: could not encode a {raw.category}/{raw.event_type} event: "
+                    f"{type(exc).__name__}: {exc}"
+                ),
                 file=sys.stderr,
             )
             fallback = {
                 "timestamp": format_timestamp(raw.time_ns),
                 "epoch_ms": raw.time_ns // 1_000_000,
                 "event_id": self._ids.new(raw.time_ns) if event_id is None else event_id,
-                "event_type": raw.event_type,
+                # What the caller gave, made plain: the line must encode.
+                "event_type": to_jsonable(raw.event_type),
                 "category": raw.category,
-                "outcome": UNKNOWN_OUTCOME if raw.outcome is None else raw.outcome,
+                "outcome": UNKNOWN_OUTCOME if raw.outcome is None else to_jsonable(raw.outcome),
                 "encoding_error": f"{type(exc).__name__}",
             }
             if chain is not None:
