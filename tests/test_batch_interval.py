@@ -278,6 +278,28 @@ async def test_lingering_ends_at_urgent_at_queued_events() -> None:
 
 
 @pytest.mark.anyio
+async def test_a_dropped_event_ends_the_linger() -> None:
+    # Six events taken and still being written count against the capacity of
+    # 10: the queue can hold 4, never urgent_at's 5, and a writer lingering for
+    # it would leave the stream full while every later event is dropped.
+    stream = EventStream(capacity=10, overflow={}, default="drop")
+    stream.bind_loop()
+    for i in range(6):
+        stream.offer(_raw(i))
+    taken = stream.take()
+    assert not isinstance(taken, anyio.Event)
+    hurry = stream.lingering()
+    assert hurry is not None
+    for i in range(6, 10):
+        assert stream.offer(_raw(i))
+    assert not hurry.is_set()
+    assert await stream.put(_raw(10)) == 0  # full: dropped
+    assert stream.dropped == {"tool_blocks": 1}
+    assert hurry.is_set()
+    assert stream.lingering() is None
+
+
+@pytest.mark.anyio
 async def test_a_closing_stream_is_never_lingered_on() -> None:
     stream, hurry = _lingering_stream()
     stream.close()

@@ -13,7 +13,8 @@ Under steady load the writer takes a batch at most every ``batch_interval``
 (:meth:`EventStream.lingering`): each batch costs the serving loop a handful of
 GIL hand-overs to the writer's thread, whatever its size. Whoever waits for the
 writer (a flush, a durable event, a caller blocked on a full stream, the
-shutdown) or a stream half full hastens it (:meth:`EventStream.hasten`).
+shutdown), a stream half full or an event dropped hastens it
+(:meth:`EventStream.hasten`).
 """
 
 from __future__ import annotations
@@ -197,7 +198,12 @@ class EventStream(WaitingForms):
         return bool(handoff) and not seq % handoff
 
     def drop(self, raw: RawEvent) -> None:
-        """Count ``raw`` as dropped (an ``events_dropped`` event will say so)."""
+        """Count ``raw`` as dropped (an ``events_dropped`` event will say so).
+
+        A stream that drops hastens the writer: its queue alone may never reach
+        ``urgent_at`` while taken events still count against the capacity (a
+        writer gathering beside a stuck write), and a writer lingering for it
+        would leave the stream full."""
         with self._lock:
             entry = self._drops.get(raw.category)
             if entry is None:
@@ -207,6 +213,10 @@ class EventStream(WaitingForms):
                 entry[1] = min(entry[1], raw.time_ns)
                 entry[2] = max(entry[2], raw.time_ns)
             self.dropped[raw.category] = self.dropped.get(raw.category, 0) + 1
+            self._urgent = True
+            hurry, self._hurry = self._hurry, None
+        if hurry is not None:
+            self._on_loop(hurry.set)
 
     def hasten(self) -> None:
         """Someone waits for the writer: a lingering writer takes the next batch now."""
