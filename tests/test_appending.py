@@ -112,7 +112,7 @@ def test_an_abandoned_appender_writes_nothing_more(tmp_path: Path) -> None:
     blocker.rmdir()
     appender.store(_batch(3, 1, [("custom", b"c\n")]))
     assert not blocker.exists()
-    assert appender.core_files(Encoded(0, 0)) == []
+    assert appender.core_files(()) == []
 
 
 def test_counters_add_up_over_batches_and_each_append_is_announced(tmp_path: Path) -> None:
@@ -190,7 +190,7 @@ def test_the_lane_gets_only_the_open_announced_files_with_nothing_left_behind(
         appender.store(_batch(1, 1, [(category, b"x\n")]))
     appender.held["held"] = Held([b"y\n"], 1, 1, 2, None)
     skip = _batch(2, 1, [("behind", b"z\n")])
-    files = appender.core_files(skip)
+    files = appender.core_files(skip.lines)
     args = appender.files["open"].core_args(None)
     assert args is not None
     assert files == [("open", *args)]

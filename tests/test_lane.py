@@ -461,6 +461,7 @@ async def test_without_a_lane_the_writer_s_thread_writes_everything(
 
     class Module:
         Lane = NoLane
+        LANE = 2
 
     monkeypatch.setattr(Pipeline, "core_module", property(lambda self: Module))
     async with Auditor(log_dir=log_dir, self_audit=False) as auditor:

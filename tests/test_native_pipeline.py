@@ -15,7 +15,7 @@ import itertools
 import os
 import time
 import uuid
-from typing import Any
+from typing import Any, cast
 
 import anyio
 import orjson
@@ -30,7 +30,9 @@ from asgi_audit.record.engine import PURE_VARIABLE, compiled_module
 from asgi_audit.record.events import RawEvent
 from asgi_audit.record.pipeline import Pipeline
 from asgi_audit.record.redaction import Redactor
+from asgi_audit.store.appending import Appender
 from asgi_audit.store.lane import CoreLane
+from asgi_audit.store.run import LaneRun
 from tests.helpers import debug_allocator_output
 from tests.secret_corpus.formats import samples
 
@@ -292,6 +294,11 @@ def _both(pipeline: Pipeline, raws: list[RawEvent], kind: str, advance: int = 0)
     d: dict[str, Chain | None] = {}
     assert _on_lane(pipeline, raws, maker(d), real, ids) == grouped
     assert _state(d) == _state(b)
+    # Split into chunks of a run, each started on the lane before the last is
+    # finished and carrying on its chains: the same lines, the chains alike.
+    e: dict[str, Chain | None] = {}
+    assert _in_a_run(pipeline, raws, maker(e), real, ids) == _grouped(raws, reference, real)
+    assert _state(e) == _state(b)
 
 
 _LANES: dict[int, Any] = {}
@@ -317,6 +324,41 @@ def _on_lane(
         return out
     groups, durable = out
     return [(g.category, g.data, g.count, g.first, g.real) for g in groups], durable
+
+
+class _Chains:
+    """What a run on the lane asks of the writer's files when it appends to none:
+    each category's chain."""
+
+    proof = None
+
+    def __init__(self, chain_for: Any) -> None:
+        self.chain = chain_for
+
+
+def _in_a_run(
+    pipeline: Pipeline, raws: list[RawEvent], chain_for: Any, real: int, ids: list[str]
+) -> list[Any]:
+    # The batch as a run on the lane (in three chunks or so, all started before
+    # the first is finished), appending nothing: its groups, as _grouped gives them.
+    run = LaneRun(
+        CoreLane(pipeline, _lane()),
+        cast(Appender, _Chains(chain_for)),
+        direct=False,
+        size=max(1, -(-len(raws) // 3)),
+    )
+    rest = run.add(list(raws), 1, real, ids)
+
+    async def finish() -> None:
+        while run.busy():
+            run.start()
+            await run.finish()
+
+    anyio.run(finish)
+    return [
+        (c, b"".join(rest.lines[c]), rest.count[c], rest.first_seq[c] - 1, rest.real_count[c])
+        for c in rest.lines
+    ]
 
 
 def _grouped(raws: list[RawEvent], lines: list[bytes], real: int) -> list[Any]:
@@ -727,6 +769,10 @@ def test_a_core_without_the_lane_leaves_the_writer_to_its_thread(
 
     class Module:
         Lane = _module.Lane if _module is not None else None
+        LANE = 2
+
+    class OneJobAtATime:  # a lane that did not carry the chains from job to job
+        Lane = Module.Lane
 
     monkeypatch.setattr(Pipeline, "core", property(lambda self: OldCore()))
     assert CoreLane.open(pipeline) is None
@@ -736,6 +782,8 @@ def test_a_core_without_the_lane_leaves_the_writer_to_its_thread(
     monkeypatch.setattr(Pipeline, "core_module", property(lambda self: OldModule))
     assert CoreLane.open(pipeline) is None
     monkeypatch.setattr(Pipeline, "core_module", property(lambda self: None))
+    assert CoreLane.open(pipeline) is None
+    monkeypatch.setattr(Pipeline, "core_module", property(lambda self: OneJobAtATime))
     assert CoreLane.open(pipeline) is None
     monkeypatch.setattr(Pipeline, "core_module", property(lambda self: Module))
     opened = CoreLane.open(pipeline)

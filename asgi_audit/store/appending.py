@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import contextlib
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Container
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final, Literal
 
@@ -144,16 +144,16 @@ class Appender:
             return True
         return proof.roll_due()
 
-    def core_files(self, skip: Encoded) -> list[tuple[object, ...]]:
+    def core_files(self, skip: Container[str]) -> list[tuple[object, ...]]:
         """The files the core's lane may append to: open, not held after a failed
-        write, with none of ``skip``'s categories (lines of the batch left for the
-        thread), and their stream already in the ledger."""
+        write, none of the ``skip`` categories (with lines left for the thread),
+        and their stream already in the ledger."""
         if self.abandoned:
             return []
         proof = self.proof
         files = []
         for category, file in self.files.items():
-            if category in self.held or category in skip.lines:
+            if category in self.held or category in skip:
                 continue
             if proof is not None and not proof.announced(category):
                 continue

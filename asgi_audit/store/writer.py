@@ -2,10 +2,13 @@
 
 IO. One task per Auditor. It takes everything queued as one batch. On the
 compiled core's lane (:mod:`.lane`) the loop reads each chunk of it and a thread
-of the core's encodes, seals and appends it without the GIL; what the lane gives
+of the core's encodes, seals and appends it without the GIL; while that thread
+works, the batches a burst queues meanwhile are taken, read and started behind
+it, so that it never waits for the loop between two of them. What the lane gives
 back, and the fsync and checkpoint that are due, go to the writer's own thread
-(:mod:`.appending`); while that thread's trip lasts, the next batches of a burst go
-through the lane with nothing to append, and their lines follow in its next trip.
+(:mod:`.appending`) once the lane is done; while that thread's trip lasts, the
+next batches of a burst go through the lane with nothing to append, and their
+lines follow in its next trip.
 Without the lane, the core encodes the batch in that thread,
 or the pure-Python reference encodes it on the loop in slices, and the thread
 writes it.
@@ -31,8 +34,9 @@ from .batches import (
     encode_in_thread,
     encode_on_loop,
 )
-from .lane import CoreLane, LaneGroup
+from .lane import CoreLane
 from .reporting import report
+from .run import LaneRun
 from .worker import WorkerThread
 
 if TYPE_CHECKING:
@@ -169,41 +173,57 @@ class Writer:
     async def _write_on_lane(
         self, lane: CoreLane, batch: list[RawEvent], base: int, real: int
     ) -> Outcome:
-        # The batch on the core's lane, chunk by chunk. What it gives back (and
-        # every later line of the same category, to keep the order) is written
-        # by the thread after it, with the fsync and checkpoint that are due.
-        files = self._files
-        rest = await self._on_lane(lane, batch, base, real, direct=True)
-        if rest.lines:
-            return await self._overlapped(lane, rest)
-        if files.due(rest.durable):
-            return await self._worker.run(files.store, rest)
-        return files.upto(base + real - 1), False, None
-
-    async def _on_lane(
-        self, lane: CoreLane, batch: list[RawEvent], base: int, real: int, *, direct: bool
-    ) -> Encoded:
-        # One batch through the lane; ``direct``: the lane appends what it may,
-        # else it appends nothing and every line comes back.
-        files = self._files
-        rest = Encoded(base, real)
-        step = CHUNK if direct else GATHER_CHUNK
-        for start in range(0, len(batch), step):
-            chunk = batch[start : start + step]
-            targets = files.core_files(rest) if direct else []
-            out = await lane.run(chunk, files.chain, real - start, targets)
-            if isinstance(out, list):
-                for offset, (raw, line) in enumerate(zip(chunk, out, strict=True), start):
-                    rest.place(offset, raw, line)
+        # A run on the core's lane (.run): the batch's chunks started at once,
+        # and, each time one is finished, the batches a burst queued meanwhile
+        # started behind the rest, so that the core's thread goes from one to
+        # the next. Each batch is complete once its chunks are finished, in
+        # order. One that needs the thread (lines given back, an fsync or a
+        # checkpoint due) ends the run: nothing more is taken, and once the lane
+        # is done, the thread writes it and those after it, in order.
+        files, stream = self._files, self.stream
+        run = LaneRun(lane, files, direct=True, size=CHUNK)
+        rest = run.add(batch, base, real)
+        waiting: list[Encoded] = []
+        while run.busy():
+            run.start()
+            done = await run.finish()
+            if not waiting and self._burst_waits():
+                self._take_into(run)
+            if done is None:
                 continue
-            groups, durable = out
-            rest.durable = rest.durable or durable
-            for group in groups:
-                self._lane_group(rest, group, start)
-        rest.close(files.proof.chains if files.proof is not None else None)
-        return rest
+            rest = done
+            if waiting or rest.lines or files.due(rest.durable):
+                waiting.append(rest)
+            elif run.busy():
+                # Complete while the run goes on.
+                last = rest.base + rest.real - 1
+                upto = files.upto(last)
+                stream.advance(upto, False, None, files.held_count(), stream.taken - last)
+                files.batch_written = 0
+                run.written(rest)
+        if any(done.lines for done in waiting):
+            return await self._overlapped(lane, waiting)
+        if waiting:
+            return await self._worker.run(files.store_all, waiting)
+        return files.upto(rest.base + rest.real - 1), False, None
 
-    async def _overlapped(self, lane: CoreLane, rest: Encoded) -> Outcome:
+    def _burst_waits(self) -> bool:
+        # Whether the stream holds a burst's worth, or someone waits for the writer.
+        stream = self.stream
+        queued = stream.queued()
+        return bool(queued) and (queued >= GATHER_FROM or stream.lingering() is None)
+
+    def _take_into(self, run: LaneRun) -> None:
+        # What the stream holds, into the run.
+        taken = self.stream.take()
+        if isinstance(taken, tuple):
+            batch, base, drops = taken
+            real = len(batch)
+            batch.extend(dropped_events(drops))
+            self.batches += 1
+            run.add(batch, base, real)
+
+    async def _overlapped(self, lane: CoreLane, batches: list[Encoded]) -> Outcome:
         # Lines for the writer's thread: a category's first batch (its file to
         # open, its stream to announce), held lines, a rotation, a failed write.
         # That thread needs the GIL after each system call; a caller that keeps
@@ -216,31 +236,36 @@ class Writer:
         # loop is sealing more with it. One that is due waits for a trip with
         # nothing sealed beside it.
         files, stream = self._files, self.stream
-        pending = [rest]
+        pending = batches
         while True:
             if files.checkpoint_due():
                 return await self._worker.run(files.store_all, pending)
             stored = anyio.Event()
             box: list[Outcome | Exception] = []
             gathered: list[Encoded] = []
+            run = LaneRun(lane, files, direct=False, size=GATHER_CHUNK)
             async with anyio.create_task_group() as group:
                 group.start_soon(self._store_beside, pending, box, stored)
-                while not stored.is_set():
-                    if stream.queued() < GATHER_FROM:
-                        # Until a burst's worth waits (or someone waits for the
-                        # writer), or the trip is over: _store_beside wakes it.
-                        wake = self._wake = stream.lingering()
-                        if wake is not None:
+                while True:
+                    if not stored.is_set():
+                        queued = stream.queued()
+                        # A burst's worth waits, or someone waits for the writer.
+                        wake = stream.lingering() if queued < GATHER_FROM else None
+                        if wake is None and queued:
+                            self._take_into(run)
+                        elif not run.busy():
+                            if wake is None:
+                                break
+                            # Until then, or until the trip is over: _store_beside wakes it.
+                            self._wake = wake
                             await wake.wait()
                             continue
-                    taken = stream.take()
-                    if not isinstance(taken, tuple):
+                    elif not run.busy():
                         break
-                    batch, base, drops = taken
-                    real = len(batch)
-                    batch.extend(dropped_events(drops))
-                    self.batches += 1
-                    gathered.append(await self._on_lane(lane, batch, base, real, direct=False))
+                    run.start()
+                    done = await run.finish()
+                    if done is not None:
+                        gathered.append(done)
                 await stored.wait()
             outcome = box[0]
             if isinstance(outcome, BaseException):
@@ -267,19 +292,6 @@ class Writer:
             wake, self._wake = self._wake, None
             if wake is not None:
                 wake.set()
-
-    def _lane_group(self, rest: Encoded, group: LaneGroup, start: int) -> None:
-        # One category's lines of a chunk: counted if the lane wrote them, else
-        # left for the thread.
-        category = group.category
-        if group.data is not None:
-            rest.add(category, group.data, group.count, start + group.first, group.real)
-            return
-        chain = self._files.chain(category)
-        self._files.appended(
-            category, group.count, group.size, None if chain is None else chain.end()
-        )
-        self._files.batch_written += group.real
 
     def _encode_and_store(self, batch: list[RawEvent], base: int, real: int) -> Outcome:
         # The batch on the compiled core, then written: in the worker thread.

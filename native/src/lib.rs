@@ -69,6 +69,11 @@ mod asgi_audit_native {
     #[pymodule_export]
     use crate::py_pipeline::{Pipeline, Uuid7Generator};
 
+    /// The version of the writer's lane: 2, a job may continue the run of the
+    /// ones before it (`py_lane.rs`).
+    #[pymodule_export]
+    const LANE: u32 = 2;
+
     /// The writer's lane: batches appended by a thread that never takes the GIL (`py_lane.rs`).
     #[pymodule_export]
     use crate::py_lane::{Job, Lane};

@@ -16,11 +16,23 @@
 //! moved or replaced, a failed write, an event only the reference encodes) comes
 //! back to the writer's Python code with its lines, unwritten.
 //!
+//! The loop may start a job while the ones before it still run (`continues`):
+//! the thread then carries each stream's chain from job to job (its last MAC,
+//! its Merkle frontier, its last `seq`) in place of the state the loop read,
+//! which those jobs have not advanced yet, and leaves alone every category
+//! whose lines an earlier job of the run gave back (they are written by the
+//! writer's Python thread, and a later line must not reach the file before
+//! them). A job given back to the reference (or failed) breaks the run: every
+//! continuing job after it is skipped, untouched, for the loop to start again
+//! once it has sealed the given-back one; a job that does not continue starts
+//! a new run from the state it was given.
+//!
 //! The batch's strings are borrowed from the Python objects, as in
 //! `encode_grouped`: the job holds a strong reference to each until the thread
 //! is done with them, and the thread lets its own references go before it
 //! writes the byte, so that they are dropped on the loop, with the GIL.
 
+use std::collections::{HashMap, HashSet};
 use std::io::{Read, Write};
 use std::os::fd::AsRawFd;
 use std::panic::AssertUnwindSafe;
@@ -35,6 +47,7 @@ use pyo3::IntoPyObjectExt;
 
 use crate::append::{append, Appended, Bounds, Held, Ident};
 use crate::group::{Chained, Group};
+use crate::pipeline::seqs_after;
 use crate::py_pipeline::{given_back, read_batch, Arena, Batch, Pipeline};
 use crate::seal::py::{frontier, store, Sealer as PySealer};
 use crate::seal::Frontier;
@@ -113,6 +126,81 @@ struct Work {
     chained: Vec<Chained<'static>>,
     files: Vec<File>,
     real: usize,
+    /// Whether the job follows the lane's last job in the same run (see the
+    /// module): the carried chains replace the ones read.
+    continues: bool,
+}
+
+/// A stream's chain after the run's last job.
+struct Carried {
+    /// The sealer that sealed it (its address): a job whose stream has another
+    /// is not part of the run.
+    sealer: usize,
+    previous: Vec<u8>,
+    tree: Frontier,
+    seq: i128,
+}
+
+/// What the lane's thread carries from job to job within a run.
+#[derive(Default)]
+struct Carry {
+    streams: HashMap<String, Carried>,
+    /// Categories whose lines a job of the run gave back unwritten.
+    stopped: HashSet<String>,
+    /// A job of the run was given back or failed: what continues is skipped.
+    broken: bool,
+}
+
+impl Carry {
+    /// The carried chains into `work`, and the stopped categories' files out of
+    /// it; false if the job cannot continue the run.
+    fn resume(&mut self, work: &mut Work) -> bool {
+        if !work.continues {
+            *self = Carry::default();
+            return true;
+        }
+        if self.broken {
+            return false;
+        }
+        for (stamp, chained) in work.batch.table.iter_mut().zip(&mut work.chained) {
+            if let Some(carried) = self.streams.get(stamp.stream) {
+                if carried.sealer != std::ptr::from_ref(chained.sealer) as usize {
+                    return false;
+                }
+                chained.previous.clone_from(&carried.previous);
+                chained.tree = carried.tree.clone();
+                stamp.base_seq = carried.seq;
+            }
+        }
+        let stopped = &self.stopped;
+        work.files.retain(|file| !stopped.contains(&file.category));
+        true
+    }
+
+    /// The run after `work`'s job ended as `state`.
+    fn advance(&mut self, work: &Work, state: &State) {
+        let State::Grouped { outcomes, .. } = state else {
+            self.broken = true;
+            return;
+        };
+        for outcome in outcomes {
+            if !matches!(outcome.appended, Some(Appended::Written(_))) {
+                self.stopped.insert(outcome.category.clone());
+            }
+        }
+        let seqs = seqs_after(&work.batch.table, &work.batch.chains);
+        for ((stamp, chained), seq) in work.batch.table.iter().zip(&work.chained).zip(seqs) {
+            self.streams.insert(
+                stamp.stream.to_owned(),
+                Carried {
+                    sealer: std::ptr::from_ref(chained.sealer) as usize,
+                    previous: chained.previous.clone(),
+                    tree: chained.tree.clone(),
+                    seq,
+                },
+            );
+        }
+    }
 }
 
 /// One category's lines and what became of them.
@@ -139,6 +227,8 @@ enum State {
     },
     /// The core failed (a bug): nothing sealed, nothing written.
     Failed,
+    /// The job continued a broken run: nothing sealed, nothing written.
+    Skipped,
     Taken,
 }
 
@@ -162,13 +252,31 @@ fn lock(state: &Mutex<State>) -> std::sync::MutexGuard<'_, State> {
 }
 
 impl Task {
-    fn run(self, notify: &mut std::io::PipeWriter) {
+    fn run(self, carry: &mut Carry, notify: &mut std::io::PipeWriter) {
         let Task {
             mut work,
             keep,
             state,
         } = self;
-        let done = std::panic::catch_unwind(AssertUnwindSafe(|| {
+        let done = if carry.resume(&mut work) {
+            let done = Self::work(&mut work, &keep);
+            carry.advance(&work, &done);
+            done
+        } else {
+            State::Skipped
+        };
+        drop(work);
+        *lock(&state) = done;
+        drop(state);
+        // The objects go back to the loop with the job, unless it is gone.
+        drop(keep);
+        // A full pipe already wakes the loop; a closed one has nobody to wake.
+        let _ = notify.write(&[1]);
+    }
+
+    /// The job's batch encoded, sealed and appended.
+    fn work(work: &mut Work, keep: &Keep) -> State {
+        std::panic::catch_unwind(AssertUnwindSafe(|| {
             let pipeline = keep.pipeline.get();
             let (ids, lines, groups) = pipeline.grouped(&work.batch, &mut work.chained, work.real);
             let Some(groups) = groups else {
@@ -205,14 +313,7 @@ impl Task {
                 durable: work.batch.durable,
             }
         }))
-        .unwrap_or(State::Failed);
-        drop(work);
-        *lock(&state) = done;
-        drop(state);
-        // The objects go back to the loop with the job, unless it is gone.
-        drop(keep);
-        // A full pipe already wakes the loop; a closed one has nobody to wake.
-        let _ = notify.write(&[1]);
+        .unwrap_or(State::Failed)
     }
 }
 
@@ -236,8 +337,9 @@ impl Lane {
         std::thread::Builder::new()
             .name("asgi_audit core writer".into())
             .spawn(move || {
+                let mut carry = Carry::default();
                 for task in receiver {
-                    task.run(&mut writer);
+                    task.run(&mut carry, &mut writer);
                 }
             })?;
         let fd = reader.as_raw_fd();
@@ -295,7 +397,8 @@ impl Job {
     /// `data` None), 1 (nothing written: the Python method must take it), 2
     /// (the write failed, cut back; `value` the errno) or 3 (no file given);
     /// the frontiers' hashes are stored back in place. Else the lines as
-    /// `encode_batch` gives them, nothing sealed or written.
+    /// `encode_batch` gives them, nothing sealed or written; or None when the
+    /// job continued a broken run (nothing done: start it again).
     ///
     /// Raises RuntimeError if the core failed, or if called before `done()`
     /// or twice.
@@ -347,6 +450,7 @@ impl Job {
             State::GivenBack { ids, lines } => {
                 Ok(PyList::new(py, given_back(py, lines, ids)?)?.into_any())
             }
+            State::Skipped => Ok(py.None().into_bound(py)),
             State::Running => {
                 *lock(&self.state) = State::Running;
                 Err(PyRuntimeError::new_err("the job is not done"))
@@ -369,6 +473,7 @@ pub(crate) fn start_grouped<'py>(
     real: usize,
     files: Vec<FileArgs>,
     ids: Option<Vec<String>>,
+    continues: bool,
 ) -> PyResult<Job> {
     let py = slf.py();
     if lane.get().pid != std::process::id() {
@@ -432,6 +537,7 @@ pub(crate) fn start_grouped<'py>(
             chained,
             files: files.into_iter().map(File::from_args).collect(),
             real,
+            continues,
         },
         keep: Arc::clone(&keep),
         state: Arc::clone(&state),

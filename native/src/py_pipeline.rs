@@ -446,8 +446,10 @@ impl Pipeline {
     /// lock ident, fd, path, ident, bounds)`, as `append_locked` takes them),
     /// under the file's lock. The file descriptors must stay open, and the
     /// chains untouched, until the job is done; `Job.finish` then gives the
-    /// outcome. `ids` replaces the drawn ids (for the tests).
-    #[pyo3(signature = (lane, raws, chains, stamps, seals, real, files, ids=None))]
+    /// outcome. `ids` replaces the drawn ids (for the tests). `continues`: the
+    /// job follows the lane's last one before that one is finished, and takes
+    /// each stream's chain from it (see `py_lane.rs`).
+    #[pyo3(signature = (lane, raws, chains, stamps, seals, real, files, ids=None, continues=false))]
     #[allow(clippy::too_many_arguments, clippy::type_complexity)]
     fn start_grouped<'py>(
         slf: &Bound<'py, Self>,
@@ -459,8 +461,11 @@ impl Pipeline {
         real: usize,
         files: Vec<FileArgs>,
         ids: Option<Vec<String>>,
+        continues: bool,
     ) -> PyResult<Job> {
-        crate::py_lane::start_grouped(slf, lane, raws, chains, stamps, seals, real, files, ids)
+        crate::py_lane::start_grouped(
+            slf, lane, raws, chains, stamps, seals, real, files, ids, continues,
+        )
     }
 }
 
@@ -470,8 +475,10 @@ pub(crate) struct Batch<'a> {
     /// Whether any event asked to be durable.
     pub(crate) durable: bool,
     whens: Vec<u64>,
-    chains: Vec<Option<usize>>,
-    table: Vec<Stamp<'a>>,
+    /// Each event's index in `table`, None: unsealed.
+    pub(crate) chains: Vec<Option<usize>>,
+    /// Each sealed stream's stamp.
+    pub(crate) table: Vec<Stamp<'a>>,
     ids: Option<Vec<String>>,
 }
 

@@ -1,0 +1,204 @@
+"""Runs on the writer's lane: chunks started behind one another, the core's
+thread carrying each stream's chain from one to the next.
+
+Skipped where the compiled core is not installed or ``ASGI_AUDIT_PURE`` is set.
+``test_native_pipeline`` holds a run's lines and chains to the reference's for
+every batch of its properties; here, what a run must not do with the files: a
+chunk behind one whose lines came back must not append that category before
+them, and a chunk behind one given back to the reference must append nothing.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+
+import anyio
+import orjson
+import pytest
+
+from asgi_audit import Auditor
+from asgi_audit.cli import main as cli_main
+from asgi_audit.proof.integrity import Chain
+from asgi_audit.record.encoding import Caps
+from asgi_audit.record.engine import compiled_module
+from asgi_audit.record.events import RawEvent
+from asgi_audit.record.pipeline import Pipeline
+from asgi_audit.record.redaction import Redactor
+from asgi_audit.store.files import LogDirectory
+from asgi_audit.store.lane import CoreLane
+from asgi_audit.store.rotation import RotationPolicy
+
+_module = compiled_module()
+pytestmark = pytest.mark.skipif(
+    _module is None or getattr(_module, "LANE", 1) < 2,
+    reason="the compiled core is not installed (make native), or ASGI_AUDIT_PURE is set",
+)
+
+KEY = b"k" * 32
+#: Non-ASCII text with a secret: redacted, an event only the reference encodes.
+FOR_THE_REFERENCE = "café password=hunter2 and more"
+
+
+def _raws(first: int, n: int, note: str = "") -> list[RawEvent]:
+    return [
+        RawEvent("custom", "tick", None, time.time_ns(), None, {"n": i, "note": note})
+        for i in range(first, first + n)
+    ]
+
+
+def _lane() -> CoreLane:
+    pipeline = Pipeline(redactor=Redactor(), caps=Caps(), session_ids="raw", session_key=KEY)
+    lane = CoreLane.open(pipeline)
+    assert lane is not None
+    return lane
+
+
+def _open_file(tmp_path: Path, *, rotating: bool = True) -> tuple[Path, tuple[Any, ...]]:
+    # "custom.jsonl" open with one line in it, and what the core's append takes
+    # for it (``rotating``: under a rotation at 4,096 bytes).
+    directory = LogDirectory(tmp_path / "log")
+    directory.prepare()
+    file = directory.file("custom")
+    file.append(b'{"n":-1}\n')
+    args = file.core_args(RotationPolicy(max_bytes=4096) if rotating else None)
+    assert args is not None
+    return file.path, ("custom", *args)
+
+
+def _ns(data: bytes) -> list[int]:
+    return [orjson.loads(line)["n"] for line in data.splitlines()]
+
+
+async def test_a_category_given_back_is_left_alone_by_the_chunks_behind_it(
+    tmp_path: Path,
+) -> None:
+    # The first chunk would take the file past its rotation size: the core's
+    # append gives it back, for the writer's thread to rotate and write. The
+    # chunk behind it fits; were it appended, its line would be in the file
+    # before the first chunk's. It comes back too, and the file is untouched.
+    path, file = _open_file(tmp_path)
+    lane = _lane()
+    chain = Chain(KEY, stream_id="s")
+    first = lane.start(_raws(0, 60, "x" * 60), lambda c: chain, 60, [file], continues=False)
+    second = lane.start(_raws(60, 1), lambda c: chain, 1, [file], continues=True)
+    assert first is not None
+    assert second is not None
+    out = await lane.finish(first)
+    assert isinstance(out, tuple)
+    ((group,), _) = out
+    assert group.data is not None
+    assert _ns(group.data) == list(range(60))
+    out = await lane.finish(second)
+    assert isinstance(out, tuple)
+    ((group,), _) = out
+    assert group.data is not None
+    assert _ns(group.data) == [60]
+    assert _ns(path.read_bytes()) == [-1]
+    # Both sealed, one after the other, in the same stream.
+    assert chain.last.seq == 61
+    lane.close()
+
+
+async def test_a_new_run_appends_again(tmp_path: Path) -> None:
+    # What a run stopped is stopped for that run only: a chunk that does not
+    # continue starts a run of its own, and appends what fits.
+    path, file = _open_file(tmp_path)
+    lane = _lane()
+    chain = Chain(KEY, stream_id="s")
+    first = lane.start(_raws(0, 60, "x" * 60), lambda c: chain, 60, [file], continues=False)
+    assert first is not None
+    await lane.finish(first)
+    second = lane.start(_raws(60, 1), lambda c: chain, 1, [file], continues=False)
+    assert second is not None
+    out = await lane.finish(second)
+    assert isinstance(out, tuple)
+    ((group,), _) = out
+    assert group.data is None  # written by the core's thread
+    assert _ns(path.read_bytes()) == [-1, 60]
+    lane.close()
+
+
+async def test_chunks_behind_one_given_back_append_nothing_and_start_again(
+    tmp_path: Path,
+) -> None:
+    # The second chunk holds an event only the reference encodes: the loop seals
+    # it with its own copy of the chain. The third, started behind it, would have
+    # sealed and appended from the chain the core's thread carried past the first;
+    # it is skipped instead, touching nothing, and comes back as None.
+    path, file = _open_file(tmp_path, rotating=False)
+    lane = _lane()
+    chain = Chain(KEY, stream_id="s")
+    odd = _raws(10, 10)
+    odd[3] = odd[3]._replace(fields={"n": 13, "note": FOR_THE_REFERENCE})
+    jobs = [
+        lane.start(raws, lambda c: chain, len(raws), [file], continues=bool(i))
+        for i, raws in enumerate((_raws(0, 10), odd, _raws(20, 10)))
+    ]
+    assert None not in jobs
+    out = await lane.finish(jobs[0])  # type: ignore[arg-type]
+    assert isinstance(out, tuple)
+    given_back = await lane.finish(jobs[1])  # type: ignore[arg-type]
+    assert isinstance(given_back, list)
+    assert len(given_back) == 10
+    assert await lane.finish(jobs[2]) is None  # type: ignore[arg-type]
+    assert _ns(path.read_bytes()) == [-1, *range(10)]
+    assert chain.last.seq == 20
+    # Started again, from the chain as the loop has it now.
+    again = lane.start(_raws(20, 10), lambda c: chain, 10, [file], continues=False)
+    assert again is not None
+    out = await lane.finish(again)
+    assert isinstance(out, tuple)
+    assert chain.last.seq == 30
+    assert _ns(path.read_bytes()) == [-1, *range(10), *range(20, 30)]
+    lane.close()
+
+
+async def test_a_burst_in_one_run_is_written_whole_in_order(tmp_path: Path) -> None:
+    # Through a real Auditor: batches a burst queues while the lane works join
+    # the run; every event lands once, in order, sealed into one stream that
+    # verifies, with a secret in one chunk that only the reference encodes.
+    log_dir = tmp_path / "log"
+    async with Auditor(log_dir=log_dir, self_audit=False) as auditor:
+        await auditor.emit("custom", "tick", n=0)
+        await auditor.flush()  # the file open, the stream announced
+        for i in range(1, 6001):
+            note = FOR_THE_REFERENCE if i == 2500 else f"note {i}"
+            await auditor.emit("custom", "tick", n=i, note=note)
+        await auditor.flush()
+        stats = auditor.stats()
+    assert stats["completed"] == stats["enqueued"] == 6001
+    events = [orjson.loads(line) for line in (log_dir / "custom.jsonl").read_bytes().splitlines()]
+    assert [e["n"] for e in events] == list(range(6001))
+    assert [e["seq"] for e in events] == list(range(1, 6002))
+    assert not any("encoding_error" in e for e in events)
+    assert "hunter2" not in events[2500]["note"]
+    assert events[2500]["note"].startswith("café")
+    assert cli_main(["verify", str(log_dir)]) == 0
+
+
+def test_the_run_s_chunks_run_on_the_lane_while_the_loop_reads_the_next() -> None:
+    # Three chunks started before any is finished (the loop does not wait for
+    # one to read the next): each is done in turn, and finishing them in order
+    # gives one stream, numbered through.
+    lane = _lane()
+    chain = Chain(KEY, stream_id="s")
+    jobs = [
+        lane.start(_raws(i * 100, 100), lambda c: chain, 100, [], continues=bool(i))
+        for i in range(3)
+    ]
+
+    async def finish_all() -> list[Any]:
+        return [await lane.finish(job) for job in jobs]  # type: ignore[arg-type]
+
+    outs = anyio.run(finish_all)
+    seqs = [
+        orjson.loads(line)["seq"]
+        for out in outs
+        for group in out[0]
+        for line in group.data.splitlines()
+    ]
+    assert seqs == list(range(1, 301))
+    assert chain.last.seq == 300
+    lane.close()
