@@ -29,6 +29,8 @@ from asgi_audit.record.redaction import Redactor
 from asgi_audit.store.files import LogDirectory
 from asgi_audit.store.lane import CoreLane
 from asgi_audit.store.rotation import RotationPolicy
+from asgi_audit.store.stream import URGENT_EVENTS
+from tests.test_lane import _locked, _release
 
 _module = compiled_module()
 pytestmark = pytest.mark.skipif(
@@ -202,3 +204,37 @@ def test_the_run_s_chunks_run_on_the_lane_while_the_loop_reads_the_next() -> Non
     assert seqs == list(range(1, 301))
     assert chain.last.seq == 300
     lane.close()
+
+
+async def test_a_burst_queued_while_the_lane_s_job_is_stuck_is_started_behind_it(
+    tmp_path: Path,
+) -> None:
+    # The lane's job waits for another holder of the file's lock. The writer does
+    # not wait for it: when the burst's queue reaches its urgent length (at each
+    # hand-off of the awaited caller), it takes what waits and starts it behind.
+    log_dir = tmp_path / "log"
+    async with Auditor(log_dir=log_dir, self_audit=False) as auditor:
+        await auditor.emit("custom", "x", n=0)
+        await auditor.flush()  # the file open, the stream announced: the lane appends
+        holder = _locked(log_dir / ".custom.jsonl.lock")
+        try:
+            await auditor.emit("custom", "x", n=1)
+            with anyio.fail_after(30):
+                while auditor.stats()["in_flight"] != 1:
+                    await anyio.sleep(0.005)
+            for i in range(2, 3002):
+                await auditor.emit("custom", "x", n=i)
+            with anyio.fail_after(10):
+                while auditor.stats()["queued"] >= URGENT_EVENTS:
+                    await anyio.sleep(0.005)
+            stats = auditor.stats()
+            assert stats["in_flight"] > 3001 - URGENT_EVENTS
+            assert stats["completed"] == 1
+            assert _ns((log_dir / "custom.jsonl").read_bytes()) == [0]
+        finally:
+            _release(holder)
+        await auditor.flush()
+    events = [orjson.loads(line) for line in (log_dir / "custom.jsonl").read_bytes().splitlines()]
+    assert [e["n"] for e in events] == list(range(3002))
+    assert [e["seq"] for e in events] == list(range(1, 3003))
+    assert cli_main(["verify", str(log_dir)]) == 0

@@ -69,6 +69,10 @@ class LaneJob:
     job: Any  # the core's Job; None when ``lines`` holds the reference's lines
     lines: list[bytes] | None = None
 
+    def done(self) -> bool:
+        """Whether the core's thread is done with it."""
+        return self.lines is not None or bool(self.job.done())
+
 
 class CoreLane:
     """One writer's lane on the compiled core (see the module).
@@ -180,6 +184,17 @@ class CoreLane:
             LaneGroup(category, data, size, count, first, real_lines)
             for category, data, size, count, first, real_lines, _, _ in groups
         ], durable
+
+    async def watch(self, wake: Callable[[], None]) -> None:
+        """Call ``wake`` each time a job is done, until cancelled. While this
+        runs, :meth:`finish` must be called only on jobs already done: one
+        descriptor is waited on by one task at a time."""
+        lane = self._lane
+        fd = lane.fileno()
+        while True:
+            await anyio.wait_readable(fd)
+            lane.drain()
+            wake()
 
     def busy(self) -> bool:
         """Whether the core's thread still runs a job whose waiter was cancelled (a

@@ -84,6 +84,14 @@ class LaneRun:
         """Whether a chunk is still to start or to finish."""
         return bool(self._todo or self._started)
 
+    def ready(self) -> bool:
+        """Whether the oldest started chunk is done (:meth:`finish` waits for nothing)."""
+        if not self._started:
+            return False
+        job = self._started[0].job
+        assert job is not None
+        return job.done()
+
     def add(
         self, batch: list[RawEvent], base: int, real: int, ids: list[str] | None = None
     ) -> Encoded:

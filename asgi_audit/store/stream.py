@@ -233,14 +233,16 @@ class EventStream(WaitingForms):
             space = self._space = anyio.Event()
         return space
 
-    def lingering(self) -> anyio.Event | None:
-        """For the writer, between batches: an Event that is set when the next
-        batch should not wait for the interval, or None when it should not wait
-        at all (hastened since the last batch was taken, or closing)."""
+    def lingering(self, hurry: anyio.Event | None = None) -> anyio.Event | None:
+        """For the writer, between batches: an Event (``hurry`` when given) that is
+        set when the next batch should not wait for the interval, or None when it
+        should not wait at all (hastened since the last batch was taken, or closing)."""
         with self._lock:
             if self._urgent or self.closing or len(self._items) >= self.urgent_at:
                 return None
-            hurry = self._hurry = anyio.Event()
+            if hurry is None:
+                hurry = anyio.Event()
+            self._hurry = hurry
             return hurry
 
     # ------------------------------------------------------------ writer side

@@ -99,7 +99,7 @@ class Writer:
         )
         self._worker = WorkerThread(stream.call_on_loop)
         self._lane: CoreLane | None = None
-        self._wake: anyio.Event | None = None  # what _overlapped waits on beside a trip
+        self._wake: anyio.Event | None = None  # what the writer waits on, on the lane
         self.batches = 0
         self.done = anyio.Event()
 
@@ -123,27 +123,16 @@ class Writer:
             self._lane = CoreLane.open(self._pipeline)
         task_status.started()
         try:
-            while True:
-                taken = stream.take()
-                if taken is None:
-                    if not files.held:
-                        break
-                    taken = anyio.Event()  # closing, but held lines still to write
-                if isinstance(taken, anyio.Event):
-                    await self._idle(taken)
-                    if files.held and not taken.is_set():
-                        await self._retry_held()
-                    continue
-                taken_at = time.monotonic()
-                upto, synced, error = await self._write(*taken)
-                # Nothing here holds the batch any more: events kept alive across
-                # the linger would outlive the garbage collector's young
-                # generations, and its full collections would walk them.
-                taken = None
-                self.batches += 1
-                stream.advance(upto, synced, error, files.held_count())
-                if self._batch_interval:
-                    await self._linger(taken_at + self._batch_interval)
+            lane = self._lane
+            if lane is None:
+                await self._batches()
+            else:
+                # One task waits on the lane's pipe for the writer's whole life,
+                # and wakes whatever the writer waits on when a job is done.
+                async with anyio.create_task_group() as group:
+                    group.start_soon(lane.watch, self._woken)
+                    await self._batches()
+                    group.cancel_scope.cancel()
             await self._worker.run(files.final_checkpoint)
             if files.dirty and files.fsync != "never":
                 await self._worker.run(files.sync_dirty)
@@ -152,6 +141,53 @@ class Writer:
             if self._lane is not None:
                 self._lane.close()
             self.done.set()
+
+    async def _batches(self) -> None:
+        # One batch at a time until closed and drained.
+        stream, files = self.stream, self._files
+        while True:
+            taken = stream.take()
+            if taken is None:
+                if not files.held:
+                    return
+                taken = anyio.Event()  # closing, but held lines still to write
+            if isinstance(taken, anyio.Event):
+                await self._idle(taken)
+                if files.held and not taken.is_set():
+                    await self._retry_held()
+                continue
+            taken_at = time.monotonic()
+            upto, synced, error = await self._write(*taken)
+            # Nothing here holds the batch any more: events kept alive across
+            # the linger would outlive the garbage collector's young
+            # generations, and its full collections would walk them.
+            taken = None
+            self.batches += 1
+            stream.advance(upto, synced, error, files.held_count())
+            if self._batch_interval:
+                await self._linger(taken_at + self._batch_interval)
+
+    def _woken(self) -> None:
+        # A job on the lane is done, or the thread's trip is over: wake the writer
+        # if it waits for that.
+        wake, self._wake = self._wake, None
+        if wake is not None:
+            wake.set()
+
+    async def _until(self, run: LaneRun, *, take: bool, stop: anyio.Event | None = None) -> None:
+        # Until the run's oldest chunk is done, or (``take``) a burst's worth
+        # waits in the stream or someone waits for the writer, or ``stop`` is set
+        # (its setter wakes the writer too). A caller that keeps the loop busy
+        # lets the writer run only at its hand-offs, every 1,024 events, which
+        # is when the stream's queue reaches its urgent length: the writer then
+        # starts what waits behind the lane's work, whether or not a job is done.
+        wake = self._wake = anyio.Event()
+        if run.ready() or (stop is not None and stop.is_set()):
+            return
+        stream = self.stream
+        if take and stream.lingering(wake) is None and stream.queued():
+            return
+        await wake.wait()
 
     async def _write(
         self, batch: list[RawEvent], base: int, drops: dict[str, list[int]]
@@ -186,9 +222,13 @@ class Writer:
         waiting: list[Encoded] = []
         while run.busy():
             run.start()
+            if not run.ready():
+                if not waiting and self._burst_waits():
+                    self._take_into(run)
+                else:
+                    await self._until(run, take=not waiting)
+                continue
             done = await run.finish()
-            if not waiting and self._burst_waits():
-                self._take_into(run)
             if done is None:
                 continue
             rest = done
@@ -263,6 +303,9 @@ class Writer:
                     elif not run.busy():
                         break
                     run.start()
+                    if not run.ready():
+                        await self._until(run, take=not stored.is_set(), stop=stored)
+                        continue
                     done = await run.finish()
                     if done is not None:
                         gathered.append(done)
@@ -289,9 +332,7 @@ class Writer:
             box.append(exc)
         finally:
             stored.set()
-            wake, self._wake = self._wake, None
-            if wake is not None:
-                wake.set()
+            self._woken()
 
     def _encode_and_store(self, batch: list[RawEvent], base: int, real: int) -> Outcome:
         # The batch on the compiled core, then written: in the worker thread.
