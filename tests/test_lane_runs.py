@@ -29,7 +29,9 @@ from asgi_audit.record.redaction import Redactor
 from asgi_audit.store.files import LogDirectory
 from asgi_audit.store.lane import CoreLane
 from asgi_audit.store.rotation import RotationPolicy
+from asgi_audit.store.run import LaneRun
 from asgi_audit.store.stream import URGENT_EVENTS
+from tests.test_durability import FsyncSpy
 from tests.test_lane import _locked, _release
 
 _module = compiled_module()
@@ -238,3 +240,131 @@ async def test_a_burst_queued_while_the_lane_s_job_is_stuck_is_started_behind_it
     assert [e["n"] for e in events] == list(range(3002))
     assert [e["seq"] for e in events] == list(range(1, 3003))
     assert cli_main(["verify", str(log_dir)]) == 0
+
+
+class _Files:
+    """What a run that appends nothing asks of the writer's files: each
+    category's chain (``chains`` gives it, call by call), and no ledger."""
+
+    proof = None
+
+    def __init__(self, chains: Any) -> None:
+        self.chain = chains
+
+
+def _typed(category: str, n: int, note: str = "plain") -> RawEvent:
+    return RawEvent(category, "tick", None, time.time_ns(), None, {"n": n, "note": note})
+
+
+async def _run(lane: CoreLane, files: Any, batch: list[RawEvent], real: int, size: int) -> Any:
+    run = LaneRun(lane, files, direct=False, size=size)
+    rest = run.add(batch, 1, real)
+    while run.busy():
+        run.start()
+        await run.finish()
+    return rest
+
+
+async def test_a_category_first_met_in_a_later_chunk_starts_where_its_first_event_is() -> None:
+    # Two chunks of three; "two" first appears in the second chunk's second
+    # event, once through the core and once through the reference (an event
+    # only it encodes). Its lines start at the batch's fifth event, and only the
+    # stream's events (not the events_dropped lines after them) count as real.
+    lane = _lane()
+    chains = {c: Chain(KEY, stream_id=c) for c in ("one", "two")}
+    for odd in (False, True):
+        batch = [_typed("one", i) for i in range(4)]
+        batch += [_typed("two", 4, FOR_THE_REFERENCE if odd else "plain"), _typed("two", 5)]
+        rest = await _run(lane, _Files(chains.get), batch, real=5, size=3)
+        assert rest.first_seq == {"one": 1, "two": 5}
+        assert rest.count == {"one": 4, "two": 2}
+        assert rest.real_count == {"one": 4, "two": 1}
+        assert [_ns(b"".join(rest.lines[c])) for c in ("one", "two")] == [[0, 1, 2, 3], [4, 5]]
+    lane.close()
+
+
+async def test_a_chunk_skipped_for_another_sealer_is_started_again() -> None:
+    # The second chunk's stream is sealed with another key than the one the core's
+    # thread carries for it (a guard: a run never spans a key's move): that thread
+    # skips it, untouched, and the run starts it again on its own.
+    lane = _lane()
+    first, second = Chain(KEY, stream_id="s"), Chain(b"o" * 32, stream_id="s")
+    asked: list[str] = []
+
+    def chain_for(category: str) -> Chain:
+        asked.append(category)
+        return first if len(asked) == 1 else second
+
+    rest = await _run(lane, _Files(chain_for), _raws(0, 6), real=6, size=3)
+    assert _ns(b"".join(rest.lines["custom"])) == list(range(6))
+    assert (first.last.seq, second.last.seq) == (3, 3)
+    lane.close()
+
+
+async def test_the_shutdown_checkpoint_names_the_last_line_the_lane_wrote(tmp_path: Path) -> None:
+    # Lines the core's thread appended move the stream's head as the writer's
+    # thread's do: the checkpoint at the stop names the last of them.
+    log_dir = tmp_path / "log"
+    async with Auditor(log_dir=log_dir, self_audit=False) as auditor:
+        await auditor.emit("custom", "x", n=0)
+        await auditor.flush()
+        for i in range(1, 3001):
+            await auditor.emit("custom", "x", n=i)
+    events = [orjson.loads(line) for line in (log_dir / "custom.jsonl").read_bytes().splitlines()]
+    records = [
+        orjson.loads(line) for line in (log_dir / "checkpoints.log").read_bytes().splitlines()
+    ]
+    (last,) = [r for r in records if r.get("reason") == "shutdown"]
+    (head,) = last["streams"].values()
+    assert (head["seq"], head["mac"]) == (3001, events[-1]["mac"])
+
+
+async def test_a_durable_event_in_a_run_is_fsynced_before_its_call_returns(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # With an fsync interval of an hour, only the durable event's own batch can
+    # fsync its file: the lane writes the run's chunks, and the writer's thread
+    # fsyncs the file before the call returns.
+    log_dir = tmp_path / "log"
+    path = log_dir / "custom.jsonl"
+    spy = FsyncSpy(path).install(monkeypatch)
+    async with Auditor(log_dir=log_dir, self_audit=False, fsync_interval_ms=3_600_000) as auditor:
+        await auditor.emit("custom", "x", n=0)
+        await auditor.flush()
+        for i in range(1, 2000):
+            auditor.sync.emit("custom", "x", n=i)
+        with anyio.fail_after(10):
+            await auditor.emit("custom", "x", n=2000, durable=True)
+        assert spy.sizes
+        assert spy.sizes[-1] == path.stat().st_size
+    assert _ns(path.read_bytes()) == list(range(2001))
+
+
+async def test_what_the_lane_wrote_of_a_batch_given_up_is_not_counted_lost(
+    tmp_path: Path,
+) -> None:
+    # Two chunks of one category are written by the core's thread; the third,
+    # of another category, waits for another holder of its file's lock past the
+    # shutdown deadline. Only its 10 events are lost, not the 2,048 written.
+    log_dir = tmp_path / "log"
+    auditor = Auditor(log_dir=log_dir, self_audit=False, shutdown_timeout=0.5, fsync="never")
+    holder = None
+    try:
+        async with auditor:
+            await auditor.emit("custom", "x", n=0)
+            await auditor.emit("other", "x", n=0)
+            await auditor.flush()
+            holder = _locked(log_dir / ".other.jsonl.lock")
+            for i in range(1, 2049):
+                auditor.sync.emit("custom", "x", n=i)
+            for i in range(1, 11):
+                auditor.sync.emit("other", "x", n=i)
+        assert auditor.lost == 10
+        assert _ns((log_dir / "custom.jsonl").read_bytes()) == list(range(2049))
+    finally:
+        if holder is not None:
+            _release(holder)
+    # The thread still writes the given-up chunk once the lock is free.
+    with anyio.fail_after(30):
+        while (log_dir / "other.jsonl").read_bytes().count(b"\n") < 11:
+            await anyio.sleep(0.005)
