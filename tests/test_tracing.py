@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 import httpx
+from opentelemetry import baggage, context
 from opentelemetry.sdk.trace import TracerProvider
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
@@ -15,6 +16,7 @@ from starlette.routing import Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from asgi_audit import AuditMiddleware, Auditor
+from asgi_audit.record.tracing import trace_ids
 
 tracer = TracerProvider().get_tracer("asgi_audit tests")
 
@@ -80,3 +82,20 @@ async def test_a_request_inside_a_server_span_carries_it_on_every_event(tmp_path
     assert [(e["trace_id"], e["span_id"]) for e in access] == seen
     assert [(e["trace_id"], e["span_id"]) for e in tools] == seen
     assert seen[0][0] != seen[1][0]  # each request its own trace
+
+
+def test_no_span_in_the_context_gives_no_ids_and_a_span_does() -> None:
+    # The quick answer (nothing in OpenTelemetry's context) and the slow one
+    # (something there, but no span: baggage) both say no span; a span says so.
+    assert context.get_current() == {}
+    assert trace_ids() == (None, None)
+    token = context.attach(baggage.set_baggage("tenant", "t1"))
+    try:
+        assert context.get_current()
+        assert trace_ids() == (None, None)
+        with tracer.start_as_current_span("work") as span:
+            ctx = span.get_span_context()
+            assert trace_ids() == (f"{ctx.trace_id:032x}", f"{ctx.span_id:016x}")
+    finally:
+        context.detach(token)
+    assert trace_ids() == (None, None)
