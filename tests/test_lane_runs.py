@@ -29,7 +29,7 @@ from asgi_audit.record.redaction import Redactor
 from asgi_audit.store.files import LogDirectory
 from asgi_audit.store.lane import CoreLane
 from asgi_audit.store.rotation import RotationPolicy
-from asgi_audit.store.run import LaneRun
+from asgi_audit.store.run import AHEAD, LaneRun
 from asgi_audit.store.stream import URGENT_EVENTS
 from tests.test_durability import FsyncSpy
 from tests.test_lane import _locked, _release
@@ -368,3 +368,27 @@ async def test_what_the_lane_wrote_of_a_batch_given_up_is_not_counted_lost(
     with anyio.fail_after(30):
         while (log_dir / "other.jsonl").read_bytes().count(b"\n") < 11:
             await anyio.sleep(0.005)
+
+
+async def test_a_run_starts_at_most_ahead_chunks_at_once() -> None:
+    # Seven chunks taken: three are read into the core and started, the rest wait
+    # as the events they are until one is finished (a stuck write then holds no
+    # more copies than that); all seven end up sealed in order.
+    lane = _lane()
+    chain = Chain(KEY, stream_id="s")
+    files: Any = _Files(lambda c: chain)
+    run = LaneRun(lane, files, direct=False, size=10)
+    rest = run.add(_raws(0, 70), 1, 70)
+    run.start()
+    assert run.in_lane() == AHEAD == 3
+    run.start()
+    assert run.in_lane() == AHEAD
+    most = AHEAD
+    while run.busy():
+        run.start()
+        most = max(most, run.in_lane())
+        await run.finish()
+    assert most == AHEAD
+    assert _ns(b"".join(rest.lines["custom"])) == list(range(70))
+    assert chain.last.seq == 70
+    lane.close()

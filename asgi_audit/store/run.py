@@ -23,7 +23,7 @@ from __future__ import annotations
 from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Final
 
 from ..record.events import RawEvent
 from .batches import Encoded
@@ -32,7 +32,12 @@ if TYPE_CHECKING:
     from .appending import Appender
     from .lane import CoreLane, LaneGroup, LaneJob
 
-__all__ = ("LaneRun",)
+__all__ = ("AHEAD", "LaneRun")
+
+#: The most chunks started on the lane at once: one at work and the next ready
+#: keep its thread busy; more would only hold more events read into the core
+#: (their copies) while a write is stuck.
+AHEAD: Final = 3
 
 
 @dataclass(slots=True)
@@ -84,6 +89,10 @@ class LaneRun:
         """Whether a chunk is still to start or to finish."""
         return bool(self._todo or self._started)
 
+    def in_lane(self) -> int:
+        """How many chunks are started and not finished yet."""
+        return len(self._started)
+
     def ready(self) -> bool:
         """Whether the oldest started chunk is done (:meth:`finish` waits for nothing)."""
         if not self._started:
@@ -116,12 +125,13 @@ class LaneRun:
         return rest
 
     def start(self) -> None:
-        """Start every chunk that can be, behind those started. None appends to
-        the file of a category with lines left for the thread by a batch of the
-        run (the core's thread also leaves alone those its jobs gave back)."""
+        """Start the chunks that can be, behind those started, up to
+        :data:`AHEAD` at once. None appends to the file of a category with lines
+        left for the thread by a batch of the run (the core's thread also leaves
+        alone those its jobs gave back)."""
         files, lane, todo, started = self._files, self._lane, self._todo, self._started
         skip = {category for rest in self.unwritten for category in rest.lines}
-        while todo:
+        while todo and len(started) < AHEAD:
             chunk = todo[0]
             job = lane.start(
                 chunk.events,
