@@ -11,6 +11,7 @@ them, and a chunk behind one given back to the reference must append nothing.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -298,6 +299,32 @@ async def test_a_chunk_skipped_for_another_sealer_is_started_again() -> None:
     rest = await _run(lane, _Files(chain_for), _raws(0, 6), real=6, size=3)
     assert _ns(b"".join(rest.lines["custom"])) == list(range(6))
     assert (first.last.seq, second.last.seq) == (3, 3)
+    lane.close()
+
+
+async def test_a_chunk_behind_one_skipped_for_another_sealer_is_skipped_too(
+    tmp_path: Path,
+) -> None:
+    # The second chunk's stream has another sealer and is skipped; the third has
+    # the first's again. Had it continued from the chain carried past the first
+    # chunk, it would have sealed and appended its lines there, before the
+    # second's: it is skipped too, and the file holds the first chunk alone.
+    path, file = _open_file(tmp_path, rotating=False)
+    lane = _lane()
+    first, second = Chain(KEY, stream_id="s"), Chain(b"o" * 32, stream_id="s")
+
+    def always(chain: Chain) -> Callable[[str], Chain]:
+        return lambda category: chain
+
+    jobs = [
+        lane.start(_raws(i * 3, 3), always(chain), 3, [file], continues=bool(i))
+        for i, chain in enumerate((first, second, first))
+    ]
+    outs = [await lane.finish(job) for job in jobs]  # type: ignore[arg-type]
+    assert isinstance(outs[0], tuple)
+    assert outs[1:] == [None, None]
+    assert _ns(path.read_bytes()) == [-1, 0, 1, 2]
+    assert (first.last.seq, second.last.seq) == (3, 0)
     lane.close()
 
 

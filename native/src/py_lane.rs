@@ -153,7 +153,8 @@ struct Carry {
 
 impl Carry {
     /// The carried chains into `work`, and the stopped categories' files out of
-    /// it; false if the job cannot continue the run.
+    /// it; false if the job cannot continue the run (the run is broken, or one of
+    /// its streams has another sealer than the one carried, which breaks it).
     fn resume(&mut self, work: &mut Work) -> bool {
         if !work.continues {
             *self = Carry::default();
@@ -165,6 +166,8 @@ impl Carry {
         for (stamp, chained) in work.batch.table.iter_mut().zip(&mut work.chained) {
             if let Some(carried) = self.streams.get(stamp.stream) {
                 if carried.sealer != std::ptr::from_ref(chained.sealer) as usize {
+                    // Not this run's chain: what continues behind it is skipped too.
+                    self.broken = true;
                     return false;
                 }
                 chained.previous.clone_from(&carried.previous);
