@@ -180,6 +180,14 @@ impl Carry {
         true
     }
 
+    /// Nothing carried, and what continues skipped until a job starts a new run.
+    fn break_off(&mut self) {
+        *self = Carry {
+            broken: true,
+            ..Carry::default()
+        };
+    }
+
     /// The run after `work`'s job ended as `state`.
     fn advance(&mut self, work: &Work, state: &State) {
         let State::Grouped { outcomes, .. } = state else {
@@ -261,12 +269,25 @@ impl Task {
             keep,
             state,
         } = self;
-        let done = if carry.resume(&mut work) {
-            let done = Self::work(&mut work, &keep);
-            carry.advance(&work, &done);
-            done
-        } else {
-            State::Skipped
+        // A panic in the run's bookkeeping (a bug) must neither end this thread
+        // (the writer would wait for its jobs for ever) nor lose what the job
+        // appended: it breaks the run, so that what continues is skipped.
+        let resumed = std::panic::catch_unwind(AssertUnwindSafe(|| carry.resume(&mut work)));
+        let done = match resumed {
+            Ok(true) => {
+                let done = Self::work(&mut work, &keep);
+                let advanced =
+                    std::panic::catch_unwind(AssertUnwindSafe(|| carry.advance(&work, &done)));
+                if advanced.is_err() {
+                    carry.break_off();
+                }
+                done
+            }
+            Ok(false) => State::Skipped,
+            Err(_) => {
+                carry.break_off();
+                State::Skipped
+            }
         };
         drop(work);
         *lock(&state) = done;
