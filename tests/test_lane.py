@@ -235,13 +235,27 @@ def _release(holder: int) -> None:
     os.close(holder)
 
 
+def _announced(log_dir: Path, category: str) -> bool:
+    """Whether the ledger holds ``category``'s stream record."""
+    ledger = log_dir / "checkpoints.log"
+    if not ledger.exists():
+        return False
+    # Complete lines only: the writer's thread may be appending the next one.
+    records = [orjson.loads(line) for line in ledger.read_bytes().split(b"\n")[:-1]]
+    return any(r.get("type") == "stream" and r.get("category") == category for r in records)
+
+
 async def _stuck_first_trip(auditor: Auditor, log_dir: Path) -> int:
     """A "custom" event whose first trip (its file to open) is stuck on the lock;
-    the holder's descriptor."""
+    the holder's descriptor. It returns once that trip has announced the stream
+    in the ledger, just before its append takes the lock: the writer decided
+    then whether the trip takes a checkpoint (an event taken is not enough, the
+    lane may still be at work on it: a test that then moves the writer's clock
+    past an epoch would race that decision)."""
     holder = _locked(log_dir / ".custom.jsonl.lock")
     await auditor.emit("custom", "x", n=0)
     with anyio.fail_after(30):
-        while auditor.stats()["in_flight"] != 1:
+        while auditor.stats()["in_flight"] != 1 or not _announced(log_dir, "custom"):
             await anyio.sleep(0.005)
     return holder
 
