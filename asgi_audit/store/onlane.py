@@ -143,21 +143,15 @@ class LaneWriting:
             async with anyio.create_task_group() as group:
                 group.start_soon(self._store_beside, pending, box, stored)
                 while True:
-                    if not stored.is_set():
-                        queued = stream.queued()
-                        # A burst's worth waits, or someone waits for the writer.
-                        wake = stream.lingering() if queued < GATHER_FROM else None
-                        if wake is None and queued:
-                            self._take_into(run)
-                        elif not run.busy():
-                            if wake is None:
-                                break
-                            # Until then, or until the trip is over: _store_beside wakes it.
-                            self._wake = wake
-                            await wake.wait()
-                            continue
+                    if not stored.is_set() and self._burst_waits():
+                        self._take_into(run)
                     elif not run.busy():
-                        break
+                        if stored.is_set():
+                            break
+                        # Until a burst's worth waits, or the trip is over
+                        # (_store_beside wakes the writer).
+                        await self._until(run, take=True, stop=stored)
+                        continue
                     run.start()
                     if not run.ready():
                         await self._until(run, take=not stored.is_set(), stop=stored)
