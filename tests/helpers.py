@@ -110,3 +110,14 @@ def debug_allocator_output(script: str, *args: str) -> str:
     )
     assert done.returncode == 0, done.stderr[-2000:]
     return done.stdout.strip()
+
+
+class ChainsOnly:
+    """What a run on the writer's lane asks of the writer's files when it appends
+    to none (``LaneRun(..., direct=False)``): each category's chain, from
+    ``chain_for``, and no ledger."""
+
+    proof = None
+
+    def __init__(self, chain_for: Any) -> None:
+        self.chain = chain_for

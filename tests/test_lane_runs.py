@@ -32,6 +32,7 @@ from asgi_audit.store.lane import CoreLane
 from asgi_audit.store.rotation import RotationPolicy
 from asgi_audit.store.run import AHEAD, LaneRun
 from asgi_audit.store.stream import URGENT_EVENTS
+from tests.helpers import ChainsOnly
 from tests.test_durability import FsyncSpy
 from tests.test_lane import _locked, _release
 
@@ -70,6 +71,19 @@ def _open_file(tmp_path: Path, *, rotating: bool = True) -> tuple[Path, tuple[An
     args = file.core_args(RotationPolicy(max_bytes=4096) if rotating else None)
     assert args is not None
     return file.path, ("custom", *args)
+
+
+def _started(lane: CoreLane, parts: list[tuple[list[RawEvent], Chain]], file: Any) -> list[Any]:
+    # Each part started on the lane behind the one before, appending to ``file``.
+    def always(chain: Chain) -> Callable[[str], Chain]:
+        return lambda category: chain
+
+    jobs = [
+        lane.start(raws, always(chain), len(raws), [file], continues=bool(i))
+        for i, (raws, chain) in enumerate(parts)
+    ]
+    assert None not in jobs
+    return jobs
 
 
 def _ns(data: bytes) -> list[int]:
@@ -137,17 +151,13 @@ async def test_chunks_behind_one_given_back_append_nothing_and_start_again(
     chain = Chain(KEY, stream_id="s")
     odd = _raws(10, 10)
     odd[3] = odd[3]._replace(fields={"n": 13, "note": FOR_THE_REFERENCE})
-    jobs = [
-        lane.start(raws, lambda c: chain, len(raws), [file], continues=bool(i))
-        for i, raws in enumerate((_raws(0, 10), odd, _raws(20, 10)))
-    ]
-    assert None not in jobs
-    out = await lane.finish(jobs[0])  # type: ignore[arg-type]
+    jobs = _started(lane, [(_raws(0, 10), chain), (odd, chain), (_raws(20, 10), chain)], file)
+    out = await lane.finish(jobs[0])
     assert isinstance(out, tuple)
-    given_back = await lane.finish(jobs[1])  # type: ignore[arg-type]
+    given_back = await lane.finish(jobs[1])
     assert isinstance(given_back, list)
     assert len(given_back) == 10
-    assert await lane.finish(jobs[2]) is None  # type: ignore[arg-type]
+    assert await lane.finish(jobs[2]) is None
     assert _ns(path.read_bytes()) == [-1, *range(10)]
     assert chain.last.seq == 20
     # Started again, from the chain as the loop has it now.
@@ -243,16 +253,6 @@ async def test_a_burst_queued_while_the_lane_s_job_is_stuck_is_started_behind_it
     assert cli_main(["verify", str(log_dir)]) == 0
 
 
-class _Files:
-    """What a run that appends nothing asks of the writer's files: each
-    category's chain (``chains`` gives it, call by call), and no ledger."""
-
-    proof = None
-
-    def __init__(self, chains: Any) -> None:
-        self.chain = chains
-
-
 def _typed(category: str, n: int, note: str = "plain") -> RawEvent:
     return RawEvent(category, "tick", None, time.time_ns(), None, {"n": n, "note": note})
 
@@ -276,7 +276,7 @@ async def test_a_category_first_met_in_a_later_chunk_starts_where_its_first_even
     for odd in (False, True):
         batch = [_typed("one", i) for i in range(4)]
         batch += [_typed("two", 4, FOR_THE_REFERENCE if odd else "plain"), _typed("two", 5)]
-        rest = await _run(lane, _Files(chains.get), batch, real=5, size=3)
+        rest = await _run(lane, ChainsOnly(chains.get), batch, real=5, size=3)
         assert rest.first_seq == {"one": 1, "two": 5}
         assert rest.count == {"one": 4, "two": 2}
         assert rest.real_count == {"one": 4, "two": 1}
@@ -296,7 +296,7 @@ async def test_a_chunk_skipped_for_another_sealer_is_started_again() -> None:
         asked.append(category)
         return first if len(asked) == 1 else second
 
-    rest = await _run(lane, _Files(chain_for), _raws(0, 6), real=6, size=3)
+    rest = await _run(lane, ChainsOnly(chain_for), _raws(0, 6), real=6, size=3)
     assert _ns(b"".join(rest.lines["custom"])) == list(range(6))
     assert (first.last.seq, second.last.seq) == (3, 3)
     lane.close()
@@ -313,14 +313,8 @@ async def test_a_chunk_behind_one_skipped_for_another_sealer_is_skipped_too(
     lane = _lane()
     first, second = Chain(KEY, stream_id="s"), Chain(b"o" * 32, stream_id="s")
 
-    def always(chain: Chain) -> Callable[[str], Chain]:
-        return lambda category: chain
-
-    jobs = [
-        lane.start(_raws(i * 3, 3), always(chain), 3, [file], continues=bool(i))
-        for i, chain in enumerate((first, second, first))
-    ]
-    outs = [await lane.finish(job) for job in jobs]  # type: ignore[arg-type]
+    parts = [(_raws(i * 3, 3), chain) for i, chain in enumerate((first, second, first))]
+    outs = [await lane.finish(job) for job in _started(lane, parts, file)]
     assert isinstance(outs[0], tuple)
     assert outs[1:] == [None, None]
     assert _ns(path.read_bytes()) == [-1, 0, 1, 2]
@@ -403,7 +397,7 @@ async def test_a_run_starts_at_most_ahead_chunks_at_once() -> None:
     # more copies than that); all seven end up sealed in order.
     lane = _lane()
     chain = Chain(KEY, stream_id="s")
-    files: Any = _Files(lambda c: chain)
+    files: Any = ChainsOnly(lambda c: chain)
     run = LaneRun(lane, files, direct=False, size=10)
     rest = run.add(_raws(0, 70), 1, 70)
     run.start()

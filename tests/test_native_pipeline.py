@@ -33,7 +33,7 @@ from asgi_audit.record.redaction import Redactor
 from asgi_audit.store.appending import Appender
 from asgi_audit.store.lane import CoreLane
 from asgi_audit.store.run import LaneRun
-from tests.helpers import debug_allocator_output
+from tests.helpers import ChainsOnly, debug_allocator_output
 from tests.secret_corpus.formats import samples
 
 _module = compiled_module()
@@ -326,16 +326,6 @@ def _on_lane(
     return [(g.category, g.data, g.count, g.first, g.real) for g in groups], durable
 
 
-class _Chains:
-    """What a run on the lane asks of the writer's files when it appends to none:
-    each category's chain."""
-
-    proof = None
-
-    def __init__(self, chain_for: Any) -> None:
-        self.chain = chain_for
-
-
 def _in_a_run(
     pipeline: Pipeline, raws: list[RawEvent], chain_for: Any, real: int, ids: list[str]
 ) -> list[Any]:
@@ -343,7 +333,7 @@ def _in_a_run(
     # the first is finished), appending nothing: its groups, as _grouped gives them.
     run = LaneRun(
         CoreLane(pipeline, _lane()),
-        cast(Appender, _Chains(chain_for)),
+        cast(Appender, ChainsOnly(chain_for)),
         direct=False,
         size=max(1, -(-len(raws) // 3)),
     )
