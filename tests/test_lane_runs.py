@@ -10,6 +10,7 @@ them, and a chunk behind one given back to the reference must append nothing.
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -34,7 +35,7 @@ from asgi_audit.store.run import AHEAD, LaneRun
 from asgi_audit.store.stream import URGENT_EVENTS
 from tests.helpers import ChainsOnly
 from tests.test_durability import FsyncSpy
-from tests.test_lane import _locked, _release
+from tests.test_lane import _locked, _release, _stuck_first_trip, _taken_beside
 
 _module = compiled_module()
 pytestmark = pytest.mark.skipif(
@@ -413,3 +414,56 @@ async def test_a_run_starts_at_most_ahead_chunks_at_once() -> None:
     assert _ns(b"".join(rest.lines["custom"])) == list(range(70))
     assert chain.last.seq == 70
     lane.close()
+
+
+async def test_the_loop_runs_while_the_lane_works_on_after_a_trip(tmp_path: Path) -> None:
+    # A trip of the writer's thread ends while the lane's thread is still at the
+    # burst gathered beside it (held here behind a job stuck on another file's
+    # lock). The writer must wait for the lane, not spin: it used to loop
+    # without yielding, holding the event loop and the GIL until the lane was
+    # done. A timer lets go of the lock if the loop never comes back.
+    log_dir = tmp_path / "log"
+    path, args = _open_file(tmp_path / "elsewhere", rotating=False)
+    blocker = _locked(path.parent / ".custom.jsonl.lock")
+    guard = threading.Lock()
+    freed: list[str] = []
+
+    def let_go(by: str) -> None:
+        with guard:
+            if not freed:
+                freed.append(by)
+                _release(blocker)
+
+    timer = threading.Timer(20, let_go, ("timer",))
+    timer.start()
+    auditor = Auditor(log_dir=log_dir, self_audit=False, queue_capacity=10_000)
+    try:
+        async with auditor:
+            holder = await _stuck_first_trip(auditor, log_dir)
+            try:
+                assert auditor._runtime is not None
+                lane = auditor._runtime.writer._lane
+                assert lane is not None
+                stuck = lane.start(_raws(-1, 1), lambda category: None, 1, [args], continues=False)
+                assert stuck is not None
+                for i in range(1, 3073):  # hands the loop over every 1,024 events
+                    await auditor.emit("custom", "x", n=i)
+                await _taken_beside(auditor)
+            finally:
+                _release(holder)  # the trip ends
+            with anyio.fail_after(30):
+                while not (log_dir / "custom.jsonl").exists():
+                    await anyio.sleep(0.005)
+            for _ in range(20):  # turns of the loop after the trip's end reached it
+                await anyio.sleep(0.005)
+            assert freed == []
+            assert not stuck.done()
+            let_go("test")
+            await auditor.flush()
+    finally:
+        let_go("test")
+        timer.cancel()
+    assert freed == ["test"]
+    assert _ns((log_dir / "custom.jsonl").read_bytes()) == list(range(3073))
+    assert _ns(path.read_bytes()) == [-1, -1]
+    assert cli_main(["verify", str(log_dir)]) == 0

@@ -154,7 +154,12 @@ class LaneWriting:
                         continue
                     run.start()
                     if not run.ready():
-                        await self._until(run, take=not stored.is_set(), stop=stored)
+                        # Until the oldest chunk is done; while the trip lasts,
+                        # also until it is over or a burst's worth waits. A trip
+                        # already over must not end the wait at once: the loop
+                        # would spin, holding the GIL, until the lane is done.
+                        trip = None if stored.is_set() else stored
+                        await self._until(run, take=trip is not None, stop=trip)
                         continue
                     done = await run.finish()
                     if done is not None:
