@@ -9,10 +9,12 @@ the event waits for the writer. The record must be what was passed.
 
 from __future__ import annotations
 
+import gc
 import importlib
 import os
 import sys
 import threading
+import weakref
 from collections import OrderedDict
 from pathlib import Path
 from typing import Any
@@ -29,6 +31,7 @@ from asgi_audit.record.capture import (
     reference_own_fields,
     snapshot,
 )
+from asgi_audit.record.events import RawEvent
 from tests.helpers import read_events
 
 native: Any
@@ -345,3 +348,88 @@ def test_another_thread_changing_the_details_meanwhile_never_tears_the_core_s_co
     # The core copies with the GIL held and runs no Python code for string keys:
     # no other thread runs between two of its steps.
     assert _torn_copies(native.named_fields, 20_000) == 0
+
+
+# ------------------------------------------------------- the queued event untracked
+
+
+class _Node:
+    """A caller's object in a cycle with itself."""
+
+    def __init__(self) -> None:
+        self.me = self
+
+
+def _raw(fields: dict[str, Any], exception: BaseException | None = None) -> RawEvent:
+    return RawEvent("custom", "x", None, 1, None, fields, exception, False)
+
+
+@needs_core
+def test_a_queued_event_and_its_fields_leave_the_collector_s_sight() -> None:
+    fields = capture.named_fields({}, {"user_id": "u"}, {"i": [1]})
+    raw = _raw(fields)
+    assert gc.is_tracked(raw)
+    assert gc.is_tracked(fields)
+    native.untrack_event(raw)
+    assert not gc.is_tracked(raw)
+    assert not gc.is_tracked(fields)
+    # What they refer to stays in sight.
+    assert gc.is_tracked(fields["details"]["i"])
+    # A dict that takes a container again is tracked again, by CPython itself.
+    fields["more"] = [2]
+    assert gc.is_tracked(fields)
+
+
+@needs_core
+def test_an_event_with_an_exception_stays_in_the_collector_s_sight() -> None:
+    # Its traceback's frames may refer back to what refers to the event.
+    fields = capture.named_fields({}, {"user_id": "u"}, {"i": [1]})
+    raw = _raw(fields, ValueError("no"))
+    native.untrack_event(raw)
+    assert gc.is_tracked(raw)
+    assert gc.is_tracked(fields)
+
+
+@needs_core
+def test_only_an_exact_dict_of_fields_is_untracked() -> None:
+    class Fields(dict[str, Any]):
+        pass
+
+    fields = Fields(details={"i": [1]})
+    raw = _raw(fields)
+    native.untrack_event(raw)
+    assert not gc.is_tracked(raw)
+    assert gc.is_tracked(fields)
+
+
+def test_without_the_core_an_event_stays_in_sight() -> None:
+    fields = reference_named_fields({}, {"user_id": "u"}, {"i": [1]})
+    raw = _raw(fields)
+    capture._stays_tracked(raw)
+    assert gc.is_tracked(raw)
+    assert gc.is_tracked(fields)
+
+
+async def test_an_event_waiting_for_the_writer_is_out_of_sight_and_its_cycles_are_still_collected(
+    tmp_path: Path,
+) -> None:
+    # An awaited call enqueues at once and returns without letting the loop
+    # run: the event is still in the stream. A caller's object in a cycle,
+    # held by that event, is collected once the event is written.
+    node = _Node()
+    alive = weakref.ref(node)
+    async with Auditor(log_dir=tmp_path / "log", self_audit=False) as auditor:
+        await auditor.emit("custom", "x", node=node, n=1)
+        assert auditor._runtime is not None
+        queued = auditor._runtime.stream._items[-1]
+        assert queued.fields["n"] == 1
+        core = capture.untrack_event is not capture._stays_tracked
+        assert gc.is_tracked(queued) is not core
+        assert gc.is_tracked(queued.fields) is not core
+        del queued, node
+        await auditor.flush()
+    gc.collect()
+    assert alive() is None
+    events = read_events(tmp_path / "log" / "custom.jsonl")
+    assert [e["n"] for e in events] == [1]
+    assert "encoding_error" not in events[0]

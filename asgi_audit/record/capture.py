@@ -32,6 +32,7 @@ __all__ = (
     "reference_named_fields",
     "reference_own_fields",
     "snapshot",
+    "untrack_event",
 )
 
 #: How deep containers are copied; deeper ones are shared.
@@ -89,3 +90,18 @@ named_fields: Final[Callable[[Fields, Fields, Any], Fields]] = getattr(
 )
 #: :func:`reference_own_fields`, compiled when the core is installed.
 own_fields: Final[Callable[[Fields], Fields]] = getattr(_core, "own_fields", reference_own_fields)
+
+
+def _stays_tracked(raw: tuple[Any, ...]) -> None:
+    """Without the core an event stays in the garbage collector's sight: Python
+    has no way to take it out."""
+
+
+#: Takes a queued event (a ``RawEvent``) and its fields dict out of the garbage
+#: collector's sight, where the core is installed; nothing for an event with an
+#: exception. See ``untrack_event`` in the core's ``capture.rs`` for why that is
+#: safe and what it saves: the events waiting for the writer no longer reach the
+#: collector's oldest generation, whose full collections stop the loop.
+untrack_event: Final[Callable[[tuple[Any, ...]], None]] = getattr(
+    _core, "untrack_event", _stays_tracked
+)

@@ -93,6 +93,37 @@ fn own(fields: &Bound<'_, PyDict>) -> PyResult<()> {
 pub(crate) mod py {
     use super::*;
 
+    /// `asgi_audit.record.capture.untrack_event`: a queued event (a `RawEvent`)
+    /// and its fields dict taken out of the garbage collector's sight; nothing
+    /// for an event with an exception (its traceback's frames may refer back).
+    ///
+    /// An event waits for the writer for milliseconds, long enough to be
+    /// alive at a collection of the collector's middle generation, which moves
+    /// it to the oldest: enough of those start a full collection, which walks
+    /// every object of the process with the loop stopped. Neither object can
+    /// be part of a cycle: the tuple is made by the capture and held only by
+    /// the stream and the writer, the dict is the capture's own (a method's
+    /// keyword arguments, or a copy), and what they refer to stays tracked, so
+    /// the collector still sees it (a reference from an untracked object
+    /// counts as one from outside). A dict that later takes a container is
+    /// tracked again by CPython itself.
+    #[pyfunction]
+    pub fn untrack_event(raw: &Bound<'_, PyTuple>) -> PyResult<()> {
+        if raw.len() != 8 || !raw.get_item(6)?.is_none() {
+            return Ok(());
+        }
+        let fields = raw.get_item(5)?;
+        // SAFETY: both are live objects of types the collector tracks (a tuple,
+        // an exact dict); untracking one that is not tracked does nothing.
+        unsafe {
+            if fields.is_exact_instance_of::<PyDict>() {
+                pyo3::ffi::PyObject_GC_UnTrack(fields.as_ptr().cast());
+            }
+            pyo3::ffi::PyObject_GC_UnTrack(raw.as_ptr().cast());
+        }
+        Ok(())
+    }
+
     /// `asgi_audit.record.capture.own_fields`: `fields` itself, each container
     /// value replaced by its copy.
     #[pyfunction]

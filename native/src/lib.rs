@@ -63,7 +63,7 @@ mod asgi_audit_native {
 
     /// The capture of a method's fields on the caller's side (`capture.rs`).
     #[pymodule_export]
-    use crate::capture::py::{named_fields, own_fields};
+    use crate::capture::py::{named_fields, own_fields, untrack_event};
 
     /// The writer's per-event pipeline and the event ids (`pipeline.rs`, `py_pipeline.rs`).
     #[pymodule_export]
