@@ -193,7 +193,7 @@ def own_fields(fields: dict[str, Any]) -> dict[str, Any]:
     """``asgi_audit.record.capture.own_fields``: ``fields`` itself, each container
     value replaced by its copy."""
 
-def untrack_event(raw: tuple[Any, ...]) -> None:
+def untrack_event(raw: object) -> None:
     """``asgi_audit.record.capture.untrack_event``: a queued ``RawEvent`` and its
     fields dict out of the garbage collector's sight (nothing for an event with
-    an exception)."""
+    an exception, nor for anything but an eight-item tuple)."""

@@ -433,3 +433,12 @@ async def test_an_event_waiting_for_the_writer_is_out_of_sight_and_its_cycles_ar
     events = read_events(tmp_path / "log" / "custom.jsonl")
     assert [e["n"] for e in events] == [1]
     assert "encoding_error" not in events[0]
+
+
+@needs_core
+def test_anything_but_an_event_tuple_is_left_as_it_is() -> None:
+    fields: dict[str, Any] = {"details": {"i": [1]}}
+    for other in ([fields], ("custom", fields), {"fields": fields}):
+        native.untrack_event(other)
+        assert gc.is_tracked(other)
+    assert gc.is_tracked(fields)

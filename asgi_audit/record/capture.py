@@ -92,7 +92,7 @@ named_fields: Final[Callable[[Fields, Fields, Any], Fields]] = getattr(
 own_fields: Final[Callable[[Fields], Fields]] = getattr(_core, "own_fields", reference_own_fields)
 
 
-def _stays_tracked(raw: tuple[Any, ...]) -> None:
+def _stays_tracked(raw: object) -> None:
     """Without the core an event stays in the garbage collector's sight: Python
     has no way to take it out."""
 
@@ -102,6 +102,6 @@ def _stays_tracked(raw: tuple[Any, ...]) -> None:
 #: exception. See ``untrack_event`` in the core's ``capture.rs`` for why that is
 #: safe and what it saves: the events waiting for the writer no longer reach the
 #: collector's oldest generation, whose full collections stop the loop.
-untrack_event: Final[Callable[[tuple[Any, ...]], None]] = getattr(
+untrack_event: Final[Callable[[object], None]] = getattr(
     _core, "untrack_event", _stays_tracked
 )

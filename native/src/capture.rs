@@ -108,7 +108,11 @@ pub(crate) mod py {
     /// counts as one from outside). A dict that later takes a container is
     /// tracked again by CPython itself.
     #[pyfunction]
-    pub fn untrack_event(raw: &Bound<'_, PyTuple>) -> PyResult<()> {
+    pub fn untrack_event(raw: &Bound<'_, PyAny>) -> PyResult<()> {
+        // Anything but an event's eight-item tuple is left as it is.
+        let Ok(raw) = raw.cast::<PyTuple>() else {
+            return Ok(());
+        };
         if raw.len() != 8 || !raw.get_item(6)?.is_none() {
             return Ok(());
         }
