@@ -467,3 +467,51 @@ async def test_the_loop_runs_while_the_lane_works_on_after_a_trip(tmp_path: Path
     assert _ns((log_dir / "custom.jsonl").read_bytes()) == list(range(3073))
     assert _ns(path.read_bytes()) == [-1, -1]
     assert cli_main(["verify", str(log_dir)]) == 0
+
+
+async def test_a_batch_finished_while_the_run_goes_on_is_counted_complete_at_once(
+    tmp_path: Path,
+) -> None:
+    # The first batch's chunk waits for another holder of "a"'s lock; the next
+    # batch is started behind it and waits for "b"'s. Once "a" is free, the first
+    # batch is complete while the run goes on: counted so at once, with the
+    # second batch in flight and nothing held.
+    log_dir = tmp_path / "log"
+    # No linger: the writer takes at each hand-off, not once the queue is urgent.
+    async with Auditor(
+        log_dir=log_dir, self_audit=False, fsync="never", batch_interval_ms=0
+    ) as auditor:
+        await auditor.emit("a", "x", n=0)
+        await auditor.emit("b", "x", n=0)
+        await auditor.flush()  # both files open, both streams announced
+        assert auditor.stats()["completed"] == 2
+        batches = auditor.stats()["batches"]
+        holders = {name: _locked(log_dir / f".{name}.jsonl.lock") for name in ("a", "b")}
+        try:
+            # The awaited caller hands off at sequence numbers 1,024 and 2,048:
+            # a batch of the 1,022 "a" events, then one of 1,024 "b" events.
+            for i in range(1, 1023):
+                await auditor.emit("a", "x", n=i)
+            for i in range(1, 1025):
+                await auditor.emit("b", "x", n=i)
+            with anyio.fail_after(30):
+                while auditor.stats()["in_flight"] != 2046:
+                    await anyio.sleep(0.005)
+            _release(holders.pop("a"))
+            with anyio.fail_after(30):
+                while auditor.stats()["completed"] == 2:
+                    await anyio.sleep(0.005)
+            stats = auditor.stats()
+            assert (stats["completed"], stats["in_flight"]) == (1024, 1024)
+            assert (stats["held"], stats["queued"]) == (0, 0)
+            assert _ns((log_dir / "a.jsonl").read_bytes()) == list(range(1023))
+            assert _ns((log_dir / "b.jsonl").read_bytes()) == [0]
+        finally:
+            for holder in holders.values():
+                _release(holder)
+        await auditor.flush()
+        assert auditor.stats()["completed"] == 2048
+        # The first taken by the writer's loop, the second into the run.
+        assert auditor.stats()["batches"] == batches + 2
+    assert _ns((log_dir / "b.jsonl").read_bytes()) == list(range(1025))
+    assert cli_main(["verify", str(log_dir)]) == 0
