@@ -39,6 +39,8 @@ import httpx
 import pytest
 
 from asgi_audit import Auditor, AuditQueueFull, AuditWriteError
+from asgi_audit.record.engine import compiled_module
+from asgi_audit.store.batches import GATHER_FROM
 from tests.apps import LOG_DIR_ENV
 from tests.apps.durable import READY, SHUTDOWN_MARKER
 from tests.helpers import read_events, reports
@@ -558,6 +560,61 @@ async def test_a_durable_call_waits_while_its_line_cannot_be_written(log_dir: Pa
     assert [e["n"] for e in fifo.events()] == [0]
     # The line reached the FIFO, but a FIFO cannot be fsynced: durability is not claimed.
     assert isinstance(outcome[0], AuditWriteError)
+
+
+async def test_a_failed_fsync_reaches_the_durable_caller_with_a_burst_gathered_beside_its_trip(
+    log_dir: Path,
+) -> None:
+    # The durable event's batch is its category's first: the writer's thread
+    # opens the file (a FIFO: stuck until read) while the loop gathers a burst of
+    # another category beside that trip on the core's lane. The trip's outcome
+    # then reaches the stream through the gathering's accounting; a FIFO cannot
+    # be fsynced, and that error must still reach the durable caller.
+    lane = getattr(compiled_module(), "LANE", 1) >= 2
+    fifo = StuckFile(log_dir / "custom.jsonl")
+    outcome: list[BaseException | None] = []
+    try:
+        async with Auditor(
+            log_dir=log_dir,
+            fsync="never",
+            self_audit=False,
+            shutdown_timeout=WAIT,
+            queue_capacity=10_000,
+        ) as auditor:
+
+            async def durable_call() -> None:
+                try:
+                    await auditor.emit("custom", "durable", durable=True, n=0)
+                except AuditWriteError as exc:
+                    outcome.append(exc)
+                else:
+                    outcome.append(None)
+
+            async with anyio.create_task_group() as tg:
+                tg.start_soon(durable_call)
+                await wait_until(
+                    lambda: auditor.stats()["in_flight"] == 1, "the writer took no batch"
+                )
+                for i in range(3072):  # hands the loop over every 1,024 events
+                    await auditor.emit("other", "x", n=i)
+                if lane:
+                    await wait_until(
+                        lambda: auditor.stats()["queued"] < GATHER_FROM,
+                        "the burst was never gathered beside the trip",
+                    )
+                assert outcome == [], "a durable call returned while its line was not written"
+                fifo.start_reading()
+                with anyio.fail_after(WAIT):
+                    await wait_until(lambda: bool(outcome), "the durable call never ended")
+            await auditor.flush()
+        await fifo.wait_eof()
+    finally:
+        fifo.release()
+    assert [e["n"] for e in fifo.events()] == [0]
+    assert isinstance(outcome[0], AuditWriteError)
+    others = read_events(log_dir / "other.jsonl")
+    assert [e["n"] for e in others] == list(range(3072))
+    assert not any("encoding_error" in e for e in others)
 
 
 # ------------------------------------------------------- 4. drop under a stuck writer
