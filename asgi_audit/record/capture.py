@@ -102,6 +102,4 @@ def _stays_tracked(raw: object) -> None:
 #: exception. See ``untrack_event`` in the core's ``capture.rs`` for why that is
 #: safe and what it saves: the events waiting for the writer no longer reach the
 #: collector's oldest generation, whose full collections stop the loop.
-untrack_event: Final[Callable[[object], None]] = getattr(
-    _core, "untrack_event", _stays_tracked
-)
+untrack_event: Final[Callable[[object], None]] = getattr(_core, "untrack_event", _stays_tracked)
