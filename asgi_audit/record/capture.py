@@ -100,6 +100,6 @@ def _stays_tracked(raw: object) -> None:
 #: Takes a queued event (a ``RawEvent``) and its fields dict out of the garbage
 #: collector's sight, where the core is installed; nothing for an event with an
 #: exception. See ``untrack_event`` in the core's ``capture.rs`` for why that is
-#: safe and what it saves: the events waiting for the writer no longer reach the
-#: collector's oldest generation, whose full collections stop the loop.
+#: safe. What it saves: the collector's young and middle collections no longer
+#: walk the waiting events, nor move them to its oldest generation.
 untrack_event: Final[Callable[[object], None]] = getattr(_core, "untrack_event", _stays_tracked)
