@@ -528,32 +528,33 @@ async def test_a_durable_call_returns_only_after_its_line_was_fsynced(
         assert auditor.stats()["categories"]["custom"]["fsync_errors"] == 0
 
 
+async def _durable_call(auditor: Auditor, outcome: list[BaseException | None]) -> None:
+    """A durable "custom" event (``n=0``); its ``AuditWriteError``, or None, into ``outcome``."""
+    try:
+        await auditor.emit("custom", "durable", durable=True, n=0)
+    except AuditWriteError as exc:
+        outcome.append(exc)
+    else:
+        outcome.append(None)
+
+
 async def test_a_durable_call_waits_while_its_line_cannot_be_written(log_dir: Path) -> None:
     fifo = StuckFile(log_dir / "custom.jsonl")
     outcome: list[BaseException | None] = []
     try:
-        async with Auditor(
-            log_dir=log_dir, fsync="never", self_audit=False, shutdown_timeout=WAIT
-        ) as auditor:
-
-            async def durable_call() -> None:
-                try:
-                    await auditor.emit("custom", "durable", durable=True, n=0)
-                except AuditWriteError as exc:
-                    outcome.append(exc)
-                else:
-                    outcome.append(None)
-
-            async with anyio.create_task_group() as tg:
-                tg.start_soon(durable_call)
-                await wait_until(
-                    lambda: auditor.stats()["in_flight"] == 1, "the writer took no batch"
-                )
-                await anyio.sleep(0.05)  # every chance to return too early
-                assert outcome == [], "a durable call returned while its line was not written"
-                fifo.start_reading()
-                with anyio.fail_after(WAIT):
-                    await wait_until(lambda: bool(outcome), "the durable call never ended")
+        async with (
+            Auditor(
+                log_dir=log_dir, fsync="never", self_audit=False, shutdown_timeout=WAIT
+            ) as auditor,
+            anyio.create_task_group() as tg,
+        ):
+            tg.start_soon(_durable_call, auditor, outcome)
+            await wait_until(lambda: auditor.stats()["in_flight"] == 1, "the writer took no batch")
+            await anyio.sleep(0.05)  # every chance to return too early
+            assert outcome == [], "a durable call returned while its line was not written"
+            fifo.start_reading()
+            with anyio.fail_after(WAIT):
+                await wait_until(lambda: bool(outcome), "the durable call never ended")
         await fifo.wait_eof()
     finally:
         fifo.release()
@@ -581,17 +582,8 @@ async def test_a_failed_fsync_reaches_the_durable_caller_with_a_burst_gathered_b
             shutdown_timeout=WAIT,
             queue_capacity=10_000,
         ) as auditor:
-
-            async def durable_call() -> None:
-                try:
-                    await auditor.emit("custom", "durable", durable=True, n=0)
-                except AuditWriteError as exc:
-                    outcome.append(exc)
-                else:
-                    outcome.append(None)
-
             async with anyio.create_task_group() as tg:
-                tg.start_soon(durable_call)
+                tg.start_soon(_durable_call, auditor, outcome)
                 await wait_until(
                     lambda: auditor.stats()["in_flight"] == 1, "the writer took no batch"
                 )
