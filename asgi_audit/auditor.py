@@ -427,8 +427,26 @@ class Auditor(EventMethods[Coroutine[Any, Any, None]]):
                 return hand_off() if handoff and not seq % handoff else _recorded()
         return self._put(raw)
 
+    def _bound_context(self) -> RequestContext | None:
+        # What _submit captures, for the methods that make several events at once.
+        cell = _get_cell()
+        context = None if cell is None else cell.context
+        if context is None and _tracing:
+            trace_id, span_id = trace_ids()
+            if trace_id is not None:
+                context = RequestContext(trace_id=trace_id, span_id=span_id)
+        return context
+
     def _deliver(self, raw: RawEvent) -> Coroutine[Any, Any, None]:
         return self._put(raw)
+
+    async def _deliver_all(self, raws: list[RawEvent]) -> None:
+        for raw in raws:
+            await self._put(raw)
+
+    def _id_budget(self) -> tuple[int, int]:
+        caps = self._settings.caps
+        return caps.max_items, caps.max_event_bytes // 2
 
     def _offer(self, raw: RawEvent) -> int:
         """Enqueue ``raw`` at once if nothing stands in the way: a running stream

@@ -1,7 +1,7 @@
 """The typed event methods, written once for every front door.
 
 API. :class:`EventMethods` holds ``login_attempt``, ``logout``, ``session_event``,
-``injection_attempt``, ``tool_blocked``, ``api_access`` and ``emit``; ``Auditor``,
+``injection_attempt``, ``tool_blocked``, ``data_access``, ``api_access`` and ``emit``; ``Auditor``,
 ``AuditContext`` and the sync facades inherit them and differ only in how a
 captured event is submitted (awaited, or blocking for threads).
 """
@@ -10,14 +10,17 @@ from __future__ import annotations
 
 import sys
 import time
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any, Generic, Literal, TypeVar
 
+from .record.access import DEFAULT_ID_BUDGET, access_events, access_fields, split_ids
 from .record.capture import named_fields, own_fields
 from .record.context import RequestContext, current_context
 from .record.events import (
     API_AUDIT,
     AUTH,
+    DATA_ACCESS,
+    DATA_ACCESS_OUTCOMES,
     INJECTION,
     INJECTION_OUTCOMES,
     SEVERITIES,
@@ -33,6 +36,8 @@ from .record.events import (
 )
 
 __all__ = (
+    "DataAccessOutcome",
+    "DataAction",
     "EventMethods",
     "ExcInfo",
     "InjectionOutcome",
@@ -49,7 +54,10 @@ LoginOutcome = Literal["success", "failed", "rate_limited", "blocked"]
 ToolBlockedOutcome = Literal["blocked", "requires_approval"]
 Severity = Literal["LOW", "WARNING", "MEDIUM", "HIGH", "CRITICAL"]
 InjectionOutcome = Literal["logged", "warned", "blocked"]
+DataAction = Literal["read", "export", "update", "delete"]
+DataAccessOutcome = Literal["success", "denied", "failed"]
 ExcInfo = BaseException | bool | None
+RecordId = str | int
 
 
 def outcome_for_status(status: int) -> str:
@@ -125,6 +133,14 @@ class EventMethods(Generic[R]):
     def _deliver(self, raw: RawEvent) -> R:
         """Hand a captured event to the writer's stream."""
         raise NotImplementedError
+
+    def _deliver_all(self, raws: list[RawEvent]) -> R:
+        """Hand several captured events to the writer's stream, in order."""
+        raise NotImplementedError
+
+    def _id_budget(self) -> tuple[int, int]:
+        """The most ids one event holds, and the most bytes they may take."""
+        return DEFAULT_ID_BUDGET
 
     def login_attempt(
         self,
@@ -269,6 +285,65 @@ class EventMethods(Generic[R]):
             details,
         )
         return self._submit(TOOL_BLOCKS, "tool_path_blocked", outcome, fields, None, durable)
+
+    def data_access(
+        self,
+        resource_type: str,
+        resource_id: RecordId | None = None,
+        *,
+        ids: Iterable[RecordId] | None = None,
+        action: DataAction = "read",
+        record_count: int | None = None,
+        purpose: str | None = None,
+        outcome: DataAccessOutcome = "success",
+        user_id: str | None = None,
+        details: Mapping[str, Any] | None = None,
+        durable: bool = False,
+        **fields: Any,
+    ) -> R:
+        """Who read, exported, changed or deleted which records, in ``data_access.jsonl``.
+
+        The accounting of disclosures (GDPR article 30, HIPAA's 164.528), PCI DSS
+        10.2.1.1 (every access to cardholder data) and ASVS V16: one event per
+        access, with the request's user, address and request id from its context.
+
+        Args:
+            resource_type: what kind of record (``patient``, ``invoice``,
+                ``card``); the event's ``resource``.
+            resource_id: the one record acted on, when there is one.
+            ids: the records acted on, when there are several (any iterable,
+                copied at the call). Capped in the writer like any list
+                (``max_items``); ``record_count`` keeps the whole count.
+            action: ``read`` (the default), ``export``, ``update`` or ``delete``.
+            record_count: how many records; defaults to the number of ``ids``,
+                else 1 with a ``resource_id``, else absent.
+            purpose: why (``treatment``, ``support ticket 4411``); redacted as
+                any text is.
+            outcome: ``success`` (the default), ``denied`` (the app refused it)
+                or ``failed``.
+            user_id: who, when the request's context does not say.
+
+        Raises:
+            ValueError: an empty ``resource_type``, an action or outcome outside
+                its set, or a negative ``record_count``.
+            TypeError: ``ids`` given as one string or bytes, or a
+                ``record_count`` that is not an int.
+        """
+        check_choice("data_access", "outcome", outcome, DATA_ACCESS_OUTCOMES)
+        named = access_fields(
+            resource_type, resource_id, ids, action, record_count, purpose, user_id
+        )
+        id_list = named["ids"]
+        parts = None if id_list is None else split_ids(id_list, *self._id_budget())
+        if parts is None or len(parts) == 1:
+            fields = named_fields(fields, named, details)
+            return self._submit(DATA_ACCESS, "data_access", outcome, fields, None, durable)
+        # More ids than one line holds whole: one event per part, linked by an
+        # access_id, each with the whole record_count. Only the last waits for
+        # durability: the stream's events are synced in order.
+        context, now = self._bound_context(), time.time_ns()
+        raws = access_events(parts, named, fields, details, outcome, context, now, durable)
+        return self._deliver_all(raws)
 
     def api_access(
         self,

@@ -44,6 +44,13 @@ class SyncAuditor(EventMethods[None]):
     def _deliver(self, raw: RawEvent) -> None:
         self._auditor._put_blocking(raw)
 
+    def _deliver_all(self, raws: list[RawEvent]) -> None:
+        for raw in raws:
+            self._auditor._put_blocking(raw)
+
+    def _id_budget(self) -> tuple[int, int]:
+        return self._auditor._id_budget()
+
     def flush(self, timeout: float | None = None) -> bool:
         """Block until every event recorded before the call is written; False on timeout."""
         return self._auditor._running_stream().flush_blocking(timeout)

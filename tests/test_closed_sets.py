@@ -1,9 +1,10 @@
 """The documented closed sets of the event methods, checked at the call site.
 
 ``login_attempt`` outcomes, ``tool_blocked`` outcomes, ``injection_attempt``
-severities and outcomes: a value outside its set is a ``ValueError`` naming the
-argument, quoting the value and listing the allowed ones, raised by the call
-itself (before anything is queued), identically on the Auditor, an
+severities and outcomes, ``data_access`` actions and outcomes: a value outside
+its set is a ``ValueError`` naming the argument, quoting the value and listing
+the allowed ones, raised by the call itself (before anything is queued),
+identically on the Auditor, an
 ``AuditContext`` and the sync facade. Every allowed value is written as given.
 """
 
@@ -23,6 +24,8 @@ LOGIN: Final = ("success", "failed", "rate_limited", "blocked")
 TOOL: Final = ("blocked", "requires_approval")
 SEVERITY: Final = ("LOW", "WARNING", "MEDIUM", "HIGH", "CRITICAL")
 INJECTION: Final = ("logged", "warned", "blocked")
+DATA_ACTION: Final = ("read", "export", "update", "delete")
+DATA_OUTCOME: Final = ("success", "denied", "failed")
 RISK: Final = {"LOW": 0.2, "WARNING": 0.3, "MEDIUM": 0.4, "HIGH": 0.7, "CRITICAL": 1.0}
 
 #: method -> (the arguments every call needs, its file)
@@ -30,6 +33,7 @@ METHODS: Final[dict[str, tuple[dict[str, Any], str]]] = {
     "login_attempt": ({"user_id": "alice"}, "auth-events.jsonl"),
     "tool_blocked": ({"tool_name": "read_file"}, "tool-blocks.jsonl"),
     "injection_attempt": ({"rule_name": "override", "severity": "HIGH"}, "injection-events.jsonl"),
+    "data_access": ({"resource_type": "patient"}, "data_access.jsonl"),
 }
 
 #: (method, argument, bad value, the allowed values)
@@ -47,6 +51,11 @@ BAD: Final = [
     ("injection_attempt", "severity", None, SEVERITY),
     ("injection_attempt", "outcome", "denied", INJECTION),
     ("injection_attempt", "outcome", "warning", INJECTION),
+    ("data_access", "action", "write", DATA_ACTION),
+    ("data_access", "action", "READ", DATA_ACTION),
+    ("data_access", "action", None, DATA_ACTION),
+    ("data_access", "outcome", "blocked", DATA_OUTCOME),
+    ("data_access", "outcome", "allowed", DATA_OUTCOME),
 ]
 
 GOOD: Final = [
@@ -54,6 +63,8 @@ GOOD: Final = [
     *(("tool_blocked", "outcome", value) for value in TOOL),
     *(("injection_attempt", "severity", value) for value in SEVERITY),
     *(("injection_attempt", "outcome", value) for value in INJECTION),
+    *(("data_access", "action", value) for value in DATA_ACTION),
+    *(("data_access", "outcome", value) for value in DATA_OUTCOME),
 ]
 
 DOORS: Final = ("auditor", "context", "sync")

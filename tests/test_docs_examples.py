@@ -60,6 +60,7 @@ HANG_GUARD: Final = 30.0
 KEY: Final = "docs-example-key-0123456789abcdef"
 DOCS: Final = REPO_ROOT / "docs"
 EVENTS_PAGE: Final = DOCS / "reference" / "events.md"
+DATA_ACCESS_PAGE: Final = DOCS / "how-to" / "data-access.md"
 MIDDLEWARE_PAGE: Final = DOCS / "reference" / "middleware.md"
 VERIFY_PAGE: Final = DOCS / "how-to" / "verify.md"
 #: Stream ids and key ids: 16 hex digits, different in every run.
@@ -372,6 +373,59 @@ async def test_event_method_rules_read_as_the_pages_say(tmp_path: Path) -> None:
 
 
 # --- how-to guides ------------------------------------------------------------------------
+
+
+async def test_data_access(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    example = fresh("docs_src.data_access.main")
+    browser = {"user-agent": "Mozilla/5.0"}
+    async with serving(example.app) as client:
+        read = await client.get("/patients/7", headers=browser)
+        ward = await client.get("/wards/B/patients")
+        refused = await client.post("/patients/export")
+        exported = await client.post("/patients/export", headers={"x-role": "records-officer"})
+    assert [r.status_code for r in (read, ward, refused, exported)] == [200, 200, 403, 200]
+    found = events("data_access.jsonl")
+    one = found[0]
+    # The page's line is this one, field for field, but for what differs in every run.
+    [shown_line] = re.findall(r"```json\n(.*?)\n```", page_text(DATA_ACCESS_PAGE), re.DOTALL)
+    shown = json.loads(shown_line)
+    assert list(shown) == list(one)
+    varying = {"timestamp", "epoch_ms", "event_id", "ip_address", "request_id", "stream", "mac"}
+    assert {k: v for k, v in shown.items() if k not in varying} == {
+        k: v for k, v in one.items() if k not in varying
+    }
+    # The ward's 1,000 patients in parts of at most 256 ids, linked; the refused
+    # export; the export's 2,000 ids in parts, every one of them.
+    by_request: dict[str, list[dict[str, Any]]] = {}
+    for event in found[1:]:
+        by_request.setdefault(event["request_id"], []).append(event)
+    ward_parts, [denied], export_parts = by_request.values()
+    for parts, count in ((ward_parts, 1000), (export_parts, 2000)):
+        assert len({e["access_id"] for e in parts}) == 1
+        assert [(e["part"], e["parts"]) for e in parts] == [
+            (i, len(parts)) for i in range(1, len(parts) + 1)
+        ]
+        assert {e["record_count"] for e in parts} == {count}
+        assert all(len(e["ids"]) <= 256 for e in parts)
+    assert [i for e in ward_parts for i in e["ids"]] == list(range(1, 2001, 2))
+    assert [i for e in export_parts for i in e["ids"]] == list(range(1, 2001))
+    assert {e["action"] for e in export_parts} == {"export"}
+    assert (denied["action"], denied["outcome"], denied["event_action"]) == (
+        "export",
+        "denied",
+        "authz_fail",
+    )
+    assert verify() == 0
+    # The page's query finds dr-ann's read, and only it.
+    [command] = re.findall(r"```sh\n(asgi-audit query .*?)\n```", page_text(DATA_ACCESS_PAGE))
+    capsys.readouterr()
+    assert cli_main([*command.split()[1:], str(LOGS)]) == 0
+    [printed] = capsys.readouterr().out.splitlines()
+    assert "data_access" in printed
+    assert "dr-ann" in printed
 
 
 def raw_request(server: Server, request: bytes) -> bytes:

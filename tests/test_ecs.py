@@ -376,6 +376,27 @@ CASES: dict[str, Case] = {
                error_message="database unavailable"),
         "event", NET, ["connection", "end", "error"], "failure", "websocket_close",
     ),
+    "data read": Case(
+        native("data_access", "data_access", "success", BROWSER, user_id="dr-ann",
+               action="read", resource_type="patient", resource_id=42, record_count=1,
+               purpose="treatment"),
+        "event", ["database"], ["access"], "success", "sensitive_read",
+    ),
+    "data export": Case(
+        native("data_access", "data_access", "success", API, action="export",
+               resource_type="invoice", ids=["inv-1", "inv-2"], record_count=2),
+        "event", ["database"], ["access"], "success", "sensitive_read",
+    ),
+    "data delete": Case(
+        native("data_access", "data_access", "success", API, action="delete",
+               resource_type="card", resource_id="c-9", record_count=1),
+        "event", ["database"], ["change"], "success", "sensitive_delete",
+    ),
+    "data delete denied": Case(
+        native("data_access", "data_access", "denied", BROWSER, action="delete",
+               resource_type="card", resource_id="c-9", record_count=1),
+        "event", ["database"], ["change"], "failure", "authz_fail",
+    ),
     "audit started": Case(
         native("audit", "audit_started", "success", None,
                details={"version": "0.1.0", "pid": 42, "configuration": {"fsync": "batch"}}),

@@ -27,7 +27,7 @@ from asgi_audit.proof.integrity import Chain, Sealed
 from asgi_audit.record.context import RequestContext
 from asgi_audit.record.encoding import Caps, encode_line
 from asgi_audit.record.engine import PURE_VARIABLE, compiled_module
-from asgi_audit.record.events import RawEvent
+from asgi_audit.record.events import DATA_ACTIONS, RawEvent
 from asgi_audit.record.pipeline import Pipeline
 from asgi_audit.record.redaction import Redactor
 from asgi_audit.store.appending import Appender
@@ -98,6 +98,8 @@ KEYS = [
     "blocked_path",
     "tool_name",
     "user_id",
+    "action",
+    "resource_type",
     "details",
     "outcome",
     "event_type",
@@ -173,15 +175,18 @@ EVENT_TYPES = [
     "websocket_close",
     "tool_path_blocked",
     "injection_attempt",
+    "data_access",
     "session_created",
     "audit_started",
     "custom_thing",
 ]
 raw_event = st.builds(
     RawEvent,
-    category=st.sampled_from(["auth", "injection", "api_audit", "custom"]),
+    category=st.sampled_from(["auth", "injection", "api_audit", "data_access", "custom"]),
     event_type=st.sampled_from(EVENT_TYPES) | text,
-    outcome=st.none() | st.sampled_from(["success", "failed", "blocked", "rate_limited"]) | text,
+    outcome=st.none()
+    | st.sampled_from(["success", "failed", "blocked", "rate_limited", "denied"])
+    | text,
     time_ns=st.integers(0, 2**63 - 1) | st.just(time.time_ns()),
     context=context,
     fields=st.dictionaries(key, value, max_size=8),
@@ -424,6 +429,67 @@ def test_strings_and_details_are_the_reference(
         {**fields, "details": details},
     )
     _both(PIPELINES[which], [raw, raw], "hmac")
+
+
+# The standard names (event_action, resource) that vocabulary.py and the core's
+# event.rs each give: every event type, outcome and field they tell apart, each
+# combination once, so no pair is left to chance.
+STANDARD_OUTCOMES = [None, "success", "failed", "blocked", "rate_limited", "denied", "unknown"]
+STANDARD_FIELDS: list[dict[str, Any]] = [
+    {},
+    *({"action": action, "resource_type": "patient"} for action in DATA_ACTIONS),
+    {"action": "Read", "resource_type": 7},
+    {"action": 1, "resource_type": ""},
+    *({"status_code": status, "request_path": "/items/7"} for status in (200, 401, 403, 429)),
+    {"status_code": "401", "request_path": ""},
+    {"blocked_path": "/etc/passwd", "tool_name": "read_file", "user_id": "ann"},
+    {"blocked_path": "", "tool_name": "read_file"},
+    {"event_action": "own_action", "resource": "own_resource", "action": "read"},
+]
+
+
+def test_the_standard_names_are_the_references() -> None:
+    raws = [
+        RawEvent("data_access", event_type, outcome, 1_780_000_000_123_456_789, None, dict(fields))
+        for event_type in [*EVENT_TYPES, "custom_thing"]
+        for outcome in STANDARD_OUTCOMES
+        for fields in STANDARD_FIELDS
+    ]
+    for pipeline in PIPELINES[:2]:
+        _both(pipeline, raws, "none")
+
+
+def test_a_data_access_gets_its_owasp_name_and_resource_on_both_paths() -> None:
+    # The table the docs give, line by line, on the core and on the reference.
+    cases: list[tuple[str, str, str | None]] = [
+        ("read", "success", "sensitive_read"),
+        ("export", "success", "sensitive_read"),
+        ("update", "success", "sensitive_update"),
+        ("delete", "failed", "sensitive_delete"),
+        ("delete", "denied", "authz_fail"),
+        ("peek", "success", None),
+    ]
+    raws = [
+        RawEvent(
+            "data_access",
+            "data_access",
+            outcome,
+            1_780_000_000_123_456_789,
+            None,
+            {"action": action, "resource_type": "patient", "resource_id": 7},
+        )
+        for action, outcome, _ in cases
+    ]
+    ids = [str(uuid.UUID(int=(1 << 76) | i)) for i in range(len(raws))]
+    for pipeline in PIPELINES:
+        native = pipeline._encode_batch(raws, lambda category: None, ids)
+        reference = [
+            pipeline.encode(raw, None, event_id=i) for raw, i in zip(raws, ids, strict=True)
+        ]
+        for lines in (native, reference):
+            found = [orjson.loads(line) for line in lines]
+            assert [e.get("event_action") for e in found] == [c[2] for c in cases]
+            assert {e["resource"] for e in found} == {"patient"}
 
 
 @SETTINGS

@@ -324,7 +324,7 @@ def _add_query_arguments(p: argparse.ArgumentParser) -> None:
     )
     g.add_argument(
         "-c", "--category", action="extend", type=category_list, metavar="CATEGORY",
-        help="the category (auth, injection, tool_blocks, api_audit, audit, yours)",
+        help="the category (auth, injection, tool_blocks, data_access, api_audit, audit, yours)",
     )  # fmt: skip
     g.add_argument(
         "-t", "--type", dest="event_type", action="extend", type=names, metavar="TYPE",

@@ -49,13 +49,17 @@ Made from the event (never copied from a field of the same name):
     another session_* (category auth)     session              info
     injection_attempt, tool_path_blocked  intrusion_detection  info
     api_access                            api, web             access
+    data_access (read, export)            database             access
+    data_access (update, delete)          database             change
     websocket_connect                     network, web         connection, start
     websocket_close                       network, web         connection, end
     audit_started, audit_stopped          configuration        change
 
   Another event of a built-in category is ``info`` in that category's bucket (auth
   authentication, injection and tool_blocks intrusion_detection, api_audit api and
-  web, audit configuration). The outcome adds a type where one of the categories
+  web, data_access database, audit configuration). ECS expects no ``deletion`` in
+  ``database``: a deleted record is a ``change`` there, and ``event.action``
+  (``sensitive_delete``) says which. The outcome adds a type where one of the categories
   expects it (ECS's expected types per category): ``blocked``, ``denied`` and
   ``rate_limited`` add ``denied``, ``logged`` and ``warned`` (a detection let
   through) add ``allowed`` (both where api, intrusion_detection or network is
@@ -187,7 +191,15 @@ _BY_CATEGORY: Final[Mapping[str, tuple[str, ...]]] = {
     "injection": ("intrusion_detection",),
     "tool_blocks": ("intrusion_detection",),
     "api_audit": ("api", "web"),
+    "data_access": ("database",),
     "audit": ("configuration",),
+}
+# data_access action -> event.type in ECS's database category.
+_DATA_TYPES: Final[Mapping[str, str]] = {
+    "read": "access",
+    "export": "access",
+    "update": "change",
+    "delete": "change",
 }
 _BOOKKEEPING: Final = frozenset({"events_dropped", "partial_line_recovered"})
 _ALLOW_DENY: Final = frozenset({"api", "intrusion_detection", "network"})
@@ -253,11 +265,13 @@ def _nanoseconds(duration_ms: Any) -> Any:
 
 
 def _categorize(
-    event_type: str | None, category: str | None, outcome: str | None
+    event_type: str | None, category: str | None, outcome: str | None, action: Any = None
 ) -> _Categorization | None:
     if event_type is None or event_type in _BOOKKEEPING:
         return None
     found = _BY_TYPE.get(event_type)
+    if event_type == "data_access" and isinstance(action, str) and action in _DATA_TYPES:
+        found = (("database",), (_DATA_TYPES[action],))
     if found is None:
         if category == "auth" and event_type.startswith("session_"):
             found = (("session",), ("info",))
@@ -333,7 +347,7 @@ def to_ecs(event: dict[str, Any]) -> dict[str, Any]:
     flat["message"] = _summary(event, event_type, outcome)
     flat["ecs.version"] = ECS_VERSION
     flat["event.kind"] = "alert" if event_type == "injection_attempt" else "event"
-    categorization = _categorize(event_type, category, outcome)
+    categorization = _categorize(event_type, category, outcome, event.get("action"))
     if categorization is not None:
         flat["event.category"], flat["event.type"] = map(list, categorization)
     if "outcome" in event:

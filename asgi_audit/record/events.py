@@ -25,6 +25,9 @@ __all__ = (
     "API_AUDIT",
     "AUTH",
     "CATEGORY_FILES",
+    "DATA_ACCESS",
+    "DATA_ACCESS_OUTCOMES",
+    "DATA_ACTIONS",
     "HEADER_FIELDS",
     "INJECTION",
     "INJECTION_OUTCOMES",
@@ -55,6 +58,10 @@ AUTH: Final = "auth"
 INJECTION: Final = "injection"
 TOOL_BLOCKS: Final = "tool_blocks"
 API_AUDIT: Final = "api_audit"
+#: Who read, exported, changed or deleted which records (``data_access``): a
+#: category of its own, in ``data_access.jsonl`` (no file of the system this
+#: replaces, so it follows the ``<category>.jsonl`` rule).
+DATA_ACCESS: Final = "data_access"
 
 #: The four files of the system this replaces; their names are kept.
 CATEGORY_FILES: Final[Mapping[str, str]] = {
@@ -77,6 +84,10 @@ UNKNOWN_OUTCOME: Final = "unknown"
 TOOL_BLOCKED_OUTCOMES: Final = ("blocked", "requires_approval")
 #: ``injection_attempt`` outcomes: recorded only, let through with a warning, stopped.
 INJECTION_OUTCOMES: Final = ("logged", "warned", "blocked")
+#: ``data_access`` actions: what was done with the records.
+DATA_ACTIONS: Final = ("read", "export", "update", "delete")
+#: ``data_access`` outcomes: done, refused by the app's authorization, attempted and failed.
+DATA_ACCESS_OUTCOMES: Final = ("success", "denied", "failed")
 
 #: Base risk per severity, as the original injection guard scored them.
 SEVERITY_RISK: Final[Mapping[str, float]] = {

@@ -18,6 +18,10 @@ session_expired        any                           session_expired
 session_use_after_expire any                         session_use_after_expire
 injection_attempt      any                           input_validation_fail
 tool_path_blocked      any                           authz_fail
+data_access            denied                        authz_fail
+data_access            read, export (action)         sensitive_read
+data_access            update (action)               sensitive_update
+data_access            delete (action)               sensitive_delete
 api_access             401, 403                      authz_fail
 api_access             429                           excess_rate_limit_exceeded
 websocket_connect      401, 403 (denied)             authz_fail
@@ -31,7 +35,9 @@ events; they carry no ``event_action``.
 ``resource`` names what was acted on: the route template of an HTTP or websocket
 request (``/items/{item_id}``, set by the middleware), else its path; the blocked
 file path, else the tool name, of a blocked tool call; the tool an injection
-was aimed at; the account (``user_id``) of a login or logout.
+was aimed at; the account (``user_id``) of a login or logout; the kind of
+record (``resource_type``) of a data access, as a route template names the kind
+of request (the ids stay in ``resource_id`` and ``ids``).
 """
 
 from __future__ import annotations
@@ -39,7 +45,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, Final
 
-__all__ = ("LOGIN_ACTIONS", "OWASP_ACTIONS", "event_action", "resource")
+__all__ = ("DATA_ACTIONS", "LOGIN_ACTIONS", "OWASP_ACTIONS", "event_action", "resource")
 
 #: login_attempt outcome -> event_action.
 LOGIN_ACTIONS: Final[Mapping[str, str]] = {
@@ -47,6 +53,15 @@ LOGIN_ACTIONS: Final[Mapping[str, str]] = {
     "failed": "authn_login_fail",
     "rate_limited": "excess_rate_limit_exceeded",
     "blocked": "authn_login_lock",
+}
+
+#: data_access action -> event_action (OWASP's sensitive data changes; an export
+#: is a read that leaves the system).
+DATA_ACTIONS: Final[Mapping[str, str]] = {
+    "read": "sensitive_read",
+    "export": "sensitive_read",
+    "update": "sensitive_update",
+    "delete": "sensitive_delete",
 }
 
 # event_type -> event_action whatever the outcome.
@@ -70,7 +85,7 @@ _BY_STATUS: Final[Mapping[int, str]] = {
 
 #: Every event_action this module can give.
 OWASP_ACTIONS: Final = frozenset(
-    {*LOGIN_ACTIONS.values(), *_BY_TYPE.values(), *_BY_STATUS.values()}
+    {*LOGIN_ACTIONS.values(), *DATA_ACTIONS.values(), *_BY_TYPE.values(), *_BY_STATUS.values()}
 )
 
 _HTTP_TYPES: Final = frozenset({"api_access", "websocket_connect", "websocket_close"})
@@ -80,6 +95,11 @@ def event_action(event_type: str, outcome: Any, fields: Mapping[str, Any]) -> st
     """The OWASP ``event_action`` of an event, or None where none fits."""
     if event_type == "login_attempt":
         return LOGIN_ACTIONS.get(outcome) if isinstance(outcome, str) else None
+    if event_type == "data_access":
+        if outcome == "denied":
+            return "authz_fail"
+        done = fields.get("action")
+        return DATA_ACTIONS.get(done) if isinstance(done, str) else None
     action = _BY_TYPE.get(event_type)
     if action is not None:
         return action
@@ -100,4 +120,6 @@ def resource(event_type: str, event: Mapping[str, Any]) -> Any:
         return event.get("tool_name")
     if event_type in ("login_attempt", "logout"):
         return event.get("user_id")
+    if event_type == "data_access":
+        return event.get("resource_type")
     return None

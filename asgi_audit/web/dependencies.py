@@ -131,6 +131,12 @@ class AuditContext(EventMethods[Coroutine[Any, Any, None]]):
     def _deliver(self, raw: RawEvent) -> Coroutine[Any, Any, None]:
         return self.auditor._put(raw)
 
+    def _deliver_all(self, raws: list[RawEvent]) -> Coroutine[Any, Any, None]:
+        return self.auditor._deliver_all(raws)
+
+    def _id_budget(self) -> tuple[int, int]:
+        return self.auditor._id_budget()
+
 
 def audit_context(request: HTTPConnection) -> AuditContext:
     """The request's :class:`AuditContext`, for ``Depends(audit_context)``.

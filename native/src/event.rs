@@ -215,6 +215,22 @@ pub fn event_action(
             _ => None,
         };
     }
+    if event_type == "data_access" {
+        if let Some(Value::Str(outcome)) = outcome {
+            if outcome.as_ref() == "denied" {
+                return Some("authz_fail");
+            }
+        }
+        return match event.get("action") {
+            Some(Value::Str(action)) => match action.as_ref() {
+                "read" | "export" => Some("sensitive_read"),
+                "update" => Some("sensitive_update"),
+                "delete" => Some("sensitive_delete"),
+                _ => None,
+            },
+            _ => None,
+        };
+    }
     let by_type = match event_type {
         "session_created" => Some("session_created"),
         "session_renewed" => Some("session_renewed"),
@@ -254,6 +270,8 @@ pub fn resource<'a>(event_type: &str, event: &Map<'a>) -> Option<Value<'a>> {
         event.get("tool_name")
     } else if event_type == "login_attempt" || event_type == "logout" {
         event.get("user_id")
+    } else if event_type == "data_access" {
+        event.get("resource_type")
     } else {
         None
     };
