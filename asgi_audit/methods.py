@@ -14,6 +14,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any, Generic, Literal, TypeVar
 
 from .record.access import DEFAULT_ID_BUDGET, access_events, access_fields, split_ids
+from .record.authorization import Authorizes
 from .record.capture import named_fields, own_fields
 from .record.context import RequestContext, current_context
 from .record.events import (
@@ -85,7 +86,7 @@ def _exception(exc_info: ExcInfo) -> BaseException | None:
     return None
 
 
-class EventMethods(Generic[R]):
+class EventMethods(Authorizes, Generic[R]):
     """The event methods shared by :class:`Auditor`, :class:`SyncAuditor` and
     ``AuditContext``: written once, returning an awaitable on the async classes
     and None on the sync ones.

@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from .methods import EventMethods
-from .record.context import ContextCell, RequestContext, current_context
+from .record.context import ContextCell, RequestContext, current_context, get_cell
 from .record.events import RawEvent
 
 if TYPE_CHECKING:
@@ -40,6 +40,12 @@ class SyncAuditor(EventMethods[None]):
         if context is None:
             return current_context()
         return context.context if isinstance(context, ContextCell) else context
+
+    def _bound_cell(self) -> ContextCell | None:
+        context = self._context
+        if context is None:
+            return get_cell()
+        return context if isinstance(context, ContextCell) else None
 
     def _deliver(self, raw: RawEvent) -> None:
         self._auditor._put_blocking(raw)

@@ -373,12 +373,13 @@ def test_over_real_http_each_access_carries_its_request_and_user(tmp_path: Path)
             exported = client.post("/patients/export")
             refused = client.delete("/patients/4")
             deleted = client.delete("/patients/5", headers={"X-Role": "admin"})
+            forbidden = client.get("/forbidden")
         returncode = server.stop(signal.SIGTERM)
         stderr = server.stderr
     assert returncode in (0, -signal.SIGTERM), stderr
     assert reports(stderr) == []
-    statuses = [r.status_code for r in (one, several, exported, refused, deleted)]
-    assert statuses == [200, 200, 200, 403, 200]
+    statuses = [r.status_code for r in (one, several, exported, refused, deleted, forbidden)]
+    assert statuses == [200, 200, 200, 403, 200, 403]
     found = events(log_dir)
     assert [
         (e["action"], e["outcome"], e.get("resource_id"), e["record_count"], e["request_id"])
@@ -395,4 +396,20 @@ def test_over_real_http_each_access_carries_its_request_and_user(tmp_path: Path)
     assert found[1]["ids"] == [1, 2, 3]
     assert found[2]["ids"] == list(range(1, 21))  # a dict's keys, from the sync route
     assert {e["ip_address"] for e in found} == {"127.0.0.1"}
+    # authorize: each request's record says why it was allowed or refused.
+    api = {e["request_id"]: e for e in read_events(log_dir / "api-audit.jsonl")}
+    decisions = [
+        {k: v for k, v in api[r.headers["x-request-id"]].items() if k.startswith("authz_")}
+        for r in (refused, deleted, forbidden, one)
+    ]
+    assert decisions == [
+        {
+            "authz_decision": "deny",
+            "authz_reason": "role None may not delete",
+            "authz_policy": "records.delete",
+        },
+        {"authz_decision": "allow", "authz_reason": "admin", "authz_policy": "records.delete"},
+        {"authz_reason_missing": True},
+        {},
+    ]
     assert cli_main(["verify", str(log_dir)]) == 0

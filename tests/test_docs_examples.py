@@ -61,6 +61,7 @@ KEY: Final = "docs-example-key-0123456789abcdef"
 DOCS: Final = REPO_ROOT / "docs"
 EVENTS_PAGE: Final = DOCS / "reference" / "events.md"
 DATA_ACCESS_PAGE: Final = DOCS / "how-to" / "data-access.md"
+AUTHORIZATION_PAGE: Final = DOCS / "how-to" / "authorization.md"
 MIDDLEWARE_PAGE: Final = DOCS / "reference" / "middleware.md"
 VERIFY_PAGE: Final = DOCS / "how-to" / "verify.md"
 #: Stream ids and key ids: 16 hex digits, different in every run.
@@ -373,6 +374,69 @@ async def test_event_method_rules_read_as_the_pages_say(tmp_path: Path) -> None:
 
 
 # --- how-to guides ------------------------------------------------------------------------
+
+
+async def test_authorization(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    example = fresh("docs_src.authorization.main")
+    async with serving(example.app) as client:
+        refused = await client.delete("/invoices/7", headers={"x-role": "clerk"})
+        allowed = await client.delete("/invoices/7", headers={"x-role": "billing-admin"})
+        hidden = await client.get("/invoices/7", headers={"x-user": "eve"})
+        unexplained = await client.get("/reports")
+    assert [r.status_code for r in (refused, allowed, hidden, unexplained)] == [403, 200, 404, 403]
+    found = events("api-audit.jsonl")
+    authz = [
+        (
+            e["method"],
+            e["status_code"],
+            e.get("event_action"),
+            *((k, v) for k, v in e.items() if k.startswith("authz_")),
+        )
+        for e in found
+    ]
+    assert authz == [
+        (
+            "DELETE",
+            403,
+            "authz_fail",
+            ("authz_decision", "deny"),
+            ("authz_reason", "role 'billing-admin' required"),
+            ("authz_policy", "rbac:billing-admin"),
+        ),
+        (
+            "DELETE",
+            200,
+            None,
+            ("authz_decision", "allow"),
+            ("authz_reason", "has role 'billing-admin'"),
+            ("authz_policy", "rbac:billing-admin"),
+        ),
+        (
+            "GET",
+            404,
+            "authz_fail",
+            ("authz_decision", "deny"),
+            ("authz_reason", "not the invoice's owner"),
+            ("authz_policy", "invoices.owner"),
+        ),
+        ("GET", 403, "authz_fail", ("authz_reason_missing", True)),
+    ]
+    # The page's lines are these, field for field, but for what differs in every run.
+    shown = [
+        json.loads(line)
+        for block in re.findall(r"```json\n(.*?)\n```", page_text(AUTHORIZATION_PAGE), re.DOTALL)
+        for line in block.splitlines()
+    ]
+    varying = {"timestamp", "epoch_ms", "event_id", "request_id", "duration_ms", "stream", "mac"}
+    varying.add("user_agent")  # httpx's own, with its version
+    assert len(shown) == 2
+    for page_line, real in zip(shown, (found[0], found[3]), strict=True):
+        assert list(page_line) == list(real)
+        assert {k: v for k, v in page_line.items() if k not in varying} == {
+            k: v for k, v in real.items() if k not in varying
+        }
+    assert verify() == 0
 
 
 async def test_data_access(

@@ -14,7 +14,10 @@ from collections.abc import Callable
 from contextvars import ContextVar, Token
 from dataclasses import dataclass
 from operator import attrgetter
-from typing import Final
+from typing import TYPE_CHECKING, Final
+
+if TYPE_CHECKING:
+    from .authorization import Authorization
 
 __all__ = (
     "ContextCell",
@@ -131,12 +134,14 @@ class ContextCell:
     an event captured earlier keeps the context it saw.
     """
 
-    __slots__ = ("context", "roles")
+    __slots__ = ("authorization", "context", "roles")
 
     def __init__(self, context: RequestContext, roles: tuple[str, ...] = ()) -> None:
         self.context = context
         #: The actor's roles, for the audit policy (never written to the files).
         self.roles = roles
+        #: What the request's code decided (``authorize``), for its record.
+        self.authorization: Authorization | None = None
 
 
 _current: ContextVar[ContextCell | None] = ContextVar("asgi_audit_context", default=None)

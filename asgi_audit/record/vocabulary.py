@@ -22,6 +22,7 @@ data_access            denied                        authz_fail
 data_access            read, export (action)         sensitive_read
 data_access            update (action)               sensitive_update
 data_access            delete (action)               sensitive_delete
+api_access             authz_decision deny           authz_fail
 api_access             401, 403                      authz_fail
 api_access             429                           excess_rate_limit_exceeded
 websocket_connect      401, 403 (denied)             authz_fail
@@ -104,6 +105,8 @@ def event_action(event_type: str, outcome: Any, fields: Mapping[str, Any]) -> st
     if action is not None:
         return action
     if event_type in _HTTP_TYPES:
+        if fields.get("authz_decision") == "deny":
+            return "authz_fail"  # refused by the app's code, whatever the status said
         status = fields.get("status_code")
         if type(status) is int:
             return _BY_STATUS.get(status)

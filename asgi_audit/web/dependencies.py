@@ -36,6 +36,7 @@ class RequestAudit(ContextCell):
     def __init__(self, auditor: Auditor, context: RequestContext) -> None:
         self.context = context
         self.roles = ()
+        self.authorization = None
         self.auditor = auditor
 
     @property
@@ -53,11 +54,14 @@ class AuditContext(EventMethods[Coroutine[Any, Any, None]]):
     request (and its ``api_access`` record) carry the user.
     """
 
-    __slots__ = ("_cell", "auditor")
+    __slots__ = ("_cell", "_request", "auditor")
 
     def __init__(self, auditor: Auditor, context: RequestContext | ContextCell) -> None:
         self.auditor = auditor
         self._cell = context if isinstance(context, ContextCell) else ContextCell(context)
+        # The request whose record ``authorize`` fills in: none for a context made
+        # from a plain RequestContext; the request's own for a bound one.
+        self._request = context if isinstance(context, ContextCell) else None
 
     @property
     def context(self) -> RequestContext:
@@ -117,8 +121,11 @@ class AuditContext(EventMethods[Coroutine[Any, Any, None]]):
             self._cell.roles = tuple(roles)
 
     def bind(self, **changes: str | None) -> AuditContext:
-        """A detached context with ``changes`` (``agent_id=``, ...) for some events only."""
-        return AuditContext(self.auditor, self._cell.context.replace(**changes))
+        """A detached context with ``changes`` (``agent_id=``, ...) for some events only
+        (its ``authorize`` still decides for the request)."""
+        bound = AuditContext(self.auditor, self._cell.context.replace(**changes))
+        bound._request = self._request
+        return bound
 
     @property
     def sync(self) -> SyncAuditor:
@@ -127,6 +134,9 @@ class AuditContext(EventMethods[Coroutine[Any, Any, None]]):
 
     def _bound_context(self) -> RequestContext:
         return self._cell.context
+
+    def _bound_cell(self) -> ContextCell | None:
+        return self._request
 
     def _deliver(self, raw: RawEvent) -> Coroutine[Any, Any, None]:
         return self.auditor._put(raw)

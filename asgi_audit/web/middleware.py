@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any, Final
 from starlette.requests import cookie_parser
 
 from ..methods import outcome_for_status
+from ..record.authorization import authorization_fields
 from ..record.context import (
     ContextCell,
     RequestContext,
@@ -450,6 +451,8 @@ class AuditMiddleware:
         else:
             stage, outcome = "response_complete", self._outcome(status)
         fields["stage"] = stage
+        if cell.authorization is not None or status in (401, 403):
+            fields.update(authorization_fields(cell.authorization, status))
         level = decision.level
         if level != "metadata":
             fields["audit_level"] = level

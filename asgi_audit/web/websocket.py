@@ -14,6 +14,7 @@ from __future__ import annotations
 import time
 from typing import TYPE_CHECKING, Any, Final, Protocol
 
+from ..record.authorization import authorization_fields
 from ..record.context import ContextCell, RequestContext, reset_context, set_context
 from .dependencies import SCOPE_KEY, RequestAudit
 from .exchange import route_template
@@ -208,6 +209,7 @@ def _connect_then(
                     fields["audit_level"] = decision.level
                 if not accepted:
                     fields["status_code"] = message.get("status", 403)
+                fields.update(authorization_fields(cell.authorization, fields.get("status_code")))
                 template = route_template(scope)
                 if template is not None:
                     fields["resource"] = template

@@ -246,6 +246,11 @@ pub fn event_action(
         return by_type;
     }
     if HTTP_TYPES.contains(&event_type) {
+        if let Some(Value::Str(decision)) = event.get("authz_decision") {
+            if decision.as_ref() == "deny" {
+                return Some("authz_fail");
+            }
+        }
         if let Some(Value::Int(status)) = event.get("status_code") {
             return match status {
                 401 | 403 => Some("authz_fail"),

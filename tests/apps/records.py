@@ -8,7 +8,9 @@ Routes:
     GET    /patients?ids=1,2,3      several records read, by ``ids``
     POST   /patients/export         every record exported, from a sync route (the
                                     sync facade, in the server's thread pool)
-    DELETE /patients/{patient_id}   refused (403, ``denied``) without ``X-Role: admin``
+    DELETE /patients/{patient_id}   refused (403, ``denied``) without ``X-Role: admin``;
+                                    the decision and its reason recorded (``authorize``)
+    GET    /forbidden               403 with no reason recorded
 """
 
 from __future__ import annotations
@@ -62,7 +64,14 @@ async def delete_patient(
     patient_id: int, audit: Audit, x_role: Annotated[str | None, Header()] = None
 ) -> JSONResponse:
     if x_role != "admin":
+        audit.authorize("deny", reason=f"role {x_role!r} may not delete", policy="records.delete")
         await audit.data_access("patient", patient_id, action="delete", outcome="denied")
         return JSONResponse({"deleted": False}, status_code=403)
+    audit.authorize("allow", reason="admin", policy="records.delete")
     await audit.data_access("patient", patient_id, action="delete")
     return JSONResponse({"deleted": True})
+
+
+@app.get("/forbidden")
+async def forbidden() -> JSONResponse:
+    return JSONResponse({"ok": False}, status_code=403)
