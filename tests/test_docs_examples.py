@@ -376,6 +376,34 @@ async def test_event_method_rules_read_as_the_pages_say(tmp_path: Path) -> None:
 # --- how-to guides ------------------------------------------------------------------------
 
 
+async def test_fail_closed(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    example = fresh("docs_src.fail_closed.main")
+    async with serving(example.app) as client:
+        moved = await client.post("/transfers/acct-7", params={"amount": 40})
+        balance = await client.get("/balance/acct-7")
+    assert moved.json() == {"transfers": 1}
+    assert balance.json() == {"balance": 40}
+    found = events("api-audit.jsonl")
+    assert [(e["request_path"], e["stage"], e.get("fail_closed")) for e in found] == [
+        ("/transfers/acct-7", "request_received", True),
+        ("/transfers/acct-7", "response_complete", None),
+        ("/balance/acct-7", "response_complete", None),
+    ]
+    assert verify() == 0
+    # Where the disk refuses, the 503 comes before the route: see tests/test_fail_closed.py.
+    auditor = Auditor(log_dir=str(tmp_path / "never-started"))
+    app = FastAPI()
+    app.add_middleware(AuditMiddleware, auditor=auditor, policy=example.policy)
+    app.router.routes.extend(example.app.router.routes)
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app), base_url="http://testserver"
+    ) as client:
+        refused = await client.post("/transfers/acct-7", params={"amount": 40})
+    assert refused.status_code == 503
+    assert example.ledger == [("acct-7", 40)]  # the refused transfer never ran
+
+
 async def test_authorization(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(tmp_path)
     example = fresh("docs_src.authorization.main")

@@ -342,10 +342,10 @@ async def test_record_headers_star_records_every_header_with_secrets_masked(
 @pytest.mark.parametrize(
     ("options", "attribute", "expected"),
     [
-        ({"trusted_proxies": "10.0.0.0/8, 192.168.0.1"}, "_proxies", "10.0.0.0/8"),
-        ({"session_header": ""}, "_session_name", None),
-        ({"session_cookie": None}, "_session_cookie", None),
-        ({"forwarded_header": "Forwarded"}, "_forwarded_name", b"forwarded"),
+        ({"trusted_proxies": "10.0.0.0/8, 192.168.0.1"}, "_reader._proxies", "10.0.0.0/8"),
+        ({"session_header": ""}, "_reader._session_name", None),
+        ({"session_cookie": None}, "_reader._session_cookie", None),
+        ({"forwarded_header": "Forwarded"}, "_reader._forwarded_name", b"forwarded"),
         ({"record_headers": ["X-Tenant"]}, "_record_headers", frozenset({"x-tenant"})),
         ({"record_headers": "*"}, "_record_headers", frozenset({"*"})),
     ],
@@ -354,8 +354,10 @@ def test_options_that_are_right_are_taken_as_they_were(
     tmp_path: Path, options: dict[str, Any], attribute: str, expected: Any
 ) -> None:
     middleware = AuditMiddleware(Starlette(), auditor=Auditor(log_dir=tmp_path), **options)
-    value = getattr(middleware, attribute)
-    if attribute == "_proxies":
+    value: Any = middleware
+    for name in attribute.split("."):
+        value = getattr(value, name)
+    if attribute.endswith("_proxies"):
         assert expected in repr(value)
     else:
         assert value == expected

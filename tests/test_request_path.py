@@ -23,7 +23,7 @@ from asgi_audit import AuditMiddleware, Auditor, RequestContext
 from asgi_audit.record.context import ContextCell, build_context, current_cell
 from asgi_audit.record.engine import compiled_module
 from asgi_audit.store.batches import HANDOFF
-from asgi_audit.web import middleware
+from asgi_audit.web import incoming
 from asgi_audit.web.dependencies import RequestAudit
 from asgi_audit.web.exchange import HttpExchange
 from asgi_audit.web.middleware import valid_request_id
@@ -93,7 +93,7 @@ def test_the_scope_entry_is_the_request_cell() -> None:
 
 
 def test_new_request_ids_are_distinct_and_valid() -> None:
-    ids = [middleware._new_request_id() for _ in range(1000)]
+    ids = [incoming.new_request_id() for _ in range(1000)]
     assert len(set(ids)) == len(ids)
     assert all(len(new) == 32 and valid_request_id(new) for new in ids)
     assert all(int(new, 16) >= 0 for new in ids)
@@ -102,19 +102,19 @@ def test_new_request_ids_are_distinct_and_valid() -> None:
 # Run in a process of its own: one thread, so the fork is safe.
 _FORK_CHECK = """
 import os
-from asgi_audit.web import middleware
-middleware._new_request_id()
-ahead = set(middleware._ids)
+from asgi_audit.web import incoming
+incoming.new_request_id()
+ahead = set(incoming._ids)
 assert ahead
 read, write = os.pipe()
 pid = os.fork()
 if pid == 0:
-    os.write(write, middleware._new_request_id().encode())
+    os.write(write, incoming.new_request_id().encode())
     os._exit(0)
 os.close(write)
 child = os.read(read, 100).decode()
 os.waitpid(pid, 0)
-assert middleware.valid_request_id(child), child
+assert incoming.valid_request_id(child), child
 assert child not in ahead
 print("ok")
 """
@@ -152,22 +152,22 @@ def test_the_client_address_kept_per_peer_equals_the_one_worked_out(
         context = audit._context(_scope(peer))
         assert (context.ip_address, context.ip_address_rejected) == expected
     if peer is not None and len(peer) > REJECTED_CHARS:
-        assert peer not in audit._peers
+        assert peer not in audit._reader._peers
 
 
 def test_the_peers_kept_are_bounded(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(middleware, "_PEERS_KEPT", 8)
+    monkeypatch.setattr(incoming, "_PEERS_KEPT", 8)
     audit = AuditMiddleware(_ok, auditor=Auditor(log_dir=tmp_path))
     for last in range(50):
         audit._context(_scope(f"192.0.2.{last}"))
-        assert len(audit._peers) <= 8
+        assert len(audit._reader._peers) <= 8
 
 
 def test_trusted_proxies_are_not_served_from_the_peer_cache(tmp_path: Path) -> None:
     audit = AuditMiddleware(_ok, auditor=Auditor(log_dir=tmp_path), trusted_proxies=["192.0.2.10"])
     assert audit._context(_scope("192.0.2.10")).ip_address == "198.51.100.9"
     assert audit._context(_scope("192.0.2.11")).ip_address == "192.0.2.11"
-    assert not audit._peers
+    assert not audit._reader._peers
 
 
 @pytest.mark.parametrize(

@@ -16,31 +16,26 @@ arrives (``request_received``). Websocket sessions get ``websocket_connect`` and
 
 from __future__ import annotations
 
-import os
-import re
 import time
 from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any, Final
-
-from starlette.requests import cookie_parser
 
 from ..methods import outcome_for_status
 from ..record.authorization import authorization_fields
 from ..record.context import (
     ContextCell,
     RequestContext,
-    build_context,
 )
 from ..record.events import API_AUDIT, RawEvent, new_raw
-from ..record.tracing import trace_ids
 from ..store.stream import hand_off
 from .bodies import render_body
 from .dependencies import SCOPE_KEY, RequestAudit
 from .exchange import HttpExchange, header_value, route_template, send_internal_error
+from .failclosed import AUDIT_FAILURES, record_arrival, record_refusal, refused, send_unavailable
 from .identity import IdentityResolver, resolve_identity
+from .incoming import ContextReader, valid_request_id
 from .options import DEFAULT_EXCLUDE, STAGES, MiddlewareOptionError, check_options
 from .policy import REQUEST_LEVELS, AuditPolicy, Decision
-from .proxies import client_address
 from .startup import loud_options, refuse
 from .websocket import audit_websocket
 
@@ -57,41 +52,8 @@ __all__ = (
     "valid_request_id",
 )
 
-# A kept request id: 8-128 of letters, digits and ``-_.:``. Nothing that can
-# carry a newline, a quote or a secret-sized blob; anything else is replaced.
-_REQUEST_ID_RE: Final = re.compile(r"[A-Za-z0-9._:-]{8,128}\Z")
-
-
-# The most peers whose client address _context keeps (see there), and the
-# longest peer text kept (an address with a zone id fits; other text is no address).
-_PEERS_KEPT: Final = 4096
-_PEER_CHARS: Final = 100
 _perf_counter_ns: Final = time.perf_counter_ns
 _time_ns: Final = time.time_ns
-
-
-# New request ids made ahead, 64 at a time: one read of the system's random
-# source per 64 requests instead of one per request.
-_ID_BATCH: Final = 64
-_ids: list[str] = []
-# A child process must never hand out the ids its parent may also use.
-os.register_at_fork(after_in_child=_ids.clear)
-
-
-def _new_request_id() -> str:
-    # 128 random bits as 32 hex characters, the form uuid4().hex gave, without
-    # building a UUID object per request.
-    try:
-        return _ids.pop()
-    except IndexError:
-        block = os.urandom(16 * _ID_BATCH).hex()
-        _ids.extend(block[start : start + 32] for start in range(0, len(block), 32))
-        return _ids.pop()
-
-
-def valid_request_id(value: str) -> bool:
-    """Whether an incoming request id is kept (8-128 of ``A-Za-z0-9._:-``)."""
-    return _REQUEST_ID_RE.match(value) is not None
 
 
 class AuditMiddleware:
@@ -198,22 +160,16 @@ class AuditMiddleware:
         self._needs_identity = self.policy.needs_identity
         # A policy without rules decides the same for every request.
         self._fixed = None if self.policy.rules else self.policy.decide(path="/", method="GET")
+        self._fail_closed_after = self.policy.fail_closed_timeout
         self._resolver: IdentityResolver | None = options.identity_resolver
         self._outcome = options.outcome_for_status
         self._include = options.include
         self._include_all = options.include_all
         self._exclude_exact = options.exclude_exact
         self._exclude = options.exclude
-        self._proxies = options.proxies
-        self._proxied = bool(options.proxies)
-        self._peers: dict[str | None, tuple[str | None, str | None]] = {}
-        self._forwarded_name = options.forwarded_name
+        self._reader = ContextReader(options)
         self._rid_name = options.request_id_name
-        self._session_cookie = options.session_cookie
-        self._session_name = options.session_name
-        self._agent_name = options.agent_name
         self._send_500 = options.send_500
-        self._new_id = options.request_id_factory or _new_request_id
         self._record_query = options.record_query
         self._record_headers = options.record_headers
         # Worked out once for the request path.
@@ -222,19 +178,6 @@ class AuditMiddleware:
         self._extra_fields = self._record_query or bool(self._record_headers)
         # Every path not excluded by name is selected: no pattern to try.
         self._select_all = self._include_all and self._exclude is None
-        # The request headers _context reads; any other is passed over at once.
-        self._read_headers = frozenset(
-            name
-            for name in (
-                b"user-agent",
-                b"cookie",
-                self._rid_name,
-                self._forwarded_name,
-                self._session_name,
-                self._agent_name,
-            )
-            if name
-        )
 
     def _refuse(self, app: ASGIApp, error: MiddlewareOptionError) -> None:
         """Built with a wrong option inside Starlette's stack build: every call
@@ -247,67 +190,9 @@ class AuditMiddleware:
             return False
         return self._include_all or (self._include is not None and bool(self._include.match(path)))
 
-    def _context(self, scope: Scope) -> RequestContext:  # the request's headers, once
-        user_agent = request_id = cookie = session = agent = None
-        forwarded: list[str] = []
-        read = self._read_headers
-        rid_name, fwd_name = self._rid_name, self._forwarded_name
-        session_name, agent_name = self._session_name, self._agent_name
-        for name, value in scope["headers"]:
-            if name not in read:
-                continue
-            if name == b"user-agent":
-                user_agent = value.decode("latin-1")
-            elif name == rid_name:
-                request_id = value.decode("latin-1")
-            elif name == b"cookie":
-                cookie = (
-                    value.decode("latin-1")
-                    if cookie is None
-                    else f"{cookie}; {value.decode('latin-1')}"
-                )
-            elif name == fwd_name:
-                forwarded.append(value.decode("latin-1"))
-            elif name == session_name:
-                session = value.decode("latin-1")
-            elif name == agent_name:
-                agent = value.decode("latin-1")
-        if request_id is None or _REQUEST_ID_RE.match(request_id) is None:
-            request_id = self._new_id()
-        if session is None and cookie is not None:
-            wanted = self._session_cookie
-            # Parsed only when the cookie's name is somewhere in the header.
-            if wanted and wanted in cookie:
-                session = cookie_parser(cookie).get(wanted)
-        client = scope.get("client")
-        peer = client[0] if client else None
-        if self._proxied:
-            ip, rejected = client_address(self._proxies, peer, forwarded)
-        else:
-            # Without trusted proxies the address is the peer's alone: worked out
-            # once per peer (a bounded cache, emptied when full).
-            known = self._peers.get(peer)
-            if known is None:
-                known = client_address(self._proxies, peer, forwarded)
-                if peer is None or len(peer) <= _PEER_CHARS:
-                    if len(self._peers) >= _PEERS_KEPT:
-                        self._peers.clear()
-                    self._peers[peer] = known
-            ip, rejected = known
-        trace_id, span_id = trace_ids()
-        return build_context(
-            ip,
-            user_agent,
-            session or None,
-            request_id,
-            scope.get("path"),
-            scope.get("method"),
-            agent,
-            None,
-            trace_id,
-            span_id,
-            rejected,
-        )
+    def _context(self, scope: Scope) -> RequestContext:
+        """The request's context, from its scope (see :mod:`asgi_audit.web.incoming`)."""
+        return self._reader.read(scope)
 
     def _request_fields(self, scope: Scope, decision: Decision) -> dict[str, Any]:
         # The query string and the allowed headers; the writer redacts them.
@@ -388,7 +273,16 @@ class AuditMiddleware:
         exchange = HttpExchange(receive, send, rid_header, body_limit, request_type, cell)
         # With user or role rules the user is not known yet: the record as the
         # request arrives follows the highest level any rule could give it.
-        if self._on_arrival and early.level != "none":
+        if early.fail_closed:
+            # On disk before the app runs, or the app never runs (web/failclosed.py).
+            why = await record_arrival(
+                self.auditor, cell, self._request_fields(scope, early), self._fail_closed_after
+            )
+            if why is not None:
+                sent = await send_unavailable(send, rid_header)
+                record_refusal(self.auditor, refused(cell, start, sent, why))
+                return
+        elif self._on_arrival and early.level != "none":
             fields = {"stage": "request_received", **self._request_fields(scope, early)}
             await self._put(scope, cell, "received", fields, None)
         exchange.enter()
@@ -396,10 +290,16 @@ class AuditMiddleware:
             await self.app(scope, exchange.receive, exchange.send)
         except Exception as exc:
             if exchange.status == 0 and not exchange.disconnected:
-                # Here or, with send_500=False, in the server: the client gets a 500.
-                if self._send_500:
+                if early.fail_closed and isinstance(exc, AUDIT_FAILURES):
+                    # The route's own durable event failed: the trail, not the app.
+                    await send_unavailable(send, rid_header, close=True)
+                    exchange.status = 503
+                elif self._send_500:
+                    # Here or, with send_500=False, in the server: the client gets a 500.
                     await send_internal_error(send, rid_header)
-                exchange.status = 500
+                    exchange.status = 500
+                else:
+                    exchange.status = 500
             raw = self._record(scope, cell, exchange, start, exc, early)
             if raw is not None:
                 await self.auditor._put(raw)

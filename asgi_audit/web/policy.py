@@ -26,6 +26,13 @@ matches ``/admin/users/7``, ``*.json`` matches ``/a/b.json``). A string
 starting with ``re:``, or a compiled :class:`re.Pattern`, is a regular
 expression that must match the whole path (``re:/v[12]/.*``).
 
+A rule with ``fail_closed=True`` makes its requests **fail closed**: the
+middleware writes the request's ``request_received`` record durably (written and
+fsynced) before the app runs, and answers 503 without running the app when it
+cannot within the policy's ``fail_closed_timeout`` (see
+:mod:`asgi_audit.web.failclosed`). As Kubernetes' blocking-strict audit mode
+and auditd's ``disk_full_action=halt``: the record matters more than the request.
+
 Rules are numbered from 1 in error messages and in :attr:`Decision.rule`
 (``#1`` is the first rule): ``audit policy rule #3 ('admin bodies'): invalid
 level 'full' (expected one of none, metadata, request, request_response)``.
@@ -33,13 +40,27 @@ level 'full' (expected one of none, metadata, request, request_response)``.
 
 from __future__ import annotations
 
-import fnmatch
-import re
-from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import KW_ONLY, dataclass, fields, replace
-from typing import Any, Final, Literal
+from collections.abc import Iterable, Mapping
+from dataclasses import replace
+from typing import Any, Final
 
-from ..record.events import API_AUDIT, validate_category
+from ..record.events import API_AUDIT
+from .policy_rules import (
+    DEFAULT_HEADERS,
+    HTTP_TOKEN,
+    LEVELS,
+    RANK,
+    REQUEST_LEVELS,
+    Decision,
+    Level,
+    PolicyError,
+    Rule,
+    body_cap,
+    compile_rule,
+    decision,
+    header_names,
+    list_of,
+)
 
 __all__ = (
     "DEFAULT_HEADERS",
@@ -54,251 +75,7 @@ __all__ = (
     "Rule",
 )
 
-Level = Literal["none", "metadata", "request", "request_response"]
-
-#: The levels, from the least recorded to the most.
-LEVELS: Final[tuple[Level, ...]] = ("none", "metadata", "request", "request_response")
-_RANK: Final[Mapping[str, int]] = {level: rank for rank, level in enumerate(LEVELS)}
-#: The levels that record the request's query string and headers.
-REQUEST_LEVELS: Final[frozenset[str]] = frozenset({"request", "request_response"})
-_EXPECTED_LEVELS: Final = ", ".join(LEVELS)
-
-#: Request headers recorded at level ``request`` and above unless a rule or the
-#: policy names others. Nothing that carries a credential (no ``authorization``,
-#: no ``cookie``).
-DEFAULT_HEADERS: Final[frozenset[str]] = frozenset(
-    {
-        "accept",
-        "accept-encoding",
-        "accept-language",
-        "content-type",
-        "content-length",
-        "host",
-        "origin",
-        "referer",
-        "user-agent",
-        "x-request-id",
-        "x-forwarded-for",
-        "x-forwarded-proto",
-        "forwarded",
-    }
-)
-
-# An HTTP token (RFC 9110): what a method or a header name may be made of.
-#: An HTTP token (RFC 9110): what a header or cookie name may be made of.
-HTTP_TOKEN: Final = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+\Z")
-_NOTHING: Final[frozenset[str]] = frozenset()
 _ALL: Final = frozenset({"*"})
-
-
-class PolicyError(ValueError):
-    """An audit policy that cannot be used; the message names the rule and the value."""
-
-
-@dataclass(frozen=True, slots=True)
-class Rule:
-    """One rule of an :class:`AuditPolicy`; an empty selector matches anything.
-
-    Attributes:
-        level: the level of the requests this rule matches.
-        paths: globs, ``re:`` regexes or compiled patterns, any of which must
-            match the whole path.
-        methods: HTTP methods, any case (``"*"`` is any method).
-        categories: event categories (``api_audit``, ``auth``, custom ones).
-        users: authenticated user ids, matched exactly.
-        roles: roles, of which the user must hold at least one.
-        name: names the rule in error messages and in :attr:`Decision.rule`.
-        headers: request headers recorded from level ``request`` (``"*"`` for
-            all; None for the policy's allowlist).
-        max_body_bytes: the body cap at level ``request_response`` (None for
-            the policy's).
-
-    A rule with ``users`` or ``roles`` never matches a request whose user, or
-    whose roles, are unknown.
-    """
-
-    level: Level
-    _: KW_ONLY
-    paths: Sequence[str | re.Pattern[str]] = ()
-    methods: Sequence[str] = ()
-    categories: Sequence[str] = ()
-    users: Sequence[str] = ()
-    roles: Sequence[str] = ()
-    name: str | None = None
-    headers: Sequence[str] | None = None
-    max_body_bytes: int | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class Decision:
-    """What to record of one request.
-
-    Attributes:
-        level: the level.
-        rule: the deciding rule's name, ``"#<n>"`` for the unnamed n-th rule
-            (from 1), or None when no rule matched and the default applied.
-        headers: lower-case names of the request headers to record, ``{"*"}``
-            for all; empty below level ``request``.
-        max_body_bytes: the cap on each captured body; 0 below ``request_response``.
-    """
-
-    level: Level
-    rule: str | None
-    headers: frozenset[str]
-    max_body_bytes: int
-
-    @property
-    def records(self) -> bool:
-        """Whether the request is recorded at all (level above ``none``)."""
-        return self.level != "none"
-
-    def at_least(self, level: Level) -> bool:
-        """Whether this decision records at least as much as ``level``."""
-        if level not in _RANK:
-            raise ValueError(f"Invalid audit level {level!r} (expected one of {_EXPECTED_LEVELS})")
-        return _RANK[self.level] >= _RANK[level]
-
-
-def _decision(level: Level, rule: str | None, headers: frozenset[str], cap: int) -> Decision:
-    return Decision(
-        level=level,
-        rule=rule,
-        headers=headers if _RANK[level] >= _RANK["request"] else _NOTHING,
-        max_body_bytes=cap if level == "request_response" else 0,
-    )
-
-
-@dataclass(frozen=True, slots=True)
-class _Matcher:
-    """A rule compiled: None for a selector that matches anything."""
-
-    decision: Decision
-    paths: tuple[re.Pattern[str], ...] | None
-    methods: frozenset[str] | None
-    categories: frozenset[str] | None
-    users: frozenset[str] | None
-    roles: frozenset[str] | None
-
-    def matches(self, path: str, method: str, category: str) -> bool:
-        if self.methods is not None and method not in self.methods:
-            return False
-        if self.categories is not None and category not in self.categories:
-            return False
-        if self.paths is None:
-            return True
-        return any(pattern.fullmatch(path) is not None for pattern in self.paths)
-
-
-def _items(where: str, field: str, value: Any) -> tuple[Any, ...]:
-    if isinstance(value, (str, bytes)):
-        raise PolicyError(f"{where}: {field} must be a list, not the string {value!r}")
-    if isinstance(value, Mapping) or not isinstance(value, Iterable):
-        raise PolicyError(f"{where}: {field} must be a list, got {value!r}")
-    return tuple(value)
-
-
-def _names(where: str, field: str, value: Any, token: bool = False) -> tuple[str, ...]:
-    items = _items(where, field, value)
-    for item in items:
-        if not isinstance(item, str) or not item or (token and not HTTP_TOKEN.match(item)):
-            expected = "an HTTP token" if token else "a non-empty string"
-            raise PolicyError(f"{where}: invalid {field[:-1]} {item!r} (expected {expected})")
-    return items
-
-
-def _headers(where: str, value: Any) -> frozenset[str]:
-    names = frozenset(name.lower() for name in _names(where, "headers", value, token=True))
-    return _ALL if "*" in names else names
-
-
-def _cap(where: str, value: Any) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-        raise PolicyError(f"{where}: invalid max_body_bytes {value!r} (expected an integer >= 0)")
-    return value
-
-
-def _paths(where: str, value: Any) -> tuple[re.Pattern[str], ...] | None:
-    globs: list[str] = []
-    regexes: list[re.Pattern[str]] = []
-    for pattern in _items(where, "paths", value):
-        if isinstance(pattern, re.Pattern):
-            if not isinstance(pattern.pattern, str) or not pattern.pattern:
-                raise PolicyError(f"{where}: invalid path pattern {pattern!r} (empty or bytes)")
-            regexes.append(pattern)
-        elif not isinstance(pattern, str) or pattern in ("", "re:"):
-            raise PolicyError(f"{where}: invalid path pattern {pattern!r} (empty or not a string)")
-        elif pattern.startswith("re:"):
-            try:
-                regexes.append(re.compile(pattern[3:]))
-            except re.error as exc:
-                raise PolicyError(f"{where}: invalid regex {pattern!r} ({exc})") from None
-        elif not pattern.startswith(("/", "*")):
-            raise PolicyError(
-                f"{where}: invalid path pattern {pattern!r} (a glob starts with '/' or '*')"
-            )
-        else:
-            globs.append(fnmatch.translate(pattern))
-    if globs:  # one regex for all the globs, tried first
-        regexes.insert(0, re.compile("|".join(f"(?:{glob})" for glob in globs)))
-    return tuple(regexes) or None
-
-
-def _as_rule(where: str, raw: Rule | Mapping[str, Any]) -> Rule:
-    if isinstance(raw, Rule):
-        return raw
-    known = {f.name for f in fields(Rule)}
-    unknown = sorted(repr(key) for key in raw if key not in known)
-    if unknown:
-        raise PolicyError(
-            f"{where}: unknown key {', '.join(unknown)} (expected {', '.join(sorted(known))})"
-        )
-    if "level" not in raw:
-        raise PolicyError(f"{where}: missing level")
-    return Rule(**raw)
-
-
-def _compile(index: int, raw: Any, headers: frozenset[str], cap: int) -> tuple[Rule, _Matcher]:
-    where = f"audit policy rule #{index}"
-    name = raw.get("name") if isinstance(raw, Mapping) else getattr(raw, "name", None)
-    if not isinstance(raw, (Rule, Mapping)):
-        raise PolicyError(f"{where}: expected a Rule or a mapping, got {raw!r}")
-    if isinstance(name, str) and name:
-        where += f" ({name!r})"
-    elif name is not None:
-        raise PolicyError(f"{where}: invalid name {name!r} (expected a non-empty string)")
-    rule = _as_rule(where, raw)
-    if not isinstance(rule.level, str) or rule.level not in _RANK:
-        raise PolicyError(
-            f"{where}: invalid level {rule.level!r} (expected one of {_EXPECTED_LEVELS})"
-        )
-    paths = _paths(where, rule.paths)
-    methods = tuple(method.upper() for method in _names(where, "methods", rule.methods, True))
-    categories = _names(where, "categories", rule.categories)
-    for category in categories:
-        try:
-            validate_category(category)
-        except ValueError as exc:
-            reason = str(exc).replace("Invalid audit category:", "invalid category")
-            raise PolicyError(f"{where}: {reason}") from None
-    users = _names(where, "users", rule.users)
-    roles = _names(where, "roles", rule.roles)
-    own_headers = None
-    if rule.headers is not None:
-        headers = _headers(where, rule.headers)
-        own_headers = tuple(sorted(headers))
-    if rule.max_body_bytes is not None:
-        cap = _cap(where, rule.max_body_bytes)
-    normal = replace(rule, paths=tuple(rule.paths), methods=methods, categories=categories)
-    normal = replace(normal, users=users, roles=roles, headers=own_headers)
-    matcher = _Matcher(
-        decision=_decision(rule.level, name or f"#{index}", headers, cap),
-        paths=paths,
-        methods=frozenset(methods) if methods and "*" not in methods else None,
-        categories=frozenset(categories) or None,
-        users=frozenset(users) or None,
-        roles=frozenset(roles) or None,
-    )
-    return normal, matcher
 
 
 class AuditPolicy:
@@ -311,6 +88,9 @@ class AuditPolicy:
             ``metadata``; never ``request_response``: bodies need a rule).
         headers: the request headers recorded by default from level ``request``.
         max_body_bytes: the default cap on each captured body.
+        fail_closed_timeout: how long a fail-closed request waits for its arrival
+            record to be on disk before it is refused with a 503 (seconds; 2 by
+            default, more than 0 and at most 300).
 
     Raises:
         PolicyError: a rule or an option cannot be used; the message names the
@@ -324,22 +104,33 @@ class AuditPolicy:
         default_level: Level = "metadata",
         headers: Iterable[str] = DEFAULT_HEADERS,
         max_body_bytes: int = 4096,
+        fail_closed_timeout: float = 2.0,
     ) -> None:
         where = "audit policy"
+        if (
+            isinstance(fail_closed_timeout, bool)
+            or not isinstance(fail_closed_timeout, int | float)
+            or not 0 < fail_closed_timeout <= 300
+        ):
+            raise PolicyError(
+                f"{where}: invalid fail_closed_timeout {fail_closed_timeout!r}"
+                " (expected seconds, more than 0 and at most 300)"
+            )
+        self._fail_closed_timeout = float(fail_closed_timeout)
         if default_level not in ("none", "metadata", "request"):
             raise PolicyError(
                 f"{where}: invalid default_level {default_level!r} (expected none, metadata"
                 " or request; capture bodies with a request_response rule)"
             )
-        self._headers = _headers(where, headers)
-        self._cap = _cap(where, max_body_bytes)
+        self._headers = header_names(where, headers)
+        self._cap = body_cap(where, max_body_bytes)
         compiled = [
-            _compile(index, raw, self._headers, self._cap)
-            for index, raw in enumerate(_items(where, "rules", rules), start=1)
+            compile_rule(index, raw, self._headers, self._cap)
+            for index, raw in enumerate(list_of(where, "rules", rules), start=1)
         ]
         self._rules = tuple(rule for rule, _ in compiled)
         self._matchers = tuple(matcher for _, matcher in compiled)
-        self._default = _decision(default_level, None, self._headers, self._cap)
+        self._default = decision(default_level, None, self._headers, self._cap)
         self._needs_identity = any(m.users or m.roles for m in self._matchers)
 
     @property
@@ -351,6 +142,16 @@ class AuditPolicy:
     def default_level(self) -> Level:
         """The level of a request no rule matches."""
         return self._default.level
+
+    @property
+    def fail_closed_timeout(self) -> float:
+        """Seconds a fail-closed request waits for its arrival record to be on disk."""
+        return self._fail_closed_timeout
+
+    @property
+    def fails_closed(self) -> bool:
+        """Whether any rule fails closed."""
+        return any(m.decision.fail_closed for m in self._matchers)
 
     @property
     def needs_identity(self) -> bool:
@@ -394,6 +195,7 @@ class AuditPolicy:
         Of the candidates at the highest level, the first gives ``rule``; the
         headers are their union and ``max_body_bytes`` their largest, so
         whatever :meth:`decide` says at the end of the request was captured.
+        The request fails closed if any candidate does.
         """
         method = method.upper()
         candidates: list[Decision] = []
@@ -404,24 +206,31 @@ class AuditPolicy:
                     break
         else:
             candidates.append(self._default)
-        top = max(_RANK[d.level] for d in candidates)
-        best = [d for d in candidates if _RANK[d.level] == top]
+        top = max(RANK[d.level] for d in candidates)
+        best = [d for d in candidates if RANK[d.level] == top]
+        fail_closed = any(d.fail_closed for d in candidates)
         if len(best) == 1:
-            return best[0]
+            found = best[0]
+            return found if found.fail_closed == fail_closed else replace(found, fail_closed=True)
         headers = frozenset[str]().union(*(d.headers for d in best))
         return Decision(
             level=best[0].level,
             rule=best[0].rule,
             headers=_ALL if "*" in headers else headers,
             max_body_bytes=max(d.max_body_bytes for d in best),
+            fail_closed=fail_closed,
         )
 
     def __repr__(self) -> str:
         rules = ", ".join(f"{m.decision.rule!r}: {m.decision.level}" for m in self._matchers)
         headers = "DEFAULT_HEADERS" if self._headers == DEFAULT_HEADERS else sorted(self._headers)
+        closed = "".join(
+            f", {m.decision.rule!r} fails closed" for m in self._matchers if m.decision.fail_closed
+        )
         return (
-            f"AuditPolicy([{rules}], default_level={self._default.level!r},"
-            f" headers={headers}, max_body_bytes={self._cap})"
+            f"AuditPolicy([{rules}{closed}], default_level={self._default.level!r},"
+            f" headers={headers}, max_body_bytes={self._cap},"
+            f" fail_closed_timeout={self._fail_closed_timeout:g})"
         )
 
 
