@@ -54,3 +54,15 @@ def _own_key_state(
     """
     monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path_factory.mktemp("state")))
     monkeypatch.delenv("ASGI_AUDIT_KEY_DIR", raising=False)
+
+
+@pytest.fixture(autouse=True)
+def _commands_read_only(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The commands record their access into the trail they read (asgi_audit.cli.access);
+    the tests of what a command prints, on files made for them, run without it. The
+    tests of the record itself (``access_recorded``) and of the pages' shown outputs
+    run with it, as a user's commands do."""
+    if request.node.get_closest_marker("access_recorded") is None:
+        monkeypatch.setenv("ASGI_AUDIT_RECORD_ACCESS", "off")
+    else:
+        monkeypatch.delenv("ASGI_AUDIT_RECORD_ACCESS", raising=False)

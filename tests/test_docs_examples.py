@@ -55,6 +55,8 @@ from tests.helpers import read_events
 from tests.servers import REPO_ROOT, STARTUP_COMPLETE, Server, free_port
 from tests.test_syslog_sink import FakeRelpServer
 
+pytestmark = pytest.mark.access_recorded
+
 LOGS: Final = Path("logs/security")
 HANG_GUARD: Final = 30.0
 KEY: Final = "docs-example-key-0123456789abcdef"
@@ -1104,8 +1106,13 @@ async def test_keys(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     nothing = cli("verify", "logs/security")
     assert nothing.returncode == 3
     shown = shown_output(VERIFY_PAGE, "asgi-audit verify logs/security", "KEY MISMATCH")
-    assert normalized(nothing.stdout + nothing.stderr) == normalized(shown)
-    assert nothing.stderr in page_text(DOCS / "reference" / "cli.md")
+    # Nor can the command record itself: the sealing key is not where it looks.
+    state = (os.environ["XDG_STATE_HOME"], "/root/.local/state")
+    assert normalized(nothing.stdout + nothing.stderr, state) == normalized(shown)
+    cli_page = page_text(DOCS / "reference" / "cli.md")
+    not_recorded, warning = nothing.stderr.splitlines(keepends=True)
+    assert warning in cli_page
+    assert normalized(not_recorded, state) in normalized(cli_page)
 
     # The key directory lost: an Auditor without the page's guard refuses to start.
     key_dir.rename(tmp_path / "lost")
@@ -1141,9 +1148,11 @@ async def test_a_static_key(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> 
     assert "mac_key_id" not in records[0]
     # No key directory: a static key needs none.
     assert not (Path(os.environ["XDG_STATE_HOME"]) / "asgi-audit").exists()
+    monkeypatch.setenv("ASGI_AUDIT_RECORD_ACCESS", "off")  # checks, not the page's commands
     assert verify() == 0
     monkeypatch.delenv("ASGI_AUDIT_KEY")
     assert verify() == 3  # checked without the key: a key mismatch, not an alteration
+    monkeypatch.delenv("ASGI_AUDIT_RECORD_ACCESS")
 
     # The command, run as the page shows it.
     right = cli("verify", env={"ASGI_AUDIT_KEY": KEY})
@@ -1151,15 +1160,21 @@ async def test_a_static_key(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> 
     assert right.stdout.splitlines()[-2:] == [
         "note: sealed with a static key: whoever held the key (anyone who took the host) "
         "could have re-sealed all of it",
-        "OK: 2 streams, 3 lines in 2 files, 6 ledger records, every chain holds "
+        "OK: 3 streams, 4 lines in 2 files, 8 ledger records, every chain holds "
         "(hmac-sha256, static key)",
     ]
     other = "docs-example-other-key-fedcba9876543210"
     wrong = cli("verify", env={"ASGI_AUDIT_KEY": other})
     assert wrong.returncode == 3
     assert wrong.stdout.splitlines()[-1] == (
-        f"KEY MISMATCH: 2 streams (3 lines) not checked: 2 sealed with another key (key id "
+        f"KEY MISMATCH: 3 streams (5 lines) not checked: 3 sealed with another key (key id "
         f"{kid}); checked with the key in $ASGI_AUDIT_KEY (key id {key_id(other)})"
+    )
+    # The command could not seal its own record with that key, and says so.
+    assert wrong.stderr.splitlines()[0] == (
+        "asgi-audit: this access is not recorded in the trail: the ledger of 'logs/security' "
+        f"was started by deployment {kid} (static); this Auditor seals as deployment "
+        f"{key_id(other)} (static)"
     )
     # The page's example is this run, but for the ids and times.
     shown = shown_output(VERIFY_PAGE, VERIFY_STATIC, "KEY MISMATCH")
@@ -1167,16 +1182,18 @@ async def test_a_static_key(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> 
     none = cli("verify")
     assert none.returncode == 3
     assert none.stdout.splitlines()[-1] == (
-        f"KEY MISMATCH: 2 streams (3 lines) not checked: 2 sealed with a key (key id {kid}); "
+        f"KEY MISMATCH: 3 streams (5 lines) not checked: 3 sealed with a key (key id {kid}); "
         "checked with no key ($ASGI_AUDIT_KEY is not set or empty)"
     )
-    assert none.stderr == (
+    not_recorded, warning = none.stderr.splitlines(keepends=True)
+    assert not_recorded.startswith("asgi-audit: this access is not recorded in the trail: ")
+    assert warning == (
         "asgi-audit: warning: some streams were sealed with a key: set $ASGI_AUDIT_KEY to it "
         "(or name another variable with --key-env)\n"
     )
     cli_page = page_text(DOCS / "reference" / "cli.md")
-    assert none.stderr in cli_page
-    assert wrong.stderr in cli_page
+    assert warning in cli_page
+    assert wrong.stderr.splitlines(keepends=True)[-1] in cli_page
 
 
 def test_weak_keys_are_refused_as_the_page_says(

@@ -14,7 +14,9 @@
 The same command runs as ``python -m asgi_audit`` (or ``python -m asgi_audit.cli``)
 where the console script is not on ``PATH``.
 
-``LOG_DIR`` defaults to ``logs/security``. Everything here only reads, except
+``LOG_DIR`` defaults to ``logs/security``. Every command on a log directory that holds
+a trail records itself in that trail's ``audit.jsonl`` before it runs and when it
+ends (:mod:`.access`: who, what, when). Beyond that, everything here only reads, except
 ``rotate`` (which takes each file's lock, like the writers) and ``keys init`` (which
 writes keys, never into the log directory). Event files are found
 and read by :mod:`asgi_audit.store.reading` and :mod:`asgi_audit.store.following` (``verify``:
@@ -42,9 +44,11 @@ import argparse
 import io
 import os
 import sys
+from pathlib import Path
 from typing import Final
 
 from .. import __version__
+from .access import AccessNotRecorded, recorded_access
 from .common import EXIT_ALTERED, EXIT_ERROR, EXIT_KEY_MISMATCH, EXIT_OK, CliError, Command
 from .keys import KEYS
 from .prove import PROVE
@@ -111,6 +115,34 @@ def main(argv: list[str] | None = None) -> int:
         args = parser.parse_args(argv)
     except SystemExit as exc:  # --help, --version, or argparse's usage error (2)
         return exc.code if isinstance(exc.code, int) else EXIT_ERROR
+    command = args.command
+    if command == "keys":
+        command += f" {args.keys_action}"
+    arguments = list(sys.argv[1:] if argv is None else argv)
+    # The audit of the audit trail: recorded before the command runs, and at its end.
+    try:
+        with recorded_access(command, arguments, _trail_dir(args)) as outcome:
+            outcome.status = _run(args)
+    except AccessNotRecorded as exc:
+        print(f"asgi-audit: {exc}", file=sys.stderr)
+        return EXIT_ERROR
+    return outcome.status
+
+
+def _trail_dir(args: argparse.Namespace) -> Path | None:
+    """The log directory a command reads or changes, if it has one."""
+    if args.command == "redact" or getattr(args, "keys_action", None) == "public":
+        return None
+    if args.command == "prove":
+        if args.check is not None:
+            return None
+        if args.since is not None and args.event_id is not None:
+            return Path(args.event_id)  # prove --since FILE LOG_DIR
+    log_dir = getattr(args, "log_dir", None)
+    return None if log_dir is None else Path(log_dir)
+
+
+def _run(args: argparse.Namespace) -> int:
     try:
         status: int = args.run(args)
     except CliError as exc:
