@@ -10,6 +10,7 @@
     asgi-audit keys   public VERIFICATION_KEY_FILE
     asgi-audit prove  EVENT_ID | --since FILE | --check FILE --verification-key FILE
     asgi-audit redact [TEXT] [--file FILE] [--explain [--json]] [--rules RULES.json]
+    asgi-audit routes MODULE:ATTRIBUTE [--app-dir DIR] [--factory] [--json] [--check]
 
 The same command runs as ``python -m asgi_audit`` (or ``python -m asgi_audit.cli``)
 where the console script is not on ``PATH``.
@@ -54,6 +55,7 @@ from .keys import KEYS
 from .prove import PROVE
 from .query import QUERY
 from .redact import REDACT
+from .routes import ROUTES
 from .stats import ROTATE, STATS
 from .tail import TAIL
 from .verify import VERIFY
@@ -79,6 +81,7 @@ _COMMANDS: Final[tuple[Command, ...]] = (
     KEYS,
     PROVE,
     REDACT,
+    ROUTES,
 )
 
 
@@ -131,7 +134,7 @@ def main(argv: list[str] | None = None) -> int:
 
 def _trail_dir(args: argparse.Namespace) -> Path | None:
     """The log directory a command reads or changes, if it has one."""
-    if args.command == "redact" or getattr(args, "keys_action", None) == "public":
+    if args.command in ("redact", "routes") or getattr(args, "keys_action", None) == "public":
         return None
     if args.command == "prove":
         if args.check is not None:
