@@ -30,7 +30,7 @@ from ..proof.inclusion import (
     consistency_document,
     inclusion_document,
 )
-from ..proof.integrity import CHECKPOINT_FILE, split_mac
+from ..proof.integrity import CHECKPOINT_FILE, seal_fields, split_mac
 from ..proof.keyfiles import read_verification_key
 from ..proof.merkle import TreeBuilder, leaf_hash
 from ..store.listing import list_event_files
@@ -93,9 +93,10 @@ def _leaves(log_dir: Path, stream: str) -> TreeBuilder:
     for line in _scan(log_dir):
         split = split_mac(line) if marker in line else None
         if split is not None:
-            event = orjson.loads(split[0])
-            if event.get("stream") == stream and isinstance(event.get("seq"), int):
-                bodies.setdefault(event["seq"], split[0])
+            event = seal_fields(orjson.loads(split[0]), line) or {}
+            seq = event.get("seq")
+            if event.get("stream") == stream and isinstance(seq, int):
+                bodies.setdefault(seq, split[0])
     tree = TreeBuilder()
     seq = 1
     while seq in bodies:
@@ -117,7 +118,9 @@ def _prove_event(log_dir: Path, event_id: str) -> dict[str, Any]:
     split = split_mac(line) if line else None
     if split is None:
         raise CliError(f"no sealed event {shown(event_id, 64)!r} in {str(log_dir)!r}")
-    event = orjson.loads(split[0])
+    event = seal_fields(orjson.loads(split[0]), line)
+    if event is None:
+        raise CliError(f"no sealed event {shown(event_id, 64)!r} in {str(log_dir)!r}")
     stream, seq = event["stream"], event["seq"]
     tree = _leaves(log_dir, stream)
     if tree.size < seq:

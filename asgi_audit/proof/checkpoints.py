@@ -41,7 +41,7 @@ from ..record.events import format_timestamp
 from ..store.files import LogDirectory, fsync_directory, locked
 from ..store.opening import MAX_LINE, open_file
 from ..store.reading import ByteReader, iter_lines
-from .integrity import CHECKPOINT_FILE, Sealed, split_mac
+from .integrity import CHECKPOINT_FILE, Sealed, seal_fields, split_mac
 from .records import build_body, record_hash, seal_record
 from .schemes import Sealer
 
@@ -265,8 +265,10 @@ def _count(ranges: dict[str, dict[str, Any]], raw_line: bytes) -> None:
     if split is None:
         return
     try:
-        event = orjson.loads(split[0])
+        event = seal_fields(orjson.loads(split[0]), raw_line)
     except ValueError:
+        return
+    if event is None:
         return
     stream, seq = event.get("stream"), event.get("seq")
     if not isinstance(stream, str) or not isinstance(seq, int) or isinstance(seq, bool):

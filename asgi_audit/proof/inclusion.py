@@ -28,6 +28,7 @@ from typing import Any, Final
 import orjson
 
 from .forward import VerificationKey
+from .integrity import seal_fields
 from .merkle import leaf_hash, verify_consistency, verify_inclusion
 from .records import field_problem, record_hash, split_sig
 from .schemes import ForwardRecords
@@ -141,7 +142,10 @@ def check_inclusion(key: VerificationKey, document: dict[str, Any]) -> dict[str,
         raise ProofError("no line, seq or tree_size")
     line = line_text.encode("utf-8", "surrogateescape")
     try:
-        event = orjson.loads(split_mac_body(line))
+        body = split_mac_body(line)
+        event = seal_fields(orjson.loads(body), line)
+        if event is None:
+            raise TypeError("no object holds the seal")
         stream = event["stream"]
     except (ValueError, KeyError, TypeError):
         raise ProofError("the line is not a sealed event") from None
@@ -209,7 +213,9 @@ def check_consistency(key: VerificationKey, document: dict[str, Any]) -> dict[st
 def split_mac_body(line: bytes) -> bytes:
     """The JSON of a sealed line without its MAC field (the line itself if it has none)."""
     at = line.rfind(b',"mac":"')
-    return line if at < 0 else line[:at] + b"}"
+    if at < 0:
+        return line
+    return line[:at] + (b"}}" if line.endswith(b'"}}') else b"}")
 
 
 def _hashes(value: object) -> list[bytes]:

@@ -6,13 +6,20 @@ PURE: no event loop, no file. Each writer (one per process and category) is a
 
     {"timestamp": ..., ..., "stream": "9f2c...", "seq": 42, "mac": "fs-hmac-sha256:7:<64 hex>"}
 
+An output profile whose documents allow no field of ours at the top level (OCSF)
+or want ours under one name (ECS) keeps them in the document's *last* top-level
+object instead, ``mac`` last in it::
+
+    {"time": ..., "unmapped": {..., "stream": "9f2c...", "seq": 42, "mac": "..."}}
+
 The *body* of a line is its exact bytes as written, up to and excluding
-``,"mac":"``, plus the closing ``}``. Its Merkle leaf hash (RFC 9162) is
-``SHA-256(0x00 || body)``, and its MAC is ``HMAC-SHA256(key, previous MAC ||
-leaf hash)``: the previous line's MAC and the leaf as 32 raw bytes each. The
-line is hashed once, for the tree and the chain together. A verifier strips the
-MAC field from the bytes it reads; nothing is re-serialised, so no JSON library
-can make a difference. The first line of a
+``,"mac":"``, plus the closing ``}`` (``}}`` when the fields are in that last
+object: the line then ends ``"}}``, and a line's own last bytes say which). Its
+Merkle leaf hash (RFC 9162) is ``SHA-256(0x00 || body)``, and its MAC is
+``HMAC-SHA256(key, previous MAC || leaf hash)``: the previous line's MAC and the
+leaf as 32 raw bytes each. The line is hashed once, for the tree and the chain
+together. A verifier strips the MAC field from the bytes it reads; nothing is
+re-serialised, so no JSON library can make a difference. The first line of a
 stream chains from a root derived from its id; it may name where the previous
 stream of that file ended (``prev_stream``, ``prev_seq``, ``prev_mac``), when
 the writer could check that line.
@@ -68,6 +75,7 @@ __all__ = (
     "key_id",
     "leaf_mac",
     "new_stream_id",
+    "seal_fields",
     "split_mac",
 )
 
@@ -133,12 +141,18 @@ def split_mac(line: bytes) -> tuple[bytes, str, bytes] | None:
     """``(body, algorithm, mac)`` of a written line (without its newline), or None.
 
     ``body`` is exactly what the MAC covers: the line up to ``,"mac":"`` with the
-    closing ``}`` put back.
+    closing ``}`` put back (``}}`` for a line whose seal is in its last object).
     """
     at = line.rfind(MAC_MARKER)
-    if at < 0 or not line.endswith(b'"}'):
+    if at < 0:
         return None
-    value = line[at + len(MAC_MARKER) : -2]
+    if line.endswith(b'"}}'):
+        closing = 2
+    elif line.endswith(b'"}'):
+        closing = 1
+    else:
+        return None
+    value = line[at + len(MAC_MARKER) : -(closing + 1)]
     # The label may hold a colon itself (``fs-hmac-sha256:<epoch>``): the MAC is after the last.
     algo, sep, hexmac = value.rpartition(b":")
     # Exactly 64 lower-case hex digits: any other spelling is a changed line.
@@ -148,7 +162,22 @@ def split_mac(line: bytes) -> tuple[bytes, str, bytes] | None:
         mac = bytes.fromhex(hexmac.decode("ascii"))
     except ValueError:
         return None
-    return line[:at] + b"}", algo.decode("ascii", "replace"), mac
+    return line[:at] + b"}" * closing, algo.decode("ascii", "replace"), mac
+
+
+def seal_fields(event: object, line: bytes) -> dict[str, Any] | None:
+    """The object of a parsed sealed line that holds its ``stream``, ``seq`` (and
+    first line's fields): the event itself, or its last top-level object for a
+    ``line`` (as written, without its newline) that ends ``"}}`` (see the module
+    doc); None when there is no such object."""
+    if not isinstance(event, dict):
+        return None
+    if not line.endswith(b'"}}'):
+        return event
+    if not event:
+        return None
+    last = event[next(reversed(event))]
+    return last if isinstance(last, dict) else None
 
 
 def hmac_pads(key: bytes) -> tuple[_Hash, _Hash]:
@@ -244,7 +273,8 @@ class Chain:
             encoded: one JSON object and its newline, as :func:`encode_line` gives.
         """
         core = self._core
-        if core is not None:
+        closing = 2 if encoded.endswith(b"}}\n") else 1
+        if core is not None and closing == 1:
             # The same steps in the core, on the frontier's own state.
             tree, last = self.tree, self.last
             sealed, last.mac = core.seal(last.mac, tree._size, tree._hashes, encoded)
@@ -268,7 +298,10 @@ class Chain:
         # Updated in place: the writer copies ``last`` where it keeps one.
         last.seq += 1
         last.mac = mac
-        return b"".join((body[:-1], self._prefix, _hexlify(mac), b'"}\n'))
+        if closing == 1:
+            return b"".join((body[:-1], self._prefix, _hexlify(mac), b'"}\n'))
+        # The seal in the line's last object: the MAC field goes last inside it.
+        return b"".join((body[:-2], self._prefix, _hexlify(mac), b'"}}\n'))
 
     def seal_many(self, lines: list[bytes]) -> list[bytes]:
         """:meth:`seal` of each of ``lines`` in order: the same lines, and the chain
@@ -277,7 +310,7 @@ class Chain:
         The compiled core hashes the whole list without the GIL.
         """
         core = self._core
-        if core is None:
+        if core is None or any(line.endswith(b"}}\n") for line in lines):
             return [self.seal(line) for line in lines]
         tree, last = self.tree, self.last
         sealed, last.mac = core.seal_many(last.mac, tree._size, tree._hashes, lines)

@@ -75,9 +75,10 @@ class LedgerView:
                 )
             )
         category = event.get("category")
-        nested = event.get("asgi_audit")
-        if category is None and isinstance(nested, dict):
-            category = nested.get("category")  # the ECS profile keeps it there
+        for name in ("asgi_audit", "unmapped"):  # where the ECS and OCSF profiles keep it
+            nested = event.get(name)
+            if category is None and isinstance(nested, dict):
+                category = nested.get("category")
         mark = ("category", str(category))
         if category is not None and category != announce.category and mark not in state.misplaced:
             state.misplaced.add(mark)

@@ -22,7 +22,7 @@ import orjson
 from ..store.opening import open_file
 from ..store.reading import iter_lines
 from .checkpoints import TAIL_LIMIT, last_newline
-from .integrity import Sealed, chain_root, compute_mac, split_mac
+from .integrity import Sealed, chain_root, compute_mac, seal_fields, split_mac
 from .records import field_problem, split_sig
 from .schemes import FORWARD, Sealer
 
@@ -74,8 +74,10 @@ def checked_end(path: Path, sealer: Sealer) -> Sealed | None:
         return None
     body, _, mac = split
     try:
-        event = orjson.loads(body)
+        event = seal_fields(orjson.loads(body), last)
     except ValueError:
+        return None
+    if event is None:
         return None
     stream, seq = event.get("stream"), event.get("seq")
     if not isinstance(stream, str) or not isinstance(seq, int) or isinstance(seq, bool) or seq < 1:
@@ -88,8 +90,10 @@ def checked_end(path: Path, sealer: Sealer) -> Sealed | None:
         if split_prev is None:
             return None
         try:
-            event_prev = orjson.loads(split_prev[0])
+            event_prev = seal_fields(orjson.loads(split_prev[0]), previous)
         except ValueError:
+            return None
+        if event_prev is None:
             return None
         if event_prev.get("stream") != stream or event_prev.get("seq") != seq - 1:
             return None

@@ -59,6 +59,7 @@ from .integrity import (
     chain_root,
     key_id,
     leaf_mac,
+    seal_fields,
     split_mac,
 )
 from .keymatch import KEY_MISMATCH, line_detail
@@ -131,7 +132,10 @@ class Verifier:
         body, algo, mac = split
         try:
             event = orjson.loads(body)
-            stream, seq = event["stream"], event["seq"]
+            fields = seal_fields(event, raw)
+            if fields is None:
+                raise TypeError("no object holds the seal")
+            stream, seq = fields["stream"], fields["seq"]
         except (ValueError, KeyError, TypeError):
             self.breaks.append(Break(file, line_no, "modified", None, "not a sealed event"))
             return
@@ -147,11 +151,13 @@ class Verifier:
         self.breaks += self._view.misplaced(state, file, line_no, event)
         summary = state.summary
         summary.lines += 1
-        if summary.category is None and isinstance(event.get("category"), str):
-            summary.category = event["category"]
+        if summary.category is None:
+            category = event.get("category", fields.get("category"))
+            if isinstance(category, str):
+                summary.category = category
         if summary.sealed is None:
             summary.sealed = algo
-        named = event.get(KEY_ID_FIELD) if seq == 1 else None
+        named = fields.get(KEY_ID_FIELD) if seq == 1 else None
         if isinstance(named, str):
             summary.key_id = named
         if not summary.files or summary.files[-1] != file:
@@ -167,13 +173,13 @@ class Verifier:
             self._break(item, "modified", stream, detail)
         if state.first is None:
             state.first = item
-        if seq == 1 and "prev_stream" in event:
-            fault = prev_fault(event)
+        if seq == 1 and "prev_stream" in fields:
+            fault = prev_fault(fields)
             if fault is not None:
                 self._break(item, "modified", stream, fault)
             else:
-                prev = (event["prev_stream"], event.get("prev_seq", 0))
-                self._prev_refs.append((item, state, *prev, event.get("prev_mac", "")))
+                prev = (fields["prev_stream"], fields.get("prev_seq", 0))
+                self._prev_refs.append((item, state, *prev, fields.get("prev_mac", "")))
         if epoch is not None and self._forward is not None and item.key is None:
             if self._forward.is_secret:  # no key is derived past the verifier's clock
                 detail = f"sealed in epoch {epoch}, which has not begun by the verifier's clock"

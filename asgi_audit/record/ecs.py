@@ -88,10 +88,12 @@ that is no IP address, a timestamp without a time zone): ECS fields hold only
 values Elasticsearch indexes, and nothing is lost. :func:`to_ecs` never raises.
 
 The integrity fields (``stream``, ``seq``, ``prev_stream``, ``prev_seq``,
-``prev_mac``, ``mac_key_id``, ``mac``) stay at the top level under their own
-names, last, ``mac`` the very last, because ``asgi-audit verify`` reads them there. A sealed line
-cannot be converted afterwards (its MAC covers its bytes): convert before the
-chain stamps and seals the event.
+``prev_mac``, ``mac_key_id``, ``mac``) go under the same namespace, last in it,
+``mac`` the very last, and the namespace is the document's last field: so they
+are ``asgi_audit.stream``, ``asgi_audit.seq``, ... as ECS asks of fields it does
+not define, and ``asgi-audit verify`` finds them where the seal put them (see
+:mod:`asgi_audit.proof.integrity`). A sealed line cannot be converted afterwards
+(its MAC covers its bytes): convert before the chain stamps and seals the event.
 """
 
 from __future__ import annotations
@@ -360,11 +362,11 @@ def to_ecs(event: dict[str, Any]) -> dict[str, Any]:
     for name in ECS_TYPES:
         if name in flat:
             _nest(doc, name, flat[name])
-    if custom:
-        doc[NAMESPACE] = custom  # in the native order
     for key, value in sealed.items():
         if key != "mac":
-            doc[key] = value
+            custom[key] = value
     if "mac" in sealed:
-        doc["mac"] = sealed["mac"]
+        custom["mac"] = sealed["mac"]
+    if custom:
+        doc[NAMESPACE] = custom  # in the native order, the seal last: the last field
     return doc

@@ -22,6 +22,7 @@ from collections.abc import Callable, Sequence
 from typing import Any, Final, Literal
 
 from ..proof.integrity import SEAL_BYTES, Chain
+from .ecs import NAMESPACE as ECS_NAMESPACE
 from .ecs import to_ecs
 from .encoding import (
     INT_MAX,
@@ -392,7 +393,7 @@ class Pipeline:
         # what the ECS form adds, and the ECS form is then made again.
         doc = to_ecs(event)
         if chain is not None:
-            chain.stamp(doc, seq)
+            chain.stamp(sealed_in(doc, ECS_NAMESPACE), seq)
         line = encode_line(doc)
         if len(line) > limit:
             native = encode_line(event)
@@ -400,9 +401,19 @@ class Pipeline:
             self._caps.fit(event, native, max(room, 256))
             doc = to_ecs(event)
             if chain is not None:
-                chain.stamp(doc, seq)  # stamping does not move the chain: the same seq again
+                # Stamping does not move the chain: the same seq again.
+                chain.stamp(sealed_in(doc, ECS_NAMESPACE), seq)
             line = encode_line(doc)
         return line
+
+
+def sealed_in(doc: dict[str, Any], name: str) -> dict[str, Any]:
+    """The object ``doc[name]``, made its last field, where the chain stamps and seals
+    a profile's document (see :mod:`asgi_audit.proof.integrity`)."""
+    holder = doc.pop(name, None)
+    found: dict[str, Any] = holder if isinstance(holder, dict) else {}
+    doc[name] = found
+    return found
 
 
 def _core_of(redactor: Redactor) -> Any:
