@@ -209,8 +209,8 @@ def build_settings(
     }
     checked_sinks = check_sinks(sinks)
     summary["sinks"] = [sink.name for sink in checked_sinks]
-    if output_format not in ("native", "ecs"):
-        raise ValueError(f"output_format must be 'native' or 'ecs', got {output_format!r}")
+    if output_format not in ("native", "ecs", "ocsf"):
+        raise ValueError(f"output_format must be 'native', 'ecs' or 'ocsf', got {output_format!r}")
     summary["output_format"] = output_format
     return Settings(
         directory=directory,

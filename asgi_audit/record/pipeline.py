@@ -37,13 +37,15 @@ from .encoding import (
 from .engine import compiled_module
 from .events import UNKNOWN_OUTCOME, RawEvent, Uuid7Generator, build_event, format_timestamp
 from .nested import NotPlain, redact_capped
+from .ocsf import UNMAPPED as OCSF_UNMAPPED
+from .ocsf import to_ocsf
 from .redaction import Redactor
 from .streams import batch_streams
 
 __all__ = ("ChainFor", "Group", "OutputFormat", "Pipeline", "Prepared", "SessionIdMode")
 
 SessionIdMode = Literal["hash", "raw", "omit"]
-OutputFormat = Literal["native", "ecs"]
+OutputFormat = Literal["native", "ecs", "ocsf"]
 #: One category's lines of a batch (:meth:`Pipeline.encode_grouped`): the category,
 #: the lines joined, how many, the index of the first, how many of them are real.
 Group = tuple[str, bytes, int, int, int]
@@ -78,9 +80,9 @@ class Pipeline:
 
     __slots__ = (
         "_caps",
-        "_ecs",
         "_ids",
         "_native",
+        "_profile",
         "_redactor",
         "_session_hashes",
         "_session_ids",
@@ -96,9 +98,19 @@ class Pipeline:
         session_key: bytes,
         output_format: OutputFormat = "native",
     ) -> None:
-        if output_format not in ("native", "ecs"):
-            raise ValueError(f"output_format must be 'native' or 'ecs', got {output_format!r}")
-        self._ecs = output_format == "ecs"
+        if output_format not in ("native", "ecs", "ocsf"):
+            raise ValueError(
+                f"output_format must be 'native', 'ecs' or 'ocsf', got {output_format!r}"
+            )
+        # An output profile: the document of the native event, and the object of it
+        # that holds the seal (see asgi_audit.proof.integrity).
+        self._profile: tuple[Callable[[dict[str, Any]], dict[str, Any]], str] | None = (
+            None
+            if output_format == "native"
+            else (to_ecs, ECS_NAMESPACE)
+            if output_format == "ecs"
+            else (to_ocsf, OCSF_UNMAPPED)
+        )
         self._redactor = redactor
         self._caps = caps
         self._session_ids = session_ids
@@ -111,7 +123,7 @@ class Pipeline:
         # One generator for both paths, so a file's lines keep the order of their ids.
         self._ids: Any = Uuid7Generator() if module is None else module.Uuid7Generator()
         self._native: Any = None
-        if module is not None and not self._ecs:
+        if module is not None and self._profile is None:
             core = None if redactor is None else _core_of(redactor)
             if redactor is None or core is not None:
                 self._native = module.Pipeline(
@@ -353,8 +365,8 @@ class Pipeline:
         limit = self._caps.max_event_bytes - (SEAL_BYTES if chain is not None else 0)
         try:
             event = self.build(raw, event_id)
-            if self._ecs:
-                line = self._encode_ecs(event, chain, limit, seq)
+            if self._profile is not None:
+                line = self._encode_profile(self._profile, event, chain, limit, seq)
             else:
                 if chain is not None:
                     chain.stamp(event, seq)
@@ -385,24 +397,30 @@ class Pipeline:
             line = encode_line(fallback)
         return line
 
-    def _encode_ecs(
-        self, event: dict[str, Any], chain: Chain | None, limit: int, seq: int | None
+    def _encode_profile(
+        self,
+        profile: tuple[Callable[[dict[str, Any]], dict[str, Any]], str],
+        event: dict[str, Any],
+        chain: Chain | None,
+        limit: int,
+        seq: int | None,
     ) -> bytes:
-        # ECS documents nest the fields; the size cap is applied to the native
-        # event (where the largest fields are known by name), leaving room for
-        # what the ECS form adds, and the ECS form is then made again.
-        doc = to_ecs(event)
+        # ECS and OCSF documents nest the fields; the size cap is applied to the
+        # native event (where the largest fields are known by name), leaving room
+        # for what the profile's form adds, and the form is then made again.
+        convert, holder = profile
+        doc = convert(event)
         if chain is not None:
-            chain.stamp(sealed_in(doc, ECS_NAMESPACE), seq)
+            chain.stamp(sealed_in(doc, holder), seq)
         line = encode_line(doc)
         if len(line) > limit:
             native = encode_line(event)
             room = limit - max(0, len(line) - len(native)) - 256
             self._caps.fit(event, native, max(room, 256))
-            doc = to_ecs(event)
+            doc = convert(event)
             if chain is not None:
                 # Stamping does not move the chain: the same seq again.
-                chain.stamp(sealed_in(doc, ECS_NAMESPACE), seq)
+                chain.stamp(sealed_in(doc, holder), seq)
             line = encode_line(doc)
         return line
 
