@@ -16,7 +16,7 @@ Native fields moved to their ECS place (:data:`ECS_FIELDS`)::
     blocked_reason    event.reason
     risk_score        event.risk_score
     ip_address        source.ip, client.ip
-    user_id           user.id
+    user_id           user.id, user.name
     user_agent        user_agent.original
     request_id        http.request.id
     method            http.request.method
@@ -72,8 +72,16 @@ Made from the event (never copied from a field of the same name):
 * ``event.outcome``: ``success`` from success; ``failure`` from failed, denied,
   blocked, rate_limited, error, dropped, disconnected; ``unknown`` from any other
   outcome, ``unknown`` itself included (an event recorded without one); left out
-  only for a dict without ``outcome``, which the pipeline never gives.
+  only for a dict without ``outcome``, which the pipeline never gives. A detection
+  (``injection_attempt``, ``tool_path_blocked``) is ``success`` whatever it did: the
+  control acted (ECS's categorization guide reads ``failure`` as the control
+  failing), and ``event.type`` denied or allowed says what it did.
   ``asgi_audit.outcome`` keeps ours.
+* A request's ``request_received`` record (written as it arrives, before its end) is
+  ``api``/``start``, not ``web``/``access``: dashboards that count web accesses count
+  each request once, by its end.
+* ``user.name`` is the ``user_id`` as well (Kibana's authentication views group by
+  it); ``host.name`` is this host's name.
 * ``event.dataset`` ``asgi_audit.<category>``; ``ecs.version`` :data:`ECS_VERSION`;
   ``message`` a short summary (``login_attempt failed``, ``api_access success GET
   /items/7 200``).
@@ -100,6 +108,7 @@ from __future__ import annotations
 
 import ipaddress
 import re
+import socket
 from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime
 from typing import Any, Final
@@ -122,7 +131,7 @@ ECS_FIELDS: Final[Mapping[str, tuple[str, ...]]] = {
     "blocked_reason": ("event.reason",),
     "risk_score": ("event.risk_score",),
     "ip_address": ("source.ip", "client.ip"),
-    "user_id": ("user.id",),
+    "user_id": ("user.id", "user.name"),
     "user_agent": ("user_agent.original",),
     "request_id": ("http.request.id",),
     "method": ("http.request.method",),
@@ -154,9 +163,11 @@ ECS_TYPES: Final[Mapping[str, str]] = {
     "event.duration": "long",
     "event.reason": "keyword",
     "event.risk_score": "float",
+    "host.name": "keyword",
     "source.ip": "ip",
     "client.ip": "ip",
     "user.id": "keyword",
+    "user.name": "keyword",
     "user_agent.original": "keyword",
     "http.request.id": "keyword",
     "http.request.method": "keyword",
@@ -219,6 +230,9 @@ _FAILURE: Final = frozenset(
     {"failed", "failure", "denied", "blocked", "rate_limited", "error", "dropped", "disconnected"}
 )
 _HTTP_TYPES: Final = frozenset({"api_access", "websocket_connect", "websocket_close"})
+_CONTROLS: Final = frozenset({"injection_attempt", "tool_path_blocked"})
+#: This host's name (``host.name``: the host the app ran on).
+HOST: Final = socket.gethostname() or "localhost"
 
 _LONG_MIN: Final = -(2**63)
 _LONG_MAX: Final = 2**63 - 1
@@ -267,10 +281,18 @@ def _nanoseconds(duration_ms: Any) -> Any:
 
 
 def _categorize(
-    event_type: str | None, category: str | None, outcome: str | None, action: Any = None
+    event_type: str | None,
+    category: str | None,
+    outcome: str | None,
+    action: Any = None,
+    stage: Any = None,
 ) -> _Categorization | None:
     if event_type is None or event_type in _BOOKKEEPING:
         return None
+    if event_type == "api_access" and stage == "request_received":
+        # The arrival of a request recorded before its end: an API call starting,
+        # not a second web access (dashboards that count web accesses count one).
+        return ("api",), ("start",)
     found = _BY_TYPE.get(event_type)
     if event_type == "data_access" and isinstance(action, str) and action in _DATA_TYPES:
         found = (("database",), (_DATA_TYPES[action],))
@@ -288,7 +310,11 @@ def _categorize(
     return categories, types
 
 
-def _outcome(outcome: str | None) -> str:
+def _outcome(outcome: str | None, event_type: str | None) -> str:
+    if event_type in _CONTROLS:
+        # A detection recorded is the control that acted (blocked, held, or let
+        # through as configured): ECS's failure would read as the control failing.
+        return "success"
     if outcome == "success":
         return "success"
     return "failure" if outcome in _FAILURE else "unknown"
@@ -348,12 +374,15 @@ def to_ecs(event: dict[str, Any]) -> dict[str, Any]:
             flat[target] = fitted
     flat["message"] = _summary(event, event_type, outcome)
     flat["ecs.version"] = ECS_VERSION
+    flat["host.name"] = HOST
     flat["event.kind"] = "alert" if event_type == "injection_attempt" else "event"
-    categorization = _categorize(event_type, category, outcome, event.get("action"))
+    categorization = _categorize(
+        event_type, category, outcome, event.get("action"), event.get("stage")
+    )
     if categorization is not None:
         flat["event.category"], flat["event.type"] = map(list, categorization)
     if "outcome" in event:
-        flat["event.outcome"] = _outcome(outcome)
+        flat["event.outcome"] = _outcome(outcome, event_type)
     if "event.action" not in flat and event_type is not None:
         flat["event.action"] = event_type
     if category is not None:
