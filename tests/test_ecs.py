@@ -23,6 +23,7 @@ from asgi_audit.proof.verify import verify_directory
 from asgi_audit.record import ecs
 from asgi_audit.record.context import RequestContext, reset_context, set_context
 from asgi_audit.record.ecs import ECS_FIELDS, ECS_TYPES, ECS_VERSION, NAMESPACE, to_ecs
+from asgi_audit.record.ecs_namespace import DATA, NAMESPACE_TYPES, index_template
 from asgi_audit.record.encoding import INT_MAX, INT_MIN, Caps, encode_line
 from asgi_audit.record.events import HEADER_FIELDS, INTEGRITY_FIELDS, RawEvent, dropped_events
 from asgi_audit.record.pipeline import Pipeline
@@ -554,7 +555,7 @@ def test_custom_fields_and_tracing() -> None:
     doc = to_ecs(CASES["custom emit"].event)
     assert doc["trace"] == {"id": "4bf92f3577b34da6a3ce929d0e0e4736"}
     assert doc["span"] == {"id": "00f067aa0ba902b7"}
-    assert doc[NAMESPACE]["rows"] == 12
+    assert doc[NAMESPACE]["data"]["rows"] == 12  # a caller's own field: flattened
     assert doc["event"]["action"] == "authz_admin"
     assert doc[NAMESPACE]["event_type"] == "export_requested"
     assert doc["event"]["dataset"] == "asgi_audit.admin"
@@ -566,6 +567,76 @@ def test_websocket_counters_stay_in_the_namespace() -> None:
     assert doc["event"]["duration"] == 5_023_250_000
     for name in ("close_code", "closed_by", "messages_in", "messages_out", "bytes_in"):
         assert doc[NAMESPACE][name] == CASES["websocket close"].event[name]
+
+
+# --- The namespace --------------------------------------------------------------------
+
+
+def unfold(namespace: dict[str, Any]) -> dict[str, Any]:
+    """The namespace's fields with its ``data`` object's among them."""
+    return {**{k: v for k, v in namespace.items() if k != DATA}, **namespace.get(DATA, {})}
+
+
+def same_value(kept: Any, value: Any) -> bool:
+    """``kept`` is ``value``, or its keyword form (a scalar's JSON text, each item's)."""
+    if orjson.dumps(kept) == orjson.dumps(value):
+        return True
+    if isinstance(value, list) and isinstance(kept, list) and len(kept) == len(value):
+        return all(same_value(k, v) for k, v in zip(kept, value, strict=True))
+    if kept == {"value": value} and not isinstance(value, dict):
+        return True  # a flattened field's value that was no object
+    return isinstance(kept, str) and kept == orjson.dumps(value).decode()
+
+
+def stable_types(namespace: dict[str, Any]) -> list[str]:
+    """Each namespace field whose value is not of the type the template maps it to."""
+    wrong = []
+    for key, value in namespace.items():
+        kind = "flattened" if key == DATA else NAMESPACE_TYPES.get(key)
+        if kind is None:
+            wrong.append(f"{key}: not in the template")
+        elif kind == "keyword":
+            values = value if isinstance(value, list) else [value]
+            if not all(isinstance(v, str) for v in values):
+                wrong.append(f"{key}: {value!r} is no keyword")
+        elif kind == "long":
+            if isinstance(value, bool) or not isinstance(value, int):
+                wrong.append(f"{key}: {value!r} is no long")
+        elif kind == "boolean":
+            if not isinstance(value, bool):
+                wrong.append(f"{key}: {value!r} is no boolean")
+        elif not isinstance(value, dict):
+            wrong.append(f"{key}: {value!r} is no object")
+    return wrong
+
+
+@pytest.mark.parametrize("name", list(CASES))
+def test_every_namespace_field_has_the_type_the_template_gives_it(name: str) -> None:
+    assert stable_types(to_ecs(CASES[name].event).get(NAMESPACE, {})) == []
+
+
+def test_a_callers_field_of_changing_type_and_a_dotted_key_stay_in_data() -> None:
+    # One field a number here and text there, one key with a dot: under data, which
+    # Elasticsearch maps as flattened, every leaf a keyword, a dotted key one key.
+    first = to_ecs({"event_type": "export_requested", "rows": 12, "user.email": "a@b.c"})
+    second = to_ecs({"event_type": "export_requested", "rows": "twelve", "details": "text"})
+    assert first[NAMESPACE]["data"] == {"rows": 12, "user.email": "a@b.c"}
+    assert second[NAMESPACE]["data"] == {"rows": "twelve"}
+    assert second[NAMESPACE]["details"] == {"value": "text"}  # always an object
+    assert to_ecs({"details": {"k": 1}})[NAMESPACE]["details"] == {"k": 1}
+    # A library field keeps its type: a number where a keyword is mapped is its text.
+    assert to_ecs({"resource_id": 7})[NAMESPACE]["resource_id"] == "7"
+    assert to_ecs({"ids": [1, "b"]})[NAMESPACE]["ids"] == ["1", "b"]
+    assert to_ecs({"record_count": "many"})[NAMESPACE] == {"data": {"record_count": "many"}}
+
+
+def test_the_shipped_index_template_is_the_modules() -> None:
+    shipped = Path(__file__).parent.parent / "docs" / "shipping" / "elasticsearch-template.json"
+    made = index_template(ECS_TYPES, NAMESPACE)
+    assert orjson.loads(shipped.read_bytes()) == made
+    namespace = made["template"]["mappings"]["properties"][NAMESPACE]["properties"]
+    assert namespace["data"] == {"type": "flattened"}
+    assert set(namespace) == {*NAMESPACE_TYPES, "data"}
 
 
 # --- Odd input -------------------------------------------------------------------------
@@ -587,7 +658,7 @@ def test_a_value_that_does_not_fit_its_ecs_type_goes_to_the_namespace() -> None:
     }
     doc = to_ecs(event)
     check(doc, event)
-    assert doc[NAMESPACE] == event  # all of it, epoch_ms too: there is no @timestamp
+    assert unfold(doc[NAMESPACE]) == event  # all of it, epoch_ms too: there is no @timestamp
     assert doc["event"] == {
         "kind": "event",
         "category": ["api", "web"],
@@ -625,7 +696,7 @@ def test_a_value_goes_to_ecs_only_when_it_fits(field: str, value: Any, fits: boo
     event = {"event_type": "api_access", field: value}
     doc = to_ecs(event)
     check(doc, event)
-    assert (field in doc.get(NAMESPACE, {})) is not fits
+    assert (field in unfold(doc.get(NAMESPACE, {}))) is not fits
 
 
 def test_an_empty_or_strange_event_still_gives_a_document() -> None:
@@ -639,7 +710,10 @@ def test_an_empty_or_strange_event_still_gives_a_document() -> None:
     doc = to_ecs(odd)
     check(doc, odd)
     assert doc["event"] == {"kind": "event", "outcome": "unknown"}
-    assert doc[NAMESPACE] == {"outcome": [1], "event_type": {"a": 1}, "category": None, "7": "x"}
+    assert doc[NAMESPACE] == {
+        "outcome": ["1"],  # a keyword, as keywords
+        "data": {"event_type": {"a": 1}, "category": None, "7": "x"},
+    }
 
 
 def test_the_integrity_fields_go_last_in_the_namespace_which_goes_last() -> None:
@@ -658,8 +732,8 @@ def test_the_integrity_fields_go_last_in_the_namespace_which_goes_last() -> None
     check(doc, event)
     assert list(doc)[-1] == NAMESPACE
     assert list(doc[NAMESPACE])[-7:] == [
-        "seq",
         "stream",
+        "seq",
         "prev_stream",
         "prev_seq",
         "prev_mac",
@@ -774,11 +848,11 @@ def test_any_event_converts_validates_and_loses_nothing(event: dict[str, Any]) -
     doc = to_ecs(event)
     check(doc, event)
     assert orjson.dumps(event) == before
-    custom = doc.get(NAMESPACE, {})
+    custom = unfold(doc.get(NAMESPACE, {}))
     placed = ecs_part(doc)
     for key, value in event.items():
         if key in INTEGRITY_FIELDS or key in custom:  # the seal too, in the namespace
-            assert orjson.dumps(custom[key]) == orjson.dumps(value)
+            assert same_value(custom[key], value)
         elif key == "epoch_ms":
             assert "@timestamp" in doc
         elif key == "duration_ms":
@@ -788,7 +862,11 @@ def test_any_event_converts_validates_and_loses_nothing(event: dict[str, Any]) -
                 assert placed[target] is value
     if "mac" in event:
         assert list(doc)[-1] == NAMESPACE
-        assert list(custom)[-1] == "mac"
+        assert list(doc[NAMESPACE])[-1] == "mac"
+    # The seal is the chain's to write (a made-up one keeps its place, not a type).
+    seal = {"stream", "seq", "prev_stream", "prev_seq", "prev_mac", "mac_key_id", "mac"}
+    namespace = {k: v for k, v in doc.get(NAMESPACE, {}).items() if k not in seal}
+    assert stable_types(namespace) == []
 
 
 @pytest.mark.parametrize(

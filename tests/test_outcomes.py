@@ -77,7 +77,7 @@ async def test_an_ecs_event_without_an_outcome_has_event_outcome_unknown(
     (doc,) = read_events(tmp_path / "billing.jsonl")
     assert doc["event"]["outcome"] == "unknown"
     assert doc["asgi_audit"]["outcome"] == "unknown"
-    assert doc["asgi_audit"]["invoice"] == "INV-7"
+    assert doc["asgi_audit"]["data"]["invoice"] == "INV-7"  # a caller's own field
 
 
 async def test_the_events_the_library_records_itself_all_have_an_outcome(tmp_path: Path) -> None:

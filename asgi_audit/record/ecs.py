@@ -113,6 +113,7 @@ from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime
 from typing import Any, Final
 
+from .ecs_namespace import typed_namespace
 from .events import INTEGRITY_FIELDS
 
 __all__ = ("ECS_FIELDS", "ECS_TYPES", "ECS_VERSION", "NAMESPACE", "to_ecs")
@@ -397,5 +398,6 @@ def to_ecs(event: dict[str, Any]) -> dict[str, Any]:
     if "mac" in sealed:
         custom["mac"] = sealed["mac"]
     if custom:
-        doc[NAMESPACE] = custom  # in the native order, the seal last: the last field
+        # Typed fields, the rest under data, the seal last: the document's last field.
+        doc[NAMESPACE] = typed_namespace(custom)
     return doc
