@@ -343,8 +343,12 @@ def test_outside_a_request_there_is_nothing_to_authorize() -> None:
     made_by_hand = AuditContext(auditor, RequestContext(request_id="req-by-hand"))
     doors = (auditor, auditor.sync, SyncAuditor(auditor, RequestContext()), made_by_hand)
     for door in (*doors, made_by_hand.bind(agent_id="a")):
-        with pytest.raises(RuntimeError, match=r"authorize\(\) needs a request"):
+        with pytest.raises(RuntimeError) as caught:
             door.authorize("allow", reason="x")
+        assert str(caught.value) == (
+            "authorize() needs a request: call it while AuditMiddleware handles one"
+            " (a route, or code it calls), on the Auditor or Depends(audit_context)"
+        )
 
 
 @given(st.lists(st.sampled_from(["allow", "deny"]), min_size=1, max_size=12))

@@ -89,7 +89,7 @@ def _generated() -> Iterator[int]:
     [
         pytest.param({"ids": [1, 2, 3]}, 3, [1, 2, 3], id="a-list"),
         pytest.param({"ids": ("a", "b")}, 2, ["a", "b"], id="a-tuple"),
-        pytest.param({"ids": _generated()}, 5, [3, 4, 5, 6, 7], id="a-generator"),
+        pytest.param({"ids": _generated}, 5, [3, 4, 5, 6, 7], id="a-generator"),
         pytest.param({"ids": {9: "x", 8: "y"}}, 2, [9, 8], id="a-dict-s-keys"),
         pytest.param({"ids": []}, 0, [], id="none-found"),
         pytest.param({"ids": [1, 2], "record_count": 500}, 500, [1, 2], id="a-sample-of-500"),
@@ -102,6 +102,8 @@ def _generated() -> Iterator[int]:
 async def test_the_record_count_follows_the_ids_unless_given(
     tmp_path: Path, kwargs: dict[str, Any], count: int | None, ids: list[Any] | None
 ) -> None:
+    if callable(kwargs.get("ids")):  # a fresh generator each run: one is used up once read
+        kwargs = {**kwargs, "ids": kwargs["ids"]()}
     async with Auditor(log_dir=tmp_path, self_audit=False) as auditor:
         await auditor.data_access("patient", **kwargs)
     [event] = events(tmp_path)
@@ -129,6 +131,11 @@ async def test_the_ids_are_copied_at_the_call(tmp_path: Path) -> None:
         ({"resource_type": None}, ValueError, "Invalid data_access resource_type: None"),
         ({"resource_type": "patient", "ids": "1,2,3"}, TypeError, "not one string: '1,2,3'"),
         ({"resource_type": "patient", "ids": b"12"}, TypeError, "not one string"),
+        (
+            {"resource_type": "patient", "ids": "7" * 100},
+            TypeError,
+            f"not one string: '{'7' * 40}'; pass resource_id=",
+        ),
         ({"resource_type": "patient", "record_count": -1}, ValueError, "record_count: -1"),
         ({"resource_type": "patient", "record_count": True}, TypeError, "got True"),
         ({"resource_type": "patient", "record_count": 2.0}, TypeError, "got 2.0"),
@@ -233,10 +240,55 @@ def test_split_ids_keeps_every_id_in_order_in_parts_that_fit(
             assert len(grown) > most or len(orjson.dumps(grown)) > budget
 
 
+@pytest.mark.parametrize(
+    ("ids", "most", "budget", "parts"),
+    [
+        ([1, 22, 333], 10, len(b"[1,22]"), [[1, 22], [333]]),  # the brackets counted once
+        ([1, 22, 333], 10, len(b"[1,22,333]"), [[1, 22, 333]]),  # exactly the budget fits
+        (["ab", "cd"], 10, len(b'["ab","cd"]'), [["ab", "cd"]]),
+        (["ab", "cd"], 10, len(b'["ab","cd"]') - 1, [["ab"], ["cd"]]),
+        ([1, 2, 3], 2, 1000, [[1, 2], [3]]),  # at most `most` ids a part
+        (["é", "é"], 10, 1 + 2 * (6 + 3) - 1, [["é"], ["é"]]),  # 6 bytes a character, from above
+        (["é", "é"], 10, 1 + 2 * (6 + 3), [["é", "é"]]),
+        ([1.5, 2.5], 10, 1 + 2 * (3 + 3), [[1.5, 2.5]]),  # any other id: its text, quoted
+        ([1.5, 2.5], 10, 1 + 2 * (3 + 3) - 1, [[1.5], [2.5]]),
+        (["x" * 50], 1, 10, [["x" * 50]]),  # an id over the budget alone is a part
+        ([], 5, 10, [[]]),
+        # A later part starts its count afresh: the second fits its budget exactly.
+        (["aaaa", "bb", "cc"], 10, len(b'["bb","cc"]'), [["aaaa"], ["bb", "cc"]]),
+    ],
+)
+def test_split_ids_counts_each_ids_bytes_as_the_line_takes_them(
+    ids: list[Any], most: int, budget: int, parts: list[list[Any]]
+) -> None:
+    assert split_ids(ids, most, budget) == parts
+
+
+@given(
+    ids=st.lists(
+        st.integers(-(2**63), 2**64 - 1)
+        | st.text(
+            st.characters(min_codepoint=32, max_codepoint=126, blacklist_characters='"\\'),
+            max_size=20,
+        ),
+        min_size=1,
+        max_size=50,
+    )
+)
+def test_the_count_of_numbers_and_plain_ascii_is_exact(ids: list[Any]) -> None:
+    # One part exactly as long as the JSON of the list: it fits; a byte less: it splits.
+    exact = len(orjson.dumps(ids))
+    assert split_ids(ids, len(ids), exact) == [ids]
+    if len(ids) > 1:
+        assert len(split_ids(ids, len(ids), exact - 1)) > 1
+
+
 def whole_parts(found: list[dict[str, Any]]) -> list[Any]:
     """The ids of one access split into parts, checked as one access: one
     access_id, parts numbered 1..n in file order, nothing cut."""
     assert len({e["access_id"] for e in found}) == 1
+    assert all(len(e["access_id"]) == 32 and int(e["access_id"], 16) >= 0 for e in found)
+    assert {(e["event_type"], e["category"]) for e in found} == {("data_access", "data_access")}
     assert [(e["part"], e["parts"]) for e in found] == [
         (i, len(found)) for i in range(1, 1 + len(found))
     ]
@@ -249,7 +301,9 @@ def whole_parts(found: list[dict[str, Any]]) -> list[Any]:
 
 async def test_more_ids_than_one_line_holds_are_split_and_none_is_lost(tmp_path: Path) -> None:
     async with Auditor(log_dir=tmp_path, self_audit=False) as auditor:
-        await auditor.data_access("patient", ids=range(100_000), action="export")
+        await auditor.data_access(
+            "patient", ids=range(100_000), action="export", details={"ticket": "T-7"}
+        )
     data = (tmp_path / FILE).read_bytes()
     assert max(len(line) for line in data.splitlines()) <= 16 * 1024  # max_event_bytes
     found = events(tmp_path)
@@ -257,6 +311,7 @@ async def test_more_ids_than_one_line_holds_are_split_and_none_is_lost(tmp_path:
     assert whole_parts(found) == list(range(100_000))
     assert {e["record_count"] for e in found} == {100_000}
     assert {e["action"] for e in found} == {"export"}
+    assert all(e["details"] == {"ticket": "T-7"} for e in found)
 
 
 @pytest.mark.parametrize("max_event_bytes", [2048, 16 * 1024])

@@ -23,7 +23,12 @@ from asgi_audit.proof.verify import verify_directory
 from asgi_audit.record import ecs
 from asgi_audit.record.context import RequestContext, reset_context, set_context
 from asgi_audit.record.ecs import ECS_FIELDS, ECS_TYPES, ECS_VERSION, NAMESPACE, to_ecs
-from asgi_audit.record.ecs_namespace import DATA, NAMESPACE_TYPES, index_template
+from asgi_audit.record.ecs_namespace import (
+    DATA,
+    NAMESPACE_TYPES,
+    index_template,
+    typed_namespace,
+)
 from asgi_audit.record.encoding import INT_MAX, INT_MIN, Caps, encode_line
 from asgi_audit.record.events import HEADER_FIELDS, INTEGRITY_FIELDS, RawEvent, dropped_events
 from asgi_audit.record.pipeline import Pipeline
@@ -628,6 +633,21 @@ def test_a_callers_field_of_changing_type_and_a_dotted_key_stay_in_data() -> Non
     assert to_ecs({"resource_id": 7})[NAMESPACE]["resource_id"] == "7"
     assert to_ecs({"ids": [1, "b"]})[NAMESPACE]["ids"] == ["1", "b"]
     assert to_ecs({"record_count": "many"})[NAMESPACE] == {"data": {"record_count": "many"}}
+    # The long range, both ends: in it a long, past it data.
+    for fits in (-(2**63), 2**63 - 1):
+        assert to_ecs({"record_count": fits})[NAMESPACE] == {"record_count": fits}
+    for past in (-(2**63) - 1, 2**63):
+        assert to_ecs({"record_count": past})[NAMESPACE] == {"data": {"record_count": past}}
+    assert to_ecs({"accepted": 1})[NAMESPACE] == {"data": {"accepted": 1}}  # no boolean
+    assert to_ecs({"accepted": True})[NAMESPACE] == {"accepted": True}
+    # The seal keeps its place after everything else, wherever it came in.
+    assert typed_namespace({"stream": "s", "event_type": "x", "rows": 1}) == {
+        "event_type": "x",
+        "data": {"rows": 1},
+        "stream": "s",
+    }
+    assert to_ecs({"severity": None})[NAMESPACE] == {"data": {"severity": None}}
+    assert "severity" in to_ecs({"severity": float("nan")})[NAMESPACE]["data"]  # no text for NaN
 
 
 def test_the_shipped_index_template_is_the_modules() -> None:
