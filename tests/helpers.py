@@ -121,3 +121,10 @@ class ChainsOnly:
 
     def __init__(self, chain_for: Any) -> None:
         self.chain = chain_for
+
+
+def key_paths(value: Any, prefix: str = "") -> set[str]:
+    """Every path of keys in a JSON document (``/event/outcome``), objects included."""
+    if isinstance(value, dict):
+        return {p for k, v in value.items() for p in key_paths(v, f"{prefix}/{k}")} | {prefix}
+    return {prefix}

@@ -33,6 +33,7 @@ from asgi_audit.record.encoding import INT_MAX, INT_MIN, Caps, encode_line
 from asgi_audit.record.events import HEADER_FIELDS, INTEGRITY_FIELDS, RawEvent, dropped_events
 from asgi_audit.record.pipeline import Pipeline
 from asgi_audit.record.redaction import Redactor
+from tests.helpers import key_paths
 
 T0 = 1_780_000_000_123_456_789
 KEY = b"k" * 32
@@ -765,12 +766,6 @@ def test_the_integrity_fields_go_last_in_the_namespace_which_goes_last() -> None
     assert not INTEGRITY_FIELDS & set(doc)
 
 
-def _paths(value: Any, prefix: str = "") -> set[str]:
-    if isinstance(value, dict):
-        return {p for k, v in value.items() for p in _paths(v, f"{prefix}/{k}")} | {prefix}
-    return {prefix}
-
-
 async def test_the_reference_page_shows_a_real_document(tmp_path: Path) -> None:
     page = (Path(__file__).parent.parent / "docs" / "reference" / "ecs.md").read_text()
     [shown_line] = re.findall(r"```json\n(.*?)\n```", page, re.DOTALL)
@@ -793,7 +788,7 @@ async def test_the_reference_page_shows_a_real_document(tmp_path: Path) -> None:
         orjson.loads(line) for line in (tmp_path / "auth-events.jsonl").read_bytes().splitlines()
     ]
     assert violations(shown) == []
-    assert _paths(shown) == _paths(real)
+    assert key_paths(shown) == key_paths(real)
     varying = {"@timestamp", "id", "name", "stream", "mac"}
 
     def steady(doc: Any) -> Any:

@@ -11,8 +11,6 @@ from __future__ import annotations
 
 import resource
 import signal
-import time
-from collections.abc import Callable
 from contextlib import suppress
 from pathlib import Path
 from typing import Annotated, Any, Final, TypeVar
@@ -35,6 +33,7 @@ from asgi_audit.web import failclosed
 from tests.apps import LOG_DIR_ENV
 from tests.helpers import read_events, reports
 from tests.servers import run_server
+from tests.test_faults import wait_for
 
 Audit = Annotated[AuditContext, Depends(audit_context)]
 API: Final = "api-audit.jsonl"
@@ -170,17 +169,6 @@ def test_a_decision_says_whether_its_request_fails_closed() -> None:
 
 
 # --------------------------------------------------------------- end to end
-
-
-def wait_for(probe: Callable[[], T], done: Callable[[T], bool], what: str) -> T:
-    deadline = time.monotonic() + WAIT
-    while True:
-        value = probe()
-        if done(value):
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"{what}: not within {WAIT}s; last seen: {value!r}")
-        time.sleep(0.05)
 
 
 @pytest.mark.e2e

@@ -29,7 +29,7 @@ from asgi_audit import AuditContext, AuditMiddleware, Auditor, RequestContext
 from asgi_audit.proof.verify import verify_directory
 from asgi_audit.record.events import INTEGRITY_FIELDS
 from asgi_audit.record.ocsf import CLASSES, OCSF_VERSION, UNMAPPED, to_ocsf
-from tests.helpers import read_events
+from tests.helpers import key_paths, read_events
 
 KEY: Final = b"ocsf-test-key-0123456789abcdef01"
 CLASS_NAMES: Final = {uid: name for name, (_, uid) in CLASSES.items()}
@@ -198,12 +198,6 @@ def test_a_changed_ocsf_line_is_named(written: Path, tmp_path: Path) -> None:
     ]
 
 
-def _paths(value: Any, prefix: str = "") -> set[str]:
-    if isinstance(value, dict):
-        return {p for k, v in value.items() for p in _paths(v, f"{prefix}/{k}")} | {prefix}
-    return {prefix}
-
-
 async def test_the_reference_page_shows_a_real_line(tmp_path: Path) -> None:
     page = (Path(__file__).parent.parent / "docs" / "reference" / "ocsf.md").read_text()
     [shown_line] = re.findall(r"```json\n(.*?)\n```", page, re.DOTALL)
@@ -220,7 +214,7 @@ async def test_the_reference_page_shows_a_real_line(tmp_path: Path) -> None:
         await audit.login_attempt("failed", user_id="ann", error_message="Invalid password")
     [real] = read_events(tmp_path / "auth-events.jsonl")
     assert violations(shown) == []
-    assert _paths(shown) == _paths(real)
+    assert key_paths(shown) == key_paths(real)
     varying = {"time", "uid", "hostname", "timestamp", "epoch_ms", "event_id", "stream", "mac"}
 
     def steady(doc: Any) -> Any:
