@@ -7,7 +7,7 @@ PURE: no event loop, no file. The method itself is in :mod:`asgi_audit.methods`.
 from __future__ import annotations
 
 import secrets
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, Any, Final
 
 from .capture import named_fields
@@ -34,7 +34,7 @@ def _id_bytes(value: Any) -> int:
     return (len(text) if text.isascii() else 6 * len(text)) + 3
 
 
-def split_ids(ids: list[Any], most: int, budget: int) -> list[list[Any]]:
+def split_ids(ids: Sequence[Any], most: int, budget: int) -> list[list[Any]]:
     """``ids`` in consecutive parts of at most ``most`` ids and about ``budget``
     bytes each (an id larger than the budget alone is a part of its own)."""
     parts: list[list[Any]] = []
@@ -62,7 +62,9 @@ def access_fields(
     user_id: Any,
 ) -> dict[str, Any]:
     """The method's own fields of a ``data_access``, in the line's order; ``ids``
-    as a list of its own (or None), ``record_count`` filled in.
+    as a list or tuple (or None; any other iterable read into a list of its own,
+    the caller's list or tuple as it is, for the capture to copy), ``record_count``
+    filled in.
 
     Raises:
         ValueError: an empty ``resource_type``, an ``action`` outside
@@ -74,14 +76,15 @@ def access_fields(
     if not resource_type or not isinstance(resource_type, str):
         raise ValueError(f"Invalid data_access resource_type: {resource_type!r}")
     check_choice("data_access", "action", action, DATA_ACTIONS)
-    id_list: list[Any] | None = None
+    id_list: Sequence[Any] | None = None
     if ids is not None:
         if isinstance(ids, (str, bytes, bytearray)):
             raise TypeError(
                 "data_access ids must be an iterable of ids, not one string:"
                 f" {ids[:40]!r}; pass resource_id= for a single record"
             )
-        id_list = list(ids)
+        # A list or tuple is copied once, by named_fields, as any container is.
+        id_list = ids if type(ids) is list or type(ids) is tuple else list(ids)
     if record_count is None:
         if id_list is not None:
             record_count = len(id_list)

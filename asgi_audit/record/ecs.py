@@ -353,14 +353,13 @@ def to_ecs(event: dict[str, Any]) -> dict[str, Any]:
     stamped = _fits("date", event.get("timestamp"))
     flat: dict[str, Any] = {}
     custom: dict[str, Any] = {}
-    sealed: dict[str, Any] = {}
     items: Iterable[tuple[Any, Any]] = event.items()
     for key, value in items:
         if not isinstance(key, str):  # not from the pipeline, but never a reason to fail
             custom[str(key)] = value
             continue
         if key in INTEGRITY_FIELDS:
-            sealed[key] = value
+            custom[key] = value  # typed_namespace puts the seal last, in its order
             continue
         targets = ECS_FIELDS.get(key, ())
         if key == "duration_ms":
@@ -392,11 +391,6 @@ def to_ecs(event: dict[str, Any]) -> dict[str, Any]:
     for name in ECS_TYPES:
         if name in flat:
             _nest(doc, name, flat[name])
-    for key, value in sealed.items():
-        if key != "mac":
-            custom[key] = value
-    if "mac" in sealed:
-        custom["mac"] = sealed["mac"]
     if custom:
         # Typed fields, the rest under data, the seal last: the document's last field.
         doc[NAMESPACE] = typed_namespace(custom)

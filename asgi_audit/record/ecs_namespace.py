@@ -26,6 +26,8 @@ from typing import Any, Final
 
 import orjson
 
+from .events import INTEGRITY_ORDER
+
 __all__ = ("DATA", "NAMESPACE_TYPES", "index_template", "typed_namespace")
 
 #: The flattened object of the fields the namespace gives no type of their own.
@@ -110,7 +112,7 @@ NAMESPACE_TYPES: Final[Mapping[str, str]] = {
     "mac_key_id": _KEYWORD,
     "mac": _KEYWORD,
 }
-_SEAL: Final = ("stream", "seq", "prev_stream", "prev_seq", "prev_mac", "mac_key_id", "mac")
+_SEAL: Final = INTEGRITY_ORDER
 _MISFIT: Final = object()
 _LONG_MIN, _LONG_MAX = -(2**63), 2**63 - 1
 

@@ -116,6 +116,17 @@ HEADER_FIELDS: Final = frozenset(
 INTEGRITY_FIELDS: Final = frozenset(
     {"stream", "seq", "mac", "prev_stream", "prev_seq", "prev_mac", "mac_key_id"}
 )
+#: The same, in the order an output profile writes them (``mac`` last: see
+#: asgi_audit.proof.integrity). Not a closed set of a method: kept out of __all__.
+INTEGRITY_ORDER: Final = (
+    "stream",
+    "seq",
+    "prev_stream",
+    "prev_seq",
+    "prev_mac",
+    "mac_key_id",
+    "mac",
+)
 _RESERVED: Final = (HEADER_FIELDS - {"outcome"}) | INTEGRITY_FIELDS
 
 # The order of the leading keys in every line; the rest follow in call order.

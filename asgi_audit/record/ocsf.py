@@ -53,7 +53,7 @@ import socket
 from collections.abc import Mapping
 from typing import Any, Final
 
-from .events import INTEGRITY_FIELDS
+from .events import INTEGRITY_FIELDS, INTEGRITY_ORDER
 
 __all__ = ("CLASSES", "OCSF_VERSION", "UNMAPPED", "to_ocsf")
 
@@ -278,7 +278,7 @@ def to_ocsf(event: dict[str, Any]) -> dict[str, Any]:
     if name == "application_lifecycle":
         doc["app"] = dict(_PRODUCT)
     unmapped = {k: v for k, v in event.items() if isinstance(k, str) and k not in INTEGRITY_FIELDS}
-    for key in ("stream", "seq", "prev_stream", "prev_seq", "prev_mac", "mac_key_id", "mac"):
+    for key in INTEGRITY_ORDER:
         if key in event:
             unmapped[key] = event[key]
     doc[UNMAPPED] = unmapped  # the last field: the seal goes last in it
