@@ -99,6 +99,35 @@ def test_the_guides_query_lists_who_looked(
     assert len([row for row in rows if EVENT_TYPE in row]) == 3
 
 
+@pytest.mark.parametrize("alteration", ["delete", "rewrite"])
+def test_an_operator_who_hides_their_own_access_is_named_by_verify(
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    alteration: str,
+) -> None:
+    # The attacker: an operator who can write the log directory (and so ran the
+    # command, and was recorded) but holds no key, and then removes or rewrites the
+    # record of their own query so that it names someone else.
+    make_trail(tmp_path)
+    assert cli_main(["query", str(tmp_path), "--user", "ann"]) == 0
+    path = tmp_path / AUDIT
+    lines = path.read_bytes().splitlines(keepends=True)
+    [at] = [i for i, line in enumerate(lines) if b'"stage":"start"' in line]
+    if alteration == "delete":
+        del lines[at]
+    else:
+        user = me()["os_user"].encode()
+        lines[at] = lines[at].replace(b'"os_user":"' + user, b'"os_user":"nobody-' + user, 1)
+    path.write_bytes(b"".join(lines))
+    capsys.readouterr()
+    monkeypatch.setenv("ASGI_AUDIT_RECORD_ACCESS", "off")  # the check itself adds no line
+    assert cli_main(["verify", str(tmp_path)]) == 1  # an alteration
+    out = capsys.readouterr().out
+    assert "audit.jsonl:" in out
+    assert ("deleted" if alteration == "delete" else "modified") in out
+
+
 @pytest.mark.parametrize(
     ("argv", "command"),
     [
