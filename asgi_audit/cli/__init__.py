@@ -4,6 +4,8 @@
     asgi-audit rotate [LOG_DIR] [--max-size-mb N] [--json]
     asgi-audit tail   [LOG_DIR] [-f] [-c CATEGORY]... [-n N] [--json]
     asgi-audit query  [LOG_DIR] [filters] [--limit N] [--format jsonl|table]
+    asgi-audit sql    QUERY [LOG_DIR] [--format table|jsonl] [--unverified refuse|flag]
+    asgi-audit export [LOG_DIR] --parquet PATH [--partition-by category,day] [filters]
     asgi-audit verify [LOG_DIR] [--json] [--key-env NAME]
     asgi-audit keys   init --log-dir DIR [--key-dir KDIR] [--epoch SECONDS] [--out FILE|-]
     asgi-audit keys   show (--key-dir KDIR | --log-dir DIR) [--json]
@@ -51,11 +53,13 @@ from typing import Final
 from .. import __version__
 from .access import AccessNotRecorded, recorded_access
 from .common import EXIT_ALTERED, EXIT_ERROR, EXIT_KEY_MISMATCH, EXIT_OK, CliError, Command
+from .export import EXPORT
 from .keys import KEYS
 from .prove import PROVE
 from .query import QUERY
 from .redact import REDACT
 from .routes import ROUTES
+from .sql import SQL
 from .stats import ROTATE, STATS
 from .tail import TAIL
 from .verify import VERIFY
@@ -77,6 +81,8 @@ _COMMANDS: Final[tuple[Command, ...]] = (
     ROTATE,
     TAIL,
     QUERY,
+    SQL,
+    EXPORT,
     VERIFY,
     KEYS,
     PROVE,

@@ -46,7 +46,16 @@ from .common import (
 )
 from .output import dump, shown
 
-__all__ = ("VERIFICATION_KEY_ENV", "VERIFY", "format_break", "format_stream", "read_key")
+__all__ = (
+    "VERIFICATION_KEY_ENV",
+    "VERIFY",
+    "add_key_arguments",
+    "format_break",
+    "format_stream",
+    "key_hint",
+    "keys_of",
+    "read_key",
+)
 
 #: The environment variable naming the verification key file.
 VERIFICATION_KEY_ENV: Final = "ASGI_AUDIT_VERIFICATION_KEY"
@@ -161,7 +170,8 @@ def _summary(result: VerifyResult, env_name: str, source: str = "") -> str:
     return f"KEY MISMATCH: {what}; checked with {given}"
 
 
-def _key_hint(result: VerifyResult, env_name: str) -> None:
+def key_hint(result: VerifyResult, env_name: str) -> None:
+    """What to do about lines not sealed with the key given, on stderr."""
     if not any(b.kind == KEY_MISMATCH for b in result.breaks):
         return
     if not result.keyed:
@@ -229,13 +239,27 @@ def _verification_key(
     return None, ""
 
 
-def _run_verify(args: argparse.Namespace) -> int:
-    log_dir: Path = checked_log_dir(args.log_dir)
+def keys_of(
+    args: argparse.Namespace, log_dir: Path
+) -> tuple[bytes | None, VerificationKey | None, str]:
+    """The static key (from the environment) or the forward-secure verification key
+    the arguments of :func:`add_key_arguments` name, and where the latter came from.
+
+    Raises:
+        CliError: a weak static key, or a verification key that cannot be read.
+    """
     env_name: str = args.key_env or KEY_ENV
     key = read_key(env_name)
     if key is None and args.key_env is not None:
         warn(f"${env_name} is not set or empty")
     verification, source = (None, "") if key is not None else _verification_key(args, log_dir)
+    return key, verification, source
+
+
+def _run_verify(args: argparse.Namespace) -> int:
+    log_dir: Path = checked_log_dir(args.log_dir)
+    env_name: str = args.key_env or KEY_ENV
+    key, verification, source = keys_of(args, log_dir)
     anchor = None if args.anchor is None else last_record(args.anchor, "anchor")
     try:
         result = verify_directory(
@@ -265,7 +289,7 @@ def _run_verify(args: argparse.Namespace) -> int:
                 "public" if verification and not verification.is_secret else source,
             )
         )
-    _key_hint(result, env_name)
+    key_hint(result, env_name)
     if result.verdict == "unkeyed" and not args.accept_unkeyed:
         warn(
             "this log was sealed without a key (sealing='unkeyed'): anyone who could write "
@@ -289,9 +313,8 @@ def _env_name(value: str) -> str:
     return value
 
 
-def _add_verify_arguments(p: argparse.ArgumentParser) -> None:
-    add_log_dir(p)
-    p.add_argument("--json", action="store_true", help="print a JSON object")
+def add_key_arguments(p: argparse._ActionsContainer) -> None:
+    """``--key-env`` and ``--verification-key``: the key to check with (see :func:`keys_of`)."""
     p.add_argument(
         "--key-env",
         type=_env_name,
@@ -306,6 +329,12 @@ def _add_verify_arguments(p: argparse.ArgumentParser) -> None:
         help="the forward-secure verification key (secret: every line; public: the ledger); "
         f"default ${VERIFICATION_KEY_ENV}, else the one beside the directory's sealing key",
     )
+
+
+def _add_verify_arguments(p: argparse.ArgumentParser) -> None:
+    add_log_dir(p)
+    p.add_argument("--json", action="store_true", help="print a JSON object")
+    add_key_arguments(p)
     p.add_argument(
         "--anchor",
         default=None,

@@ -19,6 +19,7 @@ decompression. What cannot be read is a break of its own:
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import zlib
 from collections.abc import Callable, Iterator
@@ -79,11 +80,12 @@ def _lines(fh: ByteReader, name: str, breaks: list[Break]) -> Iterator[tuple[int
             yield number, line
 
 
-def feed_ledger(root: Path, check: LedgerCheck, breaks: list[Break]) -> None:
-    """Feed the ledger's lines to ``check``; what cannot be read is a break."""
+def feed_ledger(path: Path, check: LedgerCheck, breaks: list[Break]) -> None:
+    """Feed the lines of the ledger at ``path`` to ``check``; what cannot be read is
+    a break (named as the ledger, wherever ``path`` is)."""
     name = CHECKPOINT_FILE
     try:
-        fh = open_file(root / name, compressed=False)
+        fh = open_file(path, compressed=False)
     except FileNotFoundError:
         return
     except NotRegularFile as exc:
@@ -122,13 +124,18 @@ def file_hashes(f: EventFile) -> tuple[int, str, str] | None:
     return size, raw_digest.hexdigest(), content.hexdigest()
 
 
-def feed_file(f: EventFile, verifier: Verifier) -> bool:
-    """Feed a file's lines to the verifier; False if it was not there to read."""
-    name = f.path.name
+def feed_file(f: EventFile, verifier: Verifier, name: str | None = None) -> bool:
+    """Feed a file's lines to the verifier (as the file ``name``, by default its own);
+    False if it was not there to read."""
+    name = f.path.name if name is None else name
     try:
         fh = open_event_file(f)
     except FileNotFoundError:
-        return False  # gone since it was listed (gzipped, or deleted by retention)
+        if f.current or f.compressed or f.twin:
+            return False  # gone since it was listed (deleted by retention)
+        # A plain rotated file gzipped since it was listed: its .gz holds its lines.
+        gz = f.path.with_name(f"{name}.gz")
+        return feed_file(dataclasses.replace(f, path=gz, compressed=True), verifier, name)
     except NotRegularFile as exc:
         verifier.breaks.append(refused_break(Refused(name, exc.reason)))
         return False

@@ -11,8 +11,10 @@ says should exist with what is there (:mod:`asgi_audit.proof.completeness`).
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import os
 import time
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Final
@@ -66,6 +68,9 @@ class VerifyResult:
     checked_with: str = UNKEYED  # what the key given checks: forward-secure, static, unkeyed
     caveats: list[str] = field(default_factory=list)  # what verify cannot rule out
     ledger_records: int = 0
+    #: Each rotated file read: its size, the SHA-256 of its bytes and of what it
+    #: holds (of a ``.gz``: its content), as hex.
+    file_hashes: dict[str, tuple[int, str, str]] = field(default_factory=dict)
 
     @property
     def ok(self) -> bool:
@@ -137,6 +142,24 @@ def _as_recorded(files: list[EventFile], renamed: dict[str, str]) -> list[EventF
     return order
 
 
+def _as_snapshot(
+    files: list[EventFile], snapshot: Mapping[str, Path], rotated: Collection[str] | None
+) -> list[EventFile]:
+    """``files`` as the snapshot has them (see :func:`verify_directory`)."""
+    names = {f.path.name for f in files}
+    kept = []
+    for f in files:
+        name = f.path.name
+        if f.current:
+            if name in snapshot:
+                kept.append(dataclasses.replace(f, path=snapshot[name]))
+        elif rotated is None or name in rotated:
+            kept.append(f)
+        elif f.compressed and name[:-3] in rotated and name[:-3] not in names:
+            kept.append(f)  # gzipped since the copies were made
+    return kept
+
+
 def _scheme_of(key: bytes | None, verification_key: VerificationKey | None) -> str:
     if verification_key is not None:
         return FORWARD
@@ -160,6 +183,8 @@ def verify_directory(
     anchor: bytes | None = None,
     anchor_source: str = "anchor",
     now: float | None = None,
+    snapshot: Mapping[str, Path] | None = None,
+    rotated: Collection[str] | None = None,
 ) -> VerifyResult:
     """Check every chain in ``log_dir`` and the ledger that says what should exist.
 
@@ -172,6 +197,14 @@ def verify_directory(
         anchor_source: where the anchor came from, for the break.
         now: the verifier's time (default: the clock); no epoch that begins more
             than :data:`CLOCK_SLACK_S` after it can have been sealed in.
+        snapshot: copies to read in place of the ledger and the current files, by
+            name (rotated files never change, and are read where they are): what a
+            caller checks is then exactly what it reads next. A name without its
+            copy is read as absent (a ledger or current file that appeared after
+            the copies were made), and a copy that does not exist as absent too.
+        rotated: with ``snapshot``, the rotated files to read, by name: those there
+            when the copies were made (a file rotated since holds lines a copy holds
+            too). A plain one gzipped since is read from its ``.gz``.
 
     Raises:
         FileNotFoundError: ``log_dir`` does not exist.
@@ -193,13 +226,15 @@ def verify_directory(
     else:
         records = UnkeyedRecords()
     ledger_path = root / CHECKPOINT_FILE
+    ledger_read = ledger_path if snapshot is None else snapshot.get(CHECKPOINT_FILE)
     check = LedgerCheck(records, deployment, ledger_path.name)
     read_breaks: list[Break] = []
-    feed_ledger(root, check, read_breaks)
+    if ledger_read is not None:
+        feed_ledger(ledger_read, check, read_breaks)
     facts = check.finish()
     ledger_breaks = facts.breaks
     try:
-        first = first_record(ledger_path)
+        first = None if ledger_read is None else first_record(ledger_read)
     except OSError:
         first = None  # the readers name what they cannot read
     claimed = first.get("scheme") if first else None
@@ -216,6 +251,8 @@ def verify_directory(
     verifier.breaks.extend(refused_break(r) for r in listing.refused)
     verifier.breaks.extend(read_breaks)
     ordered = in_order(listing)
+    if snapshot is not None:
+        ordered = _as_snapshot(ordered, snapshot, rotated)
     present: dict[str, tuple[int, str, str]] = {}
     for f in ordered:
         hashes = None if f.current else file_hashes(f)
@@ -286,6 +323,7 @@ def verify_directory(
             ),
         ],
         ledger_records=facts.records,
+        file_hashes={name: present[name] for name in files if name in present},
     )
 
 
