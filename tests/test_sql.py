@@ -376,11 +376,14 @@ HOSTILE: Final = {
     "change a setting": "SET enable_external_access = true",
     "attach a database": "ATTACH '{trail}/x.db'",
     "install an extension": "INSTALL httpfs",
+    "load an extension": "LOAD httpfs",
+    "read a csv elsewhere": "SELECT * FROM read_csv('/etc/passwd', sep = ':')",
+    "a copy after a select": "SELECT * FROM events; COPY log_files TO '/tmp/x'",
     "two statements": "SELECT 1; SELECT 2",
     "create a table": "CREATE TABLE t AS SELECT 1",
     "delete rows": "DELETE FROM log_files",
     "not SQL": "SELEKT * FROM events",
-    "a write inside a select": "SELECT * FROM read_text('{trail}/../keys/sealing.key')",
+    "a path that climbs out": "SELECT * FROM read_text('{trail}/../keys/sealing.key')",
 }
 
 
@@ -757,3 +760,154 @@ def test_a_copy_holds_the_whole_lines_only(tmp_path: Path) -> None:
     assert not (tmp_path / "never").exists()
     with pytest.raises(FileExistsError):
         copy_whole_lines(source, tmp_path / "copy")
+
+
+# -- the check's bookkeeping, file by file --------------------------------------------
+
+
+def _trail_file(path: Path, **changes: Any) -> Any:
+    from asgi_audit.cli.checked import TrailFile
+
+    fields: dict[str, Any] = {
+        "name": path.name,
+        "category": "auth",
+        "path": path,
+        "current": False,
+        "compressed": False,
+        "verified": True,
+        "problem": None,
+        **changes,
+    }
+    return TrailFile(**fields)
+
+
+def test_following_compression_says_whether_a_file_moved(plain_trail: Path) -> None:
+    from asgi_audit.cli.checked import CheckedTrail
+
+    key = read_verification_key(Path(key_file(plain_trail)))
+    plains = sorted(plain_trail.glob("auth-events.jsonl.*.rotated"))
+    with checked_trail(plain_trail, None, key) as trail:
+        assert trail.follow_compression() is False  # nothing moved
+        _gzip_in_place(plains[0])
+        plains[1].unlink()
+        assert trail.follow_compression() is True
+        found = {f.name: f for f in trail.files}
+        gz = plains[0].with_name(plains[0].name + ".gz")
+        assert (found[plains[0].name].path, found[plains[0].name].compressed) == (gz, True)
+        assert plains[1].name not in found
+        assert trail.moved_off == {plains[1].name: "deleted since it was checked"}
+        assert gz in trail.pinned
+        assert trail.follow_compression() is False  # followed once, and for good
+    # A current file is read from its copy: a copy gone is no compression to follow.
+    copy = plain_trail / "auth-events.jsonl"
+    lone = CheckedTrail([_trail_file(copy.with_name("gone.jsonl"), current=True)], None)
+    assert lone.follow_compression() is False
+    assert len(lone.files) == 1
+
+
+def test_changed_names_every_file_that_changed_or_cannot_be_looked_at(tmp_path: Path) -> None:
+    from asgi_audit.cli.checked import CheckedTrail
+    from asgi_audit.store.snapshot import fingerprint
+
+    paths = [tmp_path / f"f{n}.jsonl.20260101_000000.rotated" for n in range(4)]
+    for p in paths:
+        p.write_bytes(b'{"a":1}\n')
+    blocker = tmp_path / "not-a-dir"
+    blocker.write_bytes(b"")
+    # First a path that cannot be looked at (its parent is a file), then the rest.
+    pinned = {blocker / "x": fingerprint(paths[1]), **{p: fingerprint(p) for p in paths}}
+    trail = CheckedTrail([], None, pinned=pinned)
+    assert trail.changed() == ["x"]
+    paths[0].unlink()  # gone (a plain file once its .gz is made): not a change
+    with paths[2].open("ab") as fh:
+        fh.write(b'{"a":2}\n')
+    # Rewritten with the same size, its modification time set back: the change time tells.
+    before = os.stat(paths[3])
+    paths[3].write_bytes(b'{"a":9}\n')
+    os.utime(paths[3], ns=(before.st_atime_ns, before.st_mtime_ns))
+    assert sorted(trail.changed()) == sorted(["x", paths[2].name, paths[3].name])
+
+
+def test_a_rotated_file_changed_during_the_check_is_named(
+    trail: Path, run: Run, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from asgi_audit.proof.verify import verify_directory as real
+
+    target = a_rotated_gz(trail, "api-audit")
+
+    def verify_then_rewrite(*args: Any, **kwargs: Any) -> Any:
+        result = real(*args, **kwargs)  # the file verified as it was...
+        rewrite(target, [line.replace(b"/items/", b"/mallory/") for line in lines_of(target)])
+        return result  # ...and changed before the check ended
+
+    monkeypatch.setattr("asgi_audit.cli.checked.verify_directory", verify_then_rewrite)
+    status, out, err = run("SELECT count(*) FROM events", trail)
+    assert (status, out) == (1, "")
+    assert f"{target.name} changed while it was read" in err
+
+
+def test_a_symlink_at_the_ledgers_name_is_named(trail: Path, run: Run, tmp_path: Path) -> None:
+    ledger = trail / "checkpoints.log"
+    moved = tmp_path / "ledger-elsewhere.log"
+    ledger.rename(moved)
+    ledger.symlink_to(moved)
+    status, _, err = run("SELECT count(*) FROM events", trail, "--format", "jsonl")
+    assert status == 1
+    assert "checkpoints.log" in err
+
+
+@pytest.mark.parametrize("becomes", ["gone", "a symlink"])
+def test_a_current_file_that_goes_between_listing_and_copying_is_not_read(
+    trail: Path, run: Run, monkeypatch: pytest.MonkeyPatch, tmp_path: Path, becomes: str
+) -> None:
+    from asgi_audit.store.snapshot import copy_whole_lines as real
+
+    def change_then_copy(source: Path, target: Path) -> tuple[int, int]:
+        if source.name == "data_access.jsonl" and source.is_file() and not source.is_symlink():
+            source.rename(tmp_path / "kept.jsonl")
+            if becomes == "a symlink":
+                source.symlink_to(tmp_path / "kept.jsonl")
+        return real(source, target)
+
+    monkeypatch.setattr("asgi_audit.cli.checked.copy_whole_lines", change_then_copy)
+    status, out, _ = run(
+        "SELECT log_file FROM events WHERE category = 'data_access'",
+        trail,
+        "--format",
+        "jsonl",
+        "--unverified",
+        "flag",
+    )
+    assert status == 1  # its lines are missing from what the ledger recorded
+    assert "data_access.jsonl" not in {r["log_file"] for r in rows(out)}
+
+
+def test_every_mismatch_has_its_words() -> None:
+    from asgi_audit.cli.checked import _NOT_CHECKED
+    from asgi_audit.proof.keymatch import MISMATCH_CLASSES
+
+    assert set(_NOT_CHECKED) == set(MISMATCH_CLASSES)
+
+
+def test_a_file_of_another_key_says_so_in_log_files(
+    tmp_path: Path, run: Run, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    log_dir = tmp_path / "logs"
+    write_trail(log_dir, key=b"the-key-the-app-ran-with-0123456789abcdef")
+    monkeypatch.setenv("ASGI_AUDIT_KEY", "another-key-given-to-the-query-0123456789")
+    status, out, _ = run(
+        "SELECT name, verified, problem FROM log_files ORDER BY name",
+        log_dir,
+        "--format",
+        "jsonl",
+        key=False,
+    )
+    assert status == 3
+    found = rows(out)
+    assert found
+    assert not any(f["verified"] for f in found)
+    firsts = [f for f in found if f["problem"].startswith("unknown key at line 1: ")]
+    later = [f for f in found if f["problem"] == "sealed with another key"]
+    assert firsts  # a stream's first file: its first line's break
+    assert later  # the stream's later files: the stream is not the key's
+    assert len(firsts) + len(later) == len(found)

@@ -48,6 +48,8 @@ __all__ = ("ATTEMPTS", "CheckedTrail", "TrailFile", "checked_trail")
 #: How many times the check starts again when a rotation moves a current file under it.
 ATTEMPTS: Final = 3
 
+#: Why a file of a stream not sealed with the key given is not verified, by the
+#: stream's mismatch (every one of ``keymatch.MISMATCH_CLASSES``).
 _NOT_CHECKED: Final = {
     "unkeyed": "sealed without a key, checked with one",
     "keyed": "sealed with a key, checked without one",
@@ -174,7 +176,7 @@ def _problems(result: VerifyResult) -> dict[str, str]:
         problems.setdefault(b.file, f"{b.kind}{line}: {b.detail}")
     for s in result.mismatched:
         for name in s.files:
-            problems.setdefault(name, _NOT_CHECKED.get(s.mismatch or "", "not checked"))
+            problems.setdefault(name, _NOT_CHECKED[str(s.mismatch)])
     return problems
 
 

@@ -60,7 +60,8 @@ def copy_whole_lines(source: Path, target: Path) -> tuple[int, int]:
     """
     with open_file(source, compressed=False) as fh:
         st = os.fstat(fh.fileno())
-        out = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600)
+        flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0)
+        out = os.open(target, flags, 0o600)
         try:
             written = whole = 0
             while chunk := fh.read(_CHUNK):
