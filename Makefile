@@ -25,7 +25,7 @@ $(BIN)/python:
 
 # The editable install's metadata holds the version, read from __init__.py at install.
 $(STAMP_RUN): pyproject.toml asgi_audit/__init__.py | $(BIN)/python
-	$(BIN)/python -m pip install --quiet -e . fastapi uvicorn httpx
+	$(BIN)/python -m pip install --quiet -e '.[sql]' fastapi uvicorn httpx
 	touch $@
 
 $(STAMP_DEV): pyproject.toml asgi_audit/__init__.py | $(BIN)/python

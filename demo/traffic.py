@@ -344,6 +344,35 @@ def _report_integrity(log_dir: Path, key: bytes) -> None:
         raise DemoError(f"verify found {len(result.breaks)} breaks: {result.breaks[:3]}")
 
 
+#: The demo's last question, asked of the whole trail in SQL.
+SQL_QUERY: Final = (
+    "SELECT category, event_type, outcome, count(*) AS events FROM events "
+    "WHERE category <> 'audit' GROUP BY ALL ORDER BY category, events DESC"
+)
+
+
+def _report_sql(log_dir: Path, env: Mapping[str, str]) -> None:
+    """The same trail through ``asgi-audit sql``: checked, then asked (DuckDB, the
+    ``sql`` extra, which ``make demo`` installs)."""
+    try:
+        import duckdb  # noqa: F401  (only whether it is there)
+    except ImportError:
+        print("\nasgi-audit sql: DuckDB is not installed (pip install 'asgi-audit[sql]')")
+        return
+    print(f'\nasgi-audit sql "{SQL_QUERY}"')
+    done = subprocess.run(
+        [sys.executable, "-m", "asgi_audit", "sql", SQL_QUERY, str(log_dir)],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    print("   " + done.stdout.rstrip().replace("\n", "\n   "))
+    if done.returncode != 0 or done.stderr:
+        raise DemoError(f"asgi-audit sql exited {done.returncode}: {done.stderr.strip()}")
+
+
 def _fresh_log_dir(given: str | None) -> Path:
     if given is None:
         return Path(tempfile.mkdtemp(prefix="asgi-audit-demo-"))
@@ -389,6 +418,7 @@ def run(log_dir_arg: str | None) -> None:
                 proc.wait()
     _report_files(log_dir, (password, admin_token, *PLANTED_SECRETS, key))
     _report_integrity(log_dir, key.encode())
+    _report_sql(log_dir, env)
     print(f"\nok in {time.monotonic() - started:.1f}s; the files stay in {log_dir}")
 
 

@@ -98,6 +98,21 @@ def test_demo_exits_zero(demo_run: DemoRun) -> None:
 
 
 @pytest.mark.e2e
+def test_the_demo_asks_the_checked_trail_in_sql(demo_run: DemoRun) -> None:
+    """Its last step: ``asgi-audit sql`` on the trail, every count the files' own."""
+    section = demo_run.stdout.split('asgi-audit sql "', 1)[1].split("\n\nok in", 1)[0]
+    rows = [line.split("|") for line in section.splitlines()[3:] if "|" in line]
+    found = {tuple(c.strip() for c in r[:3]): int(r[3]) for r in rows}
+    expected = Counter(
+        (category, e["event_type"], e["outcome"])
+        for category, events in demo_run.events.items()
+        if category != "audit"
+        for e in events
+    )
+    assert found == dict(expected)
+    assert section.rstrip().endswith(f"({len(found)} rows)")
+
+
 def test_demo_writes_the_four_category_files_and_the_custom_one(demo_run: DemoRun) -> None:
     names = {p.name for p in demo_run.log_dir.glob("*.jsonl")}
     assert names == {*CATEGORY_FILES.values(), "admin.jsonl", "audit.jsonl"}
@@ -108,6 +123,7 @@ def test_demo_writes_the_four_category_files_and_the_custom_one(demo_run: DemoRu
 @pytest.mark.e2e
 def test_every_line_is_one_json_object_with_a_unique_event_id(demo_run: DemoRun) -> None:
     ids: list[str] = []
+    commands: list[tuple[str, str]] = []
     for path in demo_run.log_dir.glob("*.jsonl"):
         data = path.read_bytes()
         assert data.endswith(b"\n")
@@ -116,8 +132,12 @@ def test_every_line_is_one_json_object_with_a_unique_event_id(demo_run: DemoRun)
             assert isinstance(event, dict)
             assert event["schema_version"] == 1
             ids.append(event["event_id"])
-    # 51 events of the traffic, and the auditor's own audit_started and audit_stopped.
-    assert len(ids) == len(set(ids)) == 53
+            if event["event_type"] == "audit_trail_access":
+                commands.append((event["command"], event["stage"]))
+    # 51 events of the traffic, the auditor's own audit_started and audit_stopped, and
+    # the record the demo's last step (asgi-audit sql) left of itself: start and end.
+    assert len(ids) == len(set(ids)) == 55
+    assert commands == [("sql", "start"), ("sql", "end")]
 
 
 @pytest.mark.e2e
