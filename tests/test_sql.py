@@ -9,6 +9,7 @@ read as verified, or a query that reaches beyond the trail.
 
 from __future__ import annotations
 
+import dataclasses
 import gzip
 import json
 import os
@@ -853,7 +854,8 @@ def test_a_symlink_at_the_ledgers_name_is_named(trail: Path, run: Run, tmp_path:
     ledger.symlink_to(moved)
     status, _, err = run("SELECT count(*) FROM events", trail, "--format", "jsonl")
     assert status == 1
-    assert "checkpoints.log" in err
+    assert "checkpoints.log:0: not a regular file" in err
+    assert "a symlink" in err
 
 
 @pytest.mark.parametrize("becomes", ["gone", "a symlink"])
@@ -911,3 +913,50 @@ def test_a_file_of_another_key_says_so_in_log_files(
     assert firsts  # a stream's first file: its first line's break
     assert later  # the stream's later files: the stream is not the key's
     assert len(firsts) + len(later) == len(found)
+
+
+def test_a_snapshot_keeps_the_files_listed_when_it_was_made() -> None:
+    from asgi_audit.proof.verify import _as_snapshot
+    from asgi_audit.store.listing import EventFile
+
+    def rotated(name: str, compressed: bool = False) -> EventFile:
+        return EventFile(Path("/logs") / name, "auth", 1.0, 0, compressed)
+
+    current = EventFile(Path("/logs/auth-events.jsonl"), "auth")
+    other = EventFile(Path("/logs/api-audit.jsonl"), "api_audit")
+    old, new = rotated("a.rotated.gz", True), rotated("b.rotated")
+    gzipped_since = rotated("c.rotated.gz", True)  # c.rotated was listed, and is gone
+    twin_plain, twin_gz = rotated("d.rotated"), rotated("d.rotated.gz", True)
+    files = [old, new, gzipped_since, twin_plain, twin_gz, current, other]
+    copies = {"auth-events.jsonl": Path("/copies/auth-events.jsonl")}
+    listed = ["a.rotated.gz", "c.rotated", "d.rotated"]
+    kept = _as_snapshot(files, copies, listed)
+    assert [f.path for f in kept] == [
+        old.path,
+        gzipped_since.path,
+        twin_plain.path,  # its .gz appeared since, but the plain one is still there
+        Path("/copies/auth-events.jsonl"),
+    ]
+    # Without a list of rotated files, every rotated file is read.
+    assert [f.path.name for f in _as_snapshot(files, copies, None)] == [
+        "a.rotated.gz", "b.rotated", "c.rotated.gz", "d.rotated", "d.rotated.gz",
+        "auth-events.jsonl",
+    ]  # fmt: skip
+
+
+def test_a_plain_rotated_file_gzipped_after_the_listing_is_read_from_its_gz(
+    plain_trail: Path,
+) -> None:
+    from asgi_audit.proof.sources import feed_file
+    from asgi_audit.proof.verification import Verifier
+    from asgi_audit.store.listing import list_event_files
+
+    [plain, *_] = [f for f in list_event_files(plain_trail).categories["auth"] if not f.current]
+    count = len(lines_of(plain.path))
+    _gzip_in_place(plain.path)
+    verifier = Verifier(None, None)
+    assert feed_file(plain, verifier) is True
+    assert verifier.lines == count
+    assert all(b.file == plain.path.name for b in verifier.breaks)
+    gone = dataclasses.replace(plain, path=plain.path.with_name("never.rotated"))
+    assert feed_file(gone, Verifier(None, None)) is False

@@ -140,10 +140,14 @@ def _copy_changing_files(
     files listed, or None when a file was rotated after the listing (a copy may then
     miss lines that are in no file listed)."""
     snapshot: dict[str, Path] = {}
-    with contextlib.suppress(FileNotFoundError, NotRegularFile):
-        # Not there (or not a regular file, which verify names): read as absent.
-        copy_whole_lines(log_dir / CHECKPOINT_FILE, into / CHECKPOINT_FILE)
+    ledger = log_dir / CHECKPOINT_FILE
+    try:
+        copy_whole_lines(ledger, into / CHECKPOINT_FILE)
         snapshot[CHECKPOINT_FILE] = into / CHECKPOINT_FILE
+    except FileNotFoundError:
+        pass  # no ledger (yet): read as absent
+    except NotRegularFile:
+        snapshot[CHECKPOINT_FILE] = ledger  # verify names what it is, and never opens it
     listed = _listed(log_dir)
     for f in listed:
         if f.current:
