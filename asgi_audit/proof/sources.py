@@ -19,7 +19,6 @@ decompression. What cannot be read is a break of its own:
 
 from __future__ import annotations
 
-import dataclasses
 import hashlib
 import zlib
 from collections.abc import Callable, Iterator
@@ -124,18 +123,15 @@ def file_hashes(f: EventFile) -> tuple[int, str, str] | None:
     return size, raw_digest.hexdigest(), content.hexdigest()
 
 
-def feed_file(f: EventFile, verifier: Verifier, name: str | None = None) -> bool:
-    """Feed a file's lines to the verifier (as the file ``name``, by default its own);
-    False if it was not there to read."""
-    name = f.path.name if name is None else name
+def feed_file(f: EventFile, verifier: Verifier) -> bool:
+    """Feed a file's lines to the verifier; False if it was not there to read (a
+    plain rotated file gzipped since it was listed is read from its ``.gz``:
+    :func:`~asgi_audit.store.reading.open_event_file`)."""
+    name = f.path.name
     try:
         fh = open_event_file(f)
     except FileNotFoundError:
-        if f.current or f.compressed or f.twin:
-            return False  # gone since it was listed (deleted by retention)
-        # A plain rotated file gzipped since it was listed: its .gz holds its lines.
-        gz = f.path.with_name(f"{name}.gz")
-        return feed_file(dataclasses.replace(f, path=gz, compressed=True), verifier, name)
+        return False  # gone since it was listed (gzipped, or deleted by retention)
     except NotRegularFile as exc:
         verifier.breaks.append(refused_break(Refused(name, exc.reason)))
         return False
