@@ -6,6 +6,7 @@ production deployment rotates them.
 
 ``--gb`` counts the event lines (a gzipped file counts what it holds), not the bytes
 on disk.
+
 The mix, by share of events: api_access 70% (GET/POST on 40 paths, 2xx-5xx),
 login_attempt 12% (a quarter failed), data_access 8%, tool_blocked 5%,
 injection_attempt 5%; 5,000 users, 2,000 client addresses, 300 agents. Every field

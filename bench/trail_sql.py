@@ -3,8 +3,8 @@ large trail, side by side: each command a real process, the rounds interleaved (
 order rotated each round), wall time and peak memory (the child's own ``ru_maxrss``)
 per run, medians over the rounds.
 
-    .venv/bin/python bench/trail.py /tmp/trail --gb 3          # once: build the trail
-    .venv/bin/python bench/trail_sql.py /tmp/trail [--rounds 2]
+    .venv/bin/python bench/trail.py TRAIL --gb 3   # once: build the trail in TRAIL, a new directory
+    .venv/bin/python bench/trail_sql.py TRAIL [--rounds 2]
 
 Two questions, asked of each command the way it can answer them:
 
