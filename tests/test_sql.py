@@ -960,3 +960,33 @@ def test_a_plain_rotated_file_gzipped_after_the_listing_is_read_from_its_gz(
     assert all(b.file == plain.path.name for b in verifier.breaks)
     gone = dataclasses.replace(plain, path=plain.path.with_name("never.rotated"))
     assert feed_file(gone, Verifier(None, None)) is False
+
+
+def test_a_file_gzipped_while_the_check_lists_and_hashes_is_read_as_checked(
+    plain_trail: Path, run: Run, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from asgi_audit.proof.sources import file_hashes as real
+
+    plain = sorted(plain_trail.glob("auth-events.jsonl.*.rotated"))[0]
+    count = len(lines_of(plain))
+
+    def gzip_then_hash(f: Any) -> Any:
+        # Compression ends between the check's listing and its hashing of the file:
+        # the check hashes nothing for it and reads its lines from the .gz.
+        if f.path == plain and plain.exists():
+            _gzip_in_place(plain)
+        return real(f)
+
+    monkeypatch.setattr("asgi_audit.proof.verify.file_hashes", gzip_then_hash)
+    query = (
+        "SELECT f.compressed, f.verified, count(e.log_file) AS n FROM log_files f "
+        "JOIN events e ON e.log_file = f.name WHERE f.name = 'NAME' GROUP BY ALL"
+    ).replace("NAME", plain.name)
+    status, out, err = run(
+        query,
+        plain_trail,
+        "--format",
+        "jsonl",
+    )
+    assert (status, err) == (0, "")
+    assert rows(out) == [{"compressed": True, "verified": True, "n": count}]

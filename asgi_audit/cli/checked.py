@@ -184,6 +184,13 @@ def _problems(result: VerifyResult) -> dict[str, str]:
     return problems
 
 
+def _read_from_gz(f: EventFile, hashed: dict[str, tuple[int, str, str]]) -> bool:
+    """Whether the check read a plain rotated file from its ``.gz``: it was gzipped
+    between the check's listing and its hashing of the file, so no hash of the plain
+    file was taken, and the reader opened the ``.gz`` in its place."""
+    return not (f.current or f.compressed or f.path.name in hashed or f.path.exists())
+
+
 def _listed(log_dir: Path) -> list[EventFile]:
     return [f for files in list_event_files(log_dir).categories.values() for f in files]
 
@@ -235,15 +242,15 @@ def checked_trail(
             f = known.get(name)
             if f is None or (f.current and name not in snapshot):
                 continue
-            if f.path not in pinned and not f.current:
+            path, compressed = (snapshot[name] if f.current else f.path), f.compressed
+            if _read_from_gz(f, result.file_hashes):
+                path, compressed = f.path.with_name(f"{name}.gz"), True
+            if path not in pinned and not f.current:
                 with contextlib.suppress(OSError):
-                    pinned[f.path] = fingerprint(f.path)
+                    pinned[path] = fingerprint(path)
             problem = problems.get(name)
-            path = snapshot[name] if f.current else f.path
-            verdict = problem is None
-            files.append(
-                TrailFile(name, f.category, path, f.current, f.compressed, verdict, problem)
-            )
+            ok = problem is None
+            files.append(TrailFile(name, f.category, path, f.current, compressed, ok, problem))
         shown = {f.name for f in files}
         elsewhere = [b for b in result.breaks if b.file not in shown]
         yield CheckedTrail(
