@@ -990,3 +990,19 @@ def test_a_file_gzipped_while_the_check_lists_and_hashes_is_read_as_checked(
     )
     assert (status, err) == (0, "")
     assert rows(out) == [{"compressed": True, "verified": True, "n": count}]
+
+
+@pytest.mark.parametrize("width", ["0", "-5", "7", "wide"])
+def test_a_width_too_small_to_show_a_value_is_a_usage_error(
+    trail: Path, run: Run, width: str
+) -> None:
+    status, out, err = run("SELECT 1", trail, "--max-width", width)
+    assert (status, out) == (2, "")
+    assert "expected a width of 8 or more" in err
+
+
+def test_values_are_shortened_to_the_width_given(tmp_path: Path, run: Run) -> None:
+    status, out, _ = run("SELECT repeat('x', 50) AS long", tmp_path, "--max-width", "8",
+                         "--no-verify", key=False)  # fmt: skip
+    assert status == 0
+    assert out.splitlines()[2] == "xxxxxxx…"

@@ -155,6 +155,17 @@ def add_check_arguments(p: argparse.ArgumentParser) -> None:
     add_key_arguments(g)
 
 
+def _width(value: str) -> int:
+    """A column width: an integer from 8 (room for a short value and its ``…``)."""
+    try:
+        width = int(value)
+    except ValueError:
+        width = 0
+    if width < 8:
+        raise argparse.ArgumentTypeError(f"expected a width of 8 or more, got {value!r}")
+    return width
+
+
 def _add_sql_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("query", metavar="QUERY", help="one SELECT (or EXPLAIN) over events, log_files")
     add_log_dir(p)
@@ -166,7 +177,7 @@ def _add_sql_arguments(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument(
         "--max-width",
-        type=int,
+        type=_width,
         default=60,
         metavar="N",
         help="table: shorten every value to N characters (default 60)",
