@@ -1006,3 +1006,17 @@ def test_values_are_shortened_to_the_width_given(tmp_path: Path, run: Run) -> No
                          "--no-verify", key=False)  # fmt: skip
     assert status == 0
     assert out.splitlines()[2] == "xxxxxxx…"
+
+
+def test_an_integer_beyond_64_bits_is_its_decimal_text_in_jsonl(tmp_path: Path, run: Run) -> None:
+    big = 2**100
+    status, out, _ = run(
+        f"SELECT {big}::HUGEINT AS big, -5::HUGEINT AS small, [{big}::HUGEINT] AS many",
+        tmp_path,
+        "--format",
+        "jsonl",
+        "--no-verify",
+        key=False,
+    )
+    assert status == 0
+    assert rows(out) == [{"big": str(big), "small": -5, "many": [str(big)]}]

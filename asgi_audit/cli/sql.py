@@ -64,13 +64,32 @@ def _default(value: Any) -> Any:
     return str(value)
 
 
+def _wide_ints_as_text(value: Any) -> Any:
+    """``value`` with every integer JSON numbers cannot carry exactly (beyond 64 bits:
+    a HUGEINT sum) as its decimal text."""
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, int) and not -(2**63) <= value < 2**64:
+        return str(value)
+    if isinstance(value, dict):
+        return {k: _wide_ints_as_text(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_wide_ints_as_text(v) for v in value]
+    return value
+
+
 def json_row(names: Sequence[str], json_columns: Iterable[int], row: Sequence[Any]) -> bytes:
-    """One row as a JSON object: a JSON column's value as the JSON it holds."""
+    """One row as a JSON object: a JSON column's value as the JSON it holds, an integer
+    beyond 64 bits as its decimal text."""
     values = list(row)
     for i in json_columns:
         if isinstance(values[i], str):
             values[i] = orjson.Fragment(values[i])
-    return orjson.dumps(dict(zip(names, values, strict=True)), default=_default)
+    try:
+        return orjson.dumps(dict(zip(names, values, strict=True)), default=_default)
+    except orjson.JSONEncodeError:
+        wide = dict(zip(names, _wide_ints_as_text(values), strict=True))
+        return orjson.dumps(wide, default=_default)
 
 
 def _cell(value: Any, width: int) -> str:
