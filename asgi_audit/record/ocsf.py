@@ -103,6 +103,12 @@ HOST: Final = socket.gethostname() or "localhost"
 _INT_MAX: Final = 2**63 - 1
 
 
+def _activity(known: Mapping[str, int], value: Any) -> tuple[int, str | None]:
+    """The activity_id ``value`` names in ``known``, else Other with ``value`` as its name."""
+    activity = known.get(value, _OTHER) if isinstance(value, str) else _OTHER
+    return activity, None if activity != _OTHER else str(value)
+
+
 def _class_of(
     event_type: Any, category: Any, event: Mapping[str, Any]
 ) -> tuple[str, int, str | None]:
@@ -114,9 +120,7 @@ def _class_of(
     if category == "auth" and isinstance(event_type, str):
         return "authentication", _OTHER, event_type
     if event_type == "api_access":
-        method = event.get("method")
-        activity = _API_ACTIVITY.get(method, _OTHER) if isinstance(method, str) else _OTHER
-        return "api_activity", activity, None if activity != _OTHER else str(method)
+        return "api_activity", *_activity(_API_ACTIVITY, event.get("method"))
     if event_type == "websocket_connect":
         return "http_activity", 1, None
     if event_type == "websocket_close":
@@ -124,9 +128,7 @@ def _class_of(
     if event_type in ("injection_attempt", "tool_path_blocked"):
         return "detection_finding", 1, None
     if event_type == "data_access":
-        action = event.get("action")
-        activity = _DATA_ACTIVITY.get(action, _OTHER) if isinstance(action, str) else _OTHER
-        return "datastore_activity", activity, None if activity != _OTHER else str(action)
+        return "datastore_activity", *_activity(_DATA_ACTIVITY, event.get("action"))
     if event_type == "audit_started":
         return "application_lifecycle", 3, None
     if event_type == "audit_stopped":

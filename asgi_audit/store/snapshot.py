@@ -4,8 +4,7 @@ what a command checks is exactly what it reads next.
 IO, blocking. A current file grows while it is read, and the ledger with it; a
 rotated file never changes again. :func:`copy_whole_lines` copies a file's whole
 lines (a last line still being written is left out) through the same opener as
-every reader (regular files only, never through a link), and says which file it
-copied (device and inode), so that a caller can tell a rotation since.
+every reader (regular files only, never through a link).
 :func:`fingerprint` is what a caller compares before and after to tell a file
 that changed in place.
 """
@@ -48,9 +47,9 @@ def fingerprint(path: Path) -> Fingerprint:
     return _of(os.stat(path, follow_symlinks=False))
 
 
-def copy_whole_lines(source: Path, target: Path) -> tuple[int, int]:
+def copy_whole_lines(source: Path, target: Path) -> None:
     """Copy the whole lines of the plain file ``source`` into a new ``target``
-    (mode 0600); return the ``(device, inode)`` of the file copied.
+    (mode 0600).
 
     Raises:
         FileNotFoundError: ``source`` is not there.
@@ -59,7 +58,6 @@ def copy_whole_lines(source: Path, target: Path) -> tuple[int, int]:
         OSError: reading or writing failed.
     """
     with open_file(source, compressed=False) as fh:
-        st = os.fstat(fh.fileno())
         flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0)
         out = os.open(target, flags, 0o600)
         try:
@@ -73,7 +71,6 @@ def copy_whole_lines(source: Path, target: Path) -> tuple[int, int]:
             os.ftruncate(out, whole)
         finally:
             os.close(out)
-    return st.st_dev, st.st_ino
 
 
 def _write_all(fd: int, data: bytes) -> None:
